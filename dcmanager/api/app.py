@@ -1,0 +1,41 @@
+"""Builds the API's WSGI application: pecan app plus its middleware stack."""
+
+import pecan
+from keystonemiddleware import auth_token
+from oslo_config import cfg
+from oslo_middleware import request_id
+from oslo_middleware import sizelimit
+
+from dcmanager.api import errors
+from dcmanager.api import hooks
+from dcmanager.conf import default as default_conf
+
+
+class _PublicRootDispatcher:
+    """Send ``GET /`` (the version list) around authentication, all else through it."""
+
+    def __init__(self, public_app, protected_app) -> None:
+        self.public_app = public_app
+        self.protected_app = protected_app
+
+    def __call__(self, environ, start_response):
+        if environ.get("PATH_INFO", "/") in ("", "/"):
+            return self.public_app(environ, start_response)
+        return self.protected_app(environ, start_response)
+
+
+def setup_app(conf: cfg.ConfigOpts = cfg.CONF):
+    """The WSGI application serving ``/`` and ``/v1.0``."""
+    app = pecan.make_app(
+        "dcmanager.api.controllers.root.RootController",
+        hooks=[hooks.ContextHook(conf), errors.ErrorHook()],
+        force_canonical=False,
+        guess_content_type_from_ext=False,
+        debug=False,
+    )
+    if conf.auth_strategy == default_conf.AUTH_KEYSTONE:
+        protected = auth_token.AuthProtocol(app, {"oslo_config_config": conf})
+        app = _PublicRootDispatcher(app, protected)
+    app = sizelimit.RequestBodySizeLimiter(app, conf)
+    app = request_id.RequestId(app)
+    return errors.JsonErrorMiddleware(app)

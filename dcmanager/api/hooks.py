@@ -1,0 +1,25 @@
+"""Pecan hooks that run around every controller call."""
+
+from oslo_config import cfg
+from pecan import hooks
+
+from dcmanager.common import context as dc_context
+from dcmanager.conf import default as default_conf
+
+
+class ContextHook(hooks.PecanHook):
+    """Attach the caller's :class:`RequestContext` as ``request.context``.
+
+    With keystone, the identity comes from the headers auth_token has validated; with
+    noauth every caller is an administrator and identity headers are ignored.
+    """
+
+    def __init__(self, conf: cfg.ConfigOpts) -> None:
+        self.conf = conf
+
+    def before(self, state) -> None:
+        if self.conf.auth_strategy == default_conf.AUTH_KEYSTONE:
+            ctx = dc_context.RequestContext.from_environ(state.request.environ)
+        else:
+            ctx = dc_context.get_admin_context()
+        state.request.context = ctx

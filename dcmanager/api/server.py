@@ -1,0 +1,52 @@
+"""The built-in API server: eventlet's WSGI server on a green thread pool.
+
+Used by ``dcmanager-api`` and ``dcmanager-all`` (the process must be monkey-patched);
+deployments that prefer uwsgi or gunicorn use :mod:`dcmanager.api.wsgi` instead.
+"""
+
+import logging
+import socket
+
+import eventlet
+import eventlet.wsgi
+from oslo_config import cfg
+
+from dcmanager.common import exception
+
+LOG = logging.getLogger(__name__)
+
+
+class ListenError(exception.DCManagerException):
+    msg_fmt = "Cannot listen on %(host)s:%(port)s: %(reason)s"
+
+
+def listen(conf: cfg.ConfigOpts) -> socket.socket:
+    """Bind ``[api] bind_host``/``bind_port``.
+
+    :raises ListenError: the address cannot be bound (in use, not local, ...).
+    """
+    host, port = conf.api.bind_host, conf.api.bind_port
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    try:
+        return eventlet.listen((host, port), family=family)
+    except OSError as exc:
+        raise ListenError(host=host, port=port, reason=exc.strerror or exc) from exc
+
+
+def url_of(sock: socket.socket) -> str:
+    host, port = sock.getsockname()[:2]
+    if ":" in host:
+        host = f"[{host}]"
+    return f"http://{host}:{port}"
+
+
+def serve(sock: socket.socket, app, conf: cfg.ConfigOpts) -> None:
+    """Serve ``app`` on ``sock`` until KeyboardInterrupt or SystemExit, then return."""
+    eventlet.wsgi.server(
+        sock,
+        app,
+        custom_pool=eventlet.GreenPool(conf.api.max_connections),
+        log=logging.getLogger("dcmanager.api.access"),
+        log_output=True,
+        socket_timeout=900,
+    )

@@ -1,0 +1,58 @@
+"""Render database objects as API dictionaries (field names of the API contract)."""
+
+import datetime
+import urllib.parse
+from typing import Any
+
+from dcmanager.db.sqlalchemy import models
+
+
+def timestamp(value: datetime.datetime | None) -> str | None:
+    """ISO 8601 in UTC; the database holds naive UTC."""
+    if value is None:
+        return None
+    return value.replace(tzinfo=datetime.UTC).isoformat()
+
+
+def redact_endpoint(endpoint: str) -> str:
+    """The endpoint without the password of its user info, if it has one."""
+    parts = urllib.parse.urlsplit(endpoint)
+    if parts.password is None:
+        return endpoint
+    host = parts.netloc.rpartition("@")[2]
+    netloc = f"{parts.username}:***@{host}"
+    return urllib.parse.urlunsplit(parts._replace(netloc=netloc))
+
+
+def subcloud(sc: models.Subcloud) -> dict[str, Any]:
+    return {
+        "id": sc.id,
+        "name": sc.name,
+        "description": sc.description,
+        "location": sc.location,
+        "software-version": sc.software_version,
+        "management-state": sc.management_state,
+        "availability-status": sc.availability_status,
+        "deploy-status": sc.deploy_status,
+        "backup-status": sc.backup_status,
+        "prestage-status": sc.prestage_status,
+        "prestage-versions": sc.prestage_versions,
+        "error-description": sc.error_description,
+        "region-name": sc.region_name,
+        "group_id": sc.group_id,
+        "endpoint": redact_endpoint(sc.endpoint),
+        "created-at": timestamp(sc.created_at),
+        "updated-at": timestamp(sc.updated_at),
+    }
+
+
+def subcloud_group(group: models.SubcloudGroup) -> dict[str, Any]:
+    return {
+        "id": group.id,
+        "name": group.name,
+        "description": group.description,
+        "update_apply_type": group.update_apply_type,
+        "max_parallel_subclouds": group.max_parallel_subclouds,
+        "created-at": timestamp(group.created_at),
+        "updated-at": timestamp(group.updated_at),
+    }

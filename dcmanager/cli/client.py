@@ -1,0 +1,148 @@
+"""HTTP client of the dcmanager API, on a keystoneauth1 session.
+
+With a keystone auth URL the session authenticates and the API is found in the catalog
+(service type ``dcmanager``) unless ``--dcmanager-url`` overrides it; without one, the
+CLI talks to ``--dcmanager-url`` directly (a noauth server, or a given token).
+"""
+
+import urllib.parse
+from typing import Any
+
+from keystoneauth1 import adapter
+from keystoneauth1 import exceptions as ks_exc
+from keystoneauth1 import loading
+from keystoneauth1 import noauth
+from keystoneauth1 import session as ks_session
+from keystoneauth1 import token_endpoint
+
+SERVICE_TYPE = "dcmanager"
+API_VERSION_PATH = "/v1.0"
+
+
+class CommandError(Exception):
+    """An error the CLI reports with its message alone (no traceback)."""
+
+
+class APIError(CommandError):
+    """The API answered with an error; the message is the server's."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def _versioned(url: str) -> str:
+    """The API root for a server URL: ``http://h:8119`` becomes ``http://h:8119/v1.0``."""
+    url = url.rstrip("/")
+    return url if url.endswith(API_VERSION_PATH) else url + API_VERSION_PATH
+
+
+def make_session(options: Any) -> tuple[ks_session.Session, str | None]:
+    """A session and endpoint override from the CLI's global options.
+
+    :raises CommandError: the options name neither a server nor a keystone.
+    """
+    verify: bool | str = not options.insecure
+    if options.os_cacert:
+        verify = options.os_cacert
+    endpoint = _versioned(options.dcmanager_url) if options.dcmanager_url else None
+    if options.os_auth_url:
+        if options.os_auth_token:
+            loader = loading.get_plugin_loader("token")
+            auth = loader.load_from_options(
+                auth_url=options.os_auth_url,
+                token=options.os_auth_token,
+                project_name=options.os_project_name,
+                project_domain_name=options.os_project_domain_name,
+            )
+        else:
+            loader = loading.get_plugin_loader("password")
+            auth = loader.load_from_options(
+                auth_url=options.os_auth_url,
+                username=options.os_username,
+                password=options.os_password,
+                project_name=options.os_project_name,
+                user_domain_name=options.os_user_domain_name,
+                project_domain_name=options.os_project_domain_name,
+            )
+    elif endpoint and options.os_auth_token:
+        auth = token_endpoint.Token(endpoint, options.os_auth_token)
+    elif endpoint:
+        auth = noauth.NoAuth(endpoint=endpoint)
+    else:
+        raise CommandError(
+            "No dcmanager to talk to: set DCMANAGER_URL (or --dcmanager-url), or "
+            "OS_AUTH_URL and credentials to find it in the keystone catalog."
+        )
+    return ks_session.Session(auth=auth, verify=verify), endpoint
+
+
+class Client:
+    """Sends requests to ``/v1.0/...`` and turns error responses into :class:`APIError`."""
+
+    def __init__(
+        self,
+        session: ks_session.Session,
+        endpoint: str | None = None,
+        interface: str = "public",
+        region_name: str | None = None,
+    ) -> None:
+        self._adapter = adapter.Adapter(
+            session,
+            service_type=SERVICE_TYPE,
+            interface=interface,
+            region_name=region_name,
+            endpoint_override=endpoint,
+        )
+
+    def request(self, method: str, path: str, body: dict | None = None) -> Any:
+        """Send a request; the decoded JSON answer, or None for an empty one.
+
+        :raises APIError: the server answered 4xx/5xx.
+        :raises CommandError: the server cannot be reached.
+        """
+        kwargs: dict[str, Any] = {"raise_exc": False, "headers": {"Accept": "application/json"}}
+        if body is not None:
+            kwargs["json"] = body
+        try:
+            response = self._adapter.request(path, method, **kwargs)
+        except ks_exc.EndpointNotFound as exc:
+            raise CommandError(
+                f"No '{SERVICE_TYPE}' endpoint in the keystone catalog: {exc}"
+            ) from exc
+        except ks_exc.ConnectionError as exc:
+            raise CommandError(f"Cannot reach dcmanager: {exc}") from exc
+        except ks_exc.ClientException as exc:
+            raise CommandError(str(exc)) from exc
+        if response.status_code >= 400:
+            raise APIError(response.status_code, _error_message(response))
+        if not response.content:
+            return None
+        return response.json()
+
+    def get(self, path: str) -> Any:
+        return self.request("GET", path)
+
+    def post(self, path: str, body: dict) -> Any:
+        return self.request("POST", path, body)
+
+    def patch(self, path: str, body: dict) -> Any:
+        return self.request("PATCH", path, body)
+
+    def delete(self, path: str) -> Any:
+        return self.request("DELETE", path)
+
+
+def _error_message(response) -> str:
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if isinstance(body, dict) and body.get("message"):
+        return str(body["message"])
+    return f"HTTP {response.status_code}: {response.text.strip() or response.reason}"
+
+
+def quote(ref: str) -> str:
+    """A subcloud or group reference as one path segment."""
+    return urllib.parse.quote(str(ref), safe="")

@@ -1,0 +1,125 @@
+"""``dcmanager``: the command-line client (cliff)."""
+
+import os
+import sys
+from collections.abc import Sequence
+
+from cliff import app
+from cliff import commandmanager
+
+from dcmanager import version
+from dcmanager.cli import client as api_client
+
+
+def _env(*names: str, default: str | None = None) -> str | None:
+    for name in names:
+        if os.environ.get(name):
+            return os.environ[name]
+    return default
+
+
+class DCManagerShell(app.App):
+    def __init__(self) -> None:
+        super().__init__(
+            description="Command-line client for dcmanager, the distributed-cloud manager.",
+            version=version.version_string,
+            command_manager=commandmanager.CommandManager("dcmanager.cli"),
+            deferred_help=True,
+        )
+        self._client: api_client.Client | None = None
+
+    def build_option_parser(self, description, version, argparse_kwargs=None):
+        parser = super().build_option_parser(description, version, argparse_kwargs)
+        add = parser.add_argument
+        add(
+            "--dcmanager-url",
+            metavar="URL",
+            default=_env("DCMANAGER_URL"),
+            help="dcmanager API URL, e.g. http://127.0.0.1:8119/v1.0 "
+            "(env DCMANAGER_URL). Without an auth URL, the CLI talks to it directly.",
+        )
+        add(
+            "--os-auth-url",
+            metavar="URL",
+            default=_env("OS_AUTH_URL"),
+            help="Keystone URL (env OS_AUTH_URL).",
+        )
+        add(
+            "--os-username",
+            metavar="NAME",
+            default=_env("OS_USERNAME"),
+            help="User name (env OS_USERNAME).",
+        )
+        add(
+            "--os-password",
+            metavar="PASSWORD",
+            default=_env("OS_PASSWORD"),
+            help="Password (env OS_PASSWORD).",
+        )
+        add(
+            "--os-project-name",
+            metavar="NAME",
+            default=_env("OS_PROJECT_NAME"),
+            help="Project to scope the token to (env OS_PROJECT_NAME).",
+        )
+        add(
+            "--os-user-domain-name",
+            metavar="NAME",
+            default=_env("OS_USER_DOMAIN_NAME", default="Default"),
+            help="Domain of the user (env OS_USER_DOMAIN_NAME, default Default).",
+        )
+        add(
+            "--os-project-domain-name",
+            metavar="NAME",
+            default=_env("OS_PROJECT_DOMAIN_NAME", default="Default"),
+            help="Domain of the project (env OS_PROJECT_DOMAIN_NAME, default Default).",
+        )
+        add(
+            "--os-auth-token",
+            metavar="TOKEN",
+            default=_env("OS_AUTH_TOKEN"),
+            help="An existing token instead of a password (env OS_AUTH_TOKEN).",
+        )
+        add(
+            "--os-region-name",
+            metavar="NAME",
+            default=_env("OS_REGION_NAME"),
+            help="Region of the dcmanager endpoint in the catalog (env OS_REGION_NAME).",
+        )
+        add(
+            "--os-interface",
+            metavar="INTERFACE",
+            default=_env("OS_INTERFACE", default="public"),
+            help="Catalog interface: public, internal or admin (env OS_INTERFACE).",
+        )
+        add(
+            "--os-cacert",
+            metavar="FILE",
+            default=_env("OS_CACERT"),
+            help="CA bundle to verify TLS servers (env OS_CACERT).",
+        )
+        add(
+            "--insecure", action="store_true", default=False, help="Do not verify TLS certificates."
+        )
+        return parser
+
+    @property
+    def client(self) -> api_client.Client:
+        """The API client, built on first use from the global options."""
+        if self._client is None:
+            session, endpoint = api_client.make_session(self.options)
+            self._client = api_client.Client(
+                session,
+                endpoint,
+                interface=self.options.os_interface,
+                region_name=self.options.os_region_name,
+            )
+        return self._client
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    return DCManagerShell().run(list(sys.argv[1:] if argv is None else argv))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,59 @@
+"""``dcmanager-all``: every dcmanager role in one process — the embedded mode.
+
+With no configuration file at all it keeps its SQLite database under
+``[DEFAULT] state_path``, migrates it, uses in-process messaging and serves the API
+on 127.0.0.1:8119 with noauth.
+"""
+
+from dcmanager.cmd import eventlet_setup  # noqa: F401 - must come first
+
+import logging
+import sys
+
+from dcmanager import version
+from dcmanager.api import app as api_app
+from dcmanager.api import server
+from dcmanager.common import config
+from dcmanager.common import exception
+from dcmanager.common import rpc
+from dcmanager.common import service
+from dcmanager.conf import CONF
+from dcmanager.conf import default as default_conf
+from dcmanager.db.sqlalchemy import migration
+
+LOG = logging.getLogger(__name__)
+
+
+def main() -> int:
+    rpc.default_to_in_process(CONF)
+    config.parse_args(sys.argv[1:])
+    LOG.info("dcmanager-all %s starting", version.version_string)
+    try:
+        service.prepare_state_path(CONF)
+        migration.upgrade("head")
+        sock = server.listen(CONF)
+    except exception.DCManagerException as exc:
+        LOG.error("dcmanager-all cannot start: %s", exc.message)
+        return 1
+    url = server.url_of(sock)
+    LOG.info("State directory: %s", CONF.state_path)
+    LOG.info("Database: %s (migrated to %s)", service.database_location(CONF), migration.head())
+    LOG.info("Messaging: %s", rpc.describe_transport(CONF))
+    LOG.info("Authentication: %s", CONF.auth_strategy)
+    if CONF.auth_strategy == default_conf.AUTH_NOAUTH and not sock.getsockname()[0].startswith(
+        ("127.", "::1")
+    ):
+        LOG.warning("noauth on a non-loopback address: anyone who can reach %s is admin", url)
+    LOG.info("API: %s/v1.0 — try: DCMANAGER_URL=%s/v1.0 dcmanager subcloud list", url, url)
+    LOG.info("Press Ctrl-C to stop.")
+    service.stop_on_sigterm()
+    try:
+        server.serve(sock, api_app.setup_app(CONF), CONF)
+    finally:
+        rpc.cleanup()
+    LOG.info("dcmanager-all stopped")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

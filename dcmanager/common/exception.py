@@ -1,0 +1,121 @@
+"""The one exception tree of dcmanager.
+
+Every error a user can cause is a :class:`DCManagerException` leaf with a message
+template and the HTTP status the API answers with. Library exceptions are translated
+into these at the boundary (the DB layer, the drivers), so callers never see them.
+"""
+
+from http import HTTPStatus
+from typing import Any
+
+
+class DCManagerException(Exception):
+    """Base of all dcmanager errors.
+
+    :cvar msg_fmt: message template, formatted with the constructor's keyword arguments.
+    :cvar code: HTTP status the API returns for this error.
+    :cvar retryable: whether repeating the same operation later may succeed.
+    """
+
+    msg_fmt = "An unknown error occurred."
+    code = HTTPStatus.INTERNAL_SERVER_ERROR
+    retryable = False
+
+    def __init__(self, message: str | None = None, **kwargs: Any) -> None:
+        self.kwargs = kwargs
+        if message is None:
+            message = self.msg_fmt % kwargs if kwargs else self.msg_fmt
+        self.message = message
+        super().__init__(message)
+
+
+class Invalid(DCManagerException):
+    """The request is malformed or a value is not acceptable (400)."""
+
+    msg_fmt = "Invalid input: %(reason)s"
+    code = HTTPStatus.BAD_REQUEST
+
+
+class NotFound(DCManagerException):
+    msg_fmt = "Resource not found"
+    code = HTTPStatus.NOT_FOUND
+
+
+class Conflict(DCManagerException):
+    """The request conflicts with the current state of a resource (409)."""
+
+    msg_fmt = "Conflict: %(reason)s"
+    code = HTTPStatus.CONFLICT
+
+
+class Unprocessable(DCManagerException):
+    """The request is valid but cannot be carried out now (422)."""
+
+    msg_fmt = "Request cannot be processed: %(reason)s"
+    code = HTTPStatus.UNPROCESSABLE_ENTITY
+
+
+class PolicyNotAuthorized(DCManagerException):
+    msg_fmt = "Policy doesn't allow %(action)s to be performed."
+    code = HTTPStatus.FORBIDDEN
+
+
+# Request-level errors.
+
+
+class BodyRequired(Invalid):
+    msg_fmt = "Body required"
+
+
+class MalformedBody(Invalid):
+    msg_fmt = "Request body is malformed."
+
+
+class NothingToUpdate(Invalid):
+    msg_fmt = "nothing to update"
+
+
+# Subclouds.
+
+
+class SubcloudNotFound(NotFound):
+    msg_fmt = "Subcloud not found"
+
+
+class SubcloudNameExists(Conflict):
+    msg_fmt = "Subcloud with name %(name)s already exists"
+
+
+class SubcloudRegionExists(Conflict):
+    msg_fmt = "Subcloud with region-name %(region)s already exists"
+
+
+class SubcloudManaged(Conflict):
+    msg_fmt = "Cannot delete subcloud %(name)s: it is managed. Unmanage it first."
+
+
+class SubcloudInStrategy(Conflict):
+    msg_fmt = "Cannot delete subcloud %(name)s: it is part of the current strategy."
+
+
+# Subcloud groups.
+
+
+class SubcloudGroupNotFound(NotFound):
+    msg_fmt = "Subcloud Group not found"
+
+
+class SubcloudGroupNameExists(Invalid):
+    msg_fmt = "A subcloud group with this name already exists"
+
+
+class SubcloudGroupNotEmpty(Conflict):
+    msg_fmt = "Subcloud Group not empty"
+
+
+class DefaultGroupUndeletable(Invalid):
+    msg_fmt = "Default Subcloud Group may not be deleted"
+
+
+class DefaultGroupRename(Invalid):
+    msg_fmt = "Default group name cannot be changed"

@@ -1,0 +1,146 @@
+"""RPC over oslo.messaging: transport, context serializer, and the base of the
+per-topic client classes.
+
+``[DEFAULT] transport_url`` picks the transport: ``rabbit://...`` in production. The
+embedded ``dcmanager-all``, which runs every role in one process, defaults to
+oslo.messaging's in-process driver instead (see :func:`default_to_in_process`).
+"""
+
+from typing import Any
+from typing import ClassVar
+
+import oslo_messaging
+from oslo_config import cfg
+
+from dcmanager.common import context as dc_context
+
+IN_PROCESS_TRANSPORT_URL = "fake:/"
+
+_TRANSPORT: oslo_messaging.Transport | None = None
+
+
+def _register_transport_opts(conf: cfg.ConfigOpts) -> None:
+    # oslo.messaging registers [DEFAULT] transport_url (and its siblings) the first time
+    # it parses a URL; make sure that happened before the option is read or defaulted.
+    oslo_messaging.TransportURL.parse(conf, IN_PROCESS_TRANSPORT_URL)
+
+
+def default_to_in_process(conf: cfg.ConfigOpts) -> None:
+    """Make the in-process transport the default (a configured one still wins)."""
+    _register_transport_opts(conf)
+    conf.set_default("transport_url", IN_PROCESS_TRANSPORT_URL)
+
+
+def transport_url(conf: cfg.ConfigOpts) -> str:
+    """The transport URL in effect."""
+    _register_transport_opts(conf)
+    return conf.transport_url
+
+
+def is_in_process(conf: cfg.ConfigOpts) -> bool:
+    return oslo_messaging.TransportURL.parse(conf, transport_url(conf)).transport == "fake"
+
+
+def describe_transport(conf: cfg.ConfigOpts) -> str:
+    """The transport for a log line: driver, hosts and virtual host, no credentials."""
+    if is_in_process(conf):
+        return "in-process"
+    url = oslo_messaging.TransportURL.parse(conf, transport_url(conf))
+    hosts = ",".join(f"{host.hostname}:{host.port}" for host in url.hosts)
+    return f"{url.transport}://{hosts}/{url.virtual_host or ''}"
+
+
+def get_transport(conf: cfg.ConfigOpts) -> oslo_messaging.Transport:
+    """The process-wide RPC transport, created on first use."""
+    global _TRANSPORT
+    if _TRANSPORT is None:
+        _TRANSPORT = oslo_messaging.get_rpc_transport(conf, url=transport_url(conf))
+    return _TRANSPORT
+
+
+def cleanup() -> None:
+    """Close the transport (on shutdown, and between tests)."""
+    global _TRANSPORT
+    if _TRANSPORT is not None:
+        _TRANSPORT.cleanup()
+        _TRANSPORT = None
+
+
+class RequestContextSerializer(oslo_messaging.Serializer):
+    """Carries the caller's :class:`RequestContext` across RPC.
+
+    Arguments go on the wire as they are, so RPC methods take only primitives
+    (ids, names, plain dicts), never model objects.
+    """
+
+    def serialize_entity(self, ctxt, entity: Any) -> Any:
+        return entity
+
+    def deserialize_entity(self, ctxt, entity: Any) -> Any:
+        return entity
+
+    def serialize_context(self, ctxt: dc_context.RequestContext) -> dict:
+        return ctxt.to_dict()
+
+    def deserialize_context(self, ctxt: dict) -> dc_context.RequestContext:
+        return dc_context.RequestContext.from_dict(ctxt)
+
+
+def get_server(
+    conf: cfg.ConfigOpts, topic: str, server: str, endpoints: list[object]
+) -> oslo_messaging.MessageHandlingServer:
+    """An RPC server for ``topic``; its endpoints declare their ``target`` version.
+
+    The threading executor works whether or not eventlet has patched the process.
+    """
+    return oslo_messaging.get_rpc_server(
+        get_transport(conf),
+        oslo_messaging.Target(topic=topic, server=server),
+        endpoints,
+        executor="threading",
+        serializer=RequestContextSerializer(),
+        access_policy=oslo_messaging.DefaultRPCAccessPolicy,
+    )
+
+
+class RPCClient:
+    """Base of the one client class per topic.
+
+    A subclass sets ``TOPIC`` and ``RPC_API_VERSION`` (with the version history in
+    its docstring) and has one method per remote call, each passing the version that
+    introduced it, so a newer client fails loudly against an older server instead of
+    calling something that is not there.
+    """
+
+    TOPIC: ClassVar[str]
+    RPC_API_VERSION: ClassVar[str]
+
+    def __init__(self, conf: cfg.ConfigOpts, timeout: float | None = None) -> None:
+        target = oslo_messaging.Target(topic=self.TOPIC, version=self.RPC_API_VERSION)
+        self._client = oslo_messaging.get_rpc_client(
+            get_transport(conf),
+            target,
+            version_cap=self.RPC_API_VERSION,
+            serializer=RequestContextSerializer(),
+            timeout=timeout,
+        )
+
+    def call(
+        self, ctxt: dc_context.RequestContext, method: str, version: str, **kwargs: Any
+    ) -> Any:
+        """Call ``method`` on one server of the topic and wait for its result."""
+        return self._client.prepare(version=version).call(ctxt, method, **kwargs)
+
+    def cast(
+        self,
+        ctxt: dc_context.RequestContext,
+        method: str,
+        version: str,
+        server: str | None = None,
+        fanout: bool = False,
+        **kwargs: Any,
+    ) -> None:
+        """Send ``method`` without waiting: to one server of the topic, the named
+        ``server``, or every server (``fanout``)."""
+        client = self._client.prepare(version=version, server=server, fanout=fanout)
+        client.cast(ctxt, method, **kwargs)

@@ -1,0 +1,28 @@
+"""Options of the ``[api]`` group: the REST API server."""
+
+from oslo_config import cfg
+
+GROUP = cfg.OptGroup("api", title="REST API server options")
+
+opts = [
+    cfg.HostAddressOpt(
+        "bind_host",
+        default="127.0.0.1",
+        help="Address the API listens on. The default serves only this host; with "
+        "auth_strategy = noauth, never bind to a non-loopback address.",
+    ),
+    cfg.PortOpt("bind_port", default=8119, help="TCP port the API listens on."),
+    cfg.IntOpt(
+        "max_connections",
+        default=1000,
+        min=1,
+        max=100000,
+        help="How many client connections the built-in server handles at once; more "
+        "wait in the listen backlog.",
+    ),
+]
+
+
+def register_opts(conf: cfg.ConfigOpts) -> None:
+    conf.register_group(GROUP)
+    conf.register_opts(opts, group=GROUP)

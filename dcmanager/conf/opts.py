@@ -1,0 +1,19 @@
+"""Option listing for ``oslo-config-generator`` (namespace ``dcmanager``)."""
+
+from oslo_config import cfg
+
+from dcmanager.conf import api
+from dcmanager.conf import database
+from dcmanager.conf import default
+
+
+def list_opts() -> list[tuple[str | None, list[cfg.Opt]]]:
+    return [
+        ("DEFAULT", default.opts),
+        (api.GROUP.name, api.opts),
+    ]
+
+
+def set_lib_defaults() -> None:
+    """Give library option groups dcmanager's defaults in the generated sample."""
+    database.register_opts(cfg.CONF)

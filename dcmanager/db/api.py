@@ -1,0 +1,257 @@
+"""Database API: the only module that runs queries.
+
+Functions take and return plain values or model objects detached from their session
+(oslo.db sessions do not expire on commit, so loaded attributes stay readable). Write
+functions run in their own transaction, are retried on deadlock, and raise
+:mod:`dcmanager.common.exception` errors rather than oslo.db or SQLAlchemy ones.
+
+A *ref* is an ``int`` (the id) or a ``str`` (the name); names are never all digits,
+so the API can tell them apart from the path alone.
+"""
+
+import threading
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+from oslo_db import api as oslo_db_api
+from oslo_db import exception as db_exc
+from oslo_db.sqlalchemy import enginefacade
+from sqlalchemy import delete
+from sqlalchemy import exists
+from sqlalchemy import select
+from sqlalchemy.engine import Engine
+
+from dcmanager.common import exception
+from dcmanager.common.subcloud_states import AvailabilityStatus
+from dcmanager.common.subcloud_states import DeployStatus
+from dcmanager.common.subcloud_states import ManagementState
+from dcmanager.db.sqlalchemy import models
+
+DEFAULT_GROUP_ID = 1
+DEFAULT_GROUP_NAME = "Default"
+
+_CONTEXT = threading.local()
+
+main_context_manager = enginefacade.transaction_context()
+# SQLite ignores foreign keys unless asked; every other backend enforces them.
+main_context_manager.configure(sqlite_fk=True)
+
+
+def get_engine() -> Engine:
+    """The engine of ``[database] connection`` (created on first use)."""
+    return main_context_manager.writer.get_engine()
+
+
+def _reader():
+    return main_context_manager.reader.using(_CONTEXT)
+
+
+def _writer():
+    return main_context_manager.writer.using(_CONTEXT)
+
+
+def _by_ref(model: type[models.Base], ref: int | str):
+    column = model.id if isinstance(ref, int) else model.name
+    return select(model).where(column == ref)
+
+
+# Subcloud groups.
+
+
+def subcloud_group_get(ref: int | str) -> models.SubcloudGroup:
+    """:raises SubcloudGroupNotFound: no group has this id or name."""
+    with _reader() as session:
+        group = session.scalars(_by_ref(models.SubcloudGroup, ref)).first()
+    if group is None:
+        raise exception.SubcloudGroupNotFound()
+    return group
+
+
+def subcloud_group_get_all() -> Sequence[models.SubcloudGroup]:
+    """Every group, ordered by id."""
+    with _reader() as session:
+        return session.scalars(select(models.SubcloudGroup).order_by(models.SubcloudGroup.id)).all()
+
+
+@oslo_db_api.retry_on_deadlock
+def subcloud_group_create(values: dict[str, Any]) -> models.SubcloudGroup:
+    """Create a group from validated ``values`` (the model's column names).
+
+    :raises SubcloudGroupNameExists: the name is taken.
+    """
+    group = models.SubcloudGroup(**values)
+    try:
+        with _writer() as session:
+            session.add(group)
+    except db_exc.DBDuplicateEntry as exc:
+        raise exception.SubcloudGroupNameExists() from exc
+    return group
+
+
+@oslo_db_api.retry_on_deadlock
+def subcloud_group_update(group_id: int, values: dict[str, Any]) -> models.SubcloudGroup:
+    """Update a group's columns.
+
+    :raises SubcloudGroupNotFound: no such group.
+    :raises SubcloudGroupNameExists: the new name is taken.
+    """
+    try:
+        with _writer() as session:
+            group = session.get(models.SubcloudGroup, group_id)
+            if group is None:
+                raise exception.SubcloudGroupNotFound()
+            for key, value in values.items():
+                setattr(group, key, value)
+    except db_exc.DBDuplicateEntry as exc:
+        raise exception.SubcloudGroupNameExists() from exc
+    return group
+
+
+@oslo_db_api.retry_on_deadlock
+def subcloud_group_destroy(group_id: int) -> None:
+    """Delete an empty group, atomically with the emptiness check.
+
+    :raises DefaultGroupUndeletable: it is the Default group.
+    :raises SubcloudGroupNotFound: no such group.
+    :raises SubcloudGroupNotEmpty: subclouds still belong to it.
+    """
+    if group_id == DEFAULT_GROUP_ID:
+        raise exception.DefaultGroupUndeletable()
+    has_members = exists().where(models.Subcloud.group_id == group_id)
+    try:
+        with _writer() as session:
+            result = session.execute(
+                delete(models.SubcloudGroup)
+                .where(models.SubcloudGroup.id == group_id)
+                .where(~has_members)
+            )
+            if result.rowcount == 1:
+                return
+            if session.get(models.SubcloudGroup, group_id) is None:
+                raise exception.SubcloudGroupNotFound()
+    except db_exc.DBReferenceError as exc:
+        # A subcloud joined the group between our check and the delete.
+        raise exception.SubcloudGroupNotEmpty() from exc
+    raise exception.SubcloudGroupNotEmpty()
+
+
+def subcloud_group_subclouds(group_id: int) -> Sequence[models.Subcloud]:
+    """The group's subclouds, ordered by id.
+
+    :raises SubcloudGroupNotFound: no such group.
+    """
+    with _reader() as session:
+        if session.get(models.SubcloudGroup, group_id) is None:
+            raise exception.SubcloudGroupNotFound()
+        return session.scalars(
+            select(models.Subcloud)
+            .where(models.Subcloud.group_id == group_id)
+            .order_by(models.Subcloud.id)
+        ).all()
+
+
+# Subclouds.
+
+
+def subcloud_get(ref: int | str) -> models.Subcloud:
+    """:raises SubcloudNotFound: no subcloud has this id or name."""
+    with _reader() as session:
+        subcloud = session.scalars(_by_ref(models.Subcloud, ref)).first()
+    if subcloud is None:
+        raise exception.SubcloudNotFound()
+    return subcloud
+
+
+def subcloud_get_all() -> Sequence[models.Subcloud]:
+    """Every subcloud, ordered by id."""
+    with _reader() as session:
+        return session.scalars(select(models.Subcloud).order_by(models.Subcloud.id)).all()
+
+
+def _raise_subcloud_duplicate(exc: db_exc.DBDuplicateEntry, values: dict[str, Any]) -> None:
+    if "region_name" in (exc.columns or []):
+        raise exception.SubcloudRegionExists(region=values.get("region_name")) from exc
+    raise exception.SubcloudNameExists(name=values.get("name")) from exc
+
+
+@oslo_db_api.retry_on_deadlock
+def subcloud_create(values: dict[str, Any]) -> models.Subcloud:
+    """Register a subcloud from validated ``values`` (the model's column names).
+
+    Missing ``region_name`` gets a fresh UUID; missing state columns get their
+    initial values (unmanaged, offline, deploy complete).
+
+    :raises SubcloudNameExists: the name is taken.
+    :raises SubcloudRegionExists: the region name is taken.
+    :raises SubcloudGroupNotFound: ``group_id`` names no group.
+    """
+    values = {
+        "management_state": ManagementState.UNMANAGED,
+        "availability_status": AvailabilityStatus.OFFLINE,
+        "deploy_status": DeployStatus.COMPLETE,
+        "group_id": DEFAULT_GROUP_ID,
+        **values,
+    }
+    values.setdefault("region_name", uuid.uuid4().hex)
+    subcloud = models.Subcloud(**values)
+    try:
+        with _writer() as session:
+            session.add(subcloud)
+    except db_exc.DBDuplicateEntry as exc:
+        _raise_subcloud_duplicate(exc, values)
+    except db_exc.DBReferenceError as exc:
+        raise exception.SubcloudGroupNotFound() from exc
+    return subcloud
+
+
+@oslo_db_api.retry_on_deadlock
+def subcloud_update(subcloud_id: int, values: dict[str, Any]) -> models.Subcloud:
+    """Update a subcloud's columns.
+
+    :raises SubcloudNotFound: no such subcloud.
+    :raises SubcloudGroupNotFound: ``group_id`` names no group.
+    """
+    try:
+        with _writer() as session:
+            subcloud = session.get(models.Subcloud, subcloud_id)
+            if subcloud is None:
+                raise exception.SubcloudNotFound()
+            for key, value in values.items():
+                setattr(subcloud, key, value)
+    except db_exc.DBReferenceError as exc:
+        raise exception.SubcloudGroupNotFound() from exc
+    except db_exc.DBDuplicateEntry as exc:
+        _raise_subcloud_duplicate(exc, values)
+    return subcloud
+
+
+@oslo_db_api.retry_on_deadlock
+def subcloud_destroy(subcloud_id: int) -> None:
+    """Delete an unmanaged subcloud that no strategy step refers to, atomically.
+
+    :raises SubcloudNotFound: no such subcloud.
+    :raises SubcloudManaged: it is managed.
+    :raises SubcloudInStrategy: a strategy step refers to it.
+    """
+    in_strategy = exists().where(models.StrategyStep.subcloud_id == subcloud_id)
+    try:
+        with _writer() as session:
+            result = session.execute(
+                delete(models.Subcloud)
+                .where(models.Subcloud.id == subcloud_id)
+                .where(models.Subcloud.management_state == ManagementState.UNMANAGED)
+                .where(~in_strategy)
+            )
+            if result.rowcount == 1:
+                return
+            subcloud = session.get(models.Subcloud, subcloud_id)
+            if subcloud is None:
+                raise exception.SubcloudNotFound()
+            if subcloud.management_state != ManagementState.UNMANAGED:
+                raise exception.SubcloudManaged(name=subcloud.name)
+            name = subcloud.name
+    except db_exc.DBReferenceError as exc:
+        subcloud = subcloud_get(subcloud_id)
+        raise exception.SubcloudInStrategy(name=subcloud.name) from exc
+    raise exception.SubcloudInStrategy(name=name)

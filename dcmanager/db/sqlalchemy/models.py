@@ -1,0 +1,135 @@
+"""SQLAlchemy models. Alembic migrations must produce exactly these tables.
+
+States and other enumerations are stored as short strings and checked in code (the
+state-machine modules), so adding a state never needs a schema change.
+"""
+
+import datetime
+
+from oslo_db.sqlalchemy import types as db_types
+from sqlalchemy import Boolean
+from sqlalchemy import DateTime
+from sqlalchemy import ForeignKey
+from sqlalchemy import Index
+from sqlalchemy import Integer
+from sqlalchemy import LargeBinary
+from sqlalchemy import String
+from sqlalchemy import Text
+from sqlalchemy import UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.orm import Mapped
+from sqlalchemy.orm import mapped_column
+
+
+def utcnow() -> datetime.datetime:
+    """Naive UTC now; every timestamp column holds naive UTC."""
+    return datetime.datetime.now(datetime.UTC).replace(tzinfo=None)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class TimestampMixin:
+    created_at: Mapped[datetime.datetime] = mapped_column(DateTime, default=utcnow)
+    updated_at: Mapped[datetime.datetime | None] = mapped_column(DateTime, onupdate=utcnow)
+
+
+class SubcloudGroup(TimestampMixin, Base):
+    """A named set of subclouds with default orchestration settings."""
+
+    __tablename__ = "subcloud_groups"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(255), unique=True)
+    description: Mapped[str] = mapped_column(String(255))
+    update_apply_type: Mapped[str] = mapped_column(String(32))
+    max_parallel_subclouds: Mapped[int] = mapped_column(Integer)
+
+
+class Subcloud(TimestampMixin, Base):
+    """A remote edge site managed by this system controller."""
+
+    __tablename__ = "subclouds"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(255), unique=True)
+    description: Mapped[str | None] = mapped_column(String(255))
+    location: Mapped[str | None] = mapped_column(String(255))
+    software_version: Mapped[str | None] = mapped_column(String(32))
+    management_state: Mapped[str] = mapped_column(String(32))
+    availability_status: Mapped[str] = mapped_column(String(32))
+    deploy_status: Mapped[str] = mapped_column(String(64))
+    backup_status: Mapped[str | None] = mapped_column(String(64))
+    prestage_status: Mapped[str | None] = mapped_column(String(64))
+    prestage_versions: Mapped[str | None] = mapped_column(String(255))
+    error_description: Mapped[str | None] = mapped_column(Text)
+    region_name: Mapped[str] = mapped_column(String(255), unique=True)
+    endpoint: Mapped[str] = mapped_column(String(1024))
+    group_id: Mapped[int] = mapped_column(
+        Integer, ForeignKey("subcloud_groups.id", name="fk_subclouds_group_id"), index=True
+    )
+
+
+class Strategy(TimestampMixin, Base):
+    """The orchestration strategy. At most one exists at a time, of any type.
+
+    ``slot`` is always 1 and unique: that makes "only one strategy" an atomic
+    database guarantee instead of a check-then-insert race.
+    """
+
+    __tablename__ = "strategies"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    slot: Mapped[int] = mapped_column(Integer, unique=True, default=1)
+    type: Mapped[str] = mapped_column(String(64))
+    subcloud_apply_type: Mapped[str] = mapped_column(String(32))
+    max_parallel_subclouds: Mapped[int] = mapped_column(Integer)
+    stop_on_failure: Mapped[bool] = mapped_column(Boolean, default=False)
+    state: Mapped[str] = mapped_column(String(64))
+    extra_args: Mapped[dict | None] = mapped_column(db_types.JsonEncodedDict)
+    # Encrypted secrets of the strategy (the sysadmin password); never rendered.
+    secret: Mapped[bytes | None] = mapped_column(LargeBinary)
+    # The orchestrator currently driving the strategy, and until when it may.
+    owner: Mapped[str | None] = mapped_column(String(255))
+    lease_expires_at: Mapped[datetime.datetime | None] = mapped_column(DateTime)
+    details: Mapped[str | None] = mapped_column(Text)
+    started_at: Mapped[datetime.datetime | None] = mapped_column(DateTime)
+    finished_at: Mapped[datetime.datetime | None] = mapped_column(DateTime)
+
+
+class StrategyStep(TimestampMixin, Base):
+    """One subcloud's progress through a strategy.
+
+    A running step is held by one worker (``owner``) until ``lease_expires_at``;
+    every move is a compare-and-swap on ``state`` (and ``owner``).
+    """
+
+    __tablename__ = "strategy_steps"
+    __table_args__ = (
+        UniqueConstraint("strategy_id", "subcloud_id", name="uniq_strategy_steps_subcloud"),
+        Index("ix_strategy_steps_strategy_state", "strategy_id", "state"),
+        Index("ix_strategy_steps_lease", "owner", "lease_expires_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    strategy_id: Mapped[int] = mapped_column(
+        Integer,
+        ForeignKey("strategies.id", name="fk_strategy_steps_strategy_id", ondelete="CASCADE"),
+    )
+    subcloud_id: Mapped[int] = mapped_column(
+        Integer,
+        ForeignKey("subclouds.id", name="fk_strategy_steps_subcloud_id"),
+        index=True,
+    )
+    stage: Mapped[int] = mapped_column(Integer, default=1)
+    state: Mapped[str] = mapped_column(String(64))
+    details: Mapped[str | None] = mapped_column(String(1024))
+    owner: Mapped[str | None] = mapped_column(String(255))
+    lease_expires_at: Mapped[datetime.datetime | None] = mapped_column(DateTime)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    # Driver operation in flight (id, kind) so a new owner can resume polling it.
+    operation: Mapped[dict | None] = mapped_column(db_types.JsonEncodedDict)
+    progress: Mapped[dict | None] = mapped_column(db_types.JsonEncodedDict)
+    started_at: Mapped[datetime.datetime | None] = mapped_column(DateTime)
+    finished_at: Mapped[datetime.datetime | None] = mapped_column(DateTime)

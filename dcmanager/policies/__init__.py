@@ -1,0 +1,16 @@
+"""Default API policies, declared in code (``oslopolicy-sample-generator``, namespace
+``dcmanager``, renders them to ``etc/dcmanager/policy.yaml.sample``)."""
+
+import itertools
+
+from oslo_policy import policy
+
+from dcmanager.policies import base
+from dcmanager.policies import subcloud_groups
+from dcmanager.policies import subclouds
+
+
+def list_rules() -> list[policy.RuleDefault]:
+    return list(
+        itertools.chain(base.list_rules(), subclouds.list_rules(), subcloud_groups.list_rules())
+    )
