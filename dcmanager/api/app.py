@@ -28,7 +28,7 @@ def setup_app(conf: cfg.ConfigOpts = cfg.CONF):
     """The WSGI application serving ``/`` and ``/v1.0``."""
     app = pecan.make_app(
         "dcmanager.api.controllers.root.RootController",
-        hooks=[hooks.ContextHook(conf), errors.ErrorHook()],
+        hooks=[hooks.ContextHook(conf), hooks.JsonBodyHook(), errors.ErrorHook()],
         force_canonical=False,
         guess_content_type_from_ext=False,
         debug=False,

@@ -13,11 +13,17 @@ from http import HTTPStatus
 import pecan
 import webob
 import webob.exc
+from oslo_middleware import request_id as request_id_middleware
 from pecan import hooks
 
 from dcmanager.common import exception
 
 LOG = logging.getLogger(__name__)
+
+REQUEST_ID_HEADER = request_id_middleware.HTTP_RESP_HEADER_REQUEST_ID
+TOO_LARGE_MESSAGE = "Request is too large."
+# Headers of a foreign error response that the JSON error replacing it keeps.
+KEPT_ERROR_HEADERS = ("WWW-Authenticate", "Allow", "Retry-After")
 
 
 def error_response(code: int, message: str) -> webob.Response:
@@ -36,6 +42,11 @@ def _http_exception_message(exc: webob.exc.HTTPException) -> str:
         return f"The resource could not be found: {pecan.request.path}"
     if exc.code == HTTPStatus.METHOD_NOT_ALLOWED:
         return f"Method {pecan.request.method} is not allowed on {pecan.request.path}"
+    if exc.code == HTTPStatus.NOT_ACCEPTABLE:
+        return "This API only responds with application/json"
+    if exc.code == HTTPStatus.REQUEST_ENTITY_TOO_LARGE:
+        # A body without Content-Length overflows while pecan reads it.
+        return TOO_LARGE_MESSAGE
     return exc.detail or exc.explanation or exc.title
 
 
@@ -53,7 +64,11 @@ class ErrorHook(hooks.PecanHook):
                 )
             return error_response(int(exc.code), exc.message)
         if isinstance(exc, webob.exc.HTTPException):
-            return error_response(exc.code, _http_exception_message(exc))
+            response = error_response(exc.code, _http_exception_message(exc))
+            for name in KEPT_ERROR_HEADERS:
+                if name in exc.headers:
+                    response.headers[name] = exc.headers[name]
+            return response
         LOG.error(
             "Unexpected error in %s %s", state.request.method, state.request.path, exc_info=exc
         )
@@ -74,7 +89,15 @@ class JsonErrorMiddleware:
             LOG.exception("Unexpected error in %s %s", request.method, request.path)
             response = error_response(HTTPStatus.INTERNAL_SERVER_ERROR, "Internal server error")
         if response.status_int >= 400 and not self._is_dcmanager_error(response):
+            original = response
             response = error_response(response.status_int, self._message_of(response))
+            for name in KEPT_ERROR_HEADERS:
+                if name in original.headers:
+                    response.headers[name] = original.headers[name]
+        # A response made here lacks the request id the middleware inside gave the request.
+        request_id = environ.get(request_id_middleware.ENV_REQUEST_ID)
+        if request_id and REQUEST_ID_HEADER not in response.headers:
+            response.headers[REQUEST_ID_HEADER] = request_id
         return response(environ, start_response)
 
     @staticmethod
@@ -85,7 +108,12 @@ class JsonErrorMiddleware:
             body = json.loads(response.body)
         except ValueError:
             return False
-        return isinstance(body, dict) and {"code", "title", "message"} <= body.keys()
+        # webob's own JSON error pages have the same keys but a string code.
+        return (
+            isinstance(body, dict)
+            and {"code", "title", "message"} <= body.keys()
+            and body["code"] == response.status_int
+        )
 
     @staticmethod
     def _message_of(response: webob.Response) -> str:
@@ -99,7 +127,7 @@ class JsonErrorMiddleware:
             except (ValueError, AttributeError):
                 pass
         if response.status_int == HTTPStatus.REQUEST_ENTITY_TOO_LARGE:
-            return "Request is too large."
+            return TOO_LARGE_MESSAGE
         if response.status_int == HTTPStatus.UNAUTHORIZED:
             return "Authentication required: send a valid X-Auth-Token."
         return response.status.split(" ", 1)[-1]

@@ -4,6 +4,7 @@ from oslo_config import cfg
 from pecan import hooks
 
 from dcmanager.common import context as dc_context
+from dcmanager.common import exception
 from dcmanager.conf import default as default_conf
 
 
@@ -23,3 +24,20 @@ class ContextHook(hooks.PecanHook):
         else:
             ctx = dc_context.get_admin_context()
         state.request.context = ctx
+
+
+class JsonBodyHook(hooks.PecanHook):
+    """Reject a JSON body that is not UTF-8 as malformed.
+
+    Routing decodes a JSON body to look for arguments, and pecan answers a bare 400
+    when that fails; this says what is wrong instead.
+    """
+
+    def on_route(self, state) -> None:
+        request = state.request
+        if request.content_type not in ("application/json", "application/javascript"):
+            return
+        try:
+            request.body.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise exception.MalformedBody() from exc

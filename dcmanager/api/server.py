@@ -28,7 +28,8 @@ def listen(conf: cfg.ConfigOpts) -> socket.socket:
     host, port = conf.api.bind_host, conf.api.bind_port
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     try:
-        return eventlet.listen((host, port), family=family)
+        # No SO_REUSEPORT: a second server on a port in use must fail, not share it.
+        return eventlet.listen((host, port), family=family, reuse_port=False)
     except OSError as exc:
         raise ListenError(host=host, port=port, reason=exc.strerror or exc) from exc
 

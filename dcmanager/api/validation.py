@@ -53,11 +53,16 @@ def parse_int(value: Any) -> int | None:
 
 
 def parse_ref(ref: str) -> int | str:
-    """A path reference: all digits is an id, anything else a name."""
-    return int(ref) if ref.isdigit() else ref
+    """A path reference: all ASCII digits is an id, anything else a name."""
+    # str.isdigit() is also true for "²" or "١", which int() rejects or reads oddly.
+    return int(ref) if ref.isascii() and ref.isdigit() else ref
 
 
 def is_short_text(value: Any, max_length: int = 255, allow_empty: bool = True) -> bool:
+    # PostgreSQL cannot store NUL in a text column.
     return (
-        isinstance(value, str) and len(value) <= max_length and (allow_empty or bool(value.strip()))
+        isinstance(value, str)
+        and len(value) <= max_length
+        and (allow_empty or bool(value.strip()))
+        and "\x00" not in value
     )

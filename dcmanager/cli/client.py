@@ -5,6 +5,8 @@ With a keystone auth URL the session authenticates and the API is found in the c
 CLI talks to ``--dcmanager-url`` directly (a noauth server, or a given token).
 """
 
+import json
+import logging
 import urllib.parse
 from typing import Any
 
@@ -14,6 +16,8 @@ from keystoneauth1 import loading
 from keystoneauth1 import noauth
 from keystoneauth1 import session as ks_session
 from keystoneauth1 import token_endpoint
+
+LOG = logging.getLogger(__name__)
 
 SERVICE_TYPE = "dcmanager"
 API_VERSION_PATH = "/v1.0"
@@ -104,6 +108,12 @@ class Client:
         kwargs: dict[str, Any] = {"raise_exc": False, "headers": {"Accept": "application/json"}}
         if body is not None:
             kwargs["json"] = body
+            redacted = _redacted(body)
+            if redacted != body:
+                # keystoneauth logs request bodies verbatim at debug level (-v -v):
+                # log this one ourselves, without the endpoint's password.
+                kwargs["log"] = False
+                LOG.debug("REQ: %s %s %s", method, path, json.dumps(redacted))
         try:
             response = self._adapter.request(path, method, **kwargs)
         except ks_exc.EndpointNotFound as exc:
@@ -111,7 +121,7 @@ class Client:
                 f"No '{SERVICE_TYPE}' endpoint in the keystone catalog: {exc}"
             ) from exc
         except ks_exc.ConnectionError as exc:
-            raise CommandError(f"Cannot reach dcmanager: {exc}") from exc
+            raise CommandError(f"Connection failed: {exc}") from exc
         except ks_exc.ClientException as exc:
             raise CommandError(str(exc)) from exc
         if response.status_code >= 400:
@@ -143,6 +153,30 @@ def _error_message(response) -> str:
     return f"HTTP {response.status_code}: {response.text.strip() or response.reason}"
 
 
+def _redacted(body: dict) -> dict:
+    """The request body as it may be logged: an endpoint's password masked."""
+    endpoint = body.get("endpoint")
+    if not isinstance(endpoint, str) or "@" not in endpoint:
+        return body
+    try:
+        parts = urllib.parse.urlsplit(endpoint)
+        password = parts.password
+    except ValueError:
+        password = None
+    if password is None:
+        # Not a plain user:password@host: whatever the user info is, hide it all.
+        return {**body, "endpoint": "***"}
+    netloc = f"{parts.username}:***@{parts.netloc.rpartition('@')[2]}"
+    return {**body, "endpoint": urllib.parse.urlunsplit(parts._replace(netloc=netloc))}
+
+
 def quote(ref: str) -> str:
-    """A subcloud or group reference as one path segment."""
-    return urllib.parse.quote(str(ref), safe="")
+    """A subcloud or group reference as one path segment.
+
+    :raises CommandError: the reference is ``.`` or ``..``, which a URL resolves to
+        the parent path (the listing, or the API root) instead of a name.
+    """
+    ref = str(ref)
+    if ref in (".", ".."):
+        raise CommandError(f"Invalid name or id '{ref}'")
+    return urllib.parse.quote(ref, safe="")

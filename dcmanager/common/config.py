@@ -19,6 +19,9 @@ def parse_args(argv: Sequence[str], default_config_files: list[str] | None = Non
     global _LOG_OPTIONS_REGISTERED
     if not _LOG_OPTIONS_REGISTERED:
         log.register_options(CONF)
+        # Logs go to stderr unless a log file is configured, so a command's own output
+        # on stdout (dcmanager-manage db_version) stays clean.
+        CONF.set_default("use_stderr", True)
         log.set_defaults(
             default_log_levels=log.get_default_log_levels() + ["eventlet.wsgi.server=INFO"]
         )

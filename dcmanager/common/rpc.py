@@ -91,13 +91,13 @@ def get_server(
 ) -> oslo_messaging.MessageHandlingServer:
     """An RPC server for ``topic``; its endpoints declare their ``target`` version.
 
-    The threading executor works whether or not eventlet has patched the process.
+    oslo.messaging dispatches on threads, which are green threads once eventlet has
+    patched the process.
     """
     return oslo_messaging.get_rpc_server(
         get_transport(conf),
         oslo_messaging.Target(topic=topic, server=server),
         endpoints,
-        executor="threading",
         serializer=RequestContextSerializer(),
         access_policy=oslo_messaging.DefaultRPCAccessPolicy,
     )

@@ -9,4 +9,6 @@ DEFAULT_CONNECTION = "sqlite:///$state_path/dcmanager.sqlite"
 
 
 def register_opts(conf: cfg.ConfigOpts) -> None:
-    db_options.set_defaults(conf, connection=DEFAULT_CONNECTION)
+    # On the option objects themselves, so the generated sample shows it too.
+    cfg.set_defaults(db_options.database_opts, connection=DEFAULT_CONNECTION)
+    conf.register_opts(db_options.database_opts, group="database")

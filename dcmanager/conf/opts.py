@@ -16,4 +16,4 @@ def list_opts() -> list[tuple[str | None, list[cfg.Opt]]]:
 
 def set_lib_defaults() -> None:
     """Give library option groups dcmanager's defaults in the generated sample."""
-    database.register_opts(cfg.CONF)
+    database.register_opts(cfg.ConfigOpts())

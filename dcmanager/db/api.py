@@ -18,7 +18,9 @@ from oslo_db import api as oslo_db_api
 from oslo_db import exception as db_exc
 from oslo_db.sqlalchemy import enginefacade
 from sqlalchemy import delete
+from sqlalchemy import event
 from sqlalchemy import exists
+from sqlalchemy import false
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
@@ -38,6 +40,13 @@ main_context_manager = enginefacade.transaction_context()
 main_context_manager.configure(sqlite_fk=True)
 
 
+@event.listens_for(Engine, "do_connect")
+def _mysql_full_unicode(dialect, connection_record, cargs, cparams) -> None:
+    """Talk utf8mb4 to MySQL: oslo.db asks for the 3-byte utf8, which rejects emoji."""
+    if dialect.name == "mysql" and cparams.get("charset") in (None, "utf8", "utf8mb3"):
+        cparams["charset"] = "utf8mb4"
+
+
 def get_engine() -> Engine:
     """The engine of ``[database] connection`` (created on first use)."""
     return main_context_manager.writer.get_engine()
@@ -51,9 +60,16 @@ def _writer():
     return main_context_manager.writer.using(_CONTEXT)
 
 
+# No row has an id beyond 64 bits, and SQLite cannot even compare with one.
+_MAX_ID = 2**63 - 1
+
+
 def _by_ref(model: type[models.Base], ref: int | str):
-    column = model.id if isinstance(ref, int) else model.name
-    return select(model).where(column == ref)
+    if isinstance(ref, int):
+        if not -_MAX_ID <= ref <= _MAX_ID:
+            return select(model).where(false())
+        return select(model).where(model.id == ref)
+    return select(model).where(model.name == ref)
 
 
 # Subcloud groups.

@@ -2,6 +2,7 @@
 
 import pecan
 
+from dcmanager.api.controllers import base
 from dcmanager.api.controllers import v1
 
 CURRENT_VERSION = "v1.0"
@@ -13,7 +14,7 @@ class RootController:
     @pecan.expose("json")
     def index(self) -> dict:
         if pecan.request.method != "GET":
-            pecan.abort(405)
+            base.method_not_allowed(base.READ_ONLY_METHODS)
         return {
             "versions": [
                 {

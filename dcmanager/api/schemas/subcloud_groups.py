@@ -16,7 +16,9 @@ MAX_PARALLEL = 5000
 DEFAULT_DESCRIPTION = "No description provided"
 DEFAULT_MAX_PARALLEL = 2
 
-_FORBIDDEN_NAME_CHARS = re.compile(r"[.*+?|()\[\]{}^$]")
+# The regular-expression characters of the API contract, plus "/" (ours), which would
+# make the group unreachable by name in a URL path.
+_FORBIDDEN_NAME_CHARS = re.compile(r"[.*+?|()\[\]{}^$/]")
 
 
 def _name(value: Any) -> str:
@@ -27,19 +29,25 @@ def _name(value: Any) -> str:
         or value.isdigit()
         or _FORBIDDEN_NAME_CHARS.search(value)
         or value.lower() == db_api.DEFAULT_GROUP_NAME.lower()
+        or "\x00" in value
     ):
         raise exception.Invalid("Invalid group name")
     return value
 
 
 def _description(value: Any) -> str:
-    if not isinstance(value, str) or not value.strip() or len(value) >= DESCRIPTION_LIMIT:
+    if (
+        not isinstance(value, str)
+        or not value.strip()
+        or len(value) >= DESCRIPTION_LIMIT
+        or "\x00" in value
+    ):
         raise exception.Invalid("Invalid group description")
     return value
 
 
 def _apply_type(value: Any) -> str:
-    if value not in set(ApplyType):
+    if not isinstance(value, str) or value not in set(ApplyType):
         raise exception.Invalid("Invalid group update_apply_type")
     return str(value)
 

@@ -13,9 +13,10 @@ MAX_NAME_LENGTH = 255
 MAX_TEXT_LENGTH = 255
 MAX_ENDPOINT_LENGTH = 1024
 
-_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
-_VERSION_RE = re.compile(r"^\d{2}\.\d{2}$")
-_SCHEME_RE = re.compile(r"^[a-z][a-z0-9+.-]*$")
+# Used with fullmatch: "$" would also match before a trailing newline.
+_NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+_VERSION_RE = re.compile(r"[0-9]{2}\.[0-9]{2}")
+_SCHEME_RE = re.compile(r"[a-z][a-z0-9+.-]*")
 
 
 def _name(value: Any) -> str:
@@ -24,7 +25,7 @@ def _name(value: Any) -> str:
     if (
         not isinstance(value, str)
         or len(value) > MAX_NAME_LENGTH
-        or not _NAME_RE.match(value)
+        or not _NAME_RE.fullmatch(value)
         or value.isdigit()
     ):
         raise exception.Invalid(
@@ -43,14 +44,19 @@ def _endpoint(value: Any) -> str:
         f"{MAX_ENDPOINT_LENGTH} characters with a scheme and a host or name, "
         "such as https://host:port or simulated://name"
     )
-    if not isinstance(value, str) or len(value) > MAX_ENDPOINT_LENGTH or value != value.strip():
+    if (
+        not isinstance(value, str)
+        or len(value) > MAX_ENDPOINT_LENGTH
+        or not value.isprintable()
+        or any(char.isspace() for char in value)
+    ):
         raise error
     try:
         parts = urllib.parse.urlsplit(value)
         parts.port  # noqa: B018 - raises ValueError on a malformed port
     except ValueError as exc:
         raise error from exc
-    if not _SCHEME_RE.match(parts.scheme) or not parts.netloc or not parts.hostname:
+    if not _SCHEME_RE.fullmatch(parts.scheme) or not parts.netloc or not parts.hostname:
         raise error
     return value
 
@@ -76,7 +82,7 @@ def _region_name(value: Any) -> str:
 
 
 def _software_version(value: Any) -> str:
-    if not isinstance(value, str) or not _VERSION_RE.match(value):
+    if not isinstance(value, str) or not _VERSION_RE.fullmatch(value):
         raise exception.Invalid(
             f"Invalid software-version '{value}'. Version format must be MM.mm."
         )
@@ -84,7 +90,7 @@ def _software_version(value: Any) -> str:
 
 
 def _management_state(value: Any) -> str:
-    if value not in set(ManagementState):
+    if not isinstance(value, str) or value not in set(ManagementState):
         raise exception.Invalid(
             f"Invalid management-state '{value}': must be "
             f"'{ManagementState.MANAGED}' or '{ManagementState.UNMANAGED}'"

@@ -30,6 +30,16 @@ class Base(DeclarativeBase):
     pass
 
 
+# Options of every table. SQLite would hand the id of a deleted last row to the next
+# insert; ids are never reused (a stale reference must not find a different object).
+# MySQL tables take any Unicode text (utf8mb4), whatever the server's default.
+_TABLE_OPTIONS = {
+    "sqlite_autoincrement": True,
+    "mysql_engine": "InnoDB",
+    "mysql_charset": "utf8mb4",
+}
+
+
 class TimestampMixin:
     created_at: Mapped[datetime.datetime] = mapped_column(DateTime, default=utcnow)
     updated_at: Mapped[datetime.datetime | None] = mapped_column(DateTime, onupdate=utcnow)
@@ -39,6 +49,7 @@ class SubcloudGroup(TimestampMixin, Base):
     """A named set of subclouds with default orchestration settings."""
 
     __tablename__ = "subcloud_groups"
+    __table_args__ = _TABLE_OPTIONS
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(255), unique=True)
@@ -51,6 +62,7 @@ class Subcloud(TimestampMixin, Base):
     """A remote edge site managed by this system controller."""
 
     __tablename__ = "subclouds"
+    __table_args__ = _TABLE_OPTIONS
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(255), unique=True)
@@ -79,6 +91,7 @@ class Strategy(TimestampMixin, Base):
     """
 
     __tablename__ = "strategies"
+    __table_args__ = _TABLE_OPTIONS
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     slot: Mapped[int] = mapped_column(Integer, unique=True, default=1)
@@ -110,6 +123,7 @@ class StrategyStep(TimestampMixin, Base):
         UniqueConstraint("strategy_id", "subcloud_id", name="uniq_strategy_steps_subcloud"),
         Index("ix_strategy_steps_strategy_state", "strategy_id", "state"),
         Index("ix_strategy_steps_lease", "owner", "lease_expires_at"),
+        _TABLE_OPTIONS,
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

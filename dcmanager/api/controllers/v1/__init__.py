@@ -2,6 +2,7 @@
 
 import pecan
 
+from dcmanager.api.controllers import base
 from dcmanager.api.controllers.v1 import subcloud_groups
 from dcmanager.api.controllers.v1 import subclouds
 
@@ -12,9 +13,9 @@ class V1Controller:
     @pecan.expose("json")
     def index(self) -> dict:
         if pecan.request.method != "GET":
-            pecan.abort(405)
-        base = f"{pecan.request.host_url}/v1.0"
-        return {"links": [{"rel": name, "href": f"{base}/{name}"} for name in RESOURCES]}
+            base.method_not_allowed(base.READ_ONLY_METHODS)
+        root = f"{pecan.request.host_url}/v1.0"
+        return {"links": [{"rel": name, "href": f"{root}/{name}"} for name in RESOURCES]}
 
 
 pecan.route(V1Controller, "subclouds", subclouds.SubcloudsController())

@@ -1,39 +1,25 @@
 """``/v1.0/subcloud-groups``: named sets of subclouds with orchestration defaults."""
 
 import pecan
-from pecan import rest
 
 from dcmanager.api import validation
 from dcmanager.api import views
+from dcmanager.api.controllers import base
 from dcmanager.api.schemas import subcloud_groups as schema
 from dcmanager.common import policy
 from dcmanager.db import api as db_api
 
 POLICY = "dc_api:subcloud_groups:%s"
+# GET /subcloud-groups/{ref}/subclouds lists a group's members.
+MEMBERS = "subclouds"
 
 
 def _authorize(action: str) -> None:
     policy.authorize(POLICY % action, pecan.request.context)
 
 
-class GroupSubcloudsController(rest.RestController):
-    """``/v1.0/subcloud-groups/{ref}/subclouds``."""
-
-    @pecan.expose("json")
-    def get_all(self, group_ref: str) -> dict:
-        _authorize("get")
-        group = db_api.subcloud_group_get(validation.parse_ref(group_ref))
-        subclouds = db_api.subcloud_group_subclouds(group.id)
-        return {"subclouds": [views.subcloud(sc) for sc in subclouds]}
-
-    @pecan.expose()
-    def get_one(self, group_ref: str, *remainder: str) -> None:
-        # Without this, RestController answers 405 to paths below .../subclouds.
-        pecan.abort(404)
-
-
-class SubcloudGroupsController(rest.RestController):
-    subclouds = GroupSubcloudsController()
+class SubcloudGroupsController(base.ResourceController):
+    read_only_subpaths = (MEMBERS,)
 
     @pecan.expose("json")
     def get_all(self) -> dict:
@@ -42,25 +28,38 @@ class SubcloudGroupsController(rest.RestController):
         return {"subcloud_groups": [views.subcloud_group(g) for g in groups]}
 
     @pecan.expose("json")
-    def get_one(self, ref: str) -> dict:
+    def get_one(self, *path: str) -> dict:
+        """``GET /subcloud-groups/{ref}`` and ``GET /subcloud-groups/{ref}/subclouds``.
+
+        One method for both, so that a group may be named "subclouds".
+        """
+        if len(path) == 2 and path[1] == MEMBERS:
+            _authorize("get")
+            group = db_api.subcloud_group_get(validation.parse_ref(path[0]))
+            subclouds = db_api.subcloud_group_subclouds(group.id)
+            return {"subclouds": [views.subcloud(sc) for sc in subclouds]}
+        ref = self.item_ref(path)
         _authorize("get")
         return views.subcloud_group(db_api.subcloud_group_get(validation.parse_ref(ref)))
 
     @pecan.expose("json")
-    def post(self) -> dict:
+    def post(self, *path: str) -> dict:
+        self.collection_only(path)
         _authorize("create")
         values = schema.validate_create(validation.json_body())
         return views.subcloud_group(db_api.subcloud_group_create(values))
 
     @pecan.expose("json")
-    def patch(self, ref: str) -> dict:
+    def patch(self, *path: str) -> dict:
+        ref = self.item_ref(path)
         _authorize("modify")
         group = db_api.subcloud_group_get(validation.parse_ref(ref))
         values = schema.validate_update(group.id, group.name, validation.json_body())
         return views.subcloud_group(db_api.subcloud_group_update(group.id, values))
 
     @pecan.expose(content_type="application/json")
-    def delete(self, ref: str) -> None:
+    def delete(self, *path: str) -> None:
+        ref = self.item_ref(path)
         _authorize("delete")
         group = db_api.subcloud_group_get(validation.parse_ref(ref))
         db_api.subcloud_group_destroy(group.id)

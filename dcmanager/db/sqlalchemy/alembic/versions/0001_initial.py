@@ -17,6 +17,14 @@ branch_labels = None
 depends_on = None
 
 
+# Never reuse ids on SQLite; utf8mb4 InnoDB tables on MySQL.
+TABLE_OPTIONS = {
+    "sqlite_autoincrement": True,
+    "mysql_engine": "InnoDB",
+    "mysql_charset": "utf8mb4",
+}
+
+
 def _timestamps() -> list[sa.Column]:
     return [
         sa.Column("created_at", sa.DateTime(), nullable=False),
@@ -33,6 +41,7 @@ def upgrade() -> None:
         sa.Column("update_apply_type", sa.String(32), nullable=False),
         sa.Column("max_parallel_subclouds", sa.Integer(), nullable=False),
         *_timestamps(),
+        **TABLE_OPTIONS,
     )
     op.create_table(
         "subclouds",
@@ -57,6 +66,7 @@ def upgrade() -> None:
             nullable=False,
         ),
         *_timestamps(),
+        **TABLE_OPTIONS,
     )
     op.create_index("ix_subclouds_group_id", "subclouds", ["group_id"])
     op.create_table(
@@ -76,6 +86,7 @@ def upgrade() -> None:
         sa.Column("started_at", sa.DateTime(), nullable=True),
         sa.Column("finished_at", sa.DateTime(), nullable=True),
         *_timestamps(),
+        **TABLE_OPTIONS,
     )
     op.create_table(
         "strategy_steps",
@@ -106,6 +117,7 @@ def upgrade() -> None:
         sa.Column("finished_at", sa.DateTime(), nullable=True),
         *_timestamps(),
         sa.UniqueConstraint("strategy_id", "subcloud_id", name="uniq_strategy_steps_subcloud"),
+        **TABLE_OPTIONS,
     )
     op.create_index("ix_strategy_steps_subcloud_id", "strategy_steps", ["subcloud_id"])
     op.create_index("ix_strategy_steps_strategy_state", "strategy_steps", ["strategy_id", "state"])

@@ -1,0 +1,110 @@
+"""Helpers for end-to-end tests: real dcmanager processes from the installed scripts."""
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+
+import pytest
+
+BIN = os.path.dirname(sys.executable)
+STARTUP_TIMEOUT = 60
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if "/tests/e2e/" in str(item.fspath):
+            item.add_marker(pytest.mark.e2e)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def port_is_free(port: int) -> bool:
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
+class Service:
+    """A dcmanager console script running as its own process, output in a log file."""
+
+    def __init__(self, name: str, args: list[str], env: dict[str, str], log_path) -> None:
+        self.name = name
+        self.log_path = log_path
+        with open(log_path, "w") as log:
+            self.process = subprocess.Popen(
+                [os.path.join(BIN, name), *args], env=env, stdout=log, stderr=subprocess.STDOUT
+            )
+
+    @property
+    def log(self) -> str:
+        with open(self.log_path) as log:
+            return log.read()
+
+    def wait_for_http(self, url: str) -> None:
+        deadline = time.monotonic() + STARTUP_TIMEOUT
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise AssertionError(f"{self.name} exited early:\n{self.log}")
+            try:
+                with urllib.request.urlopen(url, timeout=2):
+                    return
+            except OSError:
+                time.sleep(0.1)
+        raise AssertionError(f"{self.name} did not answer {url}:\n{self.log}")
+
+    def stop(self, sig: int = signal.SIGINT, timeout: float = 30) -> int:
+        if self.process.poll() is None:
+            self.process.send_signal(sig)
+        try:
+            return self.process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+            raise AssertionError(f"{self.name} ignored signal {sig}:\n{self.log}") from None
+
+    def wait_exit(self, timeout: float = STARTUP_TIMEOUT) -> int:
+        try:
+            return self.process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            raise AssertionError(f"{self.name} did not exit:\n{self.log}") from None
+
+
+@pytest.fixture
+def services():
+    """Start services with ``services.append(Service(...))``; all are killed at the end."""
+    started: list[Service] = []
+    yield started
+    for service in started:
+        if service.process.poll() is None:
+            service.process.kill()
+            service.process.wait()
+
+
+def run(name: str, *args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
+    """Run a dcmanager console script to completion, capturing its output."""
+    return subprocess.run(
+        [os.path.join(BIN, name), *args], env=env, capture_output=True, text=True, timeout=120
+    )
+
+
+def clean_env(tmp_path) -> dict[str, str]:
+    """An environment with a private HOME and no dcmanager or OpenStack variables."""
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("OS_", "DCMANAGER_", "XDG_"))
+    }
+    env["HOME"] = str(tmp_path / "home")
+    return env

@@ -1,0 +1,140 @@
+"""The console scripts as real processes: embedded mode, manage, and the API service."""
+
+import json
+import os
+import signal
+import sqlite3
+
+import pytest
+
+from tests import databases
+from tests.e2e.conftest import Service
+from tests.e2e.conftest import clean_env
+from tests.e2e.conftest import free_port
+from tests.e2e.conftest import port_is_free
+from tests.e2e.conftest import run
+
+DEFAULT_PORT = 8119
+
+
+def test_embedded_mode_with_no_configuration_at_all(tmp_path, services):
+    env = clean_env(tmp_path)
+    state = tmp_path / "home" / ".local" / "state" / "dcmanager"
+    port = DEFAULT_PORT
+    if not port_is_free(DEFAULT_PORT):
+        # Something else holds 8119 on this machine; the default port itself is
+        # checked by the configuration sample test.
+        port = free_port()
+        env["OS_API__BIND_PORT"] = str(port)
+    api = f"http://127.0.0.1:{port}"
+
+    service = Service("dcmanager-all", [], env, tmp_path / "all.log")
+    services.append(service)
+    service.wait_for_http(api + "/")
+
+    assert (state / "dcmanager.sqlite").is_file()
+    log = service.log
+    assert f"State directory: {state}" in log
+    assert f"Database: sqlite:///{state}/dcmanager.sqlite" in log
+    assert "Messaging: in-process" in log
+    assert "Authentication: noauth" in log
+    assert f"API: {api}/v1.0" in log
+
+    cli_env = dict(env, DCMANAGER_URL=f"{api}/v1.0")
+    added = run(
+        "dcmanager",
+        "subcloud",
+        "add",
+        "--name",
+        "sc1",
+        "--endpoint",
+        "simulated://sc1",
+        "-f",
+        "json",
+        env=cli_env,
+    )
+    assert added.returncode == 0, added.stderr
+    assert json.loads(added.stdout)["management_state"] == "unmanaged"
+
+    assert service.stop(signal.SIGINT) == 0
+    assert "dcmanager-all stopped" in service.log
+    assert "Traceback" not in service.log
+
+    # Restarted, it finds its data again.
+    service = Service("dcmanager-all", [], env, tmp_path / "all-2.log")
+    services.append(service)
+    service.wait_for_http(api + "/")
+    listed = run("dcmanager", "subcloud", "list", "-f", "json", env=cli_env)
+    assert [sc["name"] for sc in json.loads(listed.stdout)] == ["sc1"]
+    assert service.stop(signal.SIGTERM) == 0
+
+
+def test_port_in_use_is_a_clear_error(tmp_path, services):
+    env = clean_env(tmp_path)
+    env["OS_API__BIND_PORT"] = str(free_port())
+    first = Service("dcmanager-all", [], env, tmp_path / "first.log")
+    services.append(first)
+    first.wait_for_http(f"http://127.0.0.1:{env['OS_API__BIND_PORT']}/")
+
+    second = Service("dcmanager-all", [], env, tmp_path / "second.log")
+    services.append(second)
+
+    assert second.wait_exit() == 1
+    assert f"Cannot listen on 127.0.0.1:{env['OS_API__BIND_PORT']}" in second.log
+    assert "Traceback" not in second.log
+
+
+def _write_config(tmp_path, connection: str, port: int) -> str:
+    path = tmp_path / "dcmanager.conf"
+    path.write_text(
+        f"[DEFAULT]\nstate_path = {tmp_path / 'state'}\n"
+        f"[api]\nbind_port = {port}\n"
+        f"[database]\nconnection = {connection}\n"
+    )
+    return str(path)
+
+
+@pytest.mark.parametrize("backend", databases.BACKENDS)
+def test_manage_and_api_service_with_a_config_file(tmp_path, services, backend):
+    env = clean_env(tmp_path)
+    port = free_port()
+    with databases.temporary_database(backend, tmp_path) as url:
+        config = _write_config(tmp_path, url, port)
+
+        unmigrated = Service(
+            "dcmanager-api", ["--config-file", config], env, tmp_path / "api-unmigrated.log"
+        )
+        services.append(unmigrated)
+        assert unmigrated.wait_exit() == 1
+        assert "dcmanager-manage --config-file <file> db_sync" in unmigrated.log
+
+        synced = run("dcmanager-manage", "--config-file", config, "db_sync", env=env)
+        assert synced.returncode == 0, synced.stderr
+        version = run("dcmanager-manage", "--config-file", config, "db_version", env=env)
+        assert version.stdout.strip() == "0001"
+
+        api = Service("dcmanager-api", ["--config-file", config], env, tmp_path / "api.log")
+        services.append(api)
+        api.wait_for_http(f"http://127.0.0.1:{port}/")
+        cli_env = dict(env, DCMANAGER_URL=f"http://127.0.0.1:{port}")
+        added = run("dcmanager", "subcloud-group", "add", "--name", "edge", env=cli_env)
+        assert added.returncode == 0, added.stderr
+        listed = run("dcmanager", "subcloud-group", "list", "-f", "json", env=cli_env)
+        assert [g["name"] for g in json.loads(listed.stdout)] == ["Default", "edge"]
+
+        assert api.stop(signal.SIGTERM) == 0
+        assert "dcmanager-api stopped" in api.log
+        assert "Traceback" not in api.log
+
+
+def test_db_sync_creates_the_sqlite_directory(tmp_path):
+    env = clean_env(tmp_path)
+    database = tmp_path / "deep" / "er" / "dcmanager.sqlite"
+    config = _write_config(tmp_path, f"sqlite:///{database}", free_port())
+
+    synced = run("dcmanager-manage", "--config-file", config, "db_sync", env=env)
+
+    assert synced.returncode == 0, synced.stderr
+    with sqlite3.connect(database) as conn:
+        assert conn.execute("SELECT name FROM subcloud_groups").fetchall() == [("Default",)]
+    assert os.stat(tmp_path / "state").st_mode & 0o777 == 0o700

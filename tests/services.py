@@ -1,0 +1,41 @@
+"""External services some tests need, and what to do when one does not answer.
+
+When a service is unreachable its tests are skipped, except under ``CI=true``, where they
+fail: CI must prove every backend. Addresses default to the local servers and can be
+overridden with ``DCMANAGER_TEST_*`` environment variables.
+"""
+
+import os
+import socket
+
+import pytest
+
+RABBIT_URL = os.environ.get("DCMANAGER_TEST_RABBIT_URL", "rabbit://guest:guest@127.0.0.1:5672/")
+
+
+def in_ci() -> bool:
+    return os.environ.get("CI", "").lower() == "true"
+
+
+def unavailable(message: str) -> None:
+    """Skip the test, or fail it under CI=true."""
+    if in_ci():
+        pytest.fail(f"CI=true requires this service; {message}", pytrace=False)
+    pytest.skip(message)
+
+
+def require_tcp(name: str, host: str, port: int) -> None:
+    try:
+        with socket.create_connection((host, port), timeout=3):
+            return
+    except OSError as exc:
+        unavailable(f"{name} at {host}:{port} unreachable: {exc}")
+
+
+def require_rabbitmq() -> str:
+    """The RabbitMQ transport URL, once its port answers."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(RABBIT_URL)
+    require_tcp("RabbitMQ", parts.hostname or "127.0.0.1", parts.port or 5672)
+    return RABBIT_URL
