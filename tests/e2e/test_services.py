@@ -4,6 +4,8 @@ import json
 import os
 import signal
 import sqlite3
+import subprocess
+import sys
 
 import pytest
 
@@ -138,3 +140,25 @@ def test_db_sync_creates_the_sqlite_directory(tmp_path):
     with sqlite3.connect(database) as conn:
         assert conn.execute("SELECT name FROM subcloud_groups").fetchall() == [("Default",)]
     assert os.stat(tmp_path / "state").st_mode & 0o777 == 0o700
+
+
+def test_wsgi_application_factory(tmp_path):
+    """What uwsgi/gunicorn load: the app from the file in DCMANAGER_CONFIG_FILE."""
+    env = clean_env(tmp_path)
+    config = _write_config(tmp_path, f"sqlite:///{tmp_path / 'wsgi.sqlite'}", free_port())
+    assert run("dcmanager-manage", "--config-file", config, "db_sync", env=env).returncode == 0
+    env["DCMANAGER_CONFIG_FILE"] = config
+    code = (
+        "import json, webtest\n"
+        "from dcmanager.api import wsgi\n"
+        "app = webtest.TestApp(wsgi.init_application())\n"
+        "print(json.dumps(app.get('/v1.0/subcloud-groups').json))\n"
+    )
+
+    result = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120
+    )
+
+    assert result.returncode == 0, result.stderr
+    groups = json.loads(result.stdout.strip().splitlines()[-1])["subcloud_groups"]
+    assert [g["name"] for g in groups] == ["Default"]
