@@ -18,13 +18,16 @@ from tests import databases
 
 @pytest.fixture
 def conf(tmp_path):
-    """The global configuration, parsed with no files, state under ``tmp_path``."""
+    """The global configuration, parsed with no files, state under ``tmp_path``, noauth."""
     CONF([], project="dcmanager", default_config_files=[])
     CONF.set_override("state_path", str(tmp_path / "state"))
+    # As in the embedded mode; a configuration file a test parses may still say keystone.
+    CONF.set_default("auth_strategy", "noauth")
     policy.reset()
     yield CONF
     CONF.reset()
     CONF.clear_override("state_path")
+    CONF.clear_default("auth_strategy")
     policy.reset()
 
 

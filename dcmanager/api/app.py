@@ -8,6 +8,7 @@ from oslo_middleware import sizelimit
 
 from dcmanager.api import errors
 from dcmanager.api import hooks
+from dcmanager.common import exception
 from dcmanager.conf import default as default_conf
 
 
@@ -25,7 +26,10 @@ class _PublicRootDispatcher:
 
 
 def setup_app(conf: cfg.ConfigOpts = cfg.CONF):
-    """The WSGI application serving ``/`` and ``/v1.0``."""
+    """The WSGI application serving ``/`` and ``/v1.0``.
+
+    :raises ConfigInvalid: keystone authentication is not configured.
+    """
     app = pecan.make_app(
         "dcmanager.api.controllers.root.RootController",
         hooks=[hooks.ContextHook(conf), hooks.JsonBodyHook(), errors.ErrorHook()],
@@ -35,6 +39,13 @@ def setup_app(conf: cfg.ConfigOpts = cfg.CONF):
     )
     if conf.auth_strategy == default_conf.AUTH_KEYSTONE:
         protected = auth_token.AuthProtocol(app, {"oslo_config_config": conf})
+        # auth_token registers its options as it starts; without this one it would
+        # answer every unauthenticated request with a 500.
+        if not conf.keystone_authtoken.www_authenticate_uri:
+            raise exception.ConfigInvalid(
+                reason="auth_strategy = keystone needs [keystone_authtoken] "
+                "www_authenticate_uri (and the service credentials auth_token uses)"
+            )
         app = _PublicRootDispatcher(app, protected)
     app = sizelimit.RequestBodySizeLimiter(app, conf)
     app = request_id.RequestId(app)

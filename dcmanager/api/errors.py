@@ -62,6 +62,8 @@ class ErrorHook(hooks.PecanHook):
                     state.request.path,
                     exc.message,
                 )
+                # The details are for the log: a server error tells clients nothing more.
+                return error_response(int(exc.code), "Internal server error")
             return error_response(int(exc.code), exc.message)
         if isinstance(exc, webob.exc.HTTPException):
             response = error_response(exc.code, _http_exception_message(exc))

@@ -3,8 +3,8 @@
 from oslo_config import cfg
 from pecan import hooks
 
+from dcmanager.api import validation
 from dcmanager.common import context as dc_context
-from dcmanager.common import exception
 from dcmanager.conf import default as default_conf
 
 
@@ -27,17 +27,11 @@ class ContextHook(hooks.PecanHook):
 
 
 class JsonBodyHook(hooks.PecanHook):
-    """Reject a JSON body that is not UTF-8 as malformed.
+    """Decode the JSON body once, before routing.
 
-    Routing decodes a JSON body to look for arguments, and pecan answers a bare 400
-    when that fails; this says what is wrong instead.
+    Routing decodes a JSON body to look for arguments, and pecan answers a bare 400 (or
+    fails) when that does not work; this says what is wrong instead.
     """
 
     def on_route(self, state) -> None:
-        request = state.request
-        if request.content_type not in ("application/json", "application/javascript"):
-            return
-        try:
-            request.body.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            raise exception.MalformedBody() from exc
+        validation.parse_body(state.request)

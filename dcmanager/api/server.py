@@ -16,10 +16,6 @@ from dcmanager.common import exception
 LOG = logging.getLogger(__name__)
 
 
-class ListenError(exception.DCManagerException):
-    msg_fmt = "Cannot listen on %(host)s:%(port)s: %(reason)s"
-
-
 def listen(conf: cfg.ConfigOpts) -> socket.socket:
     """Bind ``[api] bind_host``/``bind_port``.
 
@@ -31,7 +27,7 @@ def listen(conf: cfg.ConfigOpts) -> socket.socket:
         # No SO_REUSEPORT: a second server on a port in use must fail, not share it.
         return eventlet.listen((host, port), family=family, reuse_port=False)
     except OSError as exc:
-        raise ListenError(host=host, port=port, reason=exc.strerror or exc) from exc
+        raise exception.ListenError(host=host, port=port, reason=exc.strerror or exc) from exc
 
 
 def url_of(sock: socket.socket) -> str:
@@ -49,5 +45,5 @@ def serve(sock: socket.socket, app, conf: cfg.ConfigOpts) -> None:
         custom_pool=eventlet.GreenPool(conf.api.max_connections),
         log=logging.getLogger("dcmanager.api.access"),
         log_output=True,
-        socket_timeout=900,
+        socket_timeout=conf.api.client_socket_timeout,
     )

@@ -9,7 +9,34 @@ import pecan
 
 from dcmanager.common import exception
 
-_INT_RE = re.compile(r"^[+-]?\d+$")
+# Ids and counts fit in 64 bits; longer digit strings are not numbers we accept (and
+# Python refuses to convert strings of more than 4300 digits at all).
+MAX_DIGITS = 18
+_INT_RE = re.compile(rf"[+-]?[0-9]{{1,{MAX_DIGITS}}}")
+
+# Where parse_body() keeps the decoded body in the WSGI environment.
+_BODY_KEY = "dcmanager.json_body"
+
+
+def parse_body(request) -> None:
+    """Decode the request's JSON body once, before pecan routes the request.
+
+    The result, or the error it gives, is kept for :func:`json_body`.
+
+    :raises MalformedBody: the body claims to be JSON and is not (pecan would fail on it
+        while routing).
+    """
+    raw = request.body
+    if not raw or not raw.strip():
+        request.environ[_BODY_KEY] = exception.BodyRequired()
+        return
+    try:
+        request.environ[_BODY_KEY] = json.loads(raw.decode("utf-8"))
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+        error = exception.MalformedBody()
+        if request.content_type in ("application/json", "application/javascript"):
+            raise error from exc
+        request.environ[_BODY_KEY] = error
 
 
 def json_body() -> dict[str, Any]:
@@ -18,13 +45,12 @@ def json_body() -> dict[str, Any]:
     :raises BodyRequired: the body is empty.
     :raises MalformedBody: the body is not a JSON object.
     """
-    raw = pecan.request.body
-    if not raw or not raw.strip():
-        raise exception.BodyRequired()
-    try:
-        body = json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise exception.MalformedBody() from exc
+    body = pecan.request.environ.get(_BODY_KEY)
+    if body is None:
+        parse_body(pecan.request)
+        body = pecan.request.environ[_BODY_KEY]
+    if isinstance(body, exception.DCManagerException):
+        raise body
     if not isinstance(body, dict):
         raise exception.MalformedBody()
     return body
@@ -47,22 +73,38 @@ def parse_int(value: Any) -> int | None:
         return None
     if isinstance(value, int):
         return value
-    if isinstance(value, str) and _INT_RE.match(value.strip()):
+    if isinstance(value, str) and _INT_RE.fullmatch(value.strip()):
         return int(value.strip())
     return None
 
 
 def parse_ref(ref: str) -> int | str:
-    """A path reference: all ASCII digits is an id, anything else a name."""
+    """A path reference: all ASCII digits is an id, anything else a name.
+
+    Names are never all digits, so a digit string too long to be an id stays a string
+    and simply finds nothing.
+    """
     # str.isdigit() is also true for "²" or "١", which int() rejects or reads oddly.
-    return int(ref) if ref.isascii() and ref.isdigit() else ref
+    if ref.isascii() and ref.isdigit() and len(ref) <= MAX_DIGITS:
+        return int(ref)
+    return ref
+
+
+def is_storable_text(value: Any) -> bool:
+    """A string every database stores as given: no NUL (PostgreSQL refuses it), no lone
+    surrogate (not encodable as UTF-8)."""
+    if not isinstance(value, str) or "\x00" in value:
+        return False
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def is_short_text(value: Any, max_length: int = 255, allow_empty: bool = True) -> bool:
-    # PostgreSQL cannot store NUL in a text column.
     return (
-        isinstance(value, str)
+        is_storable_text(value)
         and len(value) <= max_length
         and (allow_empty or bool(value.strip()))
-        and "\x00" not in value
     )

@@ -1,9 +1,9 @@
 """Render database objects as API dictionaries (field names of the API contract)."""
 
 import datetime
-import urllib.parse
 from typing import Any
 
+from dcmanager.common import redaction
 from dcmanager.db.sqlalchemy import models
 
 
@@ -12,16 +12,6 @@ def timestamp(value: datetime.datetime | None) -> str | None:
     if value is None:
         return None
     return value.replace(tzinfo=datetime.UTC).isoformat()
-
-
-def redact_endpoint(endpoint: str) -> str:
-    """The endpoint without the password of its user info, if it has one."""
-    parts = urllib.parse.urlsplit(endpoint)
-    if parts.password is None:
-        return endpoint
-    host = parts.netloc.rpartition("@")[2]
-    netloc = f"{parts.username}:***@{host}"
-    return urllib.parse.urlunsplit(parts._replace(netloc=netloc))
 
 
 def subcloud(sc: models.Subcloud) -> dict[str, Any]:
@@ -40,7 +30,7 @@ def subcloud(sc: models.Subcloud) -> dict[str, Any]:
         "error-description": sc.error_description,
         "region-name": sc.region_name,
         "group_id": sc.group_id,
-        "endpoint": redact_endpoint(sc.endpoint),
+        "endpoint": redaction.redact_url(sc.endpoint),
         "created-at": timestamp(sc.created_at),
         "updated-at": timestamp(sc.updated_at),
     }

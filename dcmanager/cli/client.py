@@ -17,6 +17,8 @@ from keystoneauth1 import noauth
 from keystoneauth1 import session as ks_session
 from keystoneauth1 import token_endpoint
 
+from dcmanager.common import redaction
+
 LOG = logging.getLogger(__name__)
 
 SERVICE_TYPE = "dcmanager"
@@ -154,29 +156,20 @@ def _error_message(response) -> str:
 
 
 def _redacted(body: dict) -> dict:
-    """The request body as it may be logged: an endpoint's password masked."""
+    """The request body as it may be logged: the endpoint's credentials masked."""
     endpoint = body.get("endpoint")
-    if not isinstance(endpoint, str) or "@" not in endpoint:
+    if not isinstance(endpoint, str):
         return body
-    try:
-        parts = urllib.parse.urlsplit(endpoint)
-        password = parts.password
-    except ValueError:
-        password = None
-    if password is None:
-        # Not a plain user:password@host: whatever the user info is, hide it all.
-        return {**body, "endpoint": "***"}
-    netloc = f"{parts.username}:***@{parts.netloc.rpartition('@')[2]}"
-    return {**body, "endpoint": urllib.parse.urlunsplit(parts._replace(netloc=netloc))}
+    return {**body, "endpoint": redaction.redact_url(endpoint)}
 
 
 def quote(ref: str) -> str:
     """A subcloud or group reference as one path segment.
 
-    :raises CommandError: the reference is ``.`` or ``..``, which a URL resolves to
-        the parent path (the listing, or the API root) instead of a name.
+    :raises CommandError: the reference is empty, ``.`` or ``..``, which a URL resolves
+        to the parent path (the listing, or the API root) instead of a name.
     """
     ref = str(ref)
-    if ref in (".", ".."):
+    if ref in ("", ".", ".."):
         raise CommandError(f"Invalid name or id '{ref}'")
     return urllib.parse.quote(ref, safe="")

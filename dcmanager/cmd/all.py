@@ -14,7 +14,6 @@ from dcmanager import version
 from dcmanager.api import app as api_app
 from dcmanager.api import server
 from dcmanager.common import config
-from dcmanager.common import exception
 from dcmanager.common import rpc
 from dcmanager.common import service
 from dcmanager.conf import CONF
@@ -25,30 +24,30 @@ LOG = logging.getLogger(__name__)
 
 
 def main() -> int:
+    # The embedded defaults; a configuration file still wins.
     rpc.default_to_in_process(CONF)
+    CONF.set_default("auth_strategy", default_conf.AUTH_NOAUTH)
     config.parse_args(sys.argv[1:])
     LOG.info("dcmanager-all %s starting", version.version_string)
     try:
         service.prepare_state_path(CONF)
         migration.upgrade("head")
+        app = api_app.setup_app(CONF)
         sock = server.listen(CONF)
-    except exception.DCManagerException as exc:
-        LOG.error("dcmanager-all cannot start: %s", exc.message)
+    except service.STARTUP_ERRORS as exc:
+        LOG.error("dcmanager-all cannot start: %s", service.describe_startup_error(CONF, exc))
         return 1
     url = server.url_of(sock)
     LOG.info("State directory: %s", CONF.state_path)
     LOG.info("Database: %s (migrated to %s)", service.database_location(CONF), migration.head())
     LOG.info("Messaging: %s", rpc.describe_transport(CONF))
     LOG.info("Authentication: %s", CONF.auth_strategy)
-    if CONF.auth_strategy == default_conf.AUTH_NOAUTH and not sock.getsockname()[0].startswith(
-        ("127.", "::1")
-    ):
-        LOG.warning("noauth on a non-loopback address: anyone who can reach %s is admin", url)
+    service.warn_if_open_noauth(CONF, url, sock.getsockname()[0])
     LOG.info("API: %s/v1.0 — try: DCMANAGER_URL=%s/v1.0 dcmanager subcloud list", url, url)
     LOG.info("Press Ctrl-C to stop.")
     service.stop_on_sigterm()
     try:
-        server.serve(sock, api_app.setup_app(CONF), CONF)
+        server.serve(sock, app, CONF)
     finally:
         rpc.cleanup()
     LOG.info("dcmanager-all stopped")

@@ -8,7 +8,6 @@ import sys
 from dcmanager.api import app as api_app
 from dcmanager.api import server
 from dcmanager.common import config
-from dcmanager.common import exception
 from dcmanager.common import service
 from dcmanager.conf import CONF
 from dcmanager.db.sqlalchemy import migration
@@ -21,18 +20,21 @@ def main() -> int:
     try:
         service.prepare_state_path(CONF)
         migration.check_current()
+        app = api_app.setup_app(CONF)
         sock = server.listen(CONF)
-    except exception.DCManagerException as exc:
-        LOG.error("dcmanager-api cannot start: %s", exc.message)
+    except service.STARTUP_ERRORS as exc:
+        LOG.error("dcmanager-api cannot start: %s", service.describe_startup_error(CONF, exc))
         return 1
+    url = server.url_of(sock)
     LOG.info(
         "dcmanager-api serving %s/v1.0 (auth: %s, database: %s)",
-        server.url_of(sock),
+        url,
         CONF.auth_strategy,
         service.database_location(CONF),
     )
+    service.warn_if_open_noauth(CONF, url, sock.getsockname()[0])
     service.stop_on_sigterm()
-    server.serve(sock, api_app.setup_app(CONF), CONF)
+    server.serve(sock, app, CONF)
     LOG.info("dcmanager-api stopped")
     return 0
 

@@ -41,7 +41,14 @@ command_opt = cfg.SubCommandOpt(
 def main() -> int:
     CONF.register_cli_opt(command_opt)
     config.parse_args(sys.argv[1:])
-    CONF.command.func()
+    try:
+        CONF.command.func()
+    except service.STARTUP_ERRORS as exc:
+        print(
+            f"dcmanager-manage {CONF.command.name}: {service.describe_startup_error(CONF, exc)}",
+            file=sys.stderr,
+        )
+        return 1
     return 0
 
 

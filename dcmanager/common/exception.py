@@ -55,6 +55,27 @@ class Unprocessable(DCManagerException):
     code = HTTPStatus.UNPROCESSABLE_ENTITY
 
 
+class ConfigInvalid(DCManagerException):
+    """The configuration cannot work; raised at start-up."""
+
+    msg_fmt = "Invalid configuration: %(reason)s"
+
+
+class ListenError(DCManagerException):
+    msg_fmt = "Cannot listen on %(host)s:%(port)s: %(reason)s"
+
+
+class SchemaOutOfDate(DCManagerException):
+    msg_fmt = (
+        "The database is at revision %(current)s, this dcmanager needs %(head)s: "
+        "run 'dcmanager-manage --config-file <file> db_sync'."
+    )
+
+
+class DatabaseUnavailable(DCManagerException):
+    msg_fmt = "Cannot use the database %(database)s: %(reason)s"
+
+
 class PolicyNotAuthorized(DCManagerException):
     msg_fmt = "Policy doesn't allow %(action)s to be performed."
     code = HTTPStatus.FORBIDDEN
@@ -88,6 +109,10 @@ class SubcloudNameExists(Conflict):
 
 class SubcloudRegionExists(Conflict):
     msg_fmt = "Subcloud with region-name %(region)s already exists"
+
+
+class SubcloudGroupGone(Invalid):
+    msg_fmt = "Invalid group_id: subcloud group %(group)s does not exist"
 
 
 class SubcloudManaged(Conflict):

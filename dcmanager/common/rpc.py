@@ -46,7 +46,9 @@ def describe_transport(conf: cfg.ConfigOpts) -> str:
     if is_in_process(conf):
         return "in-process"
     url = oslo_messaging.TransportURL.parse(conf, transport_url(conf))
-    hosts = ",".join(f"{host.hostname}:{host.port}" for host in url.hosts)
+    hosts = ",".join(
+        f"{host.hostname}:{host.port}" if host.port else str(host.hostname) for host in url.hosts
+    )
     return f"{url.transport}://{hosts}/{url.virtual_host or ''}"
 
 
@@ -126,21 +128,25 @@ class RPCClient:
         )
 
     def call(
-        self, ctxt: dc_context.RequestContext, method: str, version: str, **kwargs: Any
+        self,
+        ctxt: dc_context.RequestContext,
+        method: str,
+        version: str,
+        args: dict[str, Any] | None = None,
     ) -> Any:
-        """Call ``method`` on one server of the topic and wait for its result."""
-        return self._client.prepare(version=version).call(ctxt, method, **kwargs)
+        """Call ``method(**args)`` on one server of the topic and wait for its result."""
+        return self._client.prepare(version=version).call(ctxt, method, **(args or {}))
 
     def cast(
         self,
         ctxt: dc_context.RequestContext,
         method: str,
         version: str,
+        args: dict[str, Any] | None = None,
         server: str | None = None,
         fanout: bool = False,
-        **kwargs: Any,
     ) -> None:
-        """Send ``method`` without waiting: to one server of the topic, the named
+        """Send ``method(**args)`` without waiting: to one server of the topic, the named
         ``server``, or every server (``fanout``)."""
         client = self._client.prepare(version=version, server=server, fanout=fanout)
-        client.cast(ctxt, method, **kwargs)
+        client.cast(ctxt, method, **(args or {}))

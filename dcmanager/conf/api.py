@@ -18,7 +18,14 @@ opts = [
         min=1,
         max=100000,
         help="How many client connections the built-in server handles at once; more "
-        "wait in the listen backlog.",
+        "wait in the listen backlog. Requests that reach the database also wait for one "
+        "of the [database] max_pool_size + max_overflow connections.",
+    ),
+    cfg.IntOpt(
+        "client_socket_timeout",
+        default=900,
+        min=1,
+        help="Seconds the built-in server waits on an idle client connection before closing it.",
     ),
 ]
 

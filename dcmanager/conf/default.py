@@ -19,15 +19,16 @@ opts = [
     cfg.StrOpt(
         "state_path",
         default=_default_state_path(),
-        sample_default="~/.local/state/dcmanager",
+        sample_default="<$XDG_STATE_HOME or ~/.local/state>/dcmanager",
         help="Directory where dcmanager keeps its local state: the embedded SQLite "
         "database, key files and the agent's downloads. Created on start if missing. "
         "Services on one host may share it; services on different hosts each have their "
-        "own. Production deployments usually set /var/lib/dcmanager.",
+        "own. Production deployments usually set /var/lib/dcmanager. Write an "
+        "absolute path: '~' is not expanded.",
     ),
     cfg.StrOpt(
         "auth_strategy",
-        default=AUTH_NOAUTH,
+        default=AUTH_KEYSTONE,
         choices=[
             (
                 AUTH_NOAUTH,
@@ -40,7 +41,8 @@ opts = [
                 "[keystone_authtoken] group.",
             ),
         ],
-        help="How the API authenticates its callers.",
+        help="How the API authenticates its callers. dcmanager-all (the embedded mode) "
+        "defaults to noauth instead.",
     ),
 ]
 

@@ -200,7 +200,7 @@ def subcloud_create(values: dict[str, Any]) -> models.Subcloud:
 
     :raises SubcloudNameExists: the name is taken.
     :raises SubcloudRegionExists: the region name is taken.
-    :raises SubcloudGroupNotFound: ``group_id`` names no group.
+    :raises SubcloudGroupGone: ``group_id`` names no group.
     """
     values = {
         "management_state": ManagementState.UNMANAGED,
@@ -217,7 +217,7 @@ def subcloud_create(values: dict[str, Any]) -> models.Subcloud:
     except db_exc.DBDuplicateEntry as exc:
         _raise_subcloud_duplicate(exc, values)
     except db_exc.DBReferenceError as exc:
-        raise exception.SubcloudGroupNotFound() from exc
+        raise exception.SubcloudGroupGone(group=values.get("group_id")) from exc
     return subcloud
 
 
@@ -226,7 +226,7 @@ def subcloud_update(subcloud_id: int, values: dict[str, Any]) -> models.Subcloud
     """Update a subcloud's columns.
 
     :raises SubcloudNotFound: no such subcloud.
-    :raises SubcloudGroupNotFound: ``group_id`` names no group.
+    :raises SubcloudGroupGone: ``group_id`` names no group.
     """
     try:
         with _writer() as session:
@@ -236,7 +236,7 @@ def subcloud_update(subcloud_id: int, values: dict[str, Any]) -> models.Subcloud
             for key, value in values.items():
                 setattr(subcloud, key, value)
     except db_exc.DBReferenceError as exc:
-        raise exception.SubcloudGroupNotFound() from exc
+        raise exception.SubcloudGroupGone(group=values.get("group_id")) from exc
     except db_exc.DBDuplicateEntry as exc:
         _raise_subcloud_duplicate(exc, values)
     return subcloud

@@ -1,6 +1,13 @@
-"""Orchestration vocabulary shared by strategies and subcloud groups."""
+"""Orchestration states as data: every state, and every transition allowed between them.
+
+The engine moves strategies and steps only along these tables (each move a
+compare-and-swap in the database); ``tests/unit/test_states.py`` walks the graphs, and
+``tox -e states`` renders them (``python -m dcmanager.orchestrator.states``).
+"""
 
 import enum
+import sys
+from collections.abc import Mapping
 
 
 class ApplyType(enum.StrEnum):
@@ -8,3 +15,127 @@ class ApplyType(enum.StrEnum):
     """Up to max-parallel-subclouds steps run at once."""
     SERIAL = "serial"
     """One step at a time (max-parallel-subclouds is 1)."""
+
+
+class StrategyType(enum.StrEnum):
+    PRESTAGE = "prestage"
+    """Get a release's packages and container images onto subclouds ahead of time."""
+
+
+class StrategyState(enum.StrEnum):
+    INITIAL = "initial"
+    """Created; its steps are planned and nothing runs until it is applied."""
+    APPLYING = "applying"
+    """Steps run, at most max-parallel-subclouds at a time."""
+    ABORT_REQUESTED = "abort requested"
+    """An operator asked to abort; the orchestrator has not acted on it yet."""
+    ABORTING = "aborting"
+    """Steps not started are aborted; running steps finish."""
+    COMPLETE = "complete"
+    """Every step completed (or was skipped)."""
+    FAILED = "failed"
+    """At least one step failed."""
+    ABORTED = "aborted"
+    """Aborted, and no step failed."""
+    DELETING = "deleting"
+    """Being removed with its steps and secrets."""
+
+
+STRATEGY_TRANSITIONS: Mapping[StrategyState, frozenset[StrategyState]] = {
+    StrategyState.INITIAL: frozenset({StrategyState.APPLYING, StrategyState.DELETING}),
+    StrategyState.APPLYING: frozenset(
+        {
+            StrategyState.ABORT_REQUESTED,
+            StrategyState.COMPLETE,
+            StrategyState.FAILED,
+            StrategyState.ABORTED,
+        }
+    ),
+    StrategyState.ABORT_REQUESTED: frozenset({StrategyState.ABORTING}),
+    StrategyState.ABORTING: frozenset({StrategyState.ABORTED, StrategyState.FAILED}),
+    StrategyState.COMPLETE: frozenset({StrategyState.DELETING}),
+    StrategyState.FAILED: frozenset({StrategyState.DELETING}),
+    StrategyState.ABORTED: frozenset({StrategyState.DELETING}),
+    StrategyState.DELETING: frozenset(),
+}
+
+STRATEGY_FINISHED = frozenset({StrategyState.COMPLETE, StrategyState.FAILED, StrategyState.ABORTED})
+# States an operator may delete a strategy from.
+STRATEGY_DELETABLE = STRATEGY_FINISHED | {StrategyState.INITIAL}
+# States in which the orchestrator works on a strategy.
+STRATEGY_ACTIVE = frozenset(
+    {StrategyState.APPLYING, StrategyState.ABORT_REQUESTED, StrategyState.ABORTING}
+)
+
+
+class StepState(enum.StrEnum):
+    INITIAL = "initial"
+    """Waiting for a free slot in the max-parallel window."""
+    PRECHECK = "prestage-precheck"
+    """Checking the subcloud can be prestaged: reachable, healthy, enough disk."""
+    PREPARING_PACKAGES = "prestage-preparing-packages"
+    """Waiting for the release's packages to be prepared (once per strategy)."""
+    PRESTAGING_PACKAGES = "prestaging-packages"
+    """Packages are being transferred to the subcloud."""
+    PRESTAGING_IMAGES = "prestaging-images"
+    """Container images are being transferred to the subcloud."""
+    COMPLETE = "complete"
+    """Prestaged."""
+    FAILED = "failed"
+    """Failed; ``details`` says in which state and why."""
+    ABORTED = "aborted"
+    """Never started: the strategy was aborted or stopped on a failure."""
+    SKIPPED = "skipped"
+    """Left out at creation (not eligible); ``details`` says why."""
+
+
+# The prestage phases in the order a step walks them.
+PRESTAGE_PHASES = (
+    StepState.PRECHECK,
+    StepState.PREPARING_PACKAGES,
+    StepState.PRESTAGING_PACKAGES,
+    StepState.PRESTAGING_IMAGES,
+)
+STEP_ACTIVE = frozenset(PRESTAGE_PHASES)
+STEP_FINISHED = frozenset(
+    {StepState.COMPLETE, StepState.FAILED, StepState.ABORTED, StepState.SKIPPED}
+)
+
+STEP_TRANSITIONS: Mapping[StepState, frozenset[StepState]] = {
+    StepState.INITIAL: frozenset({StepState.PRECHECK, StepState.ABORTED}),
+    StepState.PRECHECK: frozenset({StepState.PREPARING_PACKAGES, StepState.FAILED}),
+    StepState.PREPARING_PACKAGES: frozenset({StepState.PRESTAGING_PACKAGES, StepState.FAILED}),
+    StepState.PRESTAGING_PACKAGES: frozenset({StepState.PRESTAGING_IMAGES, StepState.FAILED}),
+    StepState.PRESTAGING_IMAGES: frozenset({StepState.COMPLETE, StepState.FAILED}),
+    StepState.COMPLETE: frozenset(),
+    StepState.FAILED: frozenset(),
+    StepState.ABORTED: frozenset(),
+    StepState.SKIPPED: frozenset(),
+}
+
+
+def next_phase(state: StepState) -> StepState:
+    """The state after a successful ``state`` (a prestage phase)."""
+    index = PRESTAGE_PHASES.index(state)
+    if index + 1 < len(PRESTAGE_PHASES):
+        return PRESTAGE_PHASES[index + 1]
+    return StepState.COMPLETE
+
+
+def to_dot() -> str:
+    """Both graphs in Graphviz dot syntax."""
+    lines = ["digraph dcmanager_states {", "  rankdir=LR;", "  node [shape=box];"]
+    for name, transitions in (("strategy", STRATEGY_TRANSITIONS), ("step", STEP_TRANSITIONS)):
+        lines.append(f'  subgraph "cluster_{name}" {{')
+        lines.append(f'    label="{name}";')
+        for source, targets in transitions.items():
+            lines.append(f'    "{name}:{source}" [label="{source}"];')
+            for target in sorted(targets):
+                lines.append(f'    "{name}:{source}" -> "{name}:{target}";')
+        lines.append("  }")
+    lines.append("}")
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    sys.stdout.write(to_dot())

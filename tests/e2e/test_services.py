@@ -89,7 +89,7 @@ def test_port_in_use_is_a_clear_error(tmp_path, services):
 def _write_config(tmp_path, connection: str, port: int) -> str:
     path = tmp_path / "dcmanager.conf"
     path.write_text(
-        f"[DEFAULT]\nstate_path = {tmp_path / 'state'}\n"
+        f"[DEFAULT]\nstate_path = {tmp_path / 'state'}\nauth_strategy = noauth\n"
         f"[api]\nbind_port = {port}\n"
         f"[database]\nconnection = {connection}\n"
     )

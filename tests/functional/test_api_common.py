@@ -13,6 +13,7 @@ from keystonemiddleware import opts as keystone_opts
 from oslo_middleware import sizelimit
 
 from dcmanager.api import app as api_app
+from dcmanager.common import exception
 from dcmanager.db import api as db_api
 
 REQUEST_ID_RE = re.compile(r"^req-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
@@ -491,6 +492,12 @@ class TestKeystoneAuth:
         conf.set_override("www_authenticate_uri", self.KEYSTONE_URI, group="keystone_authtoken")
         return webtest.TestApp(api_app.setup_app(conf))
 
+    def test_keystone_without_its_uri_is_a_configuration_error(self, db, conf):
+        conf.set_override("auth_strategy", "keystone")
+
+        with pytest.raises(exception.ConfigInvalid, match="www_authenticate_uri"):
+            api_app.setup_app(conf)
+
     def test_versions_need_no_token(self, keystone_api):
         resp = keystone_api.get("/")
 
@@ -514,3 +521,44 @@ class TestKeystoneAuth:
         assert resp.headers["WWW-Authenticate"] == f'Keystone uri="{self.KEYSTONE_URI}"'
         assert db_api.subcloud_get_all() == []
         assert [g.name for g in db_api.subcloud_group_get_all()] == ["Default"]
+
+
+class TestHostileInput:
+    """Input built to break parsers gets a 4xx, never a 500."""
+
+    @pytest.mark.parametrize(
+        "path",
+        [
+            "/v1.0/subclouds/" + "9" * 5000,
+            "/v1.0/subcloud-groups/" + "9" * 5000,
+            "/v1.0/subcloud-groups/" + "9" * 5000 + "/subclouds",
+            "/v1.0/subclouds/" + "9" * 19,
+        ],
+    )
+    def test_huge_ids_are_not_found(self, api, path):
+        response = api.get(path, expect_errors=True)
+
+        assert response.status_int == 404
+        assert response.json["code"] == 404
+
+    @pytest.mark.parametrize("path", ["/v1.0/subclouds", "/v1.0/subcloud-groups"])
+    def test_deeply_nested_json_is_malformed(self, api, path):
+        body = "[" * 50_000 + "]" * 50_000  # under the 114 KiB body limit
+
+        response = api.post(path, body, content_type="application/json", expect_errors=True)
+
+        assert response.status_int == 400
+        assert response.json["message"] == "Request body is malformed."
+
+    @pytest.mark.parametrize("field", ["max_parallel_subclouds", "name", "description"])
+    def test_monster_values_in_groups_are_refused(self, api, field):
+        value = "9" * 5000 if field == "max_parallel_subclouds" else "\ud800"
+
+        response = api.post_json(
+            "/v1.0/subcloud-groups", {"name": "g", field: value}, expect_errors=True
+        )
+
+        assert response.status_int == 400
+        assert [g["name"] for g in api.get("/v1.0/subcloud-groups").json["subcloud_groups"]] == [
+            "Default"
+        ]

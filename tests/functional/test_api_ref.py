@@ -273,7 +273,8 @@ SCENARIOS: dict[tuple[str, str], list[Call]] = {
             "POST",
             S,
             {"name": "sc9", "endpoint": "simulated://sc9", "region-name": "  "},
-            "Invalid region-name: must be a non-empty string of at most 255 characters",
+            "Invalid region-name: must be a non-empty string of at most 255 characters, "
+            "without surrounding spaces",
         ),
         bad(
             "POST",

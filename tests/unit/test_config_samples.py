@@ -52,8 +52,8 @@ def test_sample_is_up_to_date(tmp_path, module, generator_config, sample, tox_en
 def test_sample_documents_the_required_options():
     text = (ETC / "dcmanager.conf.sample").read_text()
     for line in (
-        "#state_path = ~/.local/state/dcmanager",
-        "#auth_strategy = noauth",
+        "#state_path = <$XDG_STATE_HOME or ~/.local/state>/dcmanager",
+        "#auth_strategy = keystone",
         "#transport_url = rabbit://",
         "#bind_host = 127.0.0.1",
         "#bind_port = 8119",

@@ -73,9 +73,14 @@ def test_subcloud_duplicates_are_translated(any_db):
 
 
 def test_subcloud_with_unknown_group_is_rejected(any_db):
-    with pytest.raises(exception.SubcloudGroupNotFound):
+    with pytest.raises(exception.SubcloudGroupGone) as info:
         _subcloud("sc1", group_id=999)
+    assert info.value.code == 400
     assert list(db_api.subcloud_get_all()) == []
+    subcloud = _subcloud("sc1")
+    with pytest.raises(exception.SubcloudGroupGone):
+        db_api.subcloud_update(subcloud.id, {"group_id": 999})
+    assert db_api.subcloud_get("sc1").group_id == 1
 
 
 def test_subcloud_update_and_not_found(any_db):
@@ -186,3 +191,19 @@ def test_any_unicode_text_is_stored(any_db):
     stored = db_api.subcloud_get(subcloud.id)
 
     assert (stored.description, stored.location) == (text, text)
+
+
+def test_names_are_compared_exactly(any_db):
+    # (The API refuses names with surrounding spaces: MySQL's collations ignore them.)
+    names = ["edge", "EDGE", "édge", "Edge"]
+    for name in names:
+        _group(name)
+
+    assert [db_api.subcloud_group_get(name).name for name in names] == names
+
+
+def test_timestamps_keep_microseconds(any_db):
+    created = _subcloud("sc1").created_at
+
+    assert db_api.subcloud_get("sc1").created_at == created
+    assert created.microsecond != 0 or _subcloud("sc2").created_at.microsecond != 0

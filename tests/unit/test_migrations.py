@@ -5,6 +5,7 @@ import sqlalchemy
 from alembic import autogenerate
 from alembic import migration as alembic_migration
 
+from dcmanager.common import exception
 from dcmanager.db.sqlalchemy import migration
 from dcmanager.db.sqlalchemy import models
 from tests import databases
@@ -54,7 +55,7 @@ def test_upgrade_is_idempotent(empty_engine):
 
 
 def test_check_current_names_the_fix(empty_engine):
-    with pytest.raises(migration.SchemaOutOfDate, match="dcmanager-manage .* db_sync"):
+    with pytest.raises(exception.SchemaOutOfDate, match="dcmanager-manage .* db_sync"):
         migration.check_current(empty_engine)
 
     migration.upgrade("head", engine=empty_engine)

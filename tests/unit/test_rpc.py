@@ -42,10 +42,10 @@ class EchoClient(rpc.RPCClient):
     RPC_API_VERSION = "1.1"
 
     def echo(self, ctxt, value):
-        return self.call(ctxt, "echo", version="1.0", value=value)
+        return self.call(ctxt, "echo", "1.0", {"value": value})
 
     def remember(self, ctxt, value):
-        self.cast(ctxt, "remember", version="1.1", value=value)
+        self.cast(ctxt, "remember", "1.1", {"value": value})
 
 
 class OldEchoClient(EchoClient):

@@ -23,13 +23,14 @@ _FORBIDDEN_NAME_CHARS = re.compile(r"[.*+?|()\[\]{}^$/]")
 
 def _name(value: Any) -> str:
     if (
-        not isinstance(value, str)
+        not validation.is_storable_text(value)
         or not value.strip()
+        # Surrounding spaces: invisible, and MySQL would ignore them when comparing.
+        or value != value.strip()
         or len(value) > MAX_NAME_LENGTH
         or value.isdigit()
         or _FORBIDDEN_NAME_CHARS.search(value)
         or value.lower() == db_api.DEFAULT_GROUP_NAME.lower()
-        or "\x00" in value
     ):
         raise exception.Invalid("Invalid group name")
     return value
@@ -37,10 +38,9 @@ def _name(value: Any) -> str:
 
 def _description(value: Any) -> str:
     if (
-        not isinstance(value, str)
+        not validation.is_storable_text(value)
         or not value.strip()
         or len(value) >= DESCRIPTION_LIMIT
-        or "\x00" in value
     ):
         raise exception.Invalid("Invalid group description")
     return value

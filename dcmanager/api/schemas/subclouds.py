@@ -73,10 +73,13 @@ def _text(field: str):
 
 
 def _region_name(value: Any) -> str:
-    if not validation.is_short_text(value, MAX_TEXT_LENGTH, allow_empty=False):
+    if (
+        not validation.is_short_text(value, MAX_TEXT_LENGTH, allow_empty=False)
+        or value != value.strip()
+    ):
         raise exception.Invalid(
             f"Invalid region-name: must be a non-empty string of at most {MAX_TEXT_LENGTH} "
-            "characters"
+            "characters, without surrounding spaces"
         )
     return value
 
@@ -107,7 +110,7 @@ def _group_id(body: dict[str, Any]) -> int:
     else:
         field, ref = "group", body["group"]
         if isinstance(ref, str):
-            ref = validation.parse_ref(ref)
+            ref = validation.parse_ref(ref) if validation.is_storable_text(ref) else None
         elif not isinstance(ref, int) or isinstance(ref, bool):
             ref = None
     if ref is None:

@@ -40,15 +40,8 @@ def head() -> str:
     return script.get_current_head()
 
 
-class SchemaOutOfDate(exception.DCManagerException):
-    msg_fmt = (
-        "The database is at revision %(current)s, this dcmanager needs %(head)s: "
-        "run 'dcmanager-manage --config-file <file> db_sync'."
-    )
-
-
 def check_current(engine: Engine | None = None) -> None:
-    """:raises SchemaOutOfDate: the database is not at :func:`head`."""
+    """:raises exception.SchemaOutOfDate: the database is not at :func:`head`."""
     current, newest = version(engine), head()
     if current != newest:
-        raise SchemaOutOfDate(current=current or "none (empty database)", head=newest)
+        raise exception.SchemaOutOfDate(current=current or "none (empty database)", head=newest)

@@ -6,9 +6,8 @@ state-machine modules), so adding a state never needs a schema change.
 
 import datetime
 
-from oslo_db.sqlalchemy import types as db_types
+from oslo_db.sqlalchemy import types as oslo_types
 from sqlalchemy import Boolean
-from sqlalchemy import DateTime
 from sqlalchemy import ForeignKey
 from sqlalchemy import Index
 from sqlalchemy import Integer
@@ -20,6 +19,8 @@ from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.orm import Mapped
 from sqlalchemy.orm import mapped_column
 
+from dcmanager.db.sqlalchemy import types as db_types
+
 
 def utcnow() -> datetime.datetime:
     """Naive UTC now; every timestamp column holds naive UTC."""
@@ -30,26 +31,18 @@ class Base(DeclarativeBase):
     pass
 
 
-# Options of every table. SQLite would hand the id of a deleted last row to the next
-# insert; ids are never reused (a stale reference must not find a different object).
-# MySQL tables take any Unicode text (utf8mb4), whatever the server's default.
-_TABLE_OPTIONS = {
-    "sqlite_autoincrement": True,
-    "mysql_engine": "InnoDB",
-    "mysql_charset": "utf8mb4",
-}
-
-
 class TimestampMixin:
-    created_at: Mapped[datetime.datetime] = mapped_column(DateTime, default=utcnow)
-    updated_at: Mapped[datetime.datetime | None] = mapped_column(DateTime, onupdate=utcnow)
+    created_at: Mapped[datetime.datetime] = mapped_column(db_types.Timestamp, default=utcnow)
+    updated_at: Mapped[datetime.datetime | None] = mapped_column(
+        db_types.Timestamp, onupdate=utcnow
+    )
 
 
 class SubcloudGroup(TimestampMixin, Base):
     """A named set of subclouds with default orchestration settings."""
 
     __tablename__ = "subcloud_groups"
-    __table_args__ = _TABLE_OPTIONS
+    __table_args__ = db_types.TABLE_OPTIONS
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(255), unique=True)
@@ -62,7 +55,7 @@ class Subcloud(TimestampMixin, Base):
     """A remote edge site managed by this system controller."""
 
     __tablename__ = "subclouds"
-    __table_args__ = _TABLE_OPTIONS
+    __table_args__ = db_types.TABLE_OPTIONS
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(255), unique=True)
@@ -91,7 +84,7 @@ class Strategy(TimestampMixin, Base):
     """
 
     __tablename__ = "strategies"
-    __table_args__ = _TABLE_OPTIONS
+    __table_args__ = db_types.TABLE_OPTIONS
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     slot: Mapped[int] = mapped_column(Integer, unique=True, default=1)
@@ -100,15 +93,15 @@ class Strategy(TimestampMixin, Base):
     max_parallel_subclouds: Mapped[int] = mapped_column(Integer)
     stop_on_failure: Mapped[bool] = mapped_column(Boolean, default=False)
     state: Mapped[str] = mapped_column(String(64))
-    extra_args: Mapped[dict | None] = mapped_column(db_types.JsonEncodedDict)
+    extra_args: Mapped[dict | None] = mapped_column(oslo_types.JsonEncodedDict)
     # Encrypted secrets of the strategy (the sysadmin password); never rendered.
     secret: Mapped[bytes | None] = mapped_column(LargeBinary)
     # The orchestrator currently driving the strategy, and until when it may.
     owner: Mapped[str | None] = mapped_column(String(255))
-    lease_expires_at: Mapped[datetime.datetime | None] = mapped_column(DateTime)
+    lease_expires_at: Mapped[datetime.datetime | None] = mapped_column(db_types.Timestamp)
     details: Mapped[str | None] = mapped_column(Text)
-    started_at: Mapped[datetime.datetime | None] = mapped_column(DateTime)
-    finished_at: Mapped[datetime.datetime | None] = mapped_column(DateTime)
+    started_at: Mapped[datetime.datetime | None] = mapped_column(db_types.Timestamp)
+    finished_at: Mapped[datetime.datetime | None] = mapped_column(db_types.Timestamp)
 
 
 class StrategyStep(TimestampMixin, Base):
@@ -123,7 +116,7 @@ class StrategyStep(TimestampMixin, Base):
         UniqueConstraint("strategy_id", "subcloud_id", name="uniq_strategy_steps_subcloud"),
         Index("ix_strategy_steps_strategy_state", "strategy_id", "state"),
         Index("ix_strategy_steps_lease", "owner", "lease_expires_at"),
-        _TABLE_OPTIONS,
+        db_types.TABLE_OPTIONS,
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -138,12 +131,12 @@ class StrategyStep(TimestampMixin, Base):
     )
     stage: Mapped[int] = mapped_column(Integer, default=1)
     state: Mapped[str] = mapped_column(String(64))
-    details: Mapped[str | None] = mapped_column(String(1024))
+    details: Mapped[str | None] = mapped_column(Text)
     owner: Mapped[str | None] = mapped_column(String(255))
-    lease_expires_at: Mapped[datetime.datetime | None] = mapped_column(DateTime)
+    lease_expires_at: Mapped[datetime.datetime | None] = mapped_column(db_types.Timestamp)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     # Driver operation in flight (id, kind) so a new owner can resume polling it.
-    operation: Mapped[dict | None] = mapped_column(db_types.JsonEncodedDict)
-    progress: Mapped[dict | None] = mapped_column(db_types.JsonEncodedDict)
-    started_at: Mapped[datetime.datetime | None] = mapped_column(DateTime)
-    finished_at: Mapped[datetime.datetime | None] = mapped_column(DateTime)
+    operation: Mapped[dict | None] = mapped_column(oslo_types.JsonEncodedDict)
+    progress: Mapped[dict | None] = mapped_column(oslo_types.JsonEncodedDict)
+    started_at: Mapped[datetime.datetime | None] = mapped_column(db_types.Timestamp)
+    finished_at: Mapped[datetime.datetime | None] = mapped_column(db_types.Timestamp)

@@ -5,6 +5,7 @@ import pecan
 from dcmanager.api import validation
 from dcmanager.api import views
 from dcmanager.api.controllers import base
+from dcmanager.api.controllers.v1 import subclouds as subclouds_controller
 from dcmanager.api.schemas import subcloud_groups as schema
 from dcmanager.common import policy
 from dcmanager.db import api as db_api
@@ -35,9 +36,11 @@ class SubcloudGroupsController(base.ResourceController):
         """
         if len(path) == 2 and path[1] == MEMBERS:
             _authorize("get")
+            # The answer shows subclouds: whoever may not read them may not list them.
+            policy.authorize(subclouds_controller.POLICY % "get", pecan.request.context)
             group = db_api.subcloud_group_get(validation.parse_ref(path[0]))
-            subclouds = db_api.subcloud_group_subclouds(group.id)
-            return {"subclouds": [views.subcloud(sc) for sc in subclouds]}
+            members = db_api.subcloud_group_subclouds(group.id)
+            return {"subclouds": [views.subcloud(sc) for sc in members]}
         ref = self.item_ref(path)
         _authorize("get")
         return views.subcloud_group(db_api.subcloud_group_get(validation.parse_ref(ref)))

@@ -23,7 +23,8 @@ class SubcloudsController(base.ResourceController):
         return {"subclouds": [views.subcloud(sc) for sc in db_api.subcloud_get_all()]}
 
     @pecan.expose("json")
-    def get_one(self, ref: str) -> dict:
+    def get_one(self, *path: str) -> dict:
+        ref = self.item_ref(path)
         _authorize("get")
         return views.subcloud(db_api.subcloud_get(validation.parse_ref(ref)))
 

@@ -9,7 +9,9 @@ import datetime
 
 import sqlalchemy as sa
 from alembic import op
-from oslo_db.sqlalchemy import types as db_types
+from oslo_db.sqlalchemy import types as oslo_types
+
+from dcmanager.db.sqlalchemy import types as db_types
 
 revision = "0001"
 down_revision = None
@@ -17,18 +19,10 @@ branch_labels = None
 depends_on = None
 
 
-# Never reuse ids on SQLite; utf8mb4 InnoDB tables on MySQL.
-TABLE_OPTIONS = {
-    "sqlite_autoincrement": True,
-    "mysql_engine": "InnoDB",
-    "mysql_charset": "utf8mb4",
-}
-
-
 def _timestamps() -> list[sa.Column]:
     return [
-        sa.Column("created_at", sa.DateTime(), nullable=False),
-        sa.Column("updated_at", sa.DateTime(), nullable=True),
+        sa.Column("created_at", db_types.Timestamp, nullable=False),
+        sa.Column("updated_at", db_types.Timestamp, nullable=True),
     ]
 
 
@@ -41,7 +35,7 @@ def upgrade() -> None:
         sa.Column("update_apply_type", sa.String(32), nullable=False),
         sa.Column("max_parallel_subclouds", sa.Integer(), nullable=False),
         *_timestamps(),
-        **TABLE_OPTIONS,
+        **db_types.TABLE_OPTIONS,
     )
     op.create_table(
         "subclouds",
@@ -66,7 +60,7 @@ def upgrade() -> None:
             nullable=False,
         ),
         *_timestamps(),
-        **TABLE_OPTIONS,
+        **db_types.TABLE_OPTIONS,
     )
     op.create_index("ix_subclouds_group_id", "subclouds", ["group_id"])
     op.create_table(
@@ -78,15 +72,15 @@ def upgrade() -> None:
         sa.Column("max_parallel_subclouds", sa.Integer(), nullable=False),
         sa.Column("stop_on_failure", sa.Boolean(), nullable=False),
         sa.Column("state", sa.String(64), nullable=False),
-        sa.Column("extra_args", db_types.JsonEncodedDict(), nullable=True),
+        sa.Column("extra_args", oslo_types.JsonEncodedDict(), nullable=True),
         sa.Column("secret", sa.LargeBinary(), nullable=True),
         sa.Column("owner", sa.String(255), nullable=True),
-        sa.Column("lease_expires_at", sa.DateTime(), nullable=True),
+        sa.Column("lease_expires_at", db_types.Timestamp, nullable=True),
         sa.Column("details", sa.Text(), nullable=True),
-        sa.Column("started_at", sa.DateTime(), nullable=True),
-        sa.Column("finished_at", sa.DateTime(), nullable=True),
+        sa.Column("started_at", db_types.Timestamp, nullable=True),
+        sa.Column("finished_at", db_types.Timestamp, nullable=True),
         *_timestamps(),
-        **TABLE_OPTIONS,
+        **db_types.TABLE_OPTIONS,
     )
     op.create_table(
         "strategy_steps",
@@ -107,17 +101,17 @@ def upgrade() -> None:
         ),
         sa.Column("stage", sa.Integer(), nullable=False),
         sa.Column("state", sa.String(64), nullable=False),
-        sa.Column("details", sa.String(1024), nullable=True),
+        sa.Column("details", sa.Text(), nullable=True),
         sa.Column("owner", sa.String(255), nullable=True),
-        sa.Column("lease_expires_at", sa.DateTime(), nullable=True),
+        sa.Column("lease_expires_at", db_types.Timestamp, nullable=True),
         sa.Column("attempts", sa.Integer(), nullable=False),
-        sa.Column("operation", db_types.JsonEncodedDict(), nullable=True),
-        sa.Column("progress", db_types.JsonEncodedDict(), nullable=True),
-        sa.Column("started_at", sa.DateTime(), nullable=True),
-        sa.Column("finished_at", sa.DateTime(), nullable=True),
+        sa.Column("operation", oslo_types.JsonEncodedDict(), nullable=True),
+        sa.Column("progress", oslo_types.JsonEncodedDict(), nullable=True),
+        sa.Column("started_at", db_types.Timestamp, nullable=True),
+        sa.Column("finished_at", db_types.Timestamp, nullable=True),
         *_timestamps(),
         sa.UniqueConstraint("strategy_id", "subcloud_id", name="uniq_strategy_steps_subcloud"),
-        **TABLE_OPTIONS,
+        **db_types.TABLE_OPTIONS,
     )
     op.create_index("ix_strategy_steps_subcloud_id", "strategy_steps", ["subcloud_id"])
     op.create_index("ix_strategy_steps_strategy_state", "strategy_steps", ["strategy_id", "state"])
