@@ -11,7 +11,7 @@ from oslo_db.sqlalchemy import enginefacade
 from dcmanager.api import app as api_app
 from dcmanager.common import policy
 from dcmanager.conf import CONF
-from dcmanager.db import api as db_api
+from dcmanager.db import session
 from dcmanager.db.sqlalchemy import migration
 from tests import databases
 
@@ -36,8 +36,8 @@ def _migrated_engine(backend: str, tmp_path, monkeypatch):
     with databases.temporary_database(backend, tmp_path) as url:
         context_manager = enginefacade.transaction_context()
         context_manager.configure(connection=url, sqlite_fk=True)
-        monkeypatch.setattr(db_api, "main_context_manager", context_manager)
-        engine = db_api.get_engine()
+        monkeypatch.setattr(session, "main_context_manager", context_manager)
+        engine = session.get_engine()
         try:
             migration.upgrade("head", engine=engine)
             yield engine

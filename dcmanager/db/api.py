@@ -1,4 +1,6 @@
-"""Database API: the only module that runs queries.
+"""Database API of the inventory: subclouds and subcloud groups.
+
+With :mod:`dcmanager.db.orchestration`, the only modules that run queries.
 
 Functions take and return plain values or model objects detached from their session
 (oslo.db sessions do not expire on commit, so loaded attributes stay readable). Write
@@ -9,56 +11,26 @@ A *ref* is an ``int`` (the id) or a ``str`` (the name); names are never all digi
 so the API can tell them apart from the path alone.
 """
 
-import threading
 import uuid
 from collections.abc import Sequence
 from typing import Any
 
 from oslo_db import api as oslo_db_api
 from oslo_db import exception as db_exc
-from oslo_db.sqlalchemy import enginefacade
 from sqlalchemy import delete
-from sqlalchemy import event
 from sqlalchemy import exists
 from sqlalchemy import false
 from sqlalchemy import select
-from sqlalchemy.engine import Engine
 
 from dcmanager.common import exception
 from dcmanager.common.subcloud_states import AvailabilityStatus
 from dcmanager.common.subcloud_states import DeployStatus
 from dcmanager.common.subcloud_states import ManagementState
+from dcmanager.db import session
 from dcmanager.db.sqlalchemy import models
 
 DEFAULT_GROUP_ID = 1
 DEFAULT_GROUP_NAME = "Default"
-
-_CONTEXT = threading.local()
-
-main_context_manager = enginefacade.transaction_context()
-# SQLite ignores foreign keys unless asked; every other backend enforces them.
-main_context_manager.configure(sqlite_fk=True)
-
-
-@event.listens_for(Engine, "do_connect")
-def _mysql_full_unicode(dialect, connection_record, cargs, cparams) -> None:
-    """Talk utf8mb4 to MySQL: oslo.db asks for the 3-byte utf8, which rejects emoji."""
-    if dialect.name == "mysql" and cparams.get("charset") in (None, "utf8", "utf8mb3"):
-        cparams["charset"] = "utf8mb4"
-
-
-def get_engine() -> Engine:
-    """The engine of ``[database] connection`` (created on first use)."""
-    return main_context_manager.writer.get_engine()
-
-
-def _reader():
-    return main_context_manager.reader.using(_CONTEXT)
-
-
-def _writer():
-    return main_context_manager.writer.using(_CONTEXT)
-
 
 # No row has an id beyond 64 bits, and SQLite cannot even compare with one.
 _MAX_ID = 2**63 - 1
@@ -77,8 +49,8 @@ def _by_ref(model: type[models.Base], ref: int | str):
 
 def subcloud_group_get(ref: int | str) -> models.SubcloudGroup:
     """:raises SubcloudGroupNotFound: no group has this id or name."""
-    with _reader() as session:
-        group = session.scalars(_by_ref(models.SubcloudGroup, ref)).first()
+    with session.reader() as db:
+        group = db.scalars(_by_ref(models.SubcloudGroup, ref)).first()
     if group is None:
         raise exception.SubcloudGroupNotFound()
     return group
@@ -86,8 +58,8 @@ def subcloud_group_get(ref: int | str) -> models.SubcloudGroup:
 
 def subcloud_group_get_all() -> Sequence[models.SubcloudGroup]:
     """Every group, ordered by id."""
-    with _reader() as session:
-        return session.scalars(select(models.SubcloudGroup).order_by(models.SubcloudGroup.id)).all()
+    with session.reader() as db:
+        return db.scalars(select(models.SubcloudGroup).order_by(models.SubcloudGroup.id)).all()
 
 
 @oslo_db_api.retry_on_deadlock
@@ -98,8 +70,8 @@ def subcloud_group_create(values: dict[str, Any]) -> models.SubcloudGroup:
     """
     group = models.SubcloudGroup(**values)
     try:
-        with _writer() as session:
-            session.add(group)
+        with session.writer() as db:
+            db.add(group)
     except db_exc.DBDuplicateEntry as exc:
         raise exception.SubcloudGroupNameExists() from exc
     return group
@@ -113,8 +85,8 @@ def subcloud_group_update(group_id: int, values: dict[str, Any]) -> models.Subcl
     :raises SubcloudGroupNameExists: the new name is taken.
     """
     try:
-        with _writer() as session:
-            group = session.get(models.SubcloudGroup, group_id)
+        with session.writer() as db:
+            group = db.get(models.SubcloudGroup, group_id)
             if group is None:
                 raise exception.SubcloudGroupNotFound()
             for key, value in values.items():
@@ -136,15 +108,15 @@ def subcloud_group_destroy(group_id: int) -> None:
         raise exception.DefaultGroupUndeletable()
     has_members = exists().where(models.Subcloud.group_id == group_id)
     try:
-        with _writer() as session:
-            result = session.execute(
+        with session.writer() as db:
+            result = db.execute(
                 delete(models.SubcloudGroup)
                 .where(models.SubcloudGroup.id == group_id)
                 .where(~has_members)
             )
             if result.rowcount == 1:
                 return
-            if session.get(models.SubcloudGroup, group_id) is None:
+            if db.get(models.SubcloudGroup, group_id) is None:
                 raise exception.SubcloudGroupNotFound()
     except db_exc.DBReferenceError as exc:
         # A subcloud joined the group between our check and the delete.
@@ -157,10 +129,10 @@ def subcloud_group_subclouds(group_id: int) -> Sequence[models.Subcloud]:
 
     :raises SubcloudGroupNotFound: no such group.
     """
-    with _reader() as session:
-        if session.get(models.SubcloudGroup, group_id) is None:
+    with session.reader() as db:
+        if db.get(models.SubcloudGroup, group_id) is None:
             raise exception.SubcloudGroupNotFound()
-        return session.scalars(
+        return db.scalars(
             select(models.Subcloud)
             .where(models.Subcloud.group_id == group_id)
             .order_by(models.Subcloud.id)
@@ -172,8 +144,8 @@ def subcloud_group_subclouds(group_id: int) -> Sequence[models.Subcloud]:
 
 def subcloud_get(ref: int | str) -> models.Subcloud:
     """:raises SubcloudNotFound: no subcloud has this id or name."""
-    with _reader() as session:
-        subcloud = session.scalars(_by_ref(models.Subcloud, ref)).first()
+    with session.reader() as db:
+        subcloud = db.scalars(_by_ref(models.Subcloud, ref)).first()
     if subcloud is None:
         raise exception.SubcloudNotFound()
     return subcloud
@@ -181,8 +153,8 @@ def subcloud_get(ref: int | str) -> models.Subcloud:
 
 def subcloud_get_all() -> Sequence[models.Subcloud]:
     """Every subcloud, ordered by id."""
-    with _reader() as session:
-        return session.scalars(select(models.Subcloud).order_by(models.Subcloud.id)).all()
+    with session.reader() as db:
+        return db.scalars(select(models.Subcloud).order_by(models.Subcloud.id)).all()
 
 
 def _raise_subcloud_duplicate(exc: db_exc.DBDuplicateEntry, values: dict[str, Any]) -> None:
@@ -212,8 +184,8 @@ def subcloud_create(values: dict[str, Any]) -> models.Subcloud:
     values.setdefault("region_name", uuid.uuid4().hex)
     subcloud = models.Subcloud(**values)
     try:
-        with _writer() as session:
-            session.add(subcloud)
+        with session.writer() as db:
+            db.add(subcloud)
     except db_exc.DBDuplicateEntry as exc:
         _raise_subcloud_duplicate(exc, values)
     except db_exc.DBReferenceError as exc:
@@ -229,8 +201,8 @@ def subcloud_update(subcloud_id: int, values: dict[str, Any]) -> models.Subcloud
     :raises SubcloudGroupGone: ``group_id`` names no group.
     """
     try:
-        with _writer() as session:
-            subcloud = session.get(models.Subcloud, subcloud_id)
+        with session.writer() as db:
+            subcloud = db.get(models.Subcloud, subcloud_id)
             if subcloud is None:
                 raise exception.SubcloudNotFound()
             for key, value in values.items():
@@ -252,8 +224,8 @@ def subcloud_destroy(subcloud_id: int) -> None:
     """
     in_strategy = exists().where(models.StrategyStep.subcloud_id == subcloud_id)
     try:
-        with _writer() as session:
-            result = session.execute(
+        with session.writer() as db:
+            result = db.execute(
                 delete(models.Subcloud)
                 .where(models.Subcloud.id == subcloud_id)
                 .where(models.Subcloud.management_state == ManagementState.UNMANAGED)
@@ -261,7 +233,7 @@ def subcloud_destroy(subcloud_id: int) -> None:
             )
             if result.rowcount == 1:
                 return
-            subcloud = session.get(models.Subcloud, subcloud_id)
+            subcloud = db.get(models.Subcloud, subcloud_id)
             if subcloud is None:
                 raise exception.SubcloudNotFound()
             if subcloud.management_state != ManagementState.UNMANAGED:

@@ -9,6 +9,7 @@ import sys
 
 import pytest
 
+from dcmanager.db.sqlalchemy import migration
 from tests import databases
 from tests.e2e.conftest import Service
 from tests.e2e.conftest import clean_env
@@ -113,7 +114,7 @@ def test_manage_and_api_service_with_a_config_file(tmp_path, services, backend):
         synced = run("dcmanager-manage", "--config-file", config, "db_sync", env=env)
         assert synced.returncode == 0, synced.stderr
         version = run("dcmanager-manage", "--config-file", config, "db_version", env=env)
-        assert version.stdout.strip() == "0001"
+        assert version.stdout.strip() == migration.head()
 
         api = Service("dcmanager-api", ["--config-file", config], env, tmp_path / "api.log")
         services.append(api)

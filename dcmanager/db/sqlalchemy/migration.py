@@ -9,13 +9,13 @@ from alembic import script as alembic_script
 from sqlalchemy.engine import Engine
 
 from dcmanager.common import exception
-from dcmanager.db import api as db_api
+from dcmanager.db import session
 
 _ALEMBIC_INI = os.path.join(os.path.dirname(__file__), "alembic.ini")
 
 
 def _run(engine: Engine | None, func, *args) -> None:
-    engine = engine or db_api.get_engine()
+    engine = engine or session.get_engine()
     config = alembic_config.Config(_ALEMBIC_INI)
     with engine.begin() as connection:
         config.attributes["connection"] = connection
@@ -29,7 +29,7 @@ def upgrade(revision: str = "head", engine: Engine | None = None) -> None:
 
 def version(engine: Engine | None = None) -> str | None:
     """The database's current revision, or None if it was never migrated."""
-    engine = engine or db_api.get_engine()
+    engine = engine or session.get_engine()
     with engine.connect() as connection:
         return alembic_migration.MigrationContext.configure(connection).get_current_revision()
 

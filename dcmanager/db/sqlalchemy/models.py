@@ -74,6 +74,8 @@ class Subcloud(TimestampMixin, Base):
     group_id: Mapped[int] = mapped_column(
         Integer, ForeignKey("subcloud_groups.id", name="fk_subclouds_group_id"), index=True
     )
+    # Consecutive audits that could not reach it; it goes offline at a threshold.
+    audit_fail_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class Strategy(TimestampMixin, Base):
@@ -105,7 +107,8 @@ class Strategy(TimestampMixin, Base):
 
 
 class StrategyStep(TimestampMixin, Base):
-    """One subcloud's progress through a strategy.
+    """One subcloud's progress through a strategy, or through a standalone prestage
+    (``strategy_id`` NULL, with its own ``extra_args`` and ``secret``).
 
     A running step is held by one worker (``owner``) until ``lease_expires_at``;
     every move is a compare-and-swap on ``state`` (and ``owner``).
@@ -116,11 +119,12 @@ class StrategyStep(TimestampMixin, Base):
         UniqueConstraint("strategy_id", "subcloud_id", name="uniq_strategy_steps_subcloud"),
         Index("ix_strategy_steps_strategy_state", "strategy_id", "state"),
         Index("ix_strategy_steps_lease", "owner", "lease_expires_at"),
+        Index("ix_strategy_steps_state_lease", "state", "lease_expires_at"),
         db_types.TABLE_OPTIONS,
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    strategy_id: Mapped[int] = mapped_column(
+    strategy_id: Mapped[int | None] = mapped_column(
         Integer,
         ForeignKey("strategies.id", name="fk_strategy_steps_strategy_id", ondelete="CASCADE"),
     )
@@ -140,3 +144,33 @@ class StrategyStep(TimestampMixin, Base):
     progress: Mapped[dict | None] = mapped_column(oslo_types.JsonEncodedDict)
     started_at: Mapped[datetime.datetime | None] = mapped_column(db_types.Timestamp)
     finished_at: Mapped[datetime.datetime | None] = mapped_column(db_types.Timestamp)
+    # A standalone prestage's own arguments and encrypted password (strategy steps
+    # use their strategy's).
+    extra_args: Mapped[dict | None] = mapped_column(oslo_types.JsonEncodedDict)
+    secret: Mapped[bytes | None] = mapped_column(LargeBinary)
+
+
+class PrestagePreparation(TimestampMixin, Base):
+    """Preparing a release's packages for a strategy: the lock and the marker.
+
+    Whichever worker inserts (or takes over, once its lease expired) the row prepares;
+    every other step waits for its ``state`` to become done or failed. The row survives
+    a worker or controller restart, so the work is never repeated for the strategy.
+    """
+
+    __tablename__ = "prestage_preparations"
+    __table_args__ = db_types.TABLE_OPTIONS
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    strategy_id: Mapped[int] = mapped_column(
+        Integer,
+        ForeignKey(
+            "strategies.id", name="fk_prestage_preparations_strategy_id", ondelete="CASCADE"
+        ),
+        unique=True,
+    )
+    release: Mapped[str] = mapped_column(String(32))
+    state: Mapped[str] = mapped_column(String(32))
+    owner: Mapped[str | None] = mapped_column(String(255))
+    lease_expires_at: Mapped[datetime.datetime | None] = mapped_column(db_types.Timestamp)
+    details: Mapped[str | None] = mapped_column(Text)

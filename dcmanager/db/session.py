@@ -1,0 +1,67 @@
+"""Engine and transactions of ``[database] connection``, shared by the DB API modules.
+
+Only the DB API modules (:mod:`dcmanager.db.api`, :mod:`dcmanager.db.orchestration`)
+open transactions, with :func:`reader` and :func:`writer`.
+"""
+
+import contextlib
+import sqlite3
+import threading
+from collections.abc import Iterator
+
+from oslo_db.sqlalchemy import enginefacade
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
+
+_CONTEXT = threading.local()
+
+main_context_manager = enginefacade.transaction_context()
+# SQLite ignores foreign keys unless asked; every other backend enforces them.
+main_context_manager.configure(sqlite_fk=True)
+
+# SQLite has one writer at a time and waits for the lock inside C, where an eventlet
+# process cannot switch to the green thread holding it. Writers in this process take
+# turns here first instead. Reentrant: a writer may call another DB API writer.
+_SQLITE_WRITE_LOCK = threading.RLock()
+
+# How long a SQLite connection waits for another process's write lock.
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+
+
+@event.listens_for(Engine, "do_connect")
+def _mysql_full_unicode(dialect, connection_record, cargs, cparams) -> None:
+    """Talk utf8mb4 to MySQL: oslo.db asks for the 3-byte utf8, which rejects emoji."""
+    if dialect.name == "mysql" and cparams.get("charset") in (None, "utf8", "utf8mb3"):
+        cparams["charset"] = "utf8mb4"
+
+
+@event.listens_for(Engine, "connect")
+def _sqlite_concurrency(dbapi_connection, connection_record) -> None:
+    """WAL lets readers work while a write is in progress; wait on a busy database."""
+    if isinstance(dbapi_connection, sqlite3.Connection):
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.close()
+
+
+def get_engine() -> Engine:
+    """The engine of ``[database] connection`` (created on first use)."""
+    return main_context_manager.writer.get_engine()
+
+
+def reader():
+    """A read transaction (joins the caller's transaction if there is one)."""
+    return main_context_manager.reader.using(_CONTEXT)
+
+
+@contextlib.contextmanager
+def writer() -> Iterator[Session]:
+    """A write transaction, committed when the block ends without an error."""
+    if get_engine().dialect.name == "sqlite":
+        with _SQLITE_WRITE_LOCK, main_context_manager.writer.using(_CONTEXT) as session:
+            yield session
+    else:
+        with main_context_manager.writer.using(_CONTEXT) as session:
+            yield session
