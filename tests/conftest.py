@@ -9,26 +9,73 @@ import webtest
 from oslo_db.sqlalchemy import enginefacade
 
 from dcmanager.api import app as api_app
+from dcmanager.audit import service as audit_service
 from dcmanager.common import policy
+from dcmanager.common import rpc
+from dcmanager.common import service
 from dcmanager.conf import CONF
 from dcmanager.db import session
 from dcmanager.db.sqlalchemy import migration
+from dcmanager.manager import service as manager_service
+from dcmanager.orchestrator import service as orchestrator_service
+from dcmanager.orchestrator import worker
 from tests import databases
 
 
 @pytest.fixture
 def conf(tmp_path):
-    """The global configuration, parsed with no files, state under ``tmp_path``, noauth."""
+    """The global configuration, parsed with no files, state under ``tmp_path``; noauth
+    and in-process messaging as in the embedded mode (a configuration file a test parses
+    may still say otherwise)."""
     CONF([], project="dcmanager", default_config_files=[])
     CONF.set_override("state_path", str(tmp_path / "state"))
-    # As in the embedded mode; a configuration file a test parses may still say keystone.
     CONF.set_default("auth_strategy", "noauth")
+    rpc.default_to_in_process(CONF)
     policy.reset()
     yield CONF
+    rpc.cleanup()
     CONF.reset()
     CONF.clear_override("state_path")
     CONF.clear_default("auth_strategy")
+    CONF.clear_default("transport_url")
     policy.reset()
+
+
+# Intervals small enough for tests to watch strategies run in well under a second per
+# step, and leases short enough to see them expire.
+FAST_ENGINE = {
+    "orchestrator": {
+        "step_lease_seconds": 2.0,
+        "heartbeat_interval": 0.3,
+        "scan_interval": 0.3,
+        "poll_interval": 0.05,
+    },
+    "scheduler": {"subcloud_audit_interval": 0.2},
+}
+
+
+@pytest.fixture
+def fast_engine(conf):
+    """Engine intervals for tests (see ``FAST_ENGINE``)."""
+    for group, options in FAST_ENGINE.items():
+        for name, value in options.items():
+            conf.set_override(name, value, group=group)
+    return conf
+
+
+@pytest.fixture
+def roles(fast_engine, db):
+    """Every role but the API running in this process (threads, in-process messaging),
+    as dcmanager-all runs them. Yields the started services."""
+    services = [
+        audit_service.AuditService(fast_engine),
+        worker.WorkerService(fast_engine),
+        manager_service.ManagerService(fast_engine),
+        orchestrator_service.OrchestratorService(fast_engine),
+    ]
+    service.start_all(services)
+    yield services
+    service.stop_all(services)
 
 
 def _migrated_engine(backend: str, tmp_path, monkeypatch):

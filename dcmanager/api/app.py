@@ -32,7 +32,12 @@ def setup_app(conf: cfg.ConfigOpts = cfg.CONF):
     """
     app = pecan.make_app(
         "dcmanager.api.controllers.root.RootController",
-        hooks=[hooks.ContextHook(conf), hooks.JsonBodyHook(), errors.ErrorHook()],
+        hooks=[
+            hooks.ContextHook(conf),
+            hooks.ServicesHook(conf),
+            hooks.JsonBodyHook(),
+            errors.ErrorHook(),
+        ],
         force_canonical=False,
         guess_content_type_from_ext=False,
         debug=False,

@@ -6,6 +6,8 @@ from pecan import hooks
 from dcmanager.api import validation
 from dcmanager.common import context as dc_context
 from dcmanager.conf import default as default_conf
+from dcmanager.manager import rpcapi as manager_rpcapi
+from dcmanager.orchestrator import rpcapi as orchestrator_rpcapi
 
 
 class ContextHook(hooks.PecanHook):
@@ -35,3 +37,18 @@ class JsonBodyHook(hooks.PecanHook):
 
     def on_route(self, state) -> None:
         validation.parse_body(state.request)
+
+
+class ServicesHook(hooks.PecanHook):
+    """Give controllers the configuration and the RPC clients of the other roles, as
+    ``request.conf``, ``request.orchestrator`` and ``request.manager``."""
+
+    def __init__(self, conf: cfg.ConfigOpts) -> None:
+        self.conf = conf
+        self.orchestrator = orchestrator_rpcapi.OrchestratorClient(conf)
+        self.manager = manager_rpcapi.ManagerClient(conf)
+
+    def before(self, state) -> None:
+        state.request.conf = self.conf
+        state.request.orchestrator = self.orchestrator
+        state.request.manager = self.manager

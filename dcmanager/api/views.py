@@ -46,3 +46,33 @@ def subcloud_group(group: models.SubcloudGroup) -> dict[str, Any]:
         "created-at": timestamp(group.created_at),
         "updated-at": timestamp(group.updated_at),
     }
+
+
+def strategy(item: models.Strategy) -> dict[str, Any]:
+    """Never the secret: ``extra-args`` holds only the non-secret arguments."""
+    return {
+        "id": item.id,
+        "type": item.type,
+        "subcloud-apply-type": item.subcloud_apply_type,
+        "max-parallel-subclouds": item.max_parallel_subclouds,
+        "stop-on-failure": item.stop_on_failure,
+        "state": item.state,
+        "created-at": timestamp(item.created_at),
+        "updated-at": timestamp(item.updated_at),
+        "extra-args": item.extra_args or {},
+    }
+
+
+def strategy_step(step: models.StrategyStep, cloud: str) -> dict[str, Any]:
+    return {
+        "id": step.id,
+        "cloud": cloud,
+        "stage": step.stage,
+        "state": step.state,
+        "details": step.details,
+        "progress": step.progress,
+        "started-at": timestamp(step.started_at),
+        "finished-at": timestamp(step.finished_at),
+        "created-at": timestamp(step.created_at),
+        "updated-at": timestamp(step.updated_at),
+    }

@@ -13,12 +13,16 @@ import sys
 from dcmanager import version
 from dcmanager.api import app as api_app
 from dcmanager.api import server
+from dcmanager.audit import service as audit_service
 from dcmanager.common import config
 from dcmanager.common import rpc
 from dcmanager.common import service
 from dcmanager.conf import CONF
 from dcmanager.conf import default as default_conf
 from dcmanager.db.sqlalchemy import migration
+from dcmanager.manager import service as manager_service
+from dcmanager.orchestrator import service as orchestrator_service
+from dcmanager.orchestrator import worker
 
 LOG = logging.getLogger(__name__)
 
@@ -29,12 +33,21 @@ def main() -> int:
     CONF.set_default("auth_strategy", default_conf.AUTH_NOAUTH)
     config.parse_args(sys.argv[1:])
     LOG.info("dcmanager-all %s starting", version.version_string)
+    services: list[service.Service] = []
     try:
         service.prepare_state_path(CONF)
         migration.upgrade("head")
         app = api_app.setup_app(CONF)
         sock = server.listen(CONF)
+        services = [
+            audit_service.AuditService(CONF),
+            worker.WorkerService(CONF),
+            manager_service.ManagerService(CONF),
+            orchestrator_service.OrchestratorService(CONF),
+        ]
+        service.start_all(services)
     except service.STARTUP_ERRORS as exc:
+        service.stop_all(services)
         LOG.error("dcmanager-all cannot start: %s", service.describe_startup_error(CONF, exc))
         return 1
     url = server.url_of(sock)
@@ -42,6 +55,7 @@ def main() -> int:
     LOG.info("Database: %s (migrated to %s)", service.database_location(CONF), migration.head())
     LOG.info("Messaging: %s", rpc.describe_transport(CONF))
     LOG.info("Authentication: %s", CONF.auth_strategy)
+    LOG.info("Roles: API, orchestrator, worker, manager, audit")
     service.warn_if_open_noauth(CONF, url, sock.getsockname()[0])
     LOG.info("API: %s/v1.0 — try: DCMANAGER_URL=%s/v1.0 dcmanager subcloud list", url, url)
     LOG.info("Press Ctrl-C to stop.")
@@ -49,6 +63,7 @@ def main() -> int:
     try:
         server.serve(sock, app, CONF)
     finally:
+        service.stop_all(services)
         rpc.cleanup()
     LOG.info("dcmanager-all stopped")
     return 0

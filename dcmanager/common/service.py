@@ -3,6 +3,12 @@
 import logging
 import os
 import signal
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from collections.abc import Sequence
+from typing import Protocol
 
 import sqlalchemy.engine
 import sqlalchemy.exc
@@ -29,12 +35,14 @@ def database_location(conf: cfg.ConfigOpts) -> str:
 
 
 def stop_on_sigterm() -> None:
-    """Make SIGTERM stop the service the way Ctrl-C does."""
+    """Make SIGTERM and SIGINT (Ctrl-C) stop the service, even when the shell that
+    started it in the background told it to ignore SIGINT."""
 
     def _handler(signum, frame):
         raise SystemExit(0)
 
     signal.signal(signal.SIGTERM, _handler)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 # What can stop a service from starting, as opposed to a bug.
@@ -61,3 +69,77 @@ def warn_if_open_noauth(conf: cfg.ConfigOpts, url: str, host: str) -> None:
     """Warn when noauth makes everyone who can reach a non-loopback address an admin."""
     if conf.auth_strategy == default_conf.AUTH_NOAUTH and not host.startswith(("127.", "::1")):
         LOG.warning("auth_strategy = noauth on %s: anyone who can reach it is an admin", url)
+
+
+def worker_name(conf: cfg.ConfigOpts, role: str) -> str:
+    """A name unique to this process's ``role``: the owner of the work it holds."""
+    return f"{conf.host}:{role}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+
+class Periodic:
+    """Runs ``task`` every ``interval`` seconds on its own thread, and at once when woken.
+
+    A failing run is logged and the next one happens as scheduled.
+    """
+
+    def __init__(self, name: str, interval: float, task: Callable[[], None]) -> None:
+        self.name = name
+        self.interval = interval
+        self.task = task
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        self._thread.join(timeout=30)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self._wake.wait(self.interval)
+            self._wake.clear()
+            if self._stop.is_set():
+                return
+            try:
+                self.task()
+            except Exception:
+                LOG.exception("%s failed; it runs again in %.1fs", self.name, self.interval)
+
+
+class Service(Protocol):
+    """A role running in this process: started once, stopped once."""
+
+    def start(self) -> None: ...
+
+    def stop(self) -> None: ...
+
+
+def wait_for_signal() -> None:
+    """Block until Ctrl-C or SIGTERM."""
+    stop_on_sigterm()
+    try:
+        while True:
+            time.sleep(3600)
+    except (KeyboardInterrupt, SystemExit):
+        return
+
+
+def start_all(services: Sequence[Service]) -> None:
+    for svc in services:
+        svc.start()
+
+
+def stop_all(services: Sequence[Service]) -> None:
+    """Stop in reverse order of start, each whatever the others do."""
+    for svc in reversed(services):
+        try:
+            svc.stop()
+        except Exception:
+            LOG.exception("Stopping %s failed", type(svc).__name__)

@@ -5,9 +5,15 @@ from oslo_config import cfg
 from dcmanager.conf import api
 from dcmanager.conf import database
 from dcmanager.conf import default
+from dcmanager.conf import orchestrator
+from dcmanager.conf import prestage
+from dcmanager.conf import scheduler
 
 CONF = cfg.CONF
 
 default.register_opts(CONF)
 api.register_opts(CONF)
 database.register_opts(CONF)
+orchestrator.register_opts(CONF)
+prestage.register_opts(CONF)
+scheduler.register_opts(CONF)

@@ -114,6 +114,17 @@ STEP_TRANSITIONS: Mapping[StepState, frozenset[StepState]] = {
 }
 
 
+class PreparationState(enum.StrEnum):
+    """States of a strategy's one preparation of the release's packages."""
+
+    RUNNING = "running"
+    """A worker is preparing (or was, until its lease expired)."""
+    DONE = "done"
+    """Prepared; steps may prestage packages."""
+    FAILED = "failed"
+    """Preparation failed; every step waiting on it fails with its reason."""
+
+
 def next_phase(state: StepState) -> StepState:
     """The state after a successful ``state`` (a prestage phase)."""
     index = PRESTAGE_PHASES.index(state)

@@ -8,9 +8,15 @@ from oslo_policy import policy
 from dcmanager.policies import base
 from dcmanager.policies import subcloud_groups
 from dcmanager.policies import subclouds
+from dcmanager.policies import sw_update_strategy
 
 
 def list_rules() -> list[policy.RuleDefault]:
     return list(
-        itertools.chain(base.list_rules(), subclouds.list_rules(), subcloud_groups.list_rules())
+        itertools.chain(
+            base.list_rules(),
+            subclouds.list_rules(),
+            subcloud_groups.list_rules(),
+            sw_update_strategy.list_rules(),
+        )
     )

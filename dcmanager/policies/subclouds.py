@@ -29,6 +29,12 @@ rules = [
         operations=[{"method": "PATCH", "path": "/v1.0/subclouds/{subcloud}"}],
     ),
     policy.DocumentedRuleDefault(
+        name=PREFIX % "prestage",
+        check_str=base.ADMIN,
+        description="Prestage one subcloud outside any strategy.",
+        operations=[{"method": "PATCH", "path": "/v1.0/subclouds/{subcloud}/prestage"}],
+    ),
+    policy.DocumentedRuleDefault(
         name=PREFIX % "delete",
         check_str=base.ADMIN,
         description="Delete an unmanaged subcloud.",

@@ -114,7 +114,11 @@ class TestVersions:
         resp = api.get(href.removeprefix("http://localhost"))
 
         assert resp.status_int == 200
-        assert {link["rel"] for link in resp.json["links"]} == {"subclouds", "subcloud-groups"}
+        assert {link["rel"] for link in resp.json["links"]} == {
+            "subclouds",
+            "subcloud-groups",
+            "sw-update-strategy",
+        }
 
     @pytest.mark.parametrize("path", ["/v1.0", "/v1.0/"])
     def test_v1_links_its_resources(self, api, path):
@@ -125,6 +129,7 @@ class TestVersions:
             "links": [
                 {"rel": "subclouds", "href": "http://localhost/v1.0/subclouds"},
                 {"rel": "subcloud-groups", "href": "http://localhost/v1.0/subcloud-groups"},
+                {"rel": "sw-update-strategy", "href": "http://localhost/v1.0/sw-update-strategy"},
             ]
         }
 

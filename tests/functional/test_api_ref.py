@@ -175,6 +175,7 @@ SCENARIOS: dict[tuple[str, str], list[Call]] = {
                 "links": [
                     {"rel": "subclouds", "href": "{base}/v1.0/subclouds"},
                     {"rel": "subcloud-groups", "href": "{base}/v1.0/subcloud-groups"},
+                    {"rel": "sw-update-strategy", "href": "{base}/v1.0/sw-update-strategy"},
                 ]
             },
         ),

@@ -266,7 +266,7 @@ MASKED_ENDPOINTS = [
     (f"simulated://admin:{SECRET}@sc1?delay=1", "simulated://admin:***@sc1?delay=1"),
     (f"https://{SECRET}@host", "https://***@host"),
     (f"https://host/agent?token={SECRET}&x=1", "https://host/agent?token=***&x=1"),
-    (f"simulated://sc1?delay=1&password={SECRET}", "simulated://sc1?delay=1&password=***"),
+    (f"https://sc1/agent?delay=1&password={SECRET}", "https://sc1/agent?delay=1&password=***"),
 ]
 
 INVALID_TEXTS = [

@@ -1,7 +1,8 @@
 """The shape every REST resource of the API shares.
 
 A resource is a collection (``GET``, ``POST``) of items (``GET``, ``PATCH``, ``DELETE``),
-and an item may have read-only sub-paths (``GET /subcloud-groups/{ref}/subclouds``).
+and an item may have sub-paths with their own methods (``GET
+/subcloud-groups/{ref}/subclouds``, ``PATCH /subclouds/{ref}/prestage``).
 Controller methods take the path as ``*path``: a named argument would let pecan fill it
 from the query string or a body key (``DELETE /things?ref=x`` would delete x).
 """
@@ -21,8 +22,8 @@ def method_not_allowed(allowed: str) -> None:
 
 
 class ResourceController(rest.RestController):
-    #: Names under an item that exist, for GET only.
-    read_only_subpaths: tuple[str, ...] = ()
+    #: Names under an item that exist, with the one method each allows.
+    subpaths: dict[str, str] = {}
 
     def _reject(self, path: tuple[str, ...]) -> None:
         """Refuse the request's method on ``path``: 405 if the path exists, else 404."""
@@ -30,8 +31,8 @@ class ResourceController(rest.RestController):
             method_not_allowed(COLLECTION_METHODS)
         if len(path) == 1:
             method_not_allowed(ITEM_METHODS)
-        if len(path) == 2 and path[1] in self.read_only_subpaths:
-            method_not_allowed(READ_ONLY_METHODS)
+        if len(path) == 2 and path[1] in self.subpaths:
+            method_not_allowed(self.subpaths[path[1]])
         pecan.abort(404)
 
     def item_ref(self, path: tuple[str, ...]) -> str:

@@ -4,6 +4,7 @@ import re
 import urllib.parse
 from typing import Any
 
+from dcmanager import drivers
 from dcmanager.api import validation
 from dcmanager.common import exception
 from dcmanager.common.subcloud_states import ManagementState
@@ -58,6 +59,7 @@ def _endpoint(value: Any) -> str:
         raise error from exc
     if not _SCHEME_RE.fullmatch(parts.scheme) or not parts.netloc or not parts.hostname:
         raise error
+    drivers.validate_endpoint(value)
     return value
 
 

@@ -5,8 +5,9 @@ import pecan
 from dcmanager.api.controllers import base
 from dcmanager.api.controllers.v1 import subcloud_groups
 from dcmanager.api.controllers.v1 import subclouds
+from dcmanager.api.controllers.v1 import sw_update_strategy
 
-RESOURCES = ("subclouds", "subcloud-groups")
+RESOURCES = ("subclouds", "subcloud-groups", "sw-update-strategy")
 
 
 class V1Controller:
@@ -20,3 +21,4 @@ class V1Controller:
 
 pecan.route(V1Controller, "subclouds", subclouds.SubcloudsController())
 pecan.route(V1Controller, "subcloud-groups", subcloud_groups.SubcloudGroupsController())
+pecan.route(V1Controller, "sw-update-strategy", sw_update_strategy.StrategyController())

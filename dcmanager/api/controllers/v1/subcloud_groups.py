@@ -20,7 +20,7 @@ def _authorize(action: str) -> None:
 
 
 class SubcloudGroupsController(base.ResourceController):
-    read_only_subpaths = (MEMBERS,)
+    subpaths = {MEMBERS: "GET"}
 
     @pecan.expose("json")
     def get_all(self) -> dict:

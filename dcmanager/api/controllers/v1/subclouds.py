@@ -1,15 +1,23 @@
 """``/v1.0/subclouds``: the subcloud inventory."""
 
+import datetime
+
 import pecan
+from oslo_utils import timeutils
 
 from dcmanager.api import validation
 from dcmanager.api import views
 from dcmanager.api.controllers import base
 from dcmanager.api.schemas import subclouds as schema
+from dcmanager.api.schemas import sw_update_strategy as strategy_schema
+from dcmanager.common import crypt
 from dcmanager.common import policy
 from dcmanager.db import api as db_api
+from dcmanager.db import orchestration
 
 POLICY = "dc_api:subclouds:%s"
+# PATCH /subclouds/{ref}/prestage starts a standalone prestage.
+PRESTAGE = "prestage"
 
 
 def _authorize(action: str) -> None:
@@ -17,6 +25,8 @@ def _authorize(action: str) -> None:
 
 
 class SubcloudsController(base.ResourceController):
+    subpaths = {PRESTAGE: "PATCH"}
+
     @pecan.expose("json")
     def get_all(self) -> dict:
         _authorize("get")
@@ -37,11 +47,30 @@ class SubcloudsController(base.ResourceController):
 
     @pecan.expose("json")
     def patch(self, *path: str) -> dict:
+        if len(path) == 2 and path[1] == PRESTAGE:
+            return self._prestage(path[0])
         ref = self.item_ref(path)
         _authorize("modify")
         subcloud = db_api.subcloud_get(validation.parse_ref(ref))
         values = schema.validate_update(validation.json_body())
         return views.subcloud(db_api.subcloud_update(subcloud.id, values))
+
+    def _prestage(self, ref: str) -> dict:
+        """A standalone prestage of one subcloud, run by the manager."""
+        _authorize("prestage")
+        subcloud = db_api.subcloud_get(validation.parse_ref(ref))
+        conf = pecan.request.conf
+        args = strategy_schema.validate_standalone(validation.json_body(), conf, subcloud)
+        now = timeutils.utcnow()
+        step = orchestration.standalone_step_create(
+            subcloud.id,
+            args.extra_args(),
+            crypt.encrypt(conf, args.password),
+            now,
+            now + datetime.timedelta(seconds=conf.orchestrator.step_lease_seconds),
+        )
+        pecan.request.manager.prestage_subcloud(pecan.request.context, step.id)
+        return views.subcloud(db_api.subcloud_get(subcloud.id))
 
     @pecan.expose(content_type="application/json")
     def delete(self, *path: str) -> None:

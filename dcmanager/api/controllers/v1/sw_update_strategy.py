@@ -1,0 +1,145 @@
+"""``/v1.0/sw-update-strategy``: the orchestration strategy, its actions and steps.
+
+Controllers read ``type``, ``limit``, ``marker`` and ``state`` from the query string
+themselves: a method argument could be filled from the body too.
+"""
+
+import pecan
+from oslo_utils import timeutils
+
+from dcmanager.api import validation
+from dcmanager.api import views
+from dcmanager.api.controllers import base
+from dcmanager.api.schemas import sw_update_strategy as schema
+from dcmanager.common import crypt
+from dcmanager.common import exception
+from dcmanager.common import policy
+from dcmanager.db import orchestration as db
+from dcmanager.orchestrator import states
+
+POLICY = "dc_api:sw_update_strategy:%s"
+MAX_STEPS_LIMIT = 10000
+
+
+def _authorize(action: str) -> None:
+    policy.authorize(POLICY % action, pecan.request.context)
+
+
+def _no_deeper(path: tuple[str, ...]) -> None:
+    if path:
+        pecan.abort(404)
+
+
+def _current_strategy():
+    return db.strategy_get(pecan.request.GET.get("type") or None)
+
+
+def _notify(strategy) -> None:
+    pecan.request.orchestrator.strategy_changed(pecan.request.context, strategy.id)
+
+
+class ActionsController:
+    """``POST /sw-update-strategy/actions {"action": "apply" | "abort"}``."""
+
+    @pecan.expose(generic=True, template="json")
+    def index(self, *path: str, **query: str) -> None:
+        base.method_not_allowed("POST")
+
+    @index.when(method="POST", template="json")
+    def index_post(self, *path: str, **query: str) -> dict:
+        _no_deeper(path)
+        action = schema.validate_action(validation.json_body())
+        _authorize(action)
+        strategy = _current_strategy()
+        if action == "apply":
+            strategy = db.strategy_transition(
+                strategy.id,
+                [states.StrategyState.INITIAL],
+                states.StrategyState.APPLYING,
+                "applied",
+                {"started_at": timeutils.utcnow()},
+            )
+        else:
+            strategy = db.strategy_transition(
+                strategy.id,
+                [states.StrategyState.APPLYING],
+                states.StrategyState.ABORT_REQUESTED,
+                "aborted",
+            )
+        _notify(strategy)
+        return views.strategy(strategy)
+
+
+def _steps_query() -> tuple[int | None, int | None, str | None]:
+    query = pecan.request.GET
+    limit = marker = None
+    if "limit" in query:
+        limit = validation.parse_int(query["limit"])
+        if limit is None or not 1 <= limit <= MAX_STEPS_LIMIT:
+            raise exception.Invalid(
+                f"Invalid limit '{query['limit']}': must be an integer from 1 to {MAX_STEPS_LIMIT}"
+            )
+    if "marker" in query:
+        marker = validation.parse_int(query["marker"])
+        if marker is None:
+            raise exception.Invalid(f"Invalid marker '{query['marker']}': must be a step id")
+    state = query.get("state")
+    if state is not None and state not in set(states.StepState):
+        raise exception.Invalid(
+            f"Invalid state '{state}': must be one of {', '.join(states.StepState)}"
+        )
+    return limit, marker, state
+
+
+class StepsController:
+    """``GET /sw-update-strategy/steps[?limit=&marker=&state=]`` and
+    ``GET /sw-update-strategy/steps/{cloud_name}``."""
+
+    @pecan.expose(generic=True, template="json")
+    def index(self, *path: str, **query: str) -> dict:
+        _authorize("get")
+        strategy = _current_strategy()
+        if len(path) == 1:
+            step, cloud = db.step_get_by_cloud(strategy.id, path[0])
+            return views.strategy_step(step, cloud)
+        _no_deeper(path)
+        limit, marker, state = _steps_query()
+        steps = db.steps_get(strategy.id, limit=limit, marker=marker, state=state)
+        return {"strategy-steps": [views.strategy_step(step, cloud) for step, cloud in steps]}
+
+
+class StrategyController:
+    """``/sw-update-strategy``: show, create, delete."""
+
+    actions = ActionsController()
+    steps = StepsController()
+
+    @pecan.expose(generic=True, template="json")
+    def index(self, *path: str, **query: str) -> dict:
+        _no_deeper(path)
+        _authorize("get")
+        return views.strategy(_current_strategy())
+
+    @index.when(method="POST", template="json")
+    def index_post(self, *path: str, **query: str) -> dict:
+        _no_deeper(path)
+        _authorize("create")
+        conf = pecan.request.conf
+        request = schema.validate_create(validation.json_body(), conf)
+        values = dict(request.values, secret=crypt.encrypt(conf, request.prestage.password))
+        return views.strategy(db.strategy_create(values, request.steps))
+
+    @index.when(method="DELETE", template="json")
+    def index_delete(self, *path: str, **query: str) -> dict:
+        _no_deeper(path)
+        _authorize("delete")
+        strategy = db.strategy_transition(
+            _current_strategy().id,
+            states.STRATEGY_DELETABLE,
+            states.StrategyState.DELETING,
+            "deleted",
+            # The password goes at once, not when the orchestrator removes the rows.
+            {"secret": None},
+        )
+        _notify(strategy)
+        return views.strategy(strategy)

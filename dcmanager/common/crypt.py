@@ -1,0 +1,68 @@
+"""Encryption of secrets at rest (the sysadmin password of a prestage).
+
+Fernet (AES-128-CBC with HMAC-SHA256) from ``cryptography``. The key comes from
+``[DEFAULT] secret_key``, else from ``[DEFAULT] secret_key_file``, which is created with
+a new random key on first use. Every host that runs dcmanager services must use the
+same key.
+"""
+
+import os
+import threading
+
+from cryptography import fernet
+from oslo_config import cfg
+
+from dcmanager.common import exception
+
+_LOCK = threading.Lock()
+_CACHE: dict[str, fernet.Fernet] = {}
+
+
+class SecretUnreadable(exception.DCManagerException):
+    msg_fmt = "A stored secret cannot be decrypted with the configured key: %(reason)s"
+
+
+def _load_or_create_key(path: str) -> bytes:
+    try:
+        with open(path, "rb") as key_file:
+            return key_file.read().strip()
+    except FileNotFoundError:
+        pass
+    os.makedirs(os.path.dirname(os.path.abspath(path)), mode=0o700, exist_ok=True)
+    key = fernet.Fernet.generate_key()
+    try:
+        # O_EXCL: when two processes start at once, one creates and both use its key.
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        with open(path, "rb") as key_file:
+            return key_file.read().strip()
+    with os.fdopen(fd, "wb") as key_file:
+        key_file.write(key + b"\n")
+    return key
+
+
+def _cipher(conf: cfg.ConfigOpts) -> fernet.Fernet:
+    key = conf.secret_key
+    source = "[DEFAULT] secret_key" if key else conf.secret_key_file
+    with _LOCK:
+        if source not in _CACHE:
+            raw = key.encode() if key else _load_or_create_key(conf.secret_key_file)
+            try:
+                _CACHE[source] = fernet.Fernet(raw)
+            except ValueError as exc:
+                raise exception.ConfigInvalid(
+                    reason=f"{source} is not a Fernet key (32 url-safe base64 bytes)"
+                ) from exc
+        return _CACHE[source]
+
+
+def encrypt(conf: cfg.ConfigOpts, plaintext: bytes) -> bytes:
+    return _cipher(conf).encrypt(plaintext)
+
+
+def decrypt(conf: cfg.ConfigOpts, token: bytes) -> bytes:
+    """:raises SecretUnreadable: the key changed since the secret was stored."""
+    try:
+        return _cipher(conf).decrypt(token)
+    except fernet.InvalidToken as exc:
+        raise SecretUnreadable(reason="wrong key or corrupted data") from exc

@@ -1,0 +1,34 @@
+"""Options of the ``[prestage]`` group: what prestaging does and needs."""
+
+from oslo_config import cfg
+
+GROUP = cfg.OptGroup("prestage", title="Prestage options")
+
+opts = [
+    cfg.StrOpt(
+        "default_release",
+        default="25.09",
+        regex=r"^[0-9]{2}\.[0-9]{2}$",
+        help="The system controller's own release (MM.mm): what a prestage strategy "
+        "prestages when it names no release.",
+    ),
+    cfg.FloatOpt(
+        "simulated_preparation_seconds",
+        default=0.0,
+        min=0.0,
+        max=3600.0,
+        help="How long preparing a release's packages takes. Preparation is simulated "
+        "until the release store exists; it runs once per strategy.",
+    ),
+    cfg.ListOpt(
+        "simulated_preparation_failures",
+        default=[],
+        help="Releases whose (simulated) package preparation fails, to try out how a "
+        "strategy handles it: every step waiting on it fails at once with its reason.",
+    ),
+]
+
+
+def register_opts(conf: cfg.ConfigOpts) -> None:
+    conf.register_group(GROUP)
+    conf.register_opts(opts, group=GROUP)

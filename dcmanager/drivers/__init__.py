@@ -1,0 +1,52 @@
+"""Subcloud drivers, chosen by the scheme of a subcloud's endpoint.
+
+Drivers are ``dcmanager.drivers`` entry points named after the scheme they serve
+(``simulated``, later ``https``...).
+"""
+
+import functools
+import importlib.metadata
+import urllib.parse
+
+from dcmanager.common import exception
+from dcmanager.drivers import base
+
+NAMESPACE = "dcmanager.drivers"
+
+
+class NoDriver(exception.DCManagerException):
+    msg_fmt = "No subcloud driver for endpoints of scheme '%(scheme)s'"
+
+
+@functools.cache
+def _driver_class(scheme: str) -> type[base.SubcloudDriver]:
+    found = importlib.metadata.entry_points(group=NAMESPACE, name=scheme)
+    if not found:
+        raise NoDriver(scheme=scheme)
+    return next(iter(found)).load()
+
+
+def _scheme(endpoint: str) -> str:
+    return urllib.parse.urlsplit(endpoint).scheme.lower()
+
+
+def validate_endpoint(endpoint: str) -> None:
+    """Check the endpoint's options with its driver, if one serves its scheme.
+
+    Endpoints of schemes no driver serves yet are accepted; their steps fail at precheck.
+
+    :raises Invalid: the driver refuses the endpoint, saying why.
+    """
+    try:
+        driver_class = _driver_class(_scheme(endpoint))
+    except NoDriver:
+        return
+    driver_class.validate_endpoint(endpoint)
+
+
+def get_driver(name: str, endpoint: str) -> base.SubcloudDriver:
+    """The driver of subcloud ``name`` at ``endpoint``.
+
+    :raises NoDriver: no driver serves the endpoint's scheme.
+    """
+    return _driver_class(_scheme(endpoint))(name, endpoint)

@@ -1,0 +1,138 @@
+"""How a worker talks to one subcloud.
+
+A driver answers system information (for prechecks and audits) at once, and runs the
+long prestage phases as *operations*: :meth:`SubcloudDriver.start` begins one and
+returns at once, :meth:`SubcloudDriver.poll` asks how it is going. Workers poll all their
+operations in batches, one request per subcloud per interval; no thread waits on a
+subcloud. Operations are plain data (:class:`Operation`), so a step that moves to
+another worker resumes polling the same operation.
+"""
+
+import abc
+import dataclasses
+import enum
+from typing import Any
+
+from dcmanager.common import exception
+
+
+class SubcloudUnreachable(exception.DCManagerException):
+    """The subcloud did not answer; worth trying again later."""
+
+    msg_fmt = "Subcloud %(name)s is unreachable: %(reason)s"
+    retryable = True
+
+
+class OperationKind(enum.StrEnum):
+    PRECHECK = "precheck"
+    """Check the subcloud's health and report its system information."""
+    PACKAGES = "packages"
+    """Transfer the release's packages."""
+    IMAGES = "images"
+    """Transfer the release's container images."""
+
+
+@dataclasses.dataclass(frozen=True)
+class SystemInfo:
+    """What a subcloud reports about itself."""
+
+    system_mode: str
+    """simplex or duplex."""
+    controller0_active: bool
+    management_alarms: int
+    """Number of management-affecting alarms raised."""
+    free_disk_bytes: int
+    deploy_status: str
+    software_version: str | None = None
+    prestaged_versions: tuple[str, ...] = ()
+    health_problem: str | None = None
+    """Why the subcloud is unhealthy, or None."""
+
+    def to_dict(self) -> dict[str, Any]:
+        data = dataclasses.asdict(self)
+        data["prestaged_versions"] = list(self.prestaged_versions)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "SystemInfo":
+        return cls(**{**data, "prestaged_versions": tuple(data.get("prestaged_versions", ()))})
+
+
+@dataclasses.dataclass(frozen=True)
+class PrestageRequest:
+    """What a prestage phase needs to know. The password is never logged or stored."""
+
+    release: str
+    force: bool = False
+    for_install: bool = False
+    for_sw_deploy: bool = False
+    sysadmin_password: bytes = dataclasses.field(default=b"", repr=False)
+
+
+@dataclasses.dataclass(frozen=True)
+class Progress:
+    bytes_done: int = 0
+    bytes_total: int = 0
+    artifacts_done: int = 0
+    artifacts_total: int = 0
+
+    def to_dict(self) -> dict[str, int]:
+        return dataclasses.asdict(self)
+
+
+@dataclasses.dataclass(frozen=True)
+class Operation:
+    """An operation on a subcloud, as last seen.
+
+    ``error`` set means it failed; ``done`` without an error means it succeeded, with
+    ``result`` (precheck: the system information; images: ``{"skipped": reason}`` when
+    there was nothing to transfer).
+    """
+
+    kind: OperationKind
+    id: str
+    done: bool = False
+    error: str | None = None
+    result: dict[str, Any] = dataclasses.field(default_factory=dict)
+    progress: Progress | None = None
+
+    def handle(self) -> dict[str, str]:
+        """What to persist to poll it again later, from any worker."""
+        return {"kind": str(self.kind), "id": self.id}
+
+
+class SubcloudDriver(abc.ABC):
+    """One subcloud, reached at ``endpoint``. Instances are cheap and stateless."""
+
+    def __init__(self, name: str, endpoint: str) -> None:
+        self.name = name
+        self.endpoint = endpoint
+
+    @classmethod
+    def validate_endpoint(cls, endpoint: str) -> None:
+        """:raises Invalid: this driver cannot use ``endpoint`` (say why, without
+        echoing credentials). Every endpoint of the scheme is fine by default."""
+        return None
+
+    @abc.abstractmethod
+    def get_system_info(self) -> SystemInfo:
+        """:raises SubcloudUnreachable: no answer."""
+
+    @abc.abstractmethod
+    def start(self, kind: OperationKind, request: PrestageRequest, key: str) -> Operation:
+        """Start an operation, or find the one already started with the same ``key``
+        (starting is idempotent: a step resumed elsewhere may start it again).
+
+        :raises SubcloudUnreachable: no answer.
+        """
+
+    @abc.abstractmethod
+    def poll(self, handle: dict[str, str]) -> Operation:
+        """The operation's state now.
+
+        :raises SubcloudUnreachable: no answer.
+        """
+
+    def cancel(self, handle: dict[str, str]) -> None:
+        """Stop an operation if it is still running (best effort; nothing by default)."""
+        return None

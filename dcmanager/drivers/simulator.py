@@ -1,0 +1,176 @@
+"""The simulated subcloud behind ``simulated://NAME?OPTIONS`` endpoints.
+
+For the demo, tests and benchmarks. Options (query string, all optional):
+
+``delay``
+    seconds each phase (precheck, packages, images) takes; float, default 0.
+``fail``
+    a phase that fails: ``precheck`` (health check), ``packages`` or ``images``.
+``offline``
+    ``true``: the subcloud does not answer.
+``system_mode``
+    ``simplex`` (default) or ``duplex``.
+``alarms``
+    number of management-affecting alarms, default 0.
+``controller0_active``
+    ``false``: controller-1 is active (matters for duplex prestage for install).
+``image_list``
+    ``false``: the release has no image list, so no images are prestaged.
+``deploy_status``
+    what the subcloud reports as its deploy status, default ``complete``.
+``free_disk_gb``
+    free disk space, default 100.
+``software_version``
+    the release it runs.
+
+The simulator keeps no state: an operation's id records when it started, and every
+poll reads the endpoint's current options, so operations survive worker restarts and
+an operator can change a simulated subcloud (e.g. take it offline) by updating its
+endpoint.
+"""
+
+import time
+import urllib.parse
+from typing import Any
+
+from dcmanager.common import exception
+from dcmanager.drivers import base
+
+# What a simulated release transfers.
+PACKAGES_BYTES = 2 * 1024**3
+PACKAGES_COUNT = 400
+IMAGES_BYTES = 3 * 1024**3
+IMAGES_COUNT = 60
+RELEASE_BYTES = PACKAGES_BYTES + IMAGES_BYTES
+
+_PHASES = tuple(str(kind) for kind in base.OperationKind)
+_SYSTEM_MODES = ("simplex", "duplex")
+
+
+def _bool(value: str, name: str) -> bool:
+    if value.lower() in ("true", "false"):
+        return value.lower() == "true"
+    raise ValueError(f"{name} must be true or false")
+
+
+def _non_negative(convert, name: str):
+    def parse(value: str):
+        try:
+            number = convert(value)
+        except ValueError:
+            number = -1
+        if not number >= 0:  # also refuses NaN
+            raise ValueError(f"{name} must be a number of at least 0")
+        return number
+
+    return parse
+
+
+def _choice(choices: tuple[str, ...], name: str):
+    def parse(value: str) -> str:
+        if value not in choices:
+            raise ValueError(f"{name} must be one of {', '.join(choices)}")
+        return value
+
+    return parse
+
+
+_OPTIONS = {
+    "delay": (_non_negative(float, "delay"), 0.0),
+    "fail": (_choice(_PHASES, "fail"), None),
+    "offline": (lambda v: _bool(v, "offline"), False),
+    "system_mode": (_choice(_SYSTEM_MODES, "system_mode"), "simplex"),
+    "alarms": (_non_negative(int, "alarms"), 0),
+    "controller0_active": (lambda v: _bool(v, "controller0_active"), True),
+    "image_list": (lambda v: _bool(v, "image_list"), True),
+    "deploy_status": (str, "complete"),
+    "free_disk_gb": (_non_negative(float, "free_disk_gb"), 100.0),
+    "software_version": (str, None),
+}
+
+
+def parse_options(endpoint: str) -> dict[str, Any]:
+    """The endpoint's options with defaults filled in.
+
+    :raises ValueError: an unknown option or a bad value, saying which.
+    """
+    query = urllib.parse.urlsplit(endpoint).query
+    pairs = urllib.parse.parse_qsl(query, keep_blank_values=True, strict_parsing=bool(query))
+    options = {name: default for name, (_, default) in _OPTIONS.items()}
+    for name, value in pairs:
+        if name not in _OPTIONS:
+            raise ValueError(f"unknown option '{name}' (known: {', '.join(_OPTIONS)})")
+        options[name] = _OPTIONS[name][0](value)
+    return options
+
+
+class SimulatedSubcloud(base.SubcloudDriver):
+    @classmethod
+    def validate_endpoint(cls, endpoint: str) -> None:
+        try:
+            parse_options(endpoint)
+        except ValueError as exc:
+            raise exception.Invalid(f"Invalid endpoint: simulated subcloud {exc}") from exc
+
+    def _options(self) -> dict[str, Any]:
+        options = parse_options(self.endpoint)
+        if options["offline"]:
+            raise base.SubcloudUnreachable(name=self.name, reason="simulated offline")
+        return options
+
+    def get_system_info(self) -> base.SystemInfo:
+        options = self._options()
+        return base.SystemInfo(
+            system_mode=options["system_mode"],
+            controller0_active=options["controller0_active"],
+            management_alarms=options["alarms"],
+            free_disk_bytes=int(options["free_disk_gb"] * 1024**3),
+            deploy_status=options["deploy_status"],
+            software_version=options["software_version"],
+            health_problem=(
+                "simulated health check failure (fail=precheck)"
+                if options["fail"] == base.OperationKind.PRECHECK
+                else None
+            ),
+        )
+
+    def start(
+        self, kind: base.OperationKind, request: base.PrestageRequest, key: str
+    ) -> base.Operation:
+        self._options()
+        return self.poll({"kind": str(kind), "id": f"{kind}:{key}:{time.time():.6f}"})
+
+    def poll(self, handle: dict[str, str]) -> base.Operation:
+        options = self._options()
+        kind = base.OperationKind(handle["kind"])
+        started = float(handle["id"].rsplit(":", 1)[1])
+        delay = options["delay"]
+        fraction = 1.0 if delay <= 0 else min(1.0, (time.time() - started) / delay)
+        done = fraction >= 1.0
+        operation = {"kind": kind, "id": handle["id"], "done": done}
+        if kind == base.OperationKind.PRECHECK:
+            if done:
+                operation["result"] = self.get_system_info().to_dict()
+            return base.Operation(**operation)
+        if kind == base.OperationKind.IMAGES and not options["image_list"]:
+            return base.Operation(
+                kind=kind,
+                id=handle["id"],
+                done=True,
+                result={"skipped": "the release has no image list: no images to prestage"},
+            )
+        if done and options["fail"] == kind:
+            operation["error"] = f"simulated failure of the {kind} transfer (fail={kind})"
+            return base.Operation(**operation)
+        total_bytes, total_count = (
+            (PACKAGES_BYTES, PACKAGES_COUNT)
+            if kind == base.OperationKind.PACKAGES
+            else (IMAGES_BYTES, IMAGES_COUNT)
+        )
+        operation["progress"] = base.Progress(
+            bytes_done=int(total_bytes * fraction),
+            bytes_total=total_bytes,
+            artifacts_done=int(total_count * fraction),
+            artifacts_total=total_count,
+        )
+        return base.Operation(**operation)

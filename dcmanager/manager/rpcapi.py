@@ -1,0 +1,20 @@
+"""RPC client of the manager: subcloud operations outside strategies."""
+
+from dcmanager.common import context as dc_context
+from dcmanager.common import rpc
+
+TOPIC = "dcmanager-manager"
+
+
+class ManagerClient(rpc.RPCClient):
+    """API version history:
+
+    1.0 - prestage_subcloud
+    """
+
+    TOPIC = TOPIC
+    RPC_API_VERSION = "1.0"
+
+    def prestage_subcloud(self, ctxt: dc_context.RequestContext, step_id: int) -> None:
+        """Run the standalone prestage started as step ``step_id``."""
+        self.cast(ctxt, "prestage_subcloud", "1.0", {"step_id": step_id})

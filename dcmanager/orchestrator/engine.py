@@ -1,0 +1,335 @@
+"""The step engine: runs the steps a worker holds through their state machine.
+
+One loop thread takes ready steps in batches, runs their actions on a thread pool (the
+calls to subclouds), and records the whole batch in one transaction, each step a
+compare-and-swap on its state and owner. A step that waits (an operation running on its
+subcloud, or the strategy's preparation) holds no thread: the poller makes it ready
+again every ``poll_interval``, so each subcloud gets one request per interval. The
+heartbeat renews all leases in one UPDATE and drops steps this worker no longer holds.
+
+Used by the orchestrator workers (strategy steps) and by the manager (standalone
+prestages).
+"""
+
+import collections
+import concurrent.futures
+import datetime
+import logging
+import queue
+import threading
+from collections.abc import Callable
+from collections.abc import Collection
+
+from oslo_config import cfg
+from oslo_utils import timeutils
+
+from dcmanager import drivers
+from dcmanager.common import crypt
+from dcmanager.db import orchestration as db
+from dcmanager.db.sqlalchemy import models
+from dcmanager.drivers import base as driver_base
+from dcmanager.orchestrator import prestage
+from dcmanager.orchestrator import states
+
+LOG = logging.getLogger(__name__)
+
+
+class FinishedStep:
+    """A step that reached a final state (reported to whoever dispatched it)."""
+
+    __slots__ = ("step_id", "strategy_id", "state")
+
+    def __init__(self, step_id: int, strategy_id: int | None, state: states.StepState) -> None:
+        self.step_id = step_id
+        self.strategy_id = strategy_id
+        self.state = state
+
+
+def context_of(conf: cfg.ConfigOpts, claimed: db.ClaimedStep) -> prestage.StepContext:
+    """A held step's context, with its arguments and decrypted password."""
+    step, subcloud, strategy = claimed.step, claimed.subcloud, claimed.strategy
+    args = (strategy.extra_args if strategy else step.extra_args) or {}
+    secret = strategy.secret if strategy else step.secret
+    request = driver_base.PrestageRequest(
+        release=args.get("prestage-software-version") or conf.prestage.default_release,
+        force=bool(args.get("force")),
+        for_install=bool(args.get("for_install")),
+        for_sw_deploy=bool(args.get("for_sw_deploy")),
+        sysadmin_password=crypt.decrypt(conf, secret) if secret else b"",
+    )
+    return prestage.StepContext(
+        step_id=step.id,
+        strategy_id=step.strategy_id,
+        subcloud_id=subcloud.id,
+        subcloud_name=subcloud.name,
+        endpoint=subcloud.endpoint,
+        state=states.StepState(step.state),
+        operation=step.operation,
+        attempts=step.attempts,
+        request=request,
+        prestage_versions=subcloud.prestage_versions,
+    )
+
+
+class StepEngine:
+    """Runs held steps. Thread-safe: RPC handlers call :meth:`claim` and :meth:`wake`."""
+
+    def __init__(
+        self,
+        conf: cfg.ConfigOpts,
+        owner: str,
+        on_finished: Callable[[list[FinishedStep]], None],
+        on_prepared: Callable[[int], None] | None = None,
+    ) -> None:
+        """
+        :param owner: this engine's unique name, written as the owner of its steps.
+        :param on_finished: called (from the loop thread) with steps that ended.
+        :param on_prepared: called with a strategy id when this engine finished its
+            preparation, so that other workers wake their waiting steps.
+        """
+        self.conf = conf
+        self.owner = owner
+        self._on_finished = on_finished
+        self._on_prepared = on_prepared or (lambda strategy_id: None)
+        self._lock = threading.Lock()
+        self._steps: dict[int, prestage.StepContext] = {}
+        self._ready: queue.SimpleQueue[int] = queue.SimpleQueue()
+        self._waiting_operation: set[int] = set()
+        self._waiting_preparation: dict[int, set[int]] = collections.defaultdict(set)
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._pool = concurrent.futures.ThreadPoolExecutor(
+            max_workers=conf.orchestrator.worker_pool_size, thread_name_prefix="step"
+        )
+        # The subclouds of the batch being processed, fresh from the database.
+        self._batch_subclouds: dict[int, models.Subcloud] = {}
+        self.env = prestage.Environment(
+            conf=conf,
+            owner=owner,
+            driver=lambda ctx: drivers.get_driver(ctx.subcloud_name, ctx.endpoint),
+            subcloud=lambda ctx: self._batch_subclouds.get(ctx.subcloud_id),
+            other_active_step=lambda ctx: db.other_active_step_exists(ctx.subcloud_id, ctx.step_id),
+            claim_preparation=self._claim_preparation,
+            finish_preparation=lambda ctx, state, details: db.preparation_finish(
+                ctx.strategy_id, owner, str(state), details
+            ),
+            preparation_state=lambda ctx: db.preparations_get([ctx.strategy_id]).get(
+                ctx.strategy_id
+            ),
+        )
+
+    # Life cycle.
+
+    def start(self) -> None:
+        for target, name in (
+            (self._run, "step-engine"),
+            (self._poll, "step-poller"),
+            (self._heartbeat, "step-heartbeat"),
+        ):
+            thread = threading.Thread(target=target, name=f"{name}-{self.owner}", daemon=True)
+            thread.start()
+            self._threads.append(thread)
+
+    def stop(self) -> None:
+        """Stop, and give back the steps held so another worker takes them at once."""
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(timeout=30)
+        self._pool.shutdown(wait=True, cancel_futures=True)
+        with self._lock:
+            held = list(self._steps)
+            self._steps.clear()
+        try:
+            db.steps_release(self.owner, held, self._now())
+        except Exception:
+            LOG.exception("Could not release %d steps; their leases will expire", len(held))
+
+    def held(self) -> int:
+        with self._lock:
+            return len(self._steps)
+
+    # Called from RPC handlers.
+
+    def claim(self, step_ids: Collection[int]) -> int:
+        """Take the given running steps if nobody holds them; returns how many."""
+        now = self._now()
+        claimed = db.steps_claim(step_ids, self.owner, now, self._lease_until(now))
+        with self._lock:
+            for row in claimed:
+                if row.step.id in self._steps:
+                    continue
+                try:
+                    self._steps[row.step.id] = context_of(self.conf, row)
+                except crypt.SecretUnreadable as exc:
+                    LOG.error("Step %s: %s", row.step.id, exc.message)
+                    continue
+                self._ready.put(row.step.id)
+        return len(claimed)
+
+    def wake_preparation(self, strategy_id: int) -> None:
+        """The strategy's preparation ended: its waiting steps go on."""
+        with self._lock:
+            waiting = self._waiting_preparation.pop(strategy_id, set())
+        for step_id in waiting:
+            self._ready.put(step_id)
+
+    # The loop.
+
+    def _now(self) -> datetime.datetime:
+        return timeutils.utcnow()
+
+    def _lease_until(self, now: datetime.datetime) -> datetime.datetime:
+        return now + datetime.timedelta(seconds=self.conf.orchestrator.step_lease_seconds)
+
+    def _claim_preparation(self, ctx: prestage.StepContext) -> models.PrestagePreparation:
+        now = self._now()
+        return db.preparation_claim(
+            ctx.strategy_id, ctx.request.release, self.owner, now, self._lease_until(now)
+        )
+
+    def _next_batch(self) -> list[prestage.StepContext]:
+        try:
+            first = self._ready.get(timeout=0.2)
+        except queue.Empty:
+            return []
+        ids = [first]
+        while len(ids) < self.conf.orchestrator.worker_batch_size:
+            try:
+                ids.append(self._ready.get_nowait())
+            except queue.Empty:
+                break
+        with self._lock:
+            return [self._steps[i] for i in dict.fromkeys(ids) if i in self._steps]
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                batch = self._next_batch()
+                if batch:
+                    self._process(batch)
+            except Exception:
+                # The database may be away for a moment: the steps stay held, and the
+                # poller and the leases bring them back.
+                LOG.exception("Step engine %s: batch failed; retrying", self.owner)
+                self._stop.wait(1.0)
+
+    def _process(self, batch: list[prestage.StepContext]) -> None:
+        self._batch_subclouds = db.subclouds_get({ctx.subcloud_id for ctx in batch})
+        outcomes = list(self._pool.map(lambda ctx: prestage.act(ctx, self.env), batch))
+        now = self._now()
+        changes = [
+            self._change(ctx, outcome, now) for ctx, outcome in zip(batch, outcomes, strict=True)
+        ]
+        recorded = db.steps_record(self.owner, changes)
+        finished: list[FinishedStep] = []
+        prepared: set[int] = set()
+        with self._lock:
+            for ctx, outcome, ok in zip(batch, outcomes, recorded, strict=True):
+                if outcome.prepared_strategy is not None:
+                    prepared.add(outcome.prepared_strategy)
+                if not ok:
+                    LOG.warning("Step %s (%s) is no longer ours", ctx.step_id, ctx.subcloud_name)
+                    self._steps.pop(ctx.step_id, None)
+                    continue
+                self._advance(ctx, outcome, finished)
+        for strategy_id in prepared:
+            self.wake_preparation(strategy_id)
+            self._on_prepared(strategy_id)
+        if finished:
+            self._on_finished(finished)
+
+    @staticmethod
+    def _change(
+        ctx: prestage.StepContext, outcome: prestage.Outcome, now: datetime.datetime
+    ) -> db.StepChange:
+        values: dict = {}
+        if outcome.state is not None:
+            values.update(state=str(outcome.state), operation=None)
+            if outcome.state in states.STEP_FINISHED:
+                values.update(finished_at=now, owner=None)
+        elif outcome.operation != ctx.operation:
+            values["operation"] = outcome.operation
+        if outcome.progress is not None:
+            values["progress"] = outcome.progress
+        if outcome.details is not None:
+            values["details"] = outcome.details
+        return db.StepChange(
+            step_id=ctx.step_id,
+            expected_state=str(ctx.state),
+            values=values,
+            subcloud_id=ctx.subcloud_id,
+            subcloud_values=outcome.subcloud,
+        )
+
+    def _advance(
+        self, ctx: prestage.StepContext, outcome: prestage.Outcome, finished: list[FinishedStep]
+    ) -> None:
+        """Apply a recorded outcome to the held step (called with the lock held)."""
+        if outcome.state is None:
+            ctx.operation = outcome.operation
+            if outcome.wait is prestage.Wait.PREPARATION:
+                self._waiting_preparation[ctx.strategy_id].add(ctx.step_id)
+            else:
+                self._waiting_operation.add(ctx.step_id)
+            return
+        ctx.state = outcome.state
+        ctx.operation = None
+        if outcome.subcloud and "prestage_versions" in outcome.subcloud:
+            ctx.prestage_versions = outcome.subcloud["prestage_versions"]
+        if outcome.state in states.STEP_FINISHED:
+            del self._steps[ctx.step_id]
+            finished.append(FinishedStep(ctx.step_id, ctx.strategy_id, outcome.state))
+            LOG.info(
+                "Step %s (%s) ended %s%s",
+                ctx.step_id,
+                ctx.subcloud_name,
+                outcome.state,
+                f": {outcome.details}" if outcome.details else "",
+            )
+        else:
+            self._ready.put(ctx.step_id)
+
+    # Periodic work.
+
+    def _poll(self) -> None:
+        """Every poll interval, waiting steps look again (one poll each)."""
+        while not self._stop.wait(self.conf.orchestrator.poll_interval):
+            with self._lock:
+                operation_ids = list(self._waiting_operation)
+                self._waiting_operation.clear()
+                preparing = [sid for sid, ids in self._waiting_preparation.items() if ids]
+            for step_id in operation_ids:
+                self._ready.put(step_id)
+            if preparing:
+                try:
+                    rows = db.preparations_get(preparing)
+                except Exception:
+                    LOG.exception("Could not read preparations; will look again")
+                    continue
+                for strategy_id in preparing:
+                    row = rows.get(strategy_id)
+                    lease_gone = row is not None and (
+                        row.lease_expires_at is None or row.lease_expires_at < self._now()
+                    )
+                    if row is None or row.state != states.PreparationState.RUNNING or lease_gone:
+                        self.wake_preparation(strategy_id)
+
+    def _heartbeat(self) -> None:
+        """Renew every lease in one UPDATE; forget steps this engine lost."""
+        while not self._stop.wait(self.conf.orchestrator.heartbeat_interval):
+            # The lock is held across the renewal so that a step claimed meanwhile is
+            # either in ``held`` or added after the comparison, never counted as lost.
+            with self._lock:
+                try:
+                    until = self._lease_until(self._now())
+                    held = db.steps_renew(self.owner, until)
+                    db.preparations_renew(self.owner, until)
+                except Exception:
+                    LOG.exception("Lease renewal failed; will try again")
+                    continue
+                lost = [step_id for step_id in self._steps if step_id not in held]
+                for step_id in lost:
+                    self._steps.pop(step_id, None)
+                    self._waiting_operation.discard(step_id)
+            if lost:
+                LOG.warning("Worker %s lost %d steps to other workers", self.owner, len(lost))

@@ -1,0 +1,279 @@
+"""What each prestage phase does, as functions from a step to its outcome.
+
+Every action is idempotent: it may run again for the same step after a restart or on
+another worker (an operation already started is polled, not started again; a
+preparation already done is not redone). Actions never wait: a phase that takes time
+starts an operation and returns ``Wait.OPERATION``; the engine polls it later.
+"""
+
+import dataclasses
+import enum
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from oslo_config import cfg
+
+from dcmanager.common import exception
+from dcmanager.common.subcloud_states import AvailabilityStatus
+from dcmanager.common.subcloud_states import DeployStatus
+from dcmanager.common.subcloud_states import ManagementState
+from dcmanager.common.subcloud_states import PrestageStatus
+from dcmanager.db.sqlalchemy import models
+from dcmanager.drivers import base as driver_base
+from dcmanager.orchestrator import preparation
+from dcmanager.orchestrator.states import PreparationState
+from dcmanager.orchestrator.states import StepState
+
+LOG = logging.getLogger(__name__)
+
+# A step's details never exceed this many characters.
+MAX_DETAILS = 1000
+
+ALARMS_MESSAGE = (
+    "Subcloud has management affecting alarm(s). Please resolve the alarm "
+    "condition(s) or use --force option and try again."
+)
+
+
+def eligibility_problem(subcloud: models.Subcloud) -> str | None:
+    """Why the subcloud cannot be prestaged now, or None (checked at strategy creation,
+    and again, fresh, when its step starts)."""
+    if subcloud.availability_status != AvailabilityStatus.ONLINE:
+        return "Subcloud is offline."
+    if subcloud.management_state != ManagementState.MANAGED:
+        return "Subcloud is not managed."
+    if subcloud.deploy_status != DeployStatus.COMPLETE:
+        return f"Subcloud deploy status is {subcloud.deploy_status}, not complete."
+    if subcloud.prestage_status == PrestageStatus.PRESTAGING:
+        return "Subcloud is already prestaging."
+    return None
+
+
+def merge_versions(current: str | None, release: str) -> str:
+    """``prestage-versions`` after ``release`` was prestaged (sorted, no repeats)."""
+    versions = {v for v in (current or "").split(",") if v}
+    versions.add(release)
+    return ",".join(sorted(versions))
+
+
+@dataclasses.dataclass
+class StepContext:
+    """What a worker knows about a step it holds (loaded when it claims it)."""
+
+    step_id: int
+    strategy_id: int | None
+    subcloud_id: int
+    subcloud_name: str
+    endpoint: str
+    state: StepState
+    operation: dict[str, str] | None
+    attempts: int
+    request: driver_base.PrestageRequest
+    prestage_versions: str | None
+
+
+class Wait(enum.Enum):
+    OPERATION = "operation"
+    """An operation runs on the subcloud; poll it later."""
+    PREPARATION = "preparation"
+    """Another worker prepares the release's packages; look again later."""
+
+
+@dataclasses.dataclass
+class Outcome:
+    """What an action decided. ``state`` None: the step stays where it is and waits."""
+
+    state: StepState | None = None
+    operation: dict[str, str] | None = None
+    progress: dict[str, int] | None = None
+    details: str | None = None
+    subcloud: dict[str, Any] | None = None
+    wait: Wait | None = None
+    prepared_strategy: int | None = None
+    """Set when this action finished the strategy's preparation (wake the waiters)."""
+
+
+@dataclasses.dataclass
+class Environment:
+    """What actions may use besides the step itself."""
+
+    conf: cfg.ConfigOpts
+    owner: str
+    driver: Callable[[StepContext], driver_base.SubcloudDriver]
+    subcloud: Callable[[StepContext], models.Subcloud | None]
+    """The subcloud as the database has it now."""
+    other_active_step: Callable[[StepContext], bool]
+    claim_preparation: Callable[[StepContext], models.PrestagePreparation]
+    finish_preparation: Callable[[StepContext, str, str | None], bool]
+    preparation_state: Callable[[StepContext], models.PrestagePreparation | None]
+
+
+def fail(ctx: StepContext, reason: str, touch_subcloud: bool = True) -> Outcome:
+    """The step fails in its current state; the subcloud shows why (unless the failure
+    is that another prestage holds it)."""
+    details = f"{ctx.state}: {reason}"[:MAX_DETAILS]
+    subcloud = (
+        {"prestage_status": str(PrestageStatus.FAILED), "error_description": reason}
+        if touch_subcloud
+        else None
+    )
+    return Outcome(state=StepState.FAILED, details=details, subcloud=subcloud)
+
+
+def _starting(ctx: StepContext) -> dict[str, Any] | None:
+    """Subcloud columns to set when the step really starts (its first precheck)."""
+    if ctx.state == StepState.PRECHECK and ctx.operation is None:
+        return {"prestage_status": str(PrestageStatus.PRESTAGING), "error_description": None}
+    return None
+
+
+def _run_operation(
+    ctx: StepContext,
+    env: Environment,
+    kind: driver_base.OperationKind,
+    finish: Callable[[driver_base.Operation], Outcome],
+) -> Outcome:
+    """Start the phase's operation, or poll the one in flight; ``finish`` decides once it
+    succeeded."""
+    driver = env.driver(ctx)
+    try:
+        if ctx.operation and ctx.operation.get("kind") == kind:
+            operation = driver.poll(ctx.operation)
+        else:
+            key = f"{ctx.step_id}:{ctx.attempts}:{kind}"
+            operation = driver.start(kind, ctx.request, key)
+    except driver_base.SubcloudUnreachable as exc:
+        subcloud = env.subcloud(ctx)
+        if subcloud is None or subcloud.availability_status == AvailabilityStatus.OFFLINE:
+            return fail(ctx, f"Subcloud {ctx.subcloud_name} went offline ({exc.message}).")
+        # Not (yet) offline for the audit: try again at the next poll.
+        return Outcome(operation=ctx.operation, wait=Wait.OPERATION, subcloud=_starting(ctx))
+    if not operation.done:
+        progress = operation.progress.to_dict() if operation.progress else None
+        return Outcome(
+            operation=operation.handle(),
+            progress=progress,
+            wait=Wait.OPERATION,
+            subcloud=_starting(ctx),
+        )
+    if operation.error:
+        return fail(ctx, operation.error)
+    outcome = finish(operation)
+    if outcome.progress is None and operation.progress is not None:
+        outcome.progress = operation.progress.to_dict()
+    return outcome
+
+
+def precheck(ctx: StepContext, env: Environment) -> Outcome:
+    subcloud = env.subcloud(ctx)
+    if subcloud is None:
+        return fail(ctx, f"Subcloud {ctx.subcloud_name} no longer exists.", False)
+    if subcloud.management_state != ManagementState.MANAGED:
+        return fail(ctx, f"Subcloud {ctx.subcloud_name} is unmanaged.")
+    if env.other_active_step(ctx):
+        return fail(ctx, f"Subcloud {ctx.subcloud_name} is already prestaging.", False)
+    problem = eligibility_problem(subcloud)
+    if problem and problem != "Subcloud is already prestaging.":
+        return fail(ctx, problem)
+
+    def evaluate(operation: driver_base.Operation) -> Outcome:
+        info = driver_base.SystemInfo.from_dict(operation.result)
+        if info.health_problem:
+            return fail(ctx, f"Subcloud health check failed: {info.health_problem}")
+        if info.system_mode == "duplex" and ctx.request.for_install and not info.controller0_active:
+            return fail(ctx, "Prestage for install on a duplex subcloud needs controller-0 active.")
+        if info.management_alarms and not ctx.request.force:
+            return fail(ctx, ALARMS_MESSAGE)
+        release = ctx.request.release
+        needed = (
+            0
+            if release in info.prestaged_versions
+            else preparation.release_bytes(env.conf, release)
+        )
+        if info.free_disk_bytes < needed:
+            return fail(
+                ctx,
+                f"Not enough free disk space for release {release}: "
+                f"{info.free_disk_bytes / 1024**3:.1f} GiB free, "
+                f"{needed / 1024**3:.1f} GiB needed.",
+            )
+        return Outcome(state=StepState.PREPARING_PACKAGES, subcloud=_starting(ctx))
+
+    return _run_operation(ctx, env, driver_base.OperationKind.PRECHECK, evaluate)
+
+
+def prepare_packages(ctx: StepContext, env: Environment) -> Outcome:
+    """Wait for the strategy's one preparation, running it if nobody else does."""
+    go = Outcome(state=StepState.PRESTAGING_PACKAGES)
+    if ctx.strategy_id is None:
+        # A standalone prestage prepares for itself.
+        try:
+            preparation.prepare(env.conf, ctx.request.release)
+        except preparation.PreparationFailed as exc:
+            return fail(ctx, exc.message)
+        return go
+    row = env.preparation_state(ctx)
+    if row is None or row.state == PreparationState.RUNNING:
+        row = env.claim_preparation(ctx)
+        if row.state == PreparationState.RUNNING and row.owner == env.owner:
+            try:
+                preparation.prepare(env.conf, ctx.request.release)
+            except preparation.PreparationFailed as exc:
+                env.finish_preparation(ctx, PreparationState.FAILED, exc.message)
+                outcome = fail(ctx, exc.message)
+            else:
+                env.finish_preparation(ctx, PreparationState.DONE, None)
+                outcome = go
+            outcome.prepared_strategy = ctx.strategy_id
+            return outcome
+    if row.state == PreparationState.DONE:
+        return go
+    if row.state == PreparationState.FAILED:
+        return fail(ctx, row.details or "preparing the packages failed")
+    return Outcome(wait=Wait.PREPARATION)
+
+
+def prestage_packages(ctx: StepContext, env: Environment) -> Outcome:
+    return _run_operation(
+        ctx,
+        env,
+        driver_base.OperationKind.PACKAGES,
+        lambda operation: Outcome(state=StepState.PRESTAGING_IMAGES),
+    )
+
+
+def prestage_images(ctx: StepContext, env: Environment) -> Outcome:
+    def complete(operation: driver_base.Operation) -> Outcome:
+        skipped = operation.result.get("skipped")
+        return Outcome(
+            state=StepState.COMPLETE,
+            details=f"{StepState.PRESTAGING_IMAGES}: skipped: {skipped}" if skipped else None,
+            subcloud={
+                "prestage_status": str(PrestageStatus.COMPLETE),
+                "prestage_versions": merge_versions(ctx.prestage_versions, ctx.request.release),
+                "error_description": None,
+            },
+        )
+
+    return _run_operation(ctx, env, driver_base.OperationKind.IMAGES, complete)
+
+
+ACTIONS: dict[StepState, Callable[[StepContext, Environment], Outcome]] = {
+    StepState.PRECHECK: precheck,
+    StepState.PREPARING_PACKAGES: prepare_packages,
+    StepState.PRESTAGING_PACKAGES: prestage_packages,
+    StepState.PRESTAGING_IMAGES: prestage_images,
+}
+
+
+def act(ctx: StepContext, env: Environment) -> Outcome:
+    """Run the action of the step's state. Errors become the step's failure: a step
+    never hangs on an error."""
+    try:
+        return ACTIONS[ctx.state](ctx, env)
+    except exception.DCManagerException as exc:
+        return fail(ctx, exc.message)
+    except Exception:
+        LOG.exception("Step %s (%s) failed in %s", ctx.step_id, ctx.subcloud_name, ctx.state)
+        return fail(ctx, "internal error (see the dcmanager log)")

@@ -1,0 +1,176 @@
+"""The orchestrator: owns the strategy's state machine and its max-parallel window.
+
+It reacts at once to events (a strategy applied or aborted, steps ended) and scans
+every ``[orchestrator] scan_interval`` as a safety net (lost messages, expired leases).
+While several orchestrators may run, one at a time drives the strategy: the one whose
+lease on the strategy row is current.
+"""
+
+import datetime
+import logging
+
+import oslo_messaging
+from oslo_config import cfg
+from oslo_utils import timeutils
+
+from dcmanager.common import context as dc_context
+from dcmanager.common import rpc
+from dcmanager.common import service
+from dcmanager.db import orchestration as db
+from dcmanager.orchestrator import rpcapi
+from dcmanager.orchestrator.states import STEP_ACTIVE
+from dcmanager.orchestrator.states import StepState
+from dcmanager.orchestrator.states import StrategyState
+
+LOG = logging.getLogger(__name__)
+
+STOPPED_ON_FAILURE = "Not started: the strategy stops on failure and a step failed."
+ABORTED = "Not started: the strategy was aborted."
+LOST_TOO_OFTEN = "its worker stopped while running it {attempts} times"
+
+
+def final_state(counts: dict[str, int]) -> StrategyState:
+    """The state a strategy ends in, from its steps' states."""
+    if counts.get(StepState.FAILED):
+        return StrategyState.FAILED
+    if counts.get(StepState.ABORTED):
+        return StrategyState.ABORTED
+    return StrategyState.COMPLETE
+
+
+class Orchestrator:
+    """The strategy state machine. :meth:`tick` does everything due now."""
+
+    def __init__(self, conf: cfg.ConfigOpts, owner: str, workers: rpcapi.WorkerClient) -> None:
+        self.conf = conf
+        self.owner = owner
+        self.workers = workers
+        self._context = dc_context.get_admin_context()
+
+    def _lease(self, seconds: float) -> tuple[datetime.datetime, datetime.datetime]:
+        now = timeutils.utcnow()
+        return now, now + datetime.timedelta(seconds=seconds)
+
+    def tick(self) -> None:
+        try:
+            self._tick()
+        except db.StrategyStateConflict as exc:
+            # An operator acted meanwhile (abort, delete); the event that woke us for it
+            # runs the next tick at once.
+            LOG.debug("Strategy changed while the orchestrator worked on it: %s", exc)
+
+    def _tick(self) -> None:
+        strategy = db.strategy_find()
+        if strategy is None:
+            return
+        state = StrategyState(strategy.state)
+        if state not in (
+            StrategyState.APPLYING,
+            StrategyState.ABORT_REQUESTED,
+            StrategyState.ABORTING,
+            StrategyState.DELETING,
+        ):
+            return
+        now, until = self._lease(3 * self.conf.orchestrator.scan_interval)
+        if not db.strategy_claim(strategy.id, self.owner, now, until):
+            return
+        if state == StrategyState.DELETING:
+            db.strategy_destroy(strategy.id)
+            LOG.info("Strategy %s (%s) deleted", strategy.id, strategy.type)
+            return
+        if state == StrategyState.ABORT_REQUESTED:
+            strategy = db.strategy_transition(
+                strategy.id, [state], StrategyState.ABORTING, "aborted"
+            )
+            state = StrategyState.ABORTING
+        if state == StrategyState.ABORTING:
+            db.steps_finish_initial(strategy.id, StepState.ABORTED, ABORTED)
+        self._reclaim(strategy.id)
+        counts = db.step_counts(strategy.id)
+        if state == StrategyState.APPLYING:
+            if strategy.stop_on_failure and counts.get(StepState.FAILED):
+                if db.steps_finish_initial(strategy.id, StepState.ABORTED, STOPPED_ON_FAILURE):
+                    counts = db.step_counts(strategy.id)
+            else:
+                counts = self._fill_window(strategy.id, strategy.max_parallel_subclouds, counts)
+        if not counts.get(StepState.INITIAL) and not _active(counts):
+            final = final_state(counts)
+            db.strategy_transition(
+                strategy.id,
+                [state],
+                final,
+                "finished",
+                {"finished_at": timeutils.utcnow(), "owner": None},
+            )
+            LOG.info("Strategy %s (%s) ended %s: %s", strategy.id, strategy.type, final, counts)
+
+    def _reclaim(self, strategy_id: int) -> None:
+        """Give the steps of workers that stopped renewing their leases to others."""
+        now, until = self._lease(self.conf.orchestrator.step_lease_seconds)
+        released, exhausted = db.steps_reclaim_expired(
+            strategy_id, now, until, self.conf.orchestrator.max_step_attempts
+        )
+        if exhausted:
+            reason = LOST_TOO_OFTEN.format(attempts=self.conf.orchestrator.max_step_attempts)
+            db.step_fail_exhausted(exhausted, reason)
+            LOG.warning("Strategy %s: %d steps failed: %s", strategy_id, len(exhausted), reason)
+        if released:
+            LOG.warning(
+                "Strategy %s: %d steps with expired leases resumed", strategy_id, len(released)
+            )
+            self._hand_out(released)
+
+    def _fill_window(self, strategy_id: int, width: int, counts: dict[str, int]) -> dict:
+        free = width - _active(counts)
+        if free <= 0 or not counts.get(StepState.INITIAL):
+            return counts
+        now, until = self._lease(self.conf.orchestrator.step_lease_seconds)
+        started = db.steps_dispatch(strategy_id, free, now, until)
+        self._hand_out(started)
+        return db.step_counts(strategy_id)
+
+    def _hand_out(self, step_ids: list[int]) -> None:
+        size = self.conf.orchestrator.dispatch_batch_size
+        for first in range(0, len(step_ids), size):
+            self.workers.run_steps(self._context, step_ids[first : first + size])
+
+
+def _active(counts: dict[str, int]) -> int:
+    return sum(counts.get(state, 0) for state in STEP_ACTIVE)
+
+
+class OrchestratorEndpoint:
+    target = oslo_messaging.Target(version="1.0")
+
+    def __init__(self, wake) -> None:
+        self._wake = wake
+
+    def strategy_changed(self, ctxt, strategy_id: int) -> None:
+        self._wake()
+
+    def steps_finished(self, ctxt, strategy_id: int, count: int) -> None:
+        self._wake()
+
+
+class OrchestratorService:
+    """``dcmanager-orchestrator``: the state machine loop and its RPC server."""
+
+    def __init__(self, conf: cfg.ConfigOpts) -> None:
+        self.owner = service.worker_name(conf, "orchestrator")
+        self.orchestrator = Orchestrator(conf, self.owner, rpcapi.WorkerClient(conf))
+        self._loop = service.Periodic(
+            "orchestrator", conf.orchestrator.scan_interval, self.orchestrator.tick
+        )
+        self._server = rpc.get_server(
+            conf, rpcapi.ORCHESTRATOR_TOPIC, self.owner, [OrchestratorEndpoint(self._loop.wake)]
+        )
+
+    def start(self) -> None:
+        self._loop.start()
+        self._server.start()
+        self._loop.wake()
+
+    def stop(self) -> None:
+        self._server.stop()
+        self._server.wait()
+        self._loop.stop()
