@@ -130,7 +130,10 @@ def strategy_transition(
     :param action: what the caller does, for the error (``applied``, ``aborted``, ...).
     :raises StrategyNotFound: it is gone.
     :raises StrategyStateConflict: it is in another state.
+    :raises InvalidTransition: ``expected`` -> ``new_state`` is not in the state table.
     """
+    for source in expected:
+        states.check_strategy_transition(source, new_state)
     with session.writer() as db:
         result = db.execute(
             update(models.Strategy)
@@ -586,10 +589,13 @@ def preparation_claim(
     owner: str,
     now: datetime.datetime,
     lease_until: datetime.datetime,
-) -> models.PrestagePreparation:
-    """The strategy's preparation row, taken by ``owner`` if nobody has started the
-    preparation or its preparer's lease expired. The caller prepares if the returned
-    row's owner is itself and its state is running."""
+) -> tuple[models.PrestagePreparation, bool]:
+    """Take the strategy's preparation if nobody has started it, or if its preparer's
+    lease expired.
+
+    :returns: the preparation row, and whether this call took it (then the caller
+        prepares; otherwise it waits for the row's state to change).
+    """
     running = str(states.PreparationState.RUNNING)
     try:
         with session.writer() as db:
@@ -602,16 +608,18 @@ def preparation_claim(
                     lease_expires_at=lease_until,
                 )
             )
+        taken = True
     except db_exc.DBDuplicateEntry:
         with session.writer() as db:
-            db.execute(
+            result = db.execute(
                 update(models.PrestagePreparation)
                 .where(models.PrestagePreparation.strategy_id == strategy_id)
                 .where(models.PrestagePreparation.state == running)
                 .where(models.PrestagePreparation.lease_expires_at < now)
                 .values(owner=owner, lease_expires_at=lease_until, updated_at=now)
             )
-    return preparation_get(strategy_id)
+        taken = result.rowcount == 1
+    return preparation_get(strategy_id), taken
 
 
 def preparation_get(strategy_id: int) -> models.PrestagePreparation:

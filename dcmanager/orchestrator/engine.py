@@ -106,7 +106,7 @@ class StepEngine:
         self.env = prestage.Environment(
             conf=conf,
             owner=owner,
-            driver=lambda ctx: drivers.get_driver(ctx.subcloud_name, ctx.endpoint),
+            driver=self._driver,
             subcloud=lambda ctx: self._batch_subclouds.get(ctx.subcloud_id),
             other_active_step=lambda ctx: db.other_active_step_exists(ctx.subcloud_id, ctx.step_id),
             claim_preparation=self._claim_preparation,
@@ -181,7 +181,16 @@ class StepEngine:
     def _lease_until(self, now: datetime.datetime) -> datetime.datetime:
         return now + datetime.timedelta(seconds=self.conf.orchestrator.step_lease_seconds)
 
-    def _claim_preparation(self, ctx: prestage.StepContext) -> models.PrestagePreparation:
+    def _driver(self, ctx: prestage.StepContext) -> driver_base.SubcloudDriver:
+        """The subcloud's driver at its endpoint as the database has it now (an operator
+        may change it while the step runs)."""
+        subcloud = self._batch_subclouds.get(ctx.subcloud_id)
+        endpoint = subcloud.endpoint if subcloud is not None else ctx.endpoint
+        return drivers.get_driver(ctx.subcloud_name, endpoint)
+
+    def _claim_preparation(
+        self, ctx: prestage.StepContext
+    ) -> tuple[models.PrestagePreparation, bool]:
         now = self._now()
         return db.preparation_claim(
             ctx.strategy_id, ctx.request.release, self.owner, now, self._lease_until(now)
@@ -244,6 +253,7 @@ class StepEngine:
     ) -> db.StepChange:
         values: dict = {}
         if outcome.state is not None:
+            states.check_step_transition(ctx.state, outcome.state)
             values.update(state=str(outcome.state), operation=None)
             if outcome.state in states.STEP_FINISHED:
                 values.update(finished_at=now, owner=None)

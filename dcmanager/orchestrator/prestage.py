@@ -104,7 +104,8 @@ class Environment:
     subcloud: Callable[[StepContext], models.Subcloud | None]
     """The subcloud as the database has it now."""
     other_active_step: Callable[[StepContext], bool]
-    claim_preparation: Callable[[StepContext], models.PrestagePreparation]
+    claim_preparation: Callable[[StepContext], tuple[models.PrestagePreparation, bool]]
+    """The strategy's preparation row, and whether this call took it to prepare."""
     finish_preparation: Callable[[StepContext, str, str | None], bool]
     preparation_state: Callable[[StepContext], models.PrestagePreparation | None]
 
@@ -215,8 +216,8 @@ def prepare_packages(ctx: StepContext, env: Environment) -> Outcome:
         return go
     row = env.preparation_state(ctx)
     if row is None or row.state == PreparationState.RUNNING:
-        row = env.claim_preparation(ctx)
-        if row.state == PreparationState.RUNNING and row.owner == env.owner:
+        row, taken = env.claim_preparation(ctx)
+        if taken:
             try:
                 preparation.prepare(env.conf, ctx.request.release)
             except preparation.PreparationFailed as exc:

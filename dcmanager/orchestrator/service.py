@@ -29,11 +29,12 @@ ABORTED = "Not started: the strategy was aborted."
 LOST_TOO_OFTEN = "its worker stopped while running it {attempts} times"
 
 
-def final_state(counts: dict[str, int]) -> StrategyState:
-    """The state a strategy ends in, from its steps' states."""
+def final_state(counts: dict[str, int], aborting: bool) -> StrategyState:
+    """The state a strategy ends in: failed if a step failed, else aborted if it was
+    aborted or a step was, else complete."""
     if counts.get(StepState.FAILED):
         return StrategyState.FAILED
-    if counts.get(StepState.ABORTED):
+    if aborting or counts.get(StepState.ABORTED):
         return StrategyState.ABORTED
     return StrategyState.COMPLETE
 
@@ -94,7 +95,7 @@ class Orchestrator:
             else:
                 counts = self._fill_window(strategy.id, strategy.max_parallel_subclouds, counts)
         if not counts.get(StepState.INITIAL) and not _active(counts):
-            final = final_state(counts)
+            final = final_state(counts, aborting=state == StrategyState.ABORTING)
             db.strategy_transition(
                 strategy.id,
                 [state],

@@ -125,6 +125,20 @@ class PreparationState(enum.StrEnum):
     """Preparation failed; every step waiting on it fails with its reason."""
 
 
+class InvalidTransition(Exception):
+    """A move the tables above do not allow: a bug in the engine, never user input."""
+
+
+def check_strategy_transition(source: StrategyState, target: StrategyState) -> None:
+    if target not in STRATEGY_TRANSITIONS[StrategyState(source)]:
+        raise InvalidTransition(f"strategy: {source} -> {target}")
+
+
+def check_step_transition(source: StepState, target: StepState) -> None:
+    if target not in STEP_TRANSITIONS[StepState(source)]:
+        raise InvalidTransition(f"step: {source} -> {target}")
+
+
 def next_phase(state: StepState) -> StepState:
     """The state after a successful ``state`` (a prestage phase)."""
     index = PRESTAGE_PHASES.index(state)

@@ -2,6 +2,9 @@
 
 import pytest
 
+from dcmanager.orchestrator import engine as engine_module
+from dcmanager.orchestrator import service as orchestrator_service
+from dcmanager.orchestrator import worker
 from tests.functional import strategy_helpers as sh
 
 
@@ -25,3 +28,264 @@ def test_group_strategy_runs_in_order_within_the_window(api, roles, width):
         assert subcloud["prestage-status"] == "complete"
         assert subcloud["prestage-versions"] == "25.09"
         assert subcloud["error-description"] is None
+
+
+def _run(api, names, options="", **create):
+    sh.add_subclouds(api, names, options)
+    sh.create(api, **create)
+    sh.apply(api)
+    return sh.wait_final(api)
+
+
+def test_large_window_runs_everything_at_once(api, roles):
+    names = [f"sc{i}" for i in range(1, 61)]
+
+    final = _run(api, names, **{"max-parallel-subclouds": 50})
+
+    assert final["state"] == "complete"
+    steps = sh.steps(api)
+    assert {step["state"] for step in steps.values()} == {"complete"}
+    assert sh.max_in_flight(list(steps.values())) <= 50
+
+
+@pytest.mark.parametrize(
+    ("options", "state", "reason"),
+    [
+        ("fail=precheck", "prestage-precheck", "Subcloud health check failed: simulated"),
+        ("fail=packages", "prestaging-packages", "simulated failure of the packages transfer"),
+        ("fail=images", "prestaging-images", "simulated failure of the images transfer"),
+        ("alarms=2", "prestage-precheck", "Subcloud has management affecting alarm(s)."),
+        ("free_disk_gb=1", "prestage-precheck", "Not enough free disk space for release 25.09"),
+    ],
+)
+def test_a_failing_phase_fails_its_step_with_the_reason(api, roles, options, state, reason):
+    sh.add_subclouds(api, ["good"])
+    final = _run(api, ["bad"], options)
+
+    assert final["state"] == "failed"
+    steps = sh.steps(api)
+    assert steps["good"]["state"] == "complete"
+    assert steps["bad"]["state"] == "failed"
+    assert steps["bad"]["details"].startswith(f"{state}: {reason}")
+    bad = api.get("/v1.0/subclouds/bad").json
+    assert bad["prestage-status"] == "failed"
+    assert bad["error-description"].startswith(reason)
+    assert bad["prestage-versions"] is None
+
+
+def test_force_prestages_despite_alarms(api, roles):
+    final = _run(api, ["sc1"], "alarms=3", force=True)
+
+    assert final["state"] == "complete"
+
+
+def test_duplex_for_install_needs_controller0_active(api, roles):
+    sh.add_subclouds(api, ["ok"], "system_mode=duplex")
+    final = _run(api, ["c1active"], "system_mode=duplex&controller0_active=false", for_install=True)
+
+    steps = sh.steps(api)
+    assert final["state"] == "failed"
+    assert steps["ok"]["state"] == "complete"
+    assert steps["c1active"]["details"] == (
+        "prestage-precheck: Prestage for install on a duplex subcloud needs controller-0 active."
+    )
+
+
+def test_release_without_image_list_skips_images_with_a_note(api, roles):
+    final = _run(api, ["sc1"], "image_list=false")
+
+    step = sh.steps(api)["sc1"]
+    assert final["state"] == "complete"
+    assert step["state"] == "complete"
+    assert step["details"] == (
+        "prestaging-images: skipped: the release has no image list: no images to prestage"
+    )
+    assert api.get("/v1.0/subclouds/sc1").json["prestage-status"] == "complete"
+
+
+def test_stop_on_failure_starts_nothing_after_the_first_failure(api, roles):
+    sh.add_subclouds(api, ["bad"], "fail=precheck")
+    sh.add_subclouds(api, [f"sc{i}" for i in range(1, 6)], "delay=0.2")
+
+    sh.create(api, **{"max-parallel-subclouds": 1, "stop-on-failure": "true"})
+    sh.apply(api)
+    final = sh.wait_final(api)
+
+    steps = sh.steps(api)
+    assert final["state"] == "failed"
+    assert steps["bad"]["state"] == "failed"
+    assert {steps[f"sc{i}"]["state"] for i in range(1, 6)} == {"aborted"}
+    assert steps["sc1"]["details"] == (
+        "Not started: the strategy stops on failure and a step failed."
+    )
+    assert steps["sc1"]["started-at"] is None
+
+
+def test_abort_lets_running_steps_finish_and_aborts_the_rest(api, roles):
+    names = [f"sc{i}" for i in range(1, 7)]
+    sh.add_subclouds(api, names, "delay=0.5")
+    sh.create(api, **{"max-parallel-subclouds": 2})
+    sh.apply(api)
+    sh.wait_for(lambda: sh.steps(api)["sc1"]["state"] == "prestaging-packages", what="sc1 running")
+
+    aborted = api.post_json(f"{sh.STRATEGY}/actions", {"action": "abort"}).json
+    final = sh.wait_final(api)
+
+    assert aborted["state"] == "abort requested"
+    assert final["state"] == "aborted"
+    steps = sh.steps(api)
+    assert [steps[n]["state"] for n in names] == ["complete"] * 2 + ["aborted"] * 4
+    assert steps["sc6"]["details"] == "Not started: the strategy was aborted."
+
+
+def test_subcloud_unmanaged_after_create_fails_its_step(api, roles):
+    sh.add_subclouds(api, ["sc1", "sc2", "sc3"])
+    sh.create(api)
+    api.patch_json("/v1.0/subclouds/sc2", {"management-state": "unmanaged"})
+
+    sh.apply(api)
+    final = sh.wait_final(api)
+
+    steps = sh.steps(api)
+    assert final["state"] == "failed"
+    assert steps["sc2"]["details"] == "prestage-precheck: Subcloud sc2 is unmanaged."
+    assert steps["sc1"]["state"] == steps["sc3"]["state"] == "complete"
+    assert api.get("/v1.0/subclouds/sc2").json["error-description"] == "Subcloud sc2 is unmanaged."
+
+
+def test_preparation_failure_fails_every_step_at_once_and_runs_once(
+    api, roles, fast_engine, monkeypatch
+):
+    from dcmanager.orchestrator import preparation
+
+    calls = []
+    real_prepare = preparation.prepare
+
+    def counting_prepare(conf, release):
+        calls.append(release)
+        return real_prepare(conf, release)
+
+    monkeypatch.setattr(preparation, "prepare", counting_prepare)
+    fast_engine.set_override("simulated_preparation_failures", ["25.09"], group="prestage")
+    names = [f"sc{i}" for i in range(1, 9)]
+
+    final = _run(api, names, **{"max-parallel-subclouds": 3})
+
+    assert final["state"] == "failed"
+    steps = sh.steps(api)
+    for name in names:
+        assert steps[name]["state"] == "failed"
+        assert steps[name]["details"] == (
+            "prestage-preparing-packages: Preparing the packages of release 25.09 failed: "
+            "simulated failure ([prestage] simulated_preparation_failures)"
+        )
+    assert calls == ["25.09"]
+
+
+def test_a_subcloud_going_offline_mid_step_fails_it(api, roles):
+    sh.add_subclouds(api, ["sc1"], "delay=3")
+    sh.create(api)
+    sh.apply(api)
+    sh.wait_for(
+        lambda: sh.steps(api)["sc1"]["state"] == "prestaging-packages", what="sc1 transferring"
+    )
+
+    api.patch_json("/v1.0/subclouds/sc1", {"endpoint": "simulated://sc1?delay=3&offline=true"})
+    final = sh.wait_final(api)
+
+    step = sh.steps(api)["sc1"]
+    assert final["state"] == "failed"
+    assert step["details"].startswith("prestaging-packages: Subcloud sc1 went offline")
+    assert api.get("/v1.0/subclouds/sc1").json["availability-status"] == "offline"
+
+
+def test_progress_is_shown_while_transferring(api, roles):
+    sh.add_subclouds(api, ["sc1"], "delay=1")
+    sh.create(api)
+    sh.apply(api)
+
+    progress = sh.wait_for(
+        lambda: (
+            (step := sh.steps(api)["sc1"])["state"] == "prestaging-packages"
+            and step["progress"]
+            and step["progress"]["bytes_done"] > 0
+            and step["progress"]
+        ),
+        what="packages progress",
+    )
+    sh.wait_final(api)
+
+    assert progress["bytes_total"] == 2 * 1024**3
+    assert progress["artifacts_total"] == 400
+    assert 0 < progress["bytes_done"] <= progress["bytes_total"]
+
+
+def _start_strategy(api, count=6, delay=0.5, width=3):
+    names = [f"sc{i}" for i in range(1, count + 1)]
+    sh.add_subclouds(api, names, f"delay={delay}")
+    sh.create(api, **{"max-parallel-subclouds": width})
+    sh.apply(api)
+    sh.wait_for(lambda: sh.steps(api)["sc1"]["state"] == "prestaging-packages", what="sc1 running")
+    return names
+
+
+def _replace(roles, index, new_service):
+    roles[index].stop()
+    new_service.start()
+    roles[index] = new_service  # stopped by the fixture at the end
+
+
+def _attempts(engine) -> dict[int, int]:
+    with engine.connect() as conn:
+        rows = conn.exec_driver_sql("SELECT id, attempts FROM strategy_steps").all()
+    return dict(rows)
+
+
+def test_worker_restart_mid_strategy_loses_nothing(api, roles, fast_engine, db):
+    names = _start_strategy(api)
+
+    _replace(roles, 1, worker.WorkerService(fast_engine))
+    final = sh.wait_final(api)
+
+    assert final["state"] == "complete"
+    assert {sh.steps(api)[n]["state"] for n in names} == {"complete"}
+    # The steps the stopped worker gave back ran again, on the new worker.
+    assert max(_attempts(db).values()) == 2
+
+
+def test_worker_crash_mid_strategy_is_recovered_by_lease_expiry(
+    api, roles, fast_engine, db, monkeypatch
+):
+    names = _start_strategy(api)
+    # A crash: the worker goes without giving its steps back.
+    monkeypatch.setattr(engine_module.db, "steps_release", lambda *args: None)
+
+    _replace(roles, 1, worker.WorkerService(fast_engine))
+    final = sh.wait_final(api)
+
+    assert final["state"] == "complete"
+    assert {sh.steps(api)[n]["state"] for n in names} == {"complete"}
+    assert max(_attempts(db).values()) == 2
+
+
+def test_orchestrator_restart_mid_strategy(api, roles, fast_engine):
+    names = _start_strategy(api)
+
+    _replace(roles, 3, orchestrator_service.OrchestratorService(fast_engine))
+    final = sh.wait_final(api)
+
+    assert final["state"] == "complete"
+    assert {sh.steps(api)[n]["state"] for n in names} == {"complete"}
+    assert sh.max_in_flight(list(sh.steps(api).values())) <= 3
+
+
+def test_deleted_strategy_is_removed_by_the_orchestrator(api, roles):
+    _run(api, ["sc1"])
+
+    deleting = api.delete(f"{sh.STRATEGY}?type=prestage").json
+
+    assert deleting["state"] == "deleting"
+    sh.wait_for(lambda: api.get(sh.STRATEGY, expect_errors=True).status_int == 404, what="deletion")
+    # The subcloud may be deleted now that no strategy refers to it.
+    api.patch_json("/v1.0/subclouds/sc1", {"management-state": "unmanaged"})
+    assert api.delete("/v1.0/subclouds/sc1").status_int == 204

@@ -1,0 +1,91 @@
+"""The state tables: every state reachable, every end final, the engine bound by them."""
+
+import pytest
+
+from dcmanager.orchestrator import states
+from dcmanager.orchestrator.states import StepState
+from dcmanager.orchestrator.states import StrategyState
+
+
+def _reachable(transitions, start):
+    seen, todo = {start}, [start]
+    while todo:
+        for target in transitions[todo.pop()]:
+            if target not in seen:
+                seen.add(target)
+                todo.append(target)
+    return seen
+
+
+def test_every_strategy_state_is_reachable_from_initial():
+    assert _reachable(states.STRATEGY_TRANSITIONS, StrategyState.INITIAL) == set(StrategyState)
+
+
+def test_every_strategy_path_ends_deleted():
+    for state in StrategyState:
+        assert StrategyState.DELETING in _reachable(states.STRATEGY_TRANSITIONS, state)
+    assert states.STRATEGY_TRANSITIONS[StrategyState.DELETING] == frozenset()
+
+
+def test_strategy_actions_follow_the_contract():
+    # Apply only from initial, abort only from applying, delete only from these.
+    assert {s for s, t in states.STRATEGY_TRANSITIONS.items() if StrategyState.APPLYING in t} == {
+        StrategyState.INITIAL
+    }
+    assert {
+        s for s, t in states.STRATEGY_TRANSITIONS.items() if StrategyState.ABORT_REQUESTED in t
+    } == {StrategyState.APPLYING}
+    assert {s for s, t in states.STRATEGY_TRANSITIONS.items() if StrategyState.DELETING in t} == (
+        states.STRATEGY_DELETABLE
+    )
+    # An aborted strategy never ends complete.
+    assert StrategyState.COMPLETE not in states.STRATEGY_TRANSITIONS[StrategyState.ABORTING]
+
+
+def test_steps_walk_the_prestage_phases_in_order():
+    state, walked = StepState.INITIAL, []
+    state = StepState.PRECHECK
+    while state != StepState.COMPLETE:
+        walked.append(state)
+        following = states.next_phase(state)
+        assert following in states.STEP_TRANSITIONS[state]
+        state = following
+    assert walked == list(states.PRESTAGE_PHASES)
+
+
+def test_every_step_state_is_reachable_and_every_path_ends():
+    reachable = _reachable(states.STEP_TRANSITIONS, StepState.INITIAL)
+    # Skipped steps are created skipped, never moved there.
+    assert reachable == set(StepState) - {StepState.SKIPPED}
+    for state in StepState:
+        ends = _reachable(states.STEP_TRANSITIONS, state) & states.STEP_FINISHED
+        assert ends, f"{state} can never finish"
+    for state in states.STEP_FINISHED:
+        assert states.STEP_TRANSITIONS[state] == frozenset()
+
+
+def test_every_active_step_state_can_fail():
+    for state in states.STEP_ACTIVE:
+        assert StepState.FAILED in states.STEP_TRANSITIONS[state]
+
+
+def test_moves_outside_the_tables_are_refused():
+    states.check_step_transition(StepState.PRECHECK, StepState.PREPARING_PACKAGES)
+    with pytest.raises(states.InvalidTransition):
+        states.check_step_transition(StepState.COMPLETE, StepState.FAILED)
+    with pytest.raises(states.InvalidTransition):
+        states.check_step_transition(StepState.INITIAL, StepState.COMPLETE)
+    with pytest.raises(states.InvalidTransition):
+        states.check_strategy_transition(StrategyState.ABORTING, StrategyState.COMPLETE)
+
+
+def test_dot_rendering_names_every_state_and_transition():
+    dot = states.to_dot()
+    for state in StrategyState:
+        assert f'"strategy:{state}"' in dot
+    for state in StepState:
+        assert f'"step:{state}"' in dot
+    edges = sum(len(t) for t in states.STRATEGY_TRANSITIONS.values()) + sum(
+        len(t) for t in states.STEP_TRANSITIONS.values()
+    )
+    assert dot.count("->") == edges
