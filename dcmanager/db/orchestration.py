@@ -14,6 +14,7 @@ from typing import Any
 from oslo_db import api as oslo_db_api
 from oslo_db import exception as db_exc
 from sqlalchemy import and_
+from sqlalchemy import bindparam
 from sqlalchemy import delete
 from sqlalchemy import exists
 from sqlalchemy import func
@@ -247,32 +248,42 @@ def steps_dispatch(
     """Start up to ``count`` initial steps, in id order: each moves to the first phase,
     unowned, with a lease a worker must claim it within. Returns their ids."""
     first = str(states.PRESTAGE_PHASES[0])
+    initial = str(states.StepState.INITIAL)
     with session.writer() as db:
         ids = db.scalars(
             select(Step.id)
             .where(Step.strategy_id == strategy_id)
-            .where(Step.state == str(states.StepState.INITIAL))
+            .where(Step.state == initial)
             .order_by(Step.id)
             .limit(count)
         ).all()
-        started = []
-        for step_id in ids:
-            result = db.execute(
-                update(Step)
-                .where(Step.id == step_id)
-                .where(Step.state == str(states.StepState.INITIAL))
-                .values(
-                    state=first,
-                    owner=None,
-                    lease_expires_at=lease_until,
-                    started_at=now,
-                    updated_at=now,
-                    attempts=Step.attempts + 1,
-                )
+        if not ids:
+            return []
+        result = db.execute(
+            update(Step.__table__)
+            .where(Step.id.in_(ids))
+            .where(Step.state == initial)
+            .values(
+                state=first,
+                owner=None,
+                lease_expires_at=lease_until,
+                started_at=now,
+                updated_at=now,
+                attempts=Step.attempts + 1,
             )
-            if result.rowcount == 1:
-                started.append(step_id)
-    return started
+        )
+        if result.rowcount == len(ids):
+            return list(ids)
+        # Some moved meanwhile (an abort): the ones started are those stamped now.
+        return list(
+            db.scalars(
+                select(Step.id)
+                .where(Step.id.in_(ids))
+                .where(Step.state == first)
+                .where(Step.started_at == now)
+                .order_by(Step.id)
+            ).all()
+        )
 
 
 @oslo_db_api.retry_on_deadlock
@@ -418,27 +429,58 @@ class StepChange:
 def steps_record(owner: str, changes: Sequence[StepChange]) -> list[bool]:
     """Record many steps' moves in one transaction, each a compare-and-swap on its state
     and owner. Returns, per change, whether it happened (False: the step is no longer
-    ``owner``'s, or moved meanwhile; its subcloud is left alone)."""
+    ``owner``'s, or moved meanwhile; its subcloud is left alone).
+
+    Changes that set the same columns run as one executemany; which rows matched is read
+    back by the unique ``updated_at`` this call stamps on them.
+    """
+    if not changes:
+        return []
     now = models.utcnow()
-    done = []
+    steps, subclouds = Step.__table__, models.Subcloud.__table__
+    groups: dict[tuple[str, ...], list[StepChange]] = {}
+    for change in changes:
+        groups.setdefault(tuple(sorted(change.values)), []).append(change)
     with session.writer() as db:
-        for change in changes:
-            result = db.execute(
-                update(Step)
-                .where(Step.id == change.step_id)
-                .where(Step.state == change.expected_state)
-                .where(Step.owner == owner)
-                .values(updated_at=now, **change.values)
+        for columns, group in groups.items():
+            statement = (
+                update(steps)
+                .where(steps.c.id == bindparam("match_id"))
+                .where(steps.c.state == bindparam("match_state"))
+                .where(steps.c.owner == bindparam("match_owner"))
+                .values(updated_at=now, **{column: bindparam(column) for column in columns})
             )
-            happened = result.rowcount == 1
-            if happened and change.subcloud_values:
-                db.execute(
-                    update(models.Subcloud)
-                    .where(models.Subcloud.id == change.subcloud_id)
-                    .values(updated_at=now, **change.subcloud_values)
-                )
-            done.append(happened)
-    return done
+            db.execute(
+                statement,
+                [
+                    {
+                        "match_id": change.step_id,
+                        "match_state": change.expected_state,
+                        "match_owner": owner,
+                        **change.values,
+                    }
+                    for change in group
+                ],
+            )
+        happened = set(
+            db.scalars(
+                select(steps.c.id)
+                .where(steps.c.id.in_([change.step_id for change in changes]))
+                .where(steps.c.updated_at == now)
+            ).all()
+        )
+        subcloud_groups: dict[tuple[str, ...], list[StepChange]] = {}
+        for change in changes:
+            if change.step_id in happened and change.subcloud_values:
+                subcloud_groups.setdefault(tuple(sorted(change.subcloud_values)), []).append(change)
+        for columns, group in subcloud_groups.items():
+            db.execute(
+                update(subclouds)
+                .where(subclouds.c.id == bindparam("match_id"))
+                .values(updated_at=now, **{column: bindparam(column) for column in columns}),
+                [{"match_id": change.subcloud_id, **change.subcloud_values} for change in group],
+            )
+    return [change.step_id in happened for change in changes]
 
 
 def step_fail_exhausted(step_ids: Collection[int], details: str) -> None:
@@ -471,19 +513,20 @@ def step_fail_exhausted(step_ids: Collection[int], details: str) -> None:
         )
 
 
-def other_active_step_exists(subcloud_id: int, step_id: int) -> bool:
-    """Whether another step (of any strategy, or standalone) is running on the subcloud."""
+def active_steps_by_subcloud(subcloud_ids: Collection[int]) -> dict[int, set[int]]:
+    """The running steps (of any strategy, or standalone) on each of these subclouds."""
+    if not subcloud_ids:
+        return {}
     with session.reader() as db:
-        return bool(
-            db.scalar(
-                select(
-                    exists()
-                    .where(Step.subcloud_id == subcloud_id)
-                    .where(Step.id != step_id)
-                    .where(Step.state.in_(_ACTIVE))
-                )
-            )
-        )
+        rows = db.execute(
+            select(Step.subcloud_id, Step.id)
+            .where(Step.subcloud_id.in_(list(subcloud_ids)))
+            .where(Step.state.in_(_ACTIVE))
+        ).all()
+    found: dict[int, set[int]] = {}
+    for subcloud_id, step_id in rows:
+        found.setdefault(subcloud_id, set()).add(step_id)
+    return found
 
 
 def subclouds_get(subcloud_ids: Collection[int]) -> dict[int, models.Subcloud]:

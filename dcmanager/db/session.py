@@ -37,13 +37,23 @@ def _mysql_full_unicode(dialect, connection_record, cargs, cparams) -> None:
 
 
 @event.listens_for(Engine, "connect")
-def _sqlite_concurrency(dbapi_connection, connection_record) -> None:
-    """WAL lets readers work while a write is in progress; wait on a busy database."""
+def _sqlite_busy_timeout(dbapi_connection, connection_record) -> None:
+    """Wait on a database another process is writing (each connection's setting)."""
     if isinstance(dbapi_connection, sqlite3.Connection):
-        cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
-        cursor.close()
+        dbapi_connection.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+
+
+def use_wal(engine: Engine) -> None:
+    """Put a SQLite database file in WAL mode, where readers work while a write is in
+    progress. The mode is stored in the file, so this runs once, with the migrations."""
+    if engine.dialect.name == "sqlite" and engine.url.database not in (None, "", ":memory:"):
+        # On the driver's connection: oslo.db wraps SQLAlchemy connections in BEGIN, and
+        # SQLite changes the journal mode only outside a transaction.
+        connection = engine.raw_connection()
+        try:
+            connection.driver_connection.execute("PRAGMA journal_mode=WAL")
+        finally:
+            connection.close()
 
 
 def get_engine() -> Engine:

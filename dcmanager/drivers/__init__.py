@@ -44,6 +44,15 @@ def validate_endpoint(endpoint: str) -> None:
     driver_class.validate_endpoint(endpoint)
 
 
+def blocking_io(endpoint: str) -> bool:
+    """Whether calls to the driver of ``endpoint`` wait on the network (True when no
+    driver serves it: the call will fail, wherever it runs)."""
+    try:
+        return _driver_class(_scheme(endpoint)).blocking_io
+    except NoDriver:
+        return True
+
+
 def get_driver(name: str, endpoint: str) -> base.SubcloudDriver:
     """The driver of subcloud ``name`` at ``endpoint``.
 

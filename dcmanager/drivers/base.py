@@ -12,6 +12,7 @@ import abc
 import dataclasses
 import enum
 from typing import Any
+from typing import ClassVar
 
 from dcmanager.common import exception
 
@@ -103,6 +104,10 @@ class Operation:
 
 class SubcloudDriver(abc.ABC):
     """One subcloud, reached at ``endpoint``. Instances are cheap and stateless."""
+
+    #: Whether calls wait on the network (then workers make them on a thread pool);
+    #: a driver that answers from memory is called inline.
+    blocking_io: ClassVar[bool] = True
 
     def __init__(self, name: str, endpoint: str) -> None:
         self.name = name

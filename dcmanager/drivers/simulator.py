@@ -105,6 +105,8 @@ def parse_options(endpoint: str) -> dict[str, Any]:
 
 
 class SimulatedSubcloud(base.SubcloudDriver):
+    blocking_io = False
+
     @classmethod
     def validate_endpoint(cls, endpoint: str) -> None:
         try:

@@ -101,21 +101,23 @@ class StepEngine:
         self._pool = concurrent.futures.ThreadPoolExecutor(
             max_workers=conf.orchestrator.worker_pool_size, thread_name_prefix="step"
         )
-        # The subclouds of the batch being processed, fresh from the database.
+        # What the batch being processed needs from the database, read once per batch:
+        # its subclouds, the running steps on them, and its strategies' preparations.
         self._batch_subclouds: dict[int, models.Subcloud] = {}
+        self._batch_active: dict[int, set[int]] = {}
+        self._batch_preparations: dict[int, models.PrestagePreparation] = {}
+        self._preparation_lock = threading.Lock()
         self.env = prestage.Environment(
             conf=conf,
             owner=owner,
             driver=self._driver,
             subcloud=lambda ctx: self._batch_subclouds.get(ctx.subcloud_id),
-            other_active_step=lambda ctx: db.other_active_step_exists(ctx.subcloud_id, ctx.step_id),
+            other_active_step=lambda ctx: bool(
+                self._batch_active.get(ctx.subcloud_id, set()) - {ctx.step_id}
+            ),
             claim_preparation=self._claim_preparation,
-            finish_preparation=lambda ctx, state, details: db.preparation_finish(
-                ctx.strategy_id, owner, str(state), details
-            ),
-            preparation_state=lambda ctx: db.preparations_get([ctx.strategy_id]).get(
-                ctx.strategy_id
-            ),
+            finish_preparation=self._finish_preparation,
+            preparation_state=lambda ctx: self._batch_preparations.get(ctx.strategy_id),
         )
 
     # Life cycle.
@@ -181,20 +183,38 @@ class StepEngine:
     def _lease_until(self, now: datetime.datetime) -> datetime.datetime:
         return now + datetime.timedelta(seconds=self.conf.orchestrator.step_lease_seconds)
 
-    def _driver(self, ctx: prestage.StepContext) -> driver_base.SubcloudDriver:
-        """The subcloud's driver at its endpoint as the database has it now (an operator
-        may change it while the step runs)."""
+    def _endpoint(self, ctx: prestage.StepContext) -> str:
+        """The subcloud's endpoint as the database has it now (an operator may change
+        it while the step runs)."""
         subcloud = self._batch_subclouds.get(ctx.subcloud_id)
-        endpoint = subcloud.endpoint if subcloud is not None else ctx.endpoint
-        return drivers.get_driver(ctx.subcloud_name, endpoint)
+        return subcloud.endpoint if subcloud is not None else ctx.endpoint
+
+    def _driver(self, ctx: prestage.StepContext) -> driver_base.SubcloudDriver:
+        return drivers.get_driver(ctx.subcloud_name, self._endpoint(ctx))
 
     def _claim_preparation(
         self, ctx: prestage.StepContext
     ) -> tuple[models.PrestagePreparation, bool]:
-        now = self._now()
-        return db.preparation_claim(
-            ctx.strategy_id, ctx.request.release, self.owner, now, self._lease_until(now)
-        )
+        """Claim the strategy's preparation, at most once per batch: the other steps of
+        the batch see the row this claim left (and wait, or go on once it is done)."""
+        with self._preparation_lock:
+            row = self._batch_preparations.get(ctx.strategy_id)
+            now = self._now()
+            if row is not None and row.lease_expires_at and row.lease_expires_at > now:
+                return row, False
+            row, taken = db.preparation_claim(
+                ctx.strategy_id, ctx.request.release, self.owner, now, self._lease_until(now)
+            )
+            self._batch_preparations[ctx.strategy_id] = row
+            return row, taken
+
+    def _finish_preparation(
+        self, ctx: prestage.StepContext, state: str, details: str | None
+    ) -> bool:
+        recorded = db.preparation_finish(ctx.strategy_id, self.owner, str(state), details)
+        with self._preparation_lock:
+            self._batch_preparations[ctx.strategy_id] = db.preparation_get(ctx.strategy_id)
+        return recorded
 
     def _next_batch(self) -> list[prestage.StepContext]:
         try:
@@ -222,9 +242,22 @@ class StepEngine:
                 LOG.exception("Step engine %s: batch failed; retrying", self.owner)
                 self._stop.wait(1.0)
 
-    def _process(self, batch: list[prestage.StepContext]) -> None:
+    def _load_batch(self, batch: list[prestage.StepContext]) -> None:
         self._batch_subclouds = db.subclouds_get({ctx.subcloud_id for ctx in batch})
-        outcomes = list(self._pool.map(lambda ctx: prestage.act(ctx, self.env), batch))
+        self._batch_active = db.active_steps_by_subcloud(
+            {ctx.subcloud_id for ctx in batch if ctx.state == states.StepState.PRECHECK}
+        )
+        self._batch_preparations = db.preparations_get(
+            {
+                ctx.strategy_id
+                for ctx in batch
+                if ctx.state == states.StepState.PREPARING_PACKAGES and ctx.strategy_id
+            }
+        )
+
+    def _process(self, batch: list[prestage.StepContext]) -> None:
+        self._load_batch(batch)
+        outcomes = self._act(batch)
         now = self._now()
         changes = [
             self._change(ctx, outcome, now) for ctx, outcome in zip(batch, outcomes, strict=True)
@@ -246,6 +279,18 @@ class StepEngine:
             self._on_prepared(strategy_id)
         if finished:
             self._on_finished(finished)
+
+    def _act(self, batch: list[prestage.StepContext]) -> list[prestage.Outcome]:
+        """Run the batch's actions: on the pool for drivers that wait on the network,
+        inline for the others (the simulator)."""
+        futures = {}
+        for ctx in batch:
+            if drivers.blocking_io(self._endpoint(ctx)):
+                futures[ctx.step_id] = self._pool.submit(prestage.act, ctx, self.env)
+        return [
+            futures[ctx.step_id].result() if ctx.step_id in futures else prestage.act(ctx, self.env)
+            for ctx in batch
+        ]
 
     @staticmethod
     def _change(

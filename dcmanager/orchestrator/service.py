@@ -47,6 +47,11 @@ class Orchestrator:
         self.owner = owner
         self.workers = workers
         self._context = dc_context.get_admin_context()
+        # When this orchestrator's lease on the strategy ends, and when it last looked
+        # for expired step leases: both are renewed on the scan's rhythm, not on every
+        # event, so a busy window costs few writes.
+        self._lease_until = datetime.datetime.min
+        self._last_reclaim = datetime.datetime.min
 
     def _lease(self, seconds: float) -> tuple[datetime.datetime, datetime.datetime]:
         now = timeutils.utcnow()
@@ -72,8 +77,7 @@ class Orchestrator:
             StrategyState.DELETING,
         ):
             return
-        now, until = self._lease(3 * self.conf.orchestrator.scan_interval)
-        if not db.strategy_claim(strategy.id, self.owner, now, until):
+        if not self._hold(strategy):
             return
         if state == StrategyState.DELETING:
             db.strategy_destroy(strategy.id)
@@ -86,7 +90,10 @@ class Orchestrator:
             state = StrategyState.ABORTING
         if state == StrategyState.ABORTING:
             db.steps_finish_initial(strategy.id, StepState.ABORTED, ABORTED)
-        self._reclaim(strategy.id)
+        if timeutils.utcnow() >= self._last_reclaim + datetime.timedelta(
+            seconds=self.conf.orchestrator.scan_interval
+        ):
+            self._reclaim(strategy.id)
         counts = db.step_counts(strategy.id)
         if state == StrategyState.APPLYING:
             if strategy.stop_on_failure and counts.get(StepState.FAILED):
@@ -105,9 +112,25 @@ class Orchestrator:
             )
             LOG.info("Strategy %s (%s) ended %s: %s", strategy.id, strategy.type, final, counts)
 
+    def _hold(self, strategy) -> bool:
+        """Whether this orchestrator drives the strategy (renewing its lease when a third
+        of it is left); another one does while its lease is current."""
+        scan = self.conf.orchestrator.scan_interval
+        now = timeutils.utcnow()
+        if strategy.owner == self.owner and now < self._lease_until - datetime.timedelta(
+            seconds=scan
+        ):
+            return True
+        now, until = self._lease(3 * scan)
+        if not db.strategy_claim(strategy.id, self.owner, now, until):
+            return False
+        self._lease_until = until
+        return True
+
     def _reclaim(self, strategy_id: int) -> None:
         """Give the steps of workers that stopped renewing their leases to others."""
         now, until = self._lease(self.conf.orchestrator.step_lease_seconds)
+        self._last_reclaim = now
         released, exhausted = db.steps_reclaim_expired(
             strategy_id, now, until, self.conf.orchestrator.max_step_attempts
         )

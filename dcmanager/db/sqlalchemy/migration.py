@@ -24,6 +24,8 @@ def _run(engine: Engine | None, func, *args) -> None:
 
 def upgrade(revision: str = "head", engine: Engine | None = None) -> None:
     """Upgrade the database to ``revision`` (default: the newest)."""
+    engine = engine or session.get_engine()
+    session.use_wal(engine)
     _run(engine, alembic_command.upgrade, revision)
 
 
