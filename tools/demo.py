@@ -1,11 +1,15 @@
-"""The README's first command: start the embedded dcmanager and use it with the CLI.
+"""The README's first command: a prestage strategy running on the embedded dcmanager.
 
-Runs ``dcmanager-all`` with a throw-away state directory on a free loopback port, waits
-for the API, runs a few ``dcmanager`` commands against it (showing each one), then
-stops the service with Ctrl-C (SIGINT) as a user would.
+Starts ``dcmanager-all`` (SQLite, in-process messaging, noauth) with a throw-away state
+directory on a free loopback port, registers 60 simulated subclouds — most healthy with
+transfers of various lengths, a few offline, a few failing — creates and applies a
+prestage strategy with the ``dcmanager`` CLI, shows it live to the end, prints the
+summary, and stops the service with Ctrl-C (SIGINT) as a user would.
 """
 
+import json
 import os
+import random
 import shlex
 import shutil
 import signal
@@ -18,6 +22,18 @@ import urllib.request
 
 BIN = os.path.dirname(sys.executable)
 STARTUP_TIMEOUT = 60
+HEALTHY = 52
+# name -> simulated endpoint options (see dcmanager/drivers/simulator.py)
+TROUBLED = {
+    "subcloud-offline-1": "offline=true",
+    "subcloud-offline-2": "offline=true",
+    "subcloud-offline-3": "offline=true",
+    "subcloud-bad-health": "fail=precheck&delay=0.5",
+    "subcloud-bad-link": "fail=packages&delay=1",
+    "subcloud-alarms": "alarms=2&delay=0.5",
+    "subcloud-no-space": "free_disk_gb=2&delay=0.5",
+    "subcloud-bad-images": "fail=images&delay=1",
+}
 
 
 def free_port() -> int:
@@ -26,84 +42,104 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def wait_for_api(url: str, service: subprocess.Popen) -> None:
-    deadline = time.monotonic() + STARTUP_TIMEOUT
-    while time.monotonic() < deadline:
+def call(method: str, url: str, body: dict | None = None):
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(
+        url, data=data, method=method, headers={"Content-Type": "application/json"}
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return json.loads(response.read() or b"null")
+
+
+def wait_until(what: str, check, service: subprocess.Popen, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
         if service.poll() is not None:
             raise SystemExit(f"dcmanager-all exited early with status {service.returncode}")
-        try:
-            with urllib.request.urlopen(url, timeout=2):
-                return
-        except OSError:
-            time.sleep(0.2)
-    raise SystemExit(f"dcmanager-all did not answer on {url} within {STARTUP_TIMEOUT}s")
+        if time.monotonic() > deadline:
+            raise SystemExit(f"timed out waiting for {what}")
+        time.sleep(0.2)
 
 
-def dcmanager(env: dict[str, str], *args: str, check: bool = True) -> None:
+def api_answers(url: str) -> bool:
+    try:
+        call("GET", url)
+    except OSError:
+        return False
+    return True
+
+
+def dcmanager(env: dict[str, str], *args: str) -> int:
     print(f"\n$ dcmanager {shlex.join(args)}", flush=True)
     # stderr into stdout, so error messages show up in order.
-    result = subprocess.run(
+    return subprocess.run(
         [os.path.join(BIN, "dcmanager"), *args], env=env, stderr=subprocess.STDOUT
-    )
-    if check and result.returncode != 0:
-        raise SystemExit(f"dcmanager {' '.join(args)} failed with status {result.returncode}")
+    ).returncode
+
+
+def register_fleet(api: str) -> None:
+    rng = random.Random(7)
+    fleet = {f"subcloud{n:02d}": f"delay={rng.choice((0.2, 0.5, 1, 1.5))}" for n in range(1, 53)}
+    fleet.update(TROUBLED)
+    for name, options in fleet.items():
+        call(
+            "POST", f"{api}/subclouds", {"name": name, "endpoint": f"simulated://{name}?{options}"}
+        )
+        call("PATCH", f"{api}/subclouds/{name}", {"management-state": "managed"})
 
 
 def main() -> int:
     state = tempfile.mkdtemp(prefix="dcmanager-demo-")
     port = free_port()
     log_file = os.path.join(state, "dcmanager-all.log")
-    env = dict(os.environ, OS_DEFAULT__STATE_PATH=state, OS_API__BIND_PORT=str(port))
+    env = dict(
+        os.environ,
+        OS_DEFAULT__STATE_PATH=state,
+        OS_API__BIND_PORT=str(port),
+        # A lively demo: audit every second, poll transfers twice a second.
+        OS_SCHEDULER__SUBCLOUD_AUDIT_INTERVAL="1",
+        OS_ORCHESTRATOR__POLL_INTERVAL="0.5",
+    )
     print(f"Starting dcmanager-all (state in {state}, log in {log_file}) ...", flush=True)
     with open(log_file, "w") as log:
         service = subprocess.Popen(
             [os.path.join(BIN, "dcmanager-all")], env=env, stdout=log, stderr=subprocess.STDOUT
         )
+    status = 1
     try:
-        api = f"http://127.0.0.1:{port}"
-        wait_for_api(api + "/", service)
+        api = f"http://127.0.0.1:{port}/v1.0"
+        wait_until("the API", lambda: api_answers(f"{api}/subclouds"), service, STARTUP_TIMEOUT)
         with open(log_file) as log:
             print("".join(line for line in log if "dcmanager.cmd.all" in line), end="")
-        cli_env = dict(os.environ, DCMANAGER_URL=f"{api}/v1.0")
+
+        print(f"\nRegistering {HEALTHY + len(TROUBLED)} simulated subclouds and managing them:")
+        print(f"{HEALTHY} healthy (transfers of 0.2 to 1.5 s per phase), 3 offline, and 5 that")
+        print("fail their precheck, a transfer, or have alarms; the audit brings them online.")
+        register_fleet(api)
+        online = HEALTHY + len(TROUBLED) - 3
+
+        def audited() -> bool:
+            subclouds = call("GET", f"{api}/subclouds")["subclouds"]
+            return sum(sc["availability-status"] == "online" for sc in subclouds) >= online
+
+        wait_until("the audit", audited, service, 60)
+
+        cli = dict(os.environ, DCMANAGER_URL=api)
+        password = "Li69nux*"
         dcmanager(
-            cli_env,
-            "subcloud-group",
-            "add",
-            "--name",
-            "edge-west",
-            "--description",
-            "Western edge sites",
-            "--max_parallel_subclouds",
-            "10",
-        )
-        for number in (1, 2, 3):
-            dcmanager(
-                cli_env,
-                "subcloud",
-                "add",
-                "--name",
-                f"subcloud{number}",
-                "--endpoint",
-                f"simulated://subcloud{number}",
-                "--group",
-                "edge-west",
-                "--location",
-                f"Site {number}",
-                "-f",
-                "value",
-                "-c",
-                "id",
-                "-c",
-                "name",
-            )
-        dcmanager(
-            cli_env, "subcloud", "manage", "subcloud1", "-c", "name", "-c", "management_state"
-        )
-        dcmanager(cli_env, "subcloud-group", "list-subclouds", "edge-west")
-        dcmanager(cli_env, "subcloud-group", "list")
-        print("\n# Errors come back as clear messages and a non-zero exit status:")
-        dcmanager(cli_env, "subcloud", "delete", "subcloud1", check=False)
-        dcmanager(cli_env, "subcloud-group", "delete", "Default", check=False)
+            cli,
+            "prestage-strategy", "create",
+            "--max-parallel-subclouds", "10",
+            "--sysadmin-password", password,
+        )  # fmt: skip
+        dcmanager(cli, "prestage-strategy", "apply")
+        dcmanager(cli, "prestage-strategy", "watch", "--interval", "0.5")
+        dcmanager(cli, "strategy-step", "list", "--state", "failed")
+        dcmanager(cli, "strategy-step", "list", "--state", "skipped")
+        final = call("GET", f"{api}/sw-update-strategy")["state"]
+        print(f"\nThe strategy ended {final}: the healthy subclouds are prestaged, the others")
+        print("say why they are not. `dcmanager prestage-strategy delete` removes it.")
+        status = 0 if final in ("complete", "failed") else 1
     finally:
         service.send_signal(signal.SIGINT)
         try:
@@ -113,7 +149,7 @@ def main() -> int:
             service.wait()
     print(f"\ndcmanager-all stopped (status {service.returncode}).")
     shutil.rmtree(state, ignore_errors=True)
-    return 0 if service.returncode == 0 else 1
+    return status if service.returncode == 0 else 1
 
 
 if __name__ == "__main__":

@@ -155,12 +155,20 @@ def _error_message(response) -> str:
     return f"HTTP {response.status_code}: {response.text.strip() or response.reason}"
 
 
+# Request fields that are secrets: never logged, even at debug level.
+SECRET_FIELDS = ("sysadmin_password",)
+
+
 def _redacted(body: dict) -> dict:
-    """The request body as it may be logged: the endpoint's credentials masked."""
+    """The request body as it may be logged: secrets and the endpoint's credentials
+    masked."""
+    redacted = {
+        key: redaction.MASK if key in SECRET_FIELDS else value for key, value in body.items()
+    }
     endpoint = body.get("endpoint")
-    if not isinstance(endpoint, str):
-        return body
-    return {**body, "endpoint": redaction.redact_url(endpoint)}
+    if isinstance(endpoint, str):
+        redacted["endpoint"] = redaction.redact_url(endpoint)
+    return redacted
 
 
 def quote(ref: str) -> str:

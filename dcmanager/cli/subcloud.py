@@ -6,6 +6,7 @@ from cliff import command
 from cliff import lister
 from cliff import show
 
+from dcmanager.cli import strategy
 from dcmanager.cli.client import quote
 
 LIST_COLUMNS = (
@@ -153,6 +154,20 @@ class UnmanageSubcloud(_SetManagementState):
     """Unmanage a subcloud: orchestration leaves it alone."""
 
     state = "unmanaged"
+
+
+class PrestageSubcloud(_OneSubcloud):
+    """Prestage one subcloud outside any strategy (its prestage status shows how it goes)."""
+
+    def get_parser(self, prog_name):
+        parser = super().get_parser(prog_name)
+        strategy.add_prestage_options(parser)
+        return parser
+
+    def take_action(self, parsed_args):
+        body = strategy.prestage_body(parsed_args, self.app.stderr)
+        path = f"/subclouds/{quote(parsed_args.subcloud)}/prestage"
+        return detail(self.app.client.patch(path, body))
 
 
 class DeleteSubcloud(command.Command):

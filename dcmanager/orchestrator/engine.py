@@ -107,6 +107,8 @@ class StepEngine:
         self._batch_active: dict[int, set[int]] = {}
         self._batch_preparations: dict[int, models.PrestagePreparation] = {}
         self._preparation_lock = threading.Lock()
+        # The ids of the batch the loop is processing (guarded by ``_lock``).
+        self._in_batch: set[int] = set()
         self.env = prestage.Environment(
             conf=conf,
             owner=owner,
@@ -228,19 +230,27 @@ class StepEngine:
             except queue.Empty:
                 break
         with self._lock:
-            return [self._steps[i] for i in dict.fromkeys(ids) if i in self._steps]
+            batch = [self._steps[i] for i in dict.fromkeys(ids) if i in self._steps]
+            self._in_batch = {ctx.step_id for ctx in batch}
+            return batch
 
     def _run(self) -> None:
         while not self._stop.is_set():
+            batch = self._next_batch()
+            if not batch:
+                continue
             try:
-                batch = self._next_batch()
-                if batch:
-                    self._process(batch)
+                self._process(batch)
             except Exception:
-                # The database may be away for a moment: the steps stay held, and the
-                # poller and the leases bring them back.
+                # The database may be away for a moment. The steps stay held and run
+                # their (idempotent) actions again once it is back.
                 LOG.exception("Step engine %s: batch failed; retrying", self.owner)
                 self._stop.wait(1.0)
+                with self._lock:
+                    self._in_batch = set()
+                    retry = [ctx.step_id for ctx in batch if ctx.step_id in self._steps]
+                for step_id in retry:
+                    self._ready.put(step_id)
 
     def _load_batch(self, batch: list[prestage.StepContext]) -> None:
         self._batch_subclouds = db.subclouds_get({ctx.subcloud_id for ctx in batch})
@@ -274,6 +284,7 @@ class StepEngine:
                     self._steps.pop(ctx.step_id, None)
                     continue
                 self._advance(ctx, outcome, finished)
+            self._in_batch = set()
         for strategy_id in prepared:
             self.wake_preparation(strategy_id)
             self._on_prepared(strategy_id)
@@ -332,7 +343,7 @@ class StepEngine:
         if outcome.subcloud and "prestage_versions" in outcome.subcloud:
             ctx.prestage_versions = outcome.subcloud["prestage_versions"]
         if outcome.state in states.STEP_FINISHED:
-            del self._steps[ctx.step_id]
+            self._steps.pop(ctx.step_id, None)
             finished.append(FinishedStep(ctx.step_id, ctx.strategy_id, outcome.state))
             LOG.info(
                 "Step %s (%s) ended %s%s",
@@ -382,7 +393,13 @@ class StepEngine:
                 except Exception:
                     LOG.exception("Lease renewal failed; will try again")
                     continue
-                lost = [step_id for step_id in self._steps if step_id not in held]
+                # Steps of the batch being recorded are the loop's business: one may
+                # have just finished (no owner any more) without being advanced yet.
+                lost = [
+                    step_id
+                    for step_id in self._steps
+                    if step_id not in held and step_id not in self._in_batch
+                ]
                 for step_id in lost:
                     self._steps.pop(step_id, None)
                     self._waiting_operation.discard(step_id)

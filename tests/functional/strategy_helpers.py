@@ -74,3 +74,144 @@ def max_in_flight(step_list: list[dict]) -> int:
         current += delta
         peak = max(peak, current)
     return peak
+
+
+# Helpers for API tests that run without the engine roles (nothing moves by itself).
+
+PLAIN_PASSWORD = base64.b64decode(PASSWORD).decode()
+
+
+def register(
+    api, name: str, options: str = "", group: str | None = None, managed: bool = True
+) -> dict:
+    """Register a simulated subcloud (managed unless told otherwise); no waiting."""
+    body = {"name": name, "endpoint": f"simulated://{name}{'?' + options if options else ''}"}
+    if group:
+        body["group"] = group
+    subcloud = api.post_json("/v1.0/subclouds", body).json
+    if managed:
+        subcloud = api.patch_json(f"/v1.0/subclouds/{name}", {"management-state": "managed"}).json
+    return subcloud
+
+
+def audit_once(conf) -> None:
+    """One audit round over every subcloud, now, in this thread: what the audit role does
+    each interval (online when the subcloud answers, its reported deploy status)."""
+    from dcmanager.audit import service as audit_service
+    from dcmanager.db import api as db_api
+
+    results = [
+        audit_service.audit_one(sc.name, sc.endpoint, sc.id) for sc in db_api.subcloud_get_all()
+    ]
+    db_api.subclouds_record_audit(results, conf.scheduler.offline_after_failures)
+
+
+def set_options(api, name: str, options: str = "") -> dict:
+    """Change what a simulated subcloud does from now on (its endpoint's options)."""
+    endpoint = f"simulated://{name}{'?' + options if options else ''}"
+    return api.patch_json(f"/v1.0/subclouds/{name}", {"endpoint": endpoint}).json
+
+
+def wait_step(api, cloud: str, predicate: Callable[[dict], Any], what: str, timeout=30.0):
+    """Poll ``/steps/{cloud}`` until ``predicate(step)``; returns the step."""
+    return wait_for(
+        lambda: (step := api.get(f"{STEPS}/{cloud}").json) and predicate(step) and step,
+        timeout,
+        f"step {cloud}: {what}",
+    )
+
+
+def wait_subcloud(api, name: str, predicate: Callable[[dict], Any], what: str, timeout=30.0):
+    """Poll ``/subclouds/{name}`` until ``predicate(subcloud)``; returns the subcloud."""
+    return wait_for(
+        lambda: (sc := api.get(f"/v1.0/subclouds/{name}").json) and predicate(sc) and sc,
+        timeout,
+        f"subcloud {name}: {what}",
+    )
+
+
+# Checks shared by the strategy and prestage API tests.
+
+
+def assert_error(resp, status: int, message: str) -> None:
+    """The error body of the API contract, with exactly ``message``."""
+    from http import HTTPStatus
+
+    assert resp.status_int == status, resp.text
+    assert resp.headers["Content-Type"] == "application/json"
+    assert resp.json == {"code": status, "title": HTTPStatus(status).phrase, "message": message}
+
+
+def request(api, method: str, path: str, body: bytes = b""):
+    """A request as curl sends it: JSON content type, the body bytes as given."""
+    return api.request(
+        path, method=method, body=body, content_type="application/json", expect_errors=True
+    )
+
+
+def db_rows(engine) -> dict:
+    """The strategy and step rows (the columns a change touches), from the database."""
+    from sqlalchemy import orm
+    from sqlalchemy import select
+
+    from dcmanager.db.sqlalchemy import models
+
+    strategy, step = models.Strategy, models.StrategyStep
+    with orm.Session(engine) as session:
+        strategies = session.execute(
+            select(
+                strategy.id,
+                strategy.state,
+                strategy.secret,
+                strategy.extra_args,
+                strategy.updated_at,
+            )
+        ).all()
+        steps = session.execute(
+            select(
+                step.id,
+                step.strategy_id,
+                step.subcloud_id,
+                step.state,
+                step.secret,
+                step.updated_at,
+            ).order_by(step.id)
+        ).all()
+    return {"strategies": [tuple(r) for r in strategies], "steps": [tuple(r) for r in steps]}
+
+
+def snapshot(api, engine) -> dict:
+    """Everything a user can see (strategy, steps, subclouds, groups) and the rows behind
+    the strategy, to compare before and after a rejected request."""
+    strategy = api.get(STRATEGY, expect_errors=True)
+    steps = api.get(STEPS, expect_errors=True)
+    return {
+        "strategy": (strategy.status_int, strategy.json),
+        "steps": (steps.status_int, steps.json),
+        "subclouds": api.get("/v1.0/subclouds").json,
+        "groups": api.get("/v1.0/subcloud-groups").json,
+        "rows": db_rows(engine),
+    }
+
+
+def record_responses(api, monkeypatch) -> list:
+    """Record every response ``api`` gives from now on (for :func:`assert_no_password`)."""
+    seen: list = []
+    original = api.do_request
+
+    def record(req, *args, **kwargs):
+        resp = original(req, *args, **kwargs)
+        seen.append(resp)
+        return resp
+
+    monkeypatch.setattr(api, "do_request", record)
+    return seen
+
+
+def assert_no_password(responses: list) -> None:
+    """No response (body or headers) carries the password, plain or base64."""
+    assert responses
+    for resp in responses:
+        text = resp.body.decode("utf-8", "replace") + str(resp.headers)
+        for secret in (PASSWORD, PASSWORD.rstrip("="), PLAIN_PASSWORD):
+            assert secret not in text, f"{resp.request.method} {resp.request.path_qs}: {text}"

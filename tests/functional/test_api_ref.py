@@ -13,12 +13,22 @@ the operation it claims to exercise):
 * every status each operation documents is produced, except those that cannot happen
   in this setting (see ``UNREACHABLE_STATUSES``);
 * every method a path does not document answers 405.
+
+Scenarios that run strategies start the engine (the ``roles`` fixture: audit, worker,
+manager, orchestrator), whose audit brings simulated subclouds online; the others set
+a subcloud's state directly in the database where they need it. No response may ever
+contain the prestage password.
+
+Where the API contradicts its contract, the cases that show it are listed in
+``KNOWN_BUGS`` and expected to fail (strictly, so that a fix is noticed).
 """
 
+import base64
 import dataclasses
 import json
 import pathlib
 import re
+import time
 from collections.abc import Iterable
 from typing import Any
 
@@ -33,6 +43,10 @@ from openapi_core.templating.paths.exceptions import PathNotFound
 from openapi_core.templating.paths.finders import APICallPathFinder
 from openapi_schema_validator import OAS30Validator
 from openapi_spec_validator import validate as validate_spec
+
+from dcmanager.db import api as db_api
+from dcmanager.drivers import simulator
+from tests.functional import strategy_helpers as sh
 
 DOC_PATH = pathlib.Path(__file__).resolve().parents[2] / "api-ref" / "openapi.yaml"
 
@@ -49,6 +63,18 @@ S1 = "/v1.0/subclouds/{subcloud}"
 G = "/v1.0/subcloud-groups"
 G1 = "/v1.0/subcloud-groups/{group}"
 GS = "/v1.0/subcloud-groups/{group}/subclouds"
+SP = "/v1.0/subclouds/{subcloud}/prestage"
+ST = "/v1.0/sw-update-strategy"
+SA = "/v1.0/sw-update-strategy/actions"
+SS = "/v1.0/sw-update-strategy/steps"
+SS1 = "/v1.0/sw-update-strategy/steps/{cloud_name}"
+
+# How long a call waits for the engine to bring about what it expects.
+WAIT = 30.0
+POLL_INTERVAL = 0.05
+# The prestage password, as sent (base64) and as it is: no response may contain either.
+PASSWORD = sh.PASSWORD
+SECRETS = (PASSWORD, base64.b64decode(PASSWORD).decode())
 
 
 @dataclasses.dataclass(frozen=True)
@@ -64,6 +90,7 @@ class Call:
 
     :ivar template: the document's path template this call exercises.
     :ivar params: values of the template's variables.
+    :ivar query: query string appended to the path (``"?type=prestage"``).
     :ivar body: JSON value to send, :class:`Raw` bytes, or None for no body.
     :ivar status: the expected status.
     :ivar message: the expected error message, if any.
@@ -72,6 +99,9 @@ class Call:
     :ivar expect: expected response body; dicts are matched partially (only the given
         keys), lists element by element, strings have ``{base}`` replaced by the base URL.
     :ivar accept: the request's Accept header.
+    :ivar wait: when set, repeat the call (at most this many seconds) until the
+        response has the expected status, message and body: for what the engine does
+        in the background.
     """
 
     method: str
@@ -83,10 +113,33 @@ class Call:
     doc_accepts: bool | None = True
     expect: Any = None
     accept: str = "application/json"
+    query: str = ""
+    wait: float = 0.0
 
     @property
     def operation(self) -> tuple[str, str]:
         return self.method, self.template
+
+
+@dataclasses.dataclass(frozen=True)
+class StartEngine:
+    """In a scenario: it needs the engine (``roles``), started before its first call."""
+
+
+ENGINE = StartEngine()
+
+
+@dataclasses.dataclass(frozen=True)
+class SetSubcloud:
+    """In a scenario: change a subcloud's columns directly in the database, for a
+    scenario without the engine (no audit brings subclouds online)."""
+
+    name: str
+    values: dict[str, Any]
+
+
+def set_online(name: str) -> SetSubcloud:
+    return SetSubcloud(name, {"availability_status": "online"})
 
 
 def new_subcloud(name: str, **fields: Any) -> Call:
@@ -96,6 +149,38 @@ def new_subcloud(name: str, **fields: Any) -> Call:
         body={"name": name, "endpoint": f"simulated://{name}", **fields},
         expect={"name": name},
     )
+
+
+def managed_subcloud(name: str, options: str = "", **fields: Any) -> list[Call]:
+    """Register a simulated subcloud (with the simulator's ``options``) and manage it."""
+    endpoint = f"simulated://{name}" + (f"?{options}" if options else "")
+    return [
+        Call("POST", S, body={"name": name, "endpoint": endpoint, **fields}, expect={"name": name}),
+        Call(
+            "PATCH",
+            S1,
+            {"subcloud": name},
+            body={"management-state": "managed"},
+            expect={"management-state": "managed"},
+        ),
+    ]
+
+
+def online(name: str, **expect: Any) -> Call:
+    """Wait until the engine's audit has found the subcloud online."""
+    return Call(
+        "GET", S1, {"subcloud": name}, expect={"availability-status": "online", **expect}, wait=WAIT
+    )
+
+
+def prestage(**fields: Any) -> dict[str, Any]:
+    """The body of a prestage strategy."""
+    return {"type": "prestage", "sysadmin_password": PASSWORD, **fields}
+
+
+def strategy_gone() -> Call:
+    """Wait until the orchestrator has removed a deleted strategy."""
+    return Call("GET", ST, status=404, message=STRATEGY_NOT_FOUND, wait=WAIT)
 
 
 def new_group(name: str, **fields: Any) -> Call:
@@ -146,6 +231,51 @@ INVALID_ENDPOINT = (
     "Invalid endpoint: must be a URL of at most 1024 characters with a scheme and a host "
     "or name, such as https://host:port or simulated://name"
 )
+STRATEGY_NOT_FOUND = "Strategy not found"
+STEP_NOT_FOUND = "Strategy step not found"
+NO_STEPS = "Strategy has no steps to apply"
+RELEASE_FORMAT = "Specified release format is not supported. Version format must be MM.mm."
+PASSWORD_REQUIRED = "subcloud sysadmin_password required"
+PASSWORD_NOT_BASE64 = (
+    "Failed to decode subcloud sysadmin_password, verify the password is base64 encoded"
+)
+INSTALL_OR_DEPLOY = "for_install and for_sw_deploy are mutually exclusive"
+# Steps and strategies the API shows before anything ran.
+UNSTARTED_STEP = {
+    "stage": 1,
+    "state": "initial",
+    "details": None,
+    "progress": None,
+    "started-at": None,
+    "finished-at": None,
+    "updated-at": None,
+}
+DEFAULT_EXTRA_ARGS = {
+    "force": False,
+    "prestage-software-version": "25.09",
+    "for_install": False,
+    "for_sw_deploy": False,
+}
+# A step's progress at the end of a simulated prestage (the images transfer).
+IMAGES_DONE = {
+    "bytes_done": simulator.IMAGES_BYTES,
+    "bytes_total": simulator.IMAGES_BYTES,
+    "artifacts_done": simulator.IMAGES_COUNT,
+    "artifacts_total": simulator.IMAGES_COUNT,
+}
+
+
+def type_not_found(strategy_type: str) -> str:
+    return f"Strategy of type '{strategy_type}' not found"
+
+
+def invalid_bool(value: str, field: str) -> str:
+    return f"Invalid value '{value}' for {field} - must be True/False or 'true'/'false'"
+
+
+def state_conflict(state: str, action: str) -> str:
+    return f"Strategy in state {state} cannot be {action}"
+
 
 # Per documented operation: the calls that exercise it (with the calls that set up the
 # state it needs, which exercise other operations along the way). Each scenario runs
@@ -713,14 +843,713 @@ SCENARIOS: dict[tuple[str, str], list[Call]] = {
         Call("GET", GS, {"group": "nosuch"}, status=404, message=GROUP_NOT_FOUND),
         not_acceptable("GET", GS, {"group": "east"}),
     ],
+    ("PATCH", SP): [
+        ENGINE,
+        Call(
+            "PATCH",
+            SP,
+            {"subcloud": "nosuch"},
+            body={"sysadmin_password": PASSWORD},
+            status=404,
+            message=SUBCLOUD_NOT_FOUND,
+        ),
+        *managed_subcloud("sc1", "delay=0.3"),
+        *managed_subcloud("sc2", "delay=0.2"),
+        new_subcloud("sc3"),
+        *managed_subcloud("sc4", "offline=true"),
+        *managed_subcloud("sc5", "deploy_status=bootstrapping"),
+        online("sc1"),
+        online("sc2"),
+        online("sc3"),
+        online("sc5", **{"deploy-status": "bootstrapping"}),
+        # The body, rule by rule in the order they are checked.
+        bad("PATCH", SP, Raw(b""), "Body required", params={"subcloud": "sc1"}),
+        bad("PATCH", SP, Raw(b"[]"), "Request body is malformed.", params={"subcloud": "sc1"}),
+        bad(
+            "PATCH",
+            SP,
+            {"force": "maybe", "release": "24.9"},
+            invalid_bool("maybe", "force"),
+            params={"subcloud": "sc1"},
+        ),
+        bad("PATCH", SP, {"release": "24.9"}, RELEASE_FORMAT, params={"subcloud": "sc1"}),
+        bad(
+            "PATCH",
+            SP,
+            {"sysadmin_password": PASSWORD, "release": 24.09},
+            RELEASE_FORMAT,
+            params={"subcloud": "sc1"},
+        ),
+        bad("PATCH", SP, {}, PASSWORD_REQUIRED, params={"subcloud": "sc1"}),
+        bad(
+            "PATCH",
+            SP,
+            {"sysadmin_password": "", "release": None},
+            PASSWORD_REQUIRED,
+            params={"subcloud": "sc1"},
+        ),
+        bad(
+            "PATCH",
+            SP,
+            {"sysadmin_password": "Li69nux*"},
+            PASSWORD_NOT_BASE64,
+            params={"subcloud": "sc1"},
+        ),
+        bad(
+            "PATCH", SP, {"sysadmin_password": 42}, PASSWORD_NOT_BASE64, params={"subcloud": "sc1"}
+        ),
+        bad(
+            "PATCH",
+            SP,
+            {"sysadmin_password": PASSWORD, "for_install": "sure", "for_sw_deploy": True},
+            invalid_bool("sure", "for_install"),
+            params={"subcloud": "sc1"},
+        ),
+        bad(
+            "PATCH",
+            SP,
+            {"sysadmin_password": PASSWORD, "for_sw_deploy": 1},
+            invalid_bool("1", "for_sw_deploy"),
+            params={"subcloud": "sc1"},
+        ),
+        bad(
+            "PATCH",
+            SP,
+            {"sysadmin_password": PASSWORD, "for_install": "TRUE", "for_sw_deploy": True},
+            INSTALL_OR_DEPLOY,
+            params={"subcloud": "sc1"},
+        ),
+        # Eligibility, beyond a schema.
+        bad(
+            "PATCH",
+            SP,
+            {"sysadmin_password": PASSWORD},
+            "Prestage skipped 'sc3': Subcloud is not managed.",
+            params={"subcloud": "sc3"},
+            doc_accepts=True,
+        ),
+        bad(
+            "PATCH",
+            SP,
+            {"sysadmin_password": PASSWORD},
+            "Prestage skipped 'sc4': Subcloud is offline.",
+            params={"subcloud": "sc4"},
+            doc_accepts=True,
+        ),
+        bad(
+            "PATCH",
+            SP,
+            {"sysadmin_password": PASSWORD},
+            "Prestage skipped 'sc5': Subcloud deploy status is bootstrapping, not complete.",
+            params={"subcloud": "5"},
+            doc_accepts=True,
+        ),
+        not_acceptable("PATCH", SP, {"subcloud": "sc1"}, body={"sysadmin_password": PASSWORD}),
+        Call(
+            "PATCH",
+            SP,
+            {"subcloud": "sc1"},
+            body={"sysadmin_password": PASSWORD, "padding": OVERSIZED_PADDING},
+            status=413,
+            message="Request is too large.",
+        ),
+        Call("GET", S1, {"subcloud": "sc1"}, expect={"prestage-status": None}),
+        Call(
+            "PATCH",
+            SP,
+            {"subcloud": "sc1"},
+            body={
+                "sysadmin_password": PASSWORD,
+                "release": "24.09",
+                "force": "True",
+                "for_install": False,
+                "unknown": "ignored",
+            },
+            expect={"name": "sc1", "prestage-status": "prestaging", "error-description": None},
+        ),
+        Call(
+            "PATCH",
+            SP,
+            {"subcloud": "1"},
+            body={"sysadmin_password": PASSWORD},
+            status=409,
+            message="Subcloud sc1 is already prestaging",
+        ),
+        Call(
+            "GET",
+            S1,
+            {"subcloud": "sc1"},
+            expect={"prestage-status": "complete", "prestage-versions": "24.09"},
+            wait=WAIT,
+        ),
+        # A subcloud with an unfinished step in the strategy is the strategy's.
+        Call("POST", ST, body=prestage(cloud_name="sc2"), expect={"state": "initial"}),
+        Call(
+            "PATCH",
+            SP,
+            {"subcloud": "sc2"},
+            body={"sysadmin_password": PASSWORD},
+            status=409,
+            message="Subcloud sc2 is part of the current strategy",
+        ),
+        Call("POST", SA, body={"action": "apply"}, expect={"state": "applying"}),
+        Call("GET", ST, expect={"state": "complete"}, wait=WAIT),
+        Call(
+            "PATCH",
+            SP,
+            {"subcloud": "sc2"},
+            body={"sysadmin_password": PASSWORD, "for_sw_deploy": "true", "release": "24.09"},
+            expect={"prestage-status": "prestaging", "prestage-versions": "25.09"},
+        ),
+        Call(
+            "GET",
+            S1,
+            {"subcloud": "sc2"},
+            expect={"prestage-status": "complete", "prestage-versions": "24.09,25.09"},
+            wait=WAIT,
+        ),
+    ],
+    ("GET", ST): [
+        Call("GET", ST, status=404, message=STRATEGY_NOT_FOUND),
+        Call("GET", ST, query="?type=prestage", status=404, message=type_not_found("prestage")),
+        *managed_subcloud("sc1"),
+        set_online("sc1"),
+        Call(
+            "POST",
+            ST,
+            body=prestage(
+                **{
+                    "subcloud-apply-type": "serial",
+                    "max-parallel-subclouds": 7,
+                    "stop-on-failure": "TRUE",
+                    "force": True,
+                    "for_install": "true",
+                    "release": "24.09",
+                }
+            ),
+        ),
+        Call(
+            "GET",
+            ST,
+            expect={
+                "id": 1,
+                "type": "prestage",
+                "subcloud-apply-type": "serial",
+                "max-parallel-subclouds": 1,
+                "stop-on-failure": True,
+                "state": "initial",
+                "updated-at": None,
+                "extra-args": {
+                    "force": True,
+                    "prestage-software-version": "24.09",
+                    "for_install": True,
+                    "for_sw_deploy": False,
+                },
+            },
+        ),
+        Call("GET", ST, query="?type=prestage", expect={"id": 1, "type": "prestage"}),
+        Call("GET", ST, query="?type=patch", status=404, message=type_not_found("patch")),
+        not_acceptable("GET", ST),
+    ],
+    ("POST", ST): [
+        ENGINE,
+        not_acceptable("POST", ST, body=prestage()),
+        Call("GET", ST, status=404, message=STRATEGY_NOT_FOUND),
+        # No subcloud at all.
+        Call("POST", ST, body=prestage(), status=422, message=NO_STEPS),
+        new_group("edge", update_apply_type="serial", max_parallel_subclouds=10),
+        *managed_subcloud("sc1"),
+        *managed_subcloud("sc2"),
+        *managed_subcloud("sc3", "offline=true"),
+        new_subcloud("sc4", group="edge"),
+        online("sc1"),
+        online("sc2"),
+        online("sc4"),
+        # Only ineligible subclouds in scope.
+        Call("POST", ST, body=prestage(group="edge"), status=422, message=NO_STEPS),
+        bad("POST", ST, Raw(b""), "Body required"),
+        bad("POST", ST, Raw(b"{type: prestage}"), "Request body is malformed."),
+        bad("POST", ST, Raw(b'"prestage"'), "Request body is malformed."),
+        # Each rule in turn: the body also breaks the rules checked after it.
+        bad(
+            "POST",
+            ST,
+            {"force": "yes", "subcloud-apply-type": "both", "type": "patch"},
+            invalid_bool("yes", "force"),
+        ),
+        bad(
+            "POST",
+            ST,
+            {"subcloud-apply-type": "Serial", "cloud_name": "sc1", "group": "edge"},
+            "subcloud-apply-type invalid",
+        ),
+        bad(
+            "POST",
+            ST,
+            {"cloud_name": "sc1", "subcloud_group": "edge", "max-parallel-subclouds": "many"},
+            "cloud_name and subcloud_group are mutually exclusive",
+        ),
+        bad(
+            "POST",
+            ST,
+            prestage(cloud_name="sc1", group=1),
+            "cloud_name and subcloud_group are mutually exclusive",
+        ),
+        bad(
+            "POST",
+            ST,
+            {"group": "nowhere", "max-parallel-subclouds": "many"},
+            "Invalid group_id",
+        ),
+        bad("POST", ST, prestage(subcloud_group=77), "Invalid group_id", doc_accepts=True),
+        bad("POST", ST, prestage(group="nowhere"), "Invalid group_id", doc_accepts=True),
+        bad("POST", ST, prestage(group=True), "Invalid group_id"),
+        bad(
+            "POST",
+            ST,
+            {"max-parallel-subclouds": "many", "type": "patch"},
+            "max-parallel-subclouds invalid value. Value: many",
+        ),
+        bad(
+            "POST",
+            ST,
+            prestage(**{"max-parallel-subclouds": 2.5}),
+            "max-parallel-subclouds invalid value. Value: 2.5",
+        ),
+        bad(
+            "POST",
+            ST,
+            prestage(**{"max-parallel-subclouds": 0}),
+            "Invalid max-parallel-subclouds value: 0. For prestage strategy, "
+            "the value must be between 1 and 5000.",
+        ),
+        bad(
+            "POST",
+            ST,
+            prestage(**{"max-parallel-subclouds": "5001"}),
+            "Invalid max-parallel-subclouds value: 5001. For prestage strategy, "
+            "the value must be between 1 and 5000.",
+        ),
+        bad("POST", ST, {"sysadmin_password": "Li69nux*"}, "type required"),
+        bad("POST", ST, prestage(type=""), "type required"),
+        bad("POST", ST, {"type": "patch", "release": "24.9"}, "type invalid"),
+        bad("POST", ST, {"type": "prestage", "release": "2409"}, RELEASE_FORMAT),
+        bad("POST", ST, {"type": "prestage", "release": "24.09"}, PASSWORD_REQUIRED),
+        bad("POST", ST, prestage(sysadmin_password=None), PASSWORD_REQUIRED),
+        bad("POST", ST, prestage(sysadmin_password="TGk2OW51eCo"), PASSWORD_NOT_BASE64),
+        bad(
+            "POST",
+            ST,
+            prestage(for_install=True, for_sw_deploy="true", **{"stop-on-failure": "no"}),
+            INSTALL_OR_DEPLOY,
+        ),
+        bad("POST", ST, prestage(for_sw_deploy="yes"), invalid_bool("yes", "for_sw_deploy")),
+        bad(
+            "POST",
+            ST,
+            prestage(cloud_name="nosuch", **{"stop-on-failure": None}),
+            invalid_bool("None", "stop-on-failure"),
+        ),
+        bad(
+            "POST",
+            ST,
+            prestage(cloud_name="nosuch"),
+            "Subcloud nosuch does not exist",
+            doc_accepts=True,
+        ),
+        bad(
+            "POST",
+            ST,
+            prestage(cloud_name="sc3"),
+            "Prestage skipped 'sc3': Subcloud is offline.",
+            doc_accepts=True,
+        ),
+        bad(
+            "POST",
+            ST,
+            prestage(cloud_name="sc4"),
+            "Prestage skipped 'sc4': Subcloud is not managed.",
+            doc_accepts=True,
+        ),
+        Call(
+            "POST",
+            ST,
+            body=prestage(**{"max-parallel-subclouds": "3", "padding": OVERSIZED_PADDING}),
+            status=413,
+            message="Request is too large.",
+        ),
+        Call("GET", ST, status=404, message=STRATEGY_NOT_FOUND),
+        # Every subcloud; the ineligible ones are skipped.
+        Call(
+            "POST",
+            ST,
+            body=prestage(
+                **{
+                    "max-parallel-subclouds": " 3 ",
+                    "stop-on-failure": "False",
+                    "force": "true",
+                    "release": "24.09",
+                    "cloud_name": None,
+                    "group": None,
+                    "unknown": "ignored",
+                }
+            ),
+            expect={
+                "type": "prestage",
+                "subcloud-apply-type": "parallel",
+                "max-parallel-subclouds": 3,
+                "stop-on-failure": False,
+                "state": "initial",
+                "updated-at": None,
+                "extra-args": {
+                    **DEFAULT_EXTRA_ARGS,
+                    "force": True,
+                    "prestage-software-version": "24.09",
+                },
+            },
+        ),
+        Call(
+            "GET",
+            SS,
+            expect={
+                "strategy-steps": [
+                    {"cloud": "sc1", **UNSTARTED_STEP},
+                    {"cloud": "sc2", **UNSTARTED_STEP},
+                    {"cloud": "sc3", "state": "skipped", "details": "Subcloud is offline."},
+                    {"cloud": "sc4", "state": "skipped", "details": "Subcloud is not managed."},
+                ]
+            },
+        ),
+        # One strategy at a time, whatever it covers.
+        Call(
+            "POST",
+            ST,
+            body=prestage(cloud_name="sc1"),
+            status=409,
+            message="Strategy of type: 'prestage' already exists",
+        ),
+        Call("DELETE", ST, expect={"state": "deleting"}),
+        strategy_gone(),
+        # A group: its apply type and maximum are the defaults.
+        Call("PATCH", S1, {"subcloud": "sc2"}, body={"group": "edge"}),
+        Call(
+            "POST",
+            ST,
+            body=prestage(subcloud_group="edge"),
+            expect={
+                "subcloud-apply-type": "serial",
+                "max-parallel-subclouds": 1,
+                "extra-args": DEFAULT_EXTRA_ARGS,
+            },
+        ),
+        Call(
+            "GET",
+            SS,
+            expect={
+                "strategy-steps": [
+                    {"cloud": "sc2", **UNSTARTED_STEP},
+                    {"cloud": "sc4", "state": "skipped", "details": "Subcloud is not managed."},
+                ]
+            },
+        ),
+        Call("DELETE", ST, expect={"state": "deleting"}),
+        strategy_gone(),
+        # ... which the request overrides.
+        Call(
+            "POST",
+            ST,
+            body=prestage(
+                group="edge", **{"subcloud-apply-type": "parallel", "max-parallel-subclouds": "50"}
+            ),
+            expect={"subcloud-apply-type": "parallel", "max-parallel-subclouds": 50},
+        ),
+        Call("DELETE", ST, expect={"state": "deleting"}),
+        strategy_gone(),
+        Call(
+            "POST",
+            ST,
+            body=prestage(group="1", **{"max-parallel-subclouds": None}),
+            expect={"subcloud-apply-type": "parallel", "max-parallel-subclouds": 2},
+        ),
+        Call(
+            "GET",
+            SS,
+            expect={
+                "strategy-steps": [
+                    {"cloud": "sc1", "state": "initial"},
+                    {"cloud": "sc3", "state": "skipped"},
+                ]
+            },
+        ),
+        Call("DELETE", ST, expect={"state": "deleting"}),
+        strategy_gone(),
+        # One subcloud.
+        Call(
+            "POST",
+            ST,
+            body=prestage(cloud_name="sc1", **{"subcloud-apply-type": "serial"}),
+            expect={"subcloud-apply-type": "serial", "max-parallel-subclouds": 1},
+        ),
+        Call("GET", SS, expect={"strategy-steps": [{"cloud": "sc1", **UNSTARTED_STEP}]}),
+    ],
+    ("DELETE", ST): [
+        ENGINE,
+        Call("DELETE", ST, status=404, message=STRATEGY_NOT_FOUND),
+        Call("DELETE", ST, query="?type=prestage", status=404, message=type_not_found("prestage")),
+        *managed_subcloud("sc1", "delay=0.3"),
+        online("sc1"),
+        # From initial.
+        Call("POST", ST, body=prestage(), expect={"state": "initial"}),
+        not_acceptable("DELETE", ST),
+        Call("GET", ST, expect={"state": "initial"}),
+        Call("DELETE", ST, query="?type=patch", status=404, message=type_not_found("patch")),
+        Call("DELETE", ST, expect={"state": "deleting", "extra-args": DEFAULT_EXTRA_ARGS}),
+        strategy_gone(),
+        Call("GET", SS, status=404, message=STRATEGY_NOT_FOUND),
+        # Not while it runs; once it has ended.
+        Call("POST", ST, body=prestage(), expect={"state": "initial"}),
+        Call("POST", SA, body={"action": "apply"}, expect={"state": "applying"}),
+        Call("DELETE", ST, status=409, message=state_conflict("applying", "deleted")),
+        Call("GET", ST, expect={"state": "complete"}, wait=WAIT),
+        Call("DELETE", ST, query="?type=prestage", expect={"state": "deleting"}),
+        strategy_gone(),
+    ],
+    ("POST", SA): [
+        ENGINE,
+        Call("POST", SA, body={"action": "apply"}, status=404, message=STRATEGY_NOT_FOUND),
+        Call(
+            "POST",
+            SA,
+            query="?type=prestage",
+            body={"action": "abort"},
+            status=404,
+            message=type_not_found("prestage"),
+        ),
+        # The body is checked before the strategy is looked up.
+        bad("POST", SA, Raw(b""), "Body required"),
+        bad("POST", SA, Raw(b"apply"), "Request body is malformed."),
+        bad("POST", SA, {}, "action required"),
+        bad("POST", SA, {"action": ""}, "action required"),
+        bad("POST", SA, {"action": None}, "action required"),
+        bad("POST", SA, {"action": "start"}, "Invalid action 'start': must be one of apply, abort"),
+        bad("POST", SA, {"action": "Apply"}, "Invalid action 'Apply': must be one of apply, abort"),
+        *managed_subcloud("sc1", "delay=0.3"),
+        *managed_subcloud("sc2"),
+        online("sc1"),
+        online("sc2"),
+        Call("POST", ST, body=prestage(**{"max-parallel-subclouds": 1})),
+        Call(
+            "POST",
+            SA,
+            body={"action": "abort"},
+            status=409,
+            message=state_conflict("initial", "aborted"),
+        ),
+        not_acceptable("POST", SA, body={"action": "apply"}),
+        Call(
+            "POST",
+            SA,
+            body={"action": "apply", "padding": OVERSIZED_PADDING},
+            status=413,
+            message="Request is too large.",
+        ),
+        Call(
+            "POST",
+            SA,
+            query="?type=patch",
+            body={"action": "apply"},
+            status=404,
+            message=type_not_found("patch"),
+        ),
+        Call("GET", ST, expect={"state": "initial"}),
+        Call(
+            "POST",
+            SA,
+            query="?type=prestage",
+            body={"action": "apply", "unknown": "ignored"},
+            expect={"state": "applying", "max-parallel-subclouds": 1},
+        ),
+        Call(
+            "POST",
+            SA,
+            body={"action": "apply"},
+            status=409,
+            message=state_conflict("applying", "applied"),
+        ),
+        # Once sc1 runs (one at a time: sc2 waits), abort: sc1 finishes, sc2 never starts.
+        Call(
+            "GET",
+            SS,
+            query="?state=initial",
+            expect={"strategy-steps": [{"cloud": "sc2"}]},
+            wait=WAIT,
+        ),
+        Call("POST", SA, body={"action": "abort"}, expect={"state": "abort requested"}),
+        Call("GET", ST, expect={"state": "aborted"}, wait=WAIT),
+        Call(
+            "GET",
+            SS,
+            expect={
+                "strategy-steps": [
+                    {"cloud": "sc1", "state": "complete", "details": None},
+                    {
+                        "cloud": "sc2",
+                        "state": "aborted",
+                        "details": "Not started: the strategy was aborted.",
+                        "started-at": None,
+                    },
+                ]
+            },
+        ),
+        Call(
+            "POST",
+            SA,
+            body={"action": "apply"},
+            status=409,
+            message=state_conflict("aborted", "applied"),
+        ),
+        Call(
+            "POST",
+            SA,
+            body={"action": "abort"},
+            status=409,
+            message=state_conflict("aborted", "aborted"),
+        ),
+    ],
+    ("GET", SS): [
+        ENGINE,
+        Call("GET", SS, status=404, message=STRATEGY_NOT_FOUND),
+        Call("GET", SS, query="?type=prestage", status=404, message=type_not_found("prestage")),
+        *managed_subcloud("sc1"),
+        *managed_subcloud("sc2"),
+        *managed_subcloud("sc3", "delay=0.1"),
+        new_subcloud("sc4"),
+        online("sc1"),
+        online("sc2"),
+        online("sc3"),
+        online("sc4"),
+        Call("POST", ST, body=prestage()),
+        Call(
+            "GET",
+            SS,
+            expect={
+                "strategy-steps": [
+                    {"id": 1, "cloud": "sc1", **UNSTARTED_STEP},
+                    {"id": 2, "cloud": "sc2", **UNSTARTED_STEP},
+                    {"id": 3, "cloud": "sc3", **UNSTARTED_STEP},
+                    {
+                        "id": 4,
+                        "cloud": "sc4",
+                        "stage": 1,
+                        "state": "skipped",
+                        "details": "Subcloud is not managed.",
+                        "progress": None,
+                        "started-at": None,
+                        "updated-at": None,
+                    },
+                ]
+            },
+        ),
+        Call("GET", SS, query="?limit=2", expect={"strategy-steps": [{"id": 1}, {"id": 2}]}),
+        Call(
+            "GET", SS, query="?limit=2&marker=2", expect={"strategy-steps": [{"id": 3}, {"id": 4}]}
+        ),
+        Call("GET", SS, query="?marker=4", expect={"strategy-steps": []}),
+        Call("GET", SS, query="?state=skipped", expect={"strategy-steps": [{"cloud": "sc4"}]}),
+        Call(
+            "GET",
+            SS,
+            query="?state=initial&limit=1&marker=1&type=prestage",
+            expect={"strategy-steps": [{"cloud": "sc2"}]},
+        ),
+        Call("GET", SS, query="?state=complete", expect={"strategy-steps": []}),
+        Call("GET", SS, query="?type=patch", status=404, message=type_not_found("patch")),
+        bad(
+            "GET",
+            SS,
+            None,
+            "Invalid limit '0': must be an integer from 1 to 10000",
+            query="?limit=0",
+        ),
+        bad(
+            "GET",
+            SS,
+            None,
+            "Invalid limit '10001': must be an integer from 1 to 10000",
+            query="?limit=10001",
+        ),
+        bad(
+            "GET",
+            SS,
+            None,
+            "Invalid limit 'all': must be an integer from 1 to 10000",
+            query="?limit=all",
+        ),
+        bad("GET", SS, None, "Invalid marker 'last': must be a step id", query="?marker=last"),
+        bad(
+            "GET",
+            SS,
+            None,
+            "Invalid state 'running': must be one of initial, prestage-precheck, "
+            "prestage-preparing-packages, prestaging-packages, prestaging-images, complete, "
+            "failed, aborted, skipped",
+            query="?state=running",
+        ),
+        not_acceptable("GET", SS),
+        Call("POST", SA, body={"action": "apply"}, expect={"state": "applying"}),
+        Call("GET", ST, expect={"state": "complete"}, wait=WAIT),
+        Call(
+            "GET",
+            SS,
+            query="?state=complete",
+            expect={
+                "strategy-steps": [
+                    {"cloud": name, "state": "complete", "details": None, "progress": IMAGES_DONE}
+                    for name in ("sc1", "sc2", "sc3")
+                ]
+            },
+        ),
+    ],
+    ("GET", SS1): [
+        Call("GET", SS1, {"cloud_name": "sc1"}, status=404, message=STRATEGY_NOT_FOUND),
+        *managed_subcloud("sc1"),
+        *managed_subcloud("sc2"),
+        set_online("sc1"),
+        set_online("sc2"),
+        Call(
+            "GET",
+            SS1,
+            {"cloud_name": "sc1"},
+            query="?type=prestage",
+            status=404,
+            message=type_not_found("prestage"),
+        ),
+        Call("POST", ST, body=prestage(cloud_name="sc1")),
+        Call("GET", SS1, {"cloud_name": "sc1"}, expect={"id": 1, "cloud": "sc1", **UNSTARTED_STEP}),
+        Call("GET", SS1, {"cloud_name": "sc1"}, query="?type=prestage", expect={"id": 1}),
+        Call(
+            "GET",
+            SS1,
+            {"cloud_name": "sc1"},
+            query="?type=patch",
+            status=404,
+            message=type_not_found("patch"),
+        ),
+        Call("GET", SS1, {"cloud_name": "sc2"}, status=404, message=STEP_NOT_FOUND),
+        Call("GET", SS1, {"cloud_name": "nosuch"}, status=404, message=STEP_NOT_FOUND),
+        not_acceptable("GET", SS1, {"cloud_name": "sc1"}),
+    ],
 }
 
 # What the scenarios exercise: (method, path template) and (method, template, status).
 EXERCISED: frozenset[tuple[str, str]] = frozenset(
-    call.operation for calls in SCENARIOS.values() for call in calls
+    call.operation for calls in SCENARIOS.values() for call in calls if isinstance(call, Call)
 )
 EXERCISED_STATUSES: frozenset[tuple[str, str, int]] = frozenset(
-    (*call.operation, call.status) for calls in SCENARIOS.values() for call in calls
+    (*call.operation, call.status)
+    for calls in SCENARIOS.values()
+    for call in calls
+    if isinstance(call, Call)
 )
 
 # Documented statuses the scenarios cannot produce, and why.
@@ -742,7 +1571,27 @@ UNKNOWN_PATHS = (
     "/v1.0/subclouds/sc1/prestage/nope",
     "/v1.0/subcloud-groups/1/nope",
     "/v1.0/subcloud-groups/1/subclouds/sc1",
+    "/v1.0/sw-update-strategy/nope",
+    "/v1.0/sw-update-strategy/actions/nope",
+    "/v1.0/sw-update-strategy/steps/sc1/nope",
 )
+
+# Where the API contradicts its contract (reported, not fixed here): the cases that
+# show it are expected to fail until the code is fixed.
+KNOWN_BUGS: dict[tuple[str, str], str] = {}
+# The same for the Allow header of a 405.
+KNOWN_ALLOW_BUGS: dict[tuple[str, str], str] = {
+    ("OPTIONS", SP): (
+        "pecan's RestController answers OPTIONS itself with every method the controller "
+        "has (Allow: DELETE, GET, PATCH, POST, PUT), not the path's own (PATCH)"
+    ),
+}
+
+
+def known_bug(bugs: dict[tuple[str, str], str], method: str, template: str) -> list:
+    """The marks of a case that a known bug makes fail."""
+    reason = bugs.get((method, template))
+    return [pytest.mark.xfail(strict=True, reason=reason)] if reason else []
 
 
 def _load_document() -> dict[str, Any]:
@@ -826,11 +1675,30 @@ def _matches(actual: Any, expected: Any, base: str, where: str = "body") -> None
         assert actual == expected and type(actual) is type(expected), f"{where}: {actual!r}"
 
 
+def _fulfils(response: requests.Response, call: Call, base: str) -> bool:
+    """Whether ``response`` is what ``call`` expects (for a call that waits)."""
+    if response.status_code != call.status:
+        return False
+    try:
+        body = response.json()
+        if call.message is not None:
+            assert body["message"] == call.message
+        if call.expect is not None:
+            _matches(body, call.expect, base)
+    except (ValueError, KeyError, TypeError, AssertionError):
+        return False
+    return True
+
+
 def exercise(http: requests.Session, openapi: OpenAPI, base: str, call: Call) -> requests.Response:
     """Make ``call`` and check request and response against the document."""
     path = call.template.format(**call.params)
-    prepared = _prepare(base, call.method, path, call.body, call.accept)
+    prepared = _prepare(base, call.method, path + call.query, call.body, call.accept)
     response = http.send(prepared, timeout=30)
+    deadline = time.monotonic() + call.wait
+    while call.wait and not _fulfils(response, call, base) and time.monotonic() < deadline:
+        time.sleep(POLL_INTERVAL)
+        response = http.send(prepared, timeout=30)
     request = RequestsOpenAPIRequest(prepared)
 
     # The document maps the call to the operation it claims to exercise.
@@ -845,9 +1713,11 @@ def exercise(http: requests.Session, openapi: OpenAPI, base: str, call: Call) ->
         assert request_errors, f"the document accepts {call}, which the API refuses"
 
     assert response.status_code == call.status, (
-        f"{call.method} {path}: {response.status_code} {response.text[:500]}"
+        f"{call.method} {path}{call.query}: {response.status_code} {response.text[:500]}"
     )
     openapi.validate_response(request, RequestsOpenAPIResponse(response))
+    for secret in SECRETS:
+        assert secret not in response.text, f"{call.method} {path} returned the password"
 
     if call.status == 204:
         assert response.content == b""
@@ -862,8 +1732,18 @@ def exercise(http: requests.Session, openapi: OpenAPI, base: str, call: Call) ->
     return response
 
 
-def run(http, openapi, base: str, calls: Iterable[Call]) -> list[requests.Response]:
-    return [exercise(http, openapi, base, call) for call in calls]
+def run(
+    http, openapi, base: str, calls: Iterable[Call | SetSubcloud | StartEngine]
+) -> list[requests.Response]:
+    """Make the calls in order (and the database changes between them); the engine, if
+    the calls need it, must be running already."""
+    responses = []
+    for call in calls:
+        if isinstance(call, Call):
+            responses.append(exercise(http, openapi, base, call))
+        elif isinstance(call, SetSubcloud):
+            db_api.subcloud_update(db_api.subcloud_get(call.name).id, dict(call.values))
+    return responses
 
 
 def check_error_body(error_validator, response: requests.Response, status: int) -> dict:
@@ -900,6 +1780,11 @@ def test_response_objects_forbid_undocumented_fields(document):
         "SubcloudList",
         "SubcloudGroup",
         "SubcloudGroupList",
+        "Strategy",
+        "PrestageExtraArgs",
+        "StrategyStep",
+        "StepProgress",
+        "StrategyStepList",
     ):
         schema = schemas[name]
         assert schema.get("additionalProperties") is False, name
@@ -909,36 +1794,42 @@ def test_response_objects_forbid_undocumented_fields(document):
 # Real calls against the document.
 
 
-@pytest.mark.parametrize("operation", list(SCENARIOS), ids=[f"{m} {p}" for m, p in SCENARIOS])
-def test_operation_matches_document(live_api, http, openapi, operation):
+@pytest.mark.parametrize(
+    "operation",
+    [
+        pytest.param(operation, id=" ".join(operation), marks=known_bug(KNOWN_BUGS, *operation))
+        for operation in SCENARIOS
+    ],
+)
+def test_operation_matches_document(request, live_api, http, openapi, operation):
     calls = SCENARIOS[operation]
-    assert operation in {call.operation for call in calls}
+    assert operation in {call.operation for call in calls if isinstance(call, Call)}
+    if ENGINE in calls:
+        request.getfixturevalue("roles")
     run(http, openapi, live_api, calls)
 
 
-def test_timestamps_are_utc_and_track_updates(live_api, http, openapi):
-    created, patched = run(
-        http,
-        openapi,
-        live_api,
-        [new_group("east"), Call("PATCH", G1, {"group": "east"}, body={"description": "d"})],
-    )
-    assert created.json()["updated-at"] is None
-    assert created.json()["created-at"].endswith("+00:00")
-    assert patched.json()["updated-at"].endswith("+00:00")
-    assert patched.json()["updated-at"] >= patched.json()["created-at"]
+def test_password_is_never_returned(document):
+    """No response schema has a place for the password (and every call above checks that
+    no response contains it)."""
+    schemas = document["components"]["schemas"]
+    for name in ("Strategy", "PrestageExtraArgs", "StrategyStep", "StepProgress", "Subcloud"):
+        assert schemas[name]["additionalProperties"] is False, name
+        assert not [key for key in schemas[name]["properties"] if "password" in key], name
 
 
 @pytest.mark.parametrize(
     ("method", "template"),
-    UNDOCUMENTED_METHOD_PROBES,
-    ids=[" ".join(p) for p in UNDOCUMENTED_METHOD_PROBES],
+    [
+        pytest.param(*probe, id=" ".join(probe), marks=known_bug(KNOWN_BUGS, *probe))
+        for probe in UNDOCUMENTED_METHOD_PROBES
+    ],
 )
 def test_undocumented_method_answers_405(
     live_api, http, openapi, error_validator, method, template
 ):
     run(http, openapi, live_api, [new_subcloud("sc1")])
-    path = template.format(subcloud="sc1", group="Default")
+    path = template.format(subcloud="sc1", group="Default", cloud_name="sc1")
     with pytest.raises(OperationNotFound):
         APICallPathFinder(openapi.spec).find(method.lower(), live_api + path)
     response = http.send(_prepare(live_api, method, path, None), timeout=30)
@@ -1067,11 +1958,30 @@ def test_a_group_name_is_either_refused_or_usable_as_reference(live_api, http, o
 
 @pytest.mark.parametrize(
     ("method", "template"),
-    [("PUT", S), ("POST", S1), ("PATCH", GS), ("DELETE", G), ("POST", "/"), ("PUT", "/v1.0")],
+    [
+        pytest.param(method, template, marks=known_bug(KNOWN_ALLOW_BUGS, method, template))
+        for method, template in [
+            ("PUT", S),
+            ("POST", S1),
+            ("PATCH", GS),
+            ("DELETE", G),
+            ("POST", "/"),
+            ("PUT", "/v1.0"),
+            ("GET", SA),
+            ("DELETE", SA),
+            ("GET", SP),
+            ("POST", SP),
+            ("PUT", SP),
+            ("PUT", ST),
+            ("DELETE", SS),
+            ("POST", SS1),
+            ("OPTIONS", SP),
+        ]
+    ],
 )
 def test_405_lists_the_allowed_methods(live_api, http, openapi, document, method, template):
     run(http, openapi, live_api, [new_subcloud("sc1")])
-    path = template.format(subcloud="sc1", group="1")
+    path = template.format(subcloud="sc1", group="1", cloud_name="sc1")
     response = http.send(_prepare(live_api, method, path, None), timeout=30)
     assert response.status_code == 405
     documented = {m for m, p in documented_operations(document) if p == template}

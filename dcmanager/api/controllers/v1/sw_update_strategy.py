@@ -91,21 +91,49 @@ def _steps_query() -> tuple[int | None, int | None, str | None]:
     return limit, marker, state
 
 
-class StepsController:
-    """``GET /sw-update-strategy/steps[?limit=&marker=&state=]`` and
-    ``GET /sw-update-strategy/steps/{cloud_name}``."""
+class StepController:
+    """``GET /sw-update-strategy/steps/{cloud_name}``."""
+
+    def __init__(self, cloud_name: str) -> None:
+        self.cloud_name = cloud_name
 
     @pecan.expose(generic=True, template="json")
-    def index(self, *path: str, **query: str) -> dict:
+    def index(self, *path: str, **query: str) -> None:
+        _no_deeper(path)
+        base.method_not_allowed("GET")
+
+    @index.when(method="GET", template="json")
+    def index_get(self, *path: str, **query: str) -> dict:
+        _no_deeper(path)
+        _authorize("get")
+        step, cloud = db.step_get_by_cloud(_current_strategy().id, self.cloud_name)
+        return views.strategy_step(step, cloud)
+
+
+class StepsController:
+    """``GET /sw-update-strategy/steps[?limit=&marker=&state=]``."""
+
+    @pecan.expose(generic=True, template="json")
+    def index(self, *path: str, **query: str) -> None:
+        _no_deeper(path)
+        base.method_not_allowed("GET")
+
+    @index.when(method="GET", template="json")
+    def index_get(self, *path: str, **query: str) -> dict:
+        _no_deeper(path)
         _authorize("get")
         strategy = _current_strategy()
-        if len(path) == 1:
-            step, cloud = db.step_get_by_cloud(strategy.id, path[0])
-            return views.strategy_step(step, cloud)
-        _no_deeper(path)
         limit, marker, state = _steps_query()
         steps = db.steps_get(strategy.id, limit=limit, marker=marker, state=state)
         return {"strategy-steps": [views.strategy_step(step, cloud) for step, cloud in steps]}
+
+    @pecan.expose()
+    def _route(self, args: list[str], request) -> tuple:
+        """Every name under ``/steps`` is a cloud name (even ``index``): pecan would
+        otherwise never pass it to ``index``."""
+        if args and args[0]:
+            return StepController(args[0]).index, args[1:]
+        return self.index, args[1:]
 
 
 class StrategyController:
@@ -115,7 +143,12 @@ class StrategyController:
     steps = StepsController()
 
     @pecan.expose(generic=True, template="json")
-    def index(self, *path: str, **query: str) -> dict:
+    def index(self, *path: str, **query: str) -> None:
+        _no_deeper(path)
+        base.method_not_allowed("GET, POST, DELETE")
+
+    @index.when(method="GET", template="json")
+    def index_get(self, *path: str, **query: str) -> dict:
         _no_deeper(path)
         _authorize("get")
         return views.strategy(_current_strategy())
