@@ -97,9 +97,11 @@ class Periodic:
         self._wake.set()
 
     def stop(self) -> None:
+        """Stop (a no-op if it never started)."""
         self._stop.set()
         self._wake.set()
-        self._thread.join(timeout=30)
+        if self._thread.ident is not None:
+            self._thread.join(timeout=30)
 
     def _run(self) -> None:
         while not self._stop.is_set():

@@ -56,6 +56,25 @@ def use_wal(engine: Engine) -> None:
             connection.close()
 
 
+# Set while this thread is in a writer() transaction.
+_WRITING = threading.local()
+
+
+@event.listens_for(Engine, "begin", insert=True)
+def _sqlite_begin_immediate(connection) -> None:
+    """Writers take SQLite's write lock when they begin (waiting up to the busy timeout
+    for another process to finish), instead of failing with "database is locked" when a
+    read turns into a write after another process wrote. oslo.db, which would emit a
+    plain BEGIN next, sees the transaction already open."""
+    if (
+        connection.dialect.name == "sqlite"
+        and getattr(_WRITING, "active", False)
+        and "in_transaction" not in connection.info
+    ):
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        connection.info["in_transaction"] = True
+
+
 def get_engine() -> Engine:
     """The engine of ``[database] connection`` (created on first use)."""
     return main_context_manager.writer.get_engine()
@@ -70,8 +89,14 @@ def reader():
 def writer() -> Iterator[Session]:
     """A write transaction, committed when the block ends without an error."""
     if get_engine().dialect.name == "sqlite":
-        with _SQLITE_WRITE_LOCK, main_context_manager.writer.using(_CONTEXT) as session:
-            yield session
+        with _SQLITE_WRITE_LOCK:
+            outer = getattr(_WRITING, "active", False)
+            _WRITING.active = True
+            try:
+                with main_context_manager.writer.using(_CONTEXT) as session:
+                    yield session
+            finally:
+                _WRITING.active = outer
     else:
         with main_context_manager.writer.using(_CONTEXT) as session:
             yield session

@@ -1,0 +1,122 @@
+"""The simulated subcloud: its options, its operations, and how they fail."""
+
+import pytest
+
+from dcmanager import drivers
+from dcmanager.common import exception
+from dcmanager.drivers import base
+from dcmanager.drivers import simulator
+
+REQUEST = base.PrestageRequest(release="25.09")
+
+
+def _driver(options: str = "") -> base.SubcloudDriver:
+    return drivers.get_driver("sc1", f"simulated://sc1{'?' + options if options else ''}")
+
+
+def test_defaults():
+    info = _driver().get_system_info()
+
+    assert info == base.SystemInfo(
+        system_mode="simplex",
+        controller0_active=True,
+        management_alarms=0,
+        free_disk_bytes=100 * 1024**3,
+        deploy_status="complete",
+    )
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ("delay=-1", "delay must be a number of at least 0"),
+        ("delay=abc", "delay must be a number of at least 0"),
+        ("delay=nan", "delay must be a number of at least 0"),
+        ("fail=everything", "fail must be one of precheck, packages, images"),
+        ("offline=maybe", "offline must be true or false"),
+        ("system_mode=triplex", "system_mode must be one of simplex, duplex"),
+        ("alarms=-2", "alarms must be a number of at least 0"),
+        ("colour=blue", "unknown option 'colour'"),
+        ("delay", "bad query field"),
+    ],
+)
+def test_bad_options_are_refused_with_the_reason(options, message):
+    with pytest.raises(exception.Invalid, match=message):
+        drivers.validate_endpoint(f"simulated://sc1?{options}")
+
+
+def test_offline_subcloud_is_unreachable():
+    driver = _driver("offline=true")
+
+    with pytest.raises(base.SubcloudUnreachable, match="sc1 is unreachable"):
+        driver.get_system_info()
+    with pytest.raises(base.SubcloudUnreachable):
+        driver.start(base.OperationKind.PACKAGES, REQUEST, "k")
+
+
+def test_zero_delay_operations_are_done_at_once_with_full_progress():
+    operation = _driver().start(base.OperationKind.PACKAGES, REQUEST, "k")
+
+    assert operation.done and operation.error is None
+    assert operation.progress == base.Progress(
+        simulator.PACKAGES_BYTES, simulator.PACKAGES_BYTES, 400, 400
+    )
+
+
+def test_a_delayed_operation_is_polled_until_done(monkeypatch):
+    clock = [1000.0]
+    monkeypatch.setattr(simulator.time, "time", lambda: clock[0])
+    driver = _driver("delay=10")
+
+    operation = driver.start(base.OperationKind.IMAGES, REQUEST, "k")
+    clock[0] += 4
+    halfway = driver.poll(operation.handle())
+    clock[0] += 6
+    done = driver.poll(operation.handle())
+
+    assert not operation.done
+    assert not halfway.done and halfway.progress.bytes_done == int(simulator.IMAGES_BYTES * 0.4)
+    assert done.done and done.error is None
+
+
+def test_operations_survive_a_new_driver_instance(monkeypatch):
+    """A step resumed on another worker polls the same operation."""
+    clock = [50.0]
+    monkeypatch.setattr(simulator.time, "time", lambda: clock[0])
+    handle = _driver("delay=2").start(base.OperationKind.PACKAGES, REQUEST, "k").handle()
+    clock[0] += 2
+
+    assert _driver("delay=2").poll(handle).done
+
+
+@pytest.mark.parametrize("phase", ["packages", "images"])
+def test_fail_fails_the_transfer_when_it_ends(phase):
+    operation = _driver(f"fail={phase}").start(base.OperationKind(phase), REQUEST, "k")
+
+    assert operation.done
+    assert operation.error == f"simulated failure of the {phase} transfer (fail={phase})"
+
+
+def test_precheck_reports_system_information_and_health():
+    operation = _driver("fail=precheck&system_mode=duplex&alarms=2").start(
+        base.OperationKind.PRECHECK, REQUEST, "k"
+    )
+
+    info = base.SystemInfo.from_dict(operation.result)
+    assert info.system_mode == "duplex"
+    assert info.management_alarms == 2
+    assert info.health_problem == "simulated health check failure (fail=precheck)"
+
+
+def test_no_image_list_skips_images():
+    operation = _driver("image_list=false").start(base.OperationKind.IMAGES, REQUEST, "k")
+
+    assert operation.done and operation.error is None
+    assert operation.result == {"skipped": "the release has no image list: no images to prestage"}
+
+
+def test_endpoints_of_unknown_schemes_are_accepted_but_have_no_driver():
+    drivers.validate_endpoint("https://subcloud1:8443")
+
+    with pytest.raises(drivers.NoDriver, match="scheme 'https'"):
+        drivers.get_driver("sc1", "https://subcloud1:8443")
