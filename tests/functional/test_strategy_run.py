@@ -2,6 +2,7 @@
 
 import pytest
 
+from dcmanager.manager import service as manager_service
 from dcmanager.orchestrator import engine as engine_module
 from dcmanager.orchestrator import service as orchestrator_service
 from dcmanager.orchestrator import worker
@@ -289,3 +290,23 @@ def test_deleted_strategy_is_removed_by_the_orchestrator(api, roles):
     # The subcloud may be deleted now that no strategy refers to it.
     api.patch_json("/v1.0/subclouds/sc1", {"management-state": "unmanaged"})
     assert api.delete("/v1.0/subclouds/sc1").status_int == 204
+
+
+def test_manager_restart_mid_standalone_prestage(api, roles, fast_engine):
+    sh.add_subclouds(api, ["solo"], "delay=0.5")
+    api.patch_json("/v1.0/subclouds/solo/prestage", {"sysadmin_password": sh.PASSWORD})
+    sh.wait_for(
+        lambda: api.get("/v1.0/subclouds/solo").json["prestage-status"] == "prestaging",
+        what="the prestage to start",
+    )
+
+    _replace(roles, 2, manager_service.ManagerService(fast_engine))
+    solo = sh.wait_for(
+        lambda: (
+            (sc := api.get("/v1.0/subclouds/solo").json)["prestage-status"] != "prestaging" and sc
+        ),
+        what="the prestage to end",
+    )
+
+    assert solo["prestage-status"] == "complete"
+    assert solo["prestage-versions"] == "25.09"
