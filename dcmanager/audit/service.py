@@ -27,6 +27,10 @@ def audit_one(name: str, endpoint: str, subcloud_id: int) -> db_api.AuditResult:
     except (driver_base.SubcloudUnreachable, drivers.NoDriver) as exc:
         LOG.debug("Audit: %s", exc.message)
         return db_api.AuditResult(subcloud_id, reachable=False)
+    except Exception:
+        # One driver's bug must not stop the audit of every other subcloud.
+        LOG.exception("Audit of subcloud %s failed; counted as not answering", name)
+        return db_api.AuditResult(subcloud_id, reachable=False)
     return db_api.AuditResult(
         subcloud_id,
         reachable=True,

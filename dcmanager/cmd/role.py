@@ -27,6 +27,7 @@ def run(
         cannot work for it.
     """
     config.parse_args(sys.argv[1:])
+    services: list[service.Service] = []
     try:
         service.prepare_state_path(CONF)
         migration.check_current()
@@ -38,6 +39,7 @@ def run(
         services = list(build(CONF))
         service.start_all(services)
     except service.STARTUP_ERRORS as exc:
+        service.stop_all(services)
         LOG.error("%s cannot start: %s", name, service.describe_startup_error(CONF, exc))
         return 1
     LOG.info(

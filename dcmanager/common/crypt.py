@@ -7,6 +7,7 @@ same key.
 """
 
 import os
+import tempfile
 import threading
 
 from cryptography import fernet
@@ -30,14 +31,18 @@ def _load_or_create_key(path: str) -> bytes:
         pass
     os.makedirs(os.path.dirname(os.path.abspath(path)), mode=0o700, exist_ok=True)
     key = fernet.Fernet.generate_key()
+    # Written whole to a private temporary file, then linked into place: when two
+    # processes start at once, one key wins and nobody ever reads a half-written file.
+    fd, temporary = tempfile.mkstemp(dir=os.path.dirname(os.path.abspath(path)))
     try:
-        # O_EXCL: when two processes start at once, one creates and both use its key.
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as key_file:
+            key_file.write(key + b"\n")
+        os.link(temporary, path)
     except FileExistsError:
         with open(path, "rb") as key_file:
             return key_file.read().strip()
-    with os.fdopen(fd, "wb") as key_file:
-        key_file.write(key + b"\n")
+    finally:
+        os.unlink(temporary)
     return key
 
 

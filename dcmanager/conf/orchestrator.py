@@ -27,7 +27,8 @@ opts = [
         min=0.1,
         max=600.0,
         help="Seconds between the orchestrator's safety-net scans (expired leases, lost "
-        "messages). The window is refilled at once when a step ends, not by this scan.",
+        "messages). The window is refilled at once when a step ends, not by this scan. "
+        "An orchestrator holds the strategy for three scans; another takes over after.",
     ),
     cfg.FloatOpt(
         "poll_interval",
@@ -36,6 +37,14 @@ opts = [
         max=600.0,
         help="Seconds between a worker's polls of the operations running on its "
         "subclouds (one request per subcloud per poll).",
+    ),
+    cfg.FloatOpt(
+        "unreachable_timeout",
+        default=600.0,
+        min=1.0,
+        max=86400.0,
+        help="Seconds a running step waits for a subcloud that stopped answering before "
+        "it fails (sooner if the audit declares the subcloud offline).",
     ),
     cfg.IntOpt(
         "max_step_attempts",

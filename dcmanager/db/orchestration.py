@@ -15,6 +15,7 @@ from oslo_db import api as oslo_db_api
 from oslo_db import exception as db_exc
 from sqlalchemy import and_
 from sqlalchemy import bindparam
+from sqlalchemy import case
 from sqlalchemy import delete
 from sqlalchemy import exists
 from sqlalchemy import func
@@ -173,6 +174,17 @@ def strategy_claim(
 
 
 @oslo_db_api.retry_on_deadlock
+def strategy_release(owner: str) -> None:
+    """An orchestrator that stops gives up its lease on the strategy."""
+    with session.writer() as db:
+        db.execute(
+            update(models.Strategy)
+            .where(models.Strategy.owner == owner)
+            .values(owner=None, lease_expires_at=None)
+        )
+
+
+@oslo_db_api.retry_on_deadlock
 def strategy_destroy(strategy_id: int) -> None:
     """Delete a strategy in ``deleting`` with its steps, preparation and secret."""
     with session.writer() as db:
@@ -269,7 +281,6 @@ def steps_dispatch(
                 lease_expires_at=lease_until,
                 started_at=now,
                 updated_at=now,
-                attempts=Step.attempts + 1,
             )
         )
         if result.rowcount == len(ids):
@@ -306,36 +317,57 @@ def steps_reclaim_expired(
     now: datetime.datetime,
     lease_until: datetime.datetime,
     max_attempts: int,
+    exhausted_reason: str,
 ) -> tuple[list[int], list[int]]:
-    """Take back running steps whose lease expired (their worker died or lost touch).
+    """Take back running steps whose lease expired (their worker died or lost touch),
+    in one transaction: a step that workers already took ``max_attempts`` times fails
+    with ``exhausted_reason`` (and its subcloud says so); the others are released for a
+    new worker (unowned, with a new lease to be claimed within).
 
     :param strategy_id: the strategy's steps, or None for standalone prestages.
-    :returns: the ids released for a new worker (unowned, new lease, one more
-        attempt), and the ids that used up ``max_attempts`` (left for the caller to fail).
+    :returns: the ids released, and the ids failed.
     """
     scope = Step.strategy_id.is_(None) if strategy_id is None else Step.strategy_id == strategy_id
     expired = and_(scope, Step.state.in_(_ACTIVE), Step.lease_expires_at < now)
+    released, failed = [], []
     with session.writer() as db:
-        rows = db.execute(select(Step.id, Step.attempts).where(expired)).all()
-        released, exhausted = [], []
-        for step_id, attempts in rows:
-            if attempts >= max_attempts:
-                exhausted.append(step_id)
-                continue
+        rows = db.execute(
+            select(Step.id, Step.attempts, Step.state, Step.subcloud_id).where(expired)
+        ).all()
+        for step_id, attempts, state, subcloud_id in rows:
+            exhausted = attempts >= max_attempts
+            values = (
+                {
+                    "state": str(states.StepState.FAILED),
+                    "details": f"{state}: {exhausted_reason}"[: states.MAX_DETAILS],
+                    "owner": None,
+                    "finished_at": now,
+                }
+                if exhausted
+                else {"owner": None, "lease_expires_at": lease_until}
+            )
             result = db.execute(
-                update(Step)
+                update(Step.__table__)
                 .where(Step.id == step_id)
                 .where(expired)
-                .values(
-                    owner=None,
-                    lease_expires_at=lease_until,
-                    attempts=Step.attempts + 1,
-                    updated_at=now,
-                )
+                .values(updated_at=now, **values)
             )
-            if result.rowcount == 1:
+            if result.rowcount != 1:
+                continue  # renewed meanwhile: its worker is alive after all
+            if exhausted:
+                db.execute(
+                    update(models.Subcloud.__table__)
+                    .where(models.Subcloud.id == subcloud_id)
+                    .values(
+                        prestage_status=str(PrestageStatus.FAILED),
+                        error_description=exhausted_reason,
+                        updated_at=now,
+                    )
+                )
+                failed.append(step_id)
+            else:
                 released.append(step_id)
-    return released, exhausted
+    return released, failed
 
 
 # Steps, as workers hold and move them.
@@ -358,16 +390,21 @@ def steps_claim(
     lease_until: datetime.datetime,
 ) -> list[ClaimedStep]:
     """Hold the running steps among ``step_ids`` that nobody holds (or whose holder's
-    lease expired) until ``lease_until``. Returns the steps now held by ``owner``."""
+    lease expired) until ``lease_until``; a step taken from nobody or from another worker
+    counts one more attempt. Returns the steps now held by ``owner``."""
     if not step_ids:
         return []
     with session.writer() as db:
         db.execute(
-            update(Step)
+            update(Step.__table__)
             .where(Step.id.in_(list(step_ids)))
             .where(Step.state.in_(_ACTIVE))
             .where(or_(Step.owner.is_(None), Step.owner == owner, Step.lease_expires_at < now))
-            .values(owner=owner, lease_expires_at=lease_until)
+            .values(
+                owner=owner,
+                lease_expires_at=lease_until,
+                attempts=case((Step.owner == owner, Step.attempts), else_=Step.attempts + 1),
+            )
         )
         rows = db.execute(
             select(Step, models.Subcloud, models.Strategy)
@@ -483,36 +520,6 @@ def steps_record(owner: str, changes: Sequence[StepChange]) -> list[bool]:
     return [change.step_id in happened for change in changes]
 
 
-def step_fail_exhausted(step_ids: Collection[int], details: str) -> None:
-    """Fail steps whose workers kept disappearing, and mark their subclouds."""
-    if not step_ids:
-        return
-    now = models.utcnow()
-    with session.writer() as db:
-        subcloud_ids = db.scalars(select(Step.subcloud_id).where(Step.id.in_(list(step_ids))))
-        db.execute(
-            update(models.Subcloud)
-            .where(models.Subcloud.id.in_(list(subcloud_ids)))
-            .values(
-                prestage_status=str(PrestageStatus.FAILED),
-                error_description=details,
-                updated_at=now,
-            )
-        )
-        db.execute(
-            update(Step)
-            .where(Step.id.in_(list(step_ids)))
-            .where(Step.state.in_(_ACTIVE))
-            .values(
-                state=str(states.StepState.FAILED),
-                details=details,
-                owner=None,
-                finished_at=now,
-                updated_at=now,
-            )
-        )
-
-
 def active_steps_by_subcloud(subcloud_ids: Collection[int]) -> dict[int, set[int]]:
     """The running steps (of any strategy, or standalone) on each of these subclouds."""
     if not subcloud_ids:
@@ -598,7 +605,7 @@ def standalone_step_create(
             subcloud_id=subcloud_id,
             stage=1,
             state=str(states.PRESTAGE_PHASES[0]),
-            attempts=1,
+            attempts=0,
             lease_expires_at=lease_until,
             started_at=now,
             extra_args=extra_args,

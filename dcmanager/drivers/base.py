@@ -137,7 +137,3 @@ class SubcloudDriver(abc.ABC):
 
         :raises SubcloudUnreachable: no answer.
         """
-
-    def cancel(self, handle: dict[str, str]) -> None:
-        """Stop an operation if it is still running (best effort; nothing by default)."""
-        return None

@@ -52,15 +52,15 @@ class ManagerService:
         """Resume standalone prestages whose manager stopped."""
         now = timeutils.utcnow()
         until = now + datetime.timedelta(seconds=self.conf.orchestrator.step_lease_seconds)
-        released, exhausted = db.steps_reclaim_expired(
-            None, now, until, self.conf.orchestrator.max_step_attempts
+        attempts = self.conf.orchestrator.max_step_attempts
+        released, failed = db.steps_reclaim_expired(
+            None,
+            now,
+            until,
+            attempts,
+            orchestrator_service.LOST_TOO_OFTEN.format(attempts=attempts),
         )
-        if exhausted:
-            reason = orchestrator_service.LOST_TOO_OFTEN.format(
-                attempts=self.conf.orchestrator.max_step_attempts
-            )
-            db.step_fail_exhausted(exhausted, reason)
-            db.standalone_steps_delete_finished(exhausted)
+        db.standalone_steps_delete_finished(failed)
         if released:
             LOG.warning("Resuming %d standalone prestages", len(released))
             self.engine.claim(released)

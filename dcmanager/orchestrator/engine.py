@@ -17,6 +17,7 @@ import datetime
 import logging
 import queue
 import threading
+import time
 from collections.abc import Callable
 from collections.abc import Collection
 
@@ -28,10 +29,16 @@ from dcmanager.common import crypt
 from dcmanager.db import orchestration as db
 from dcmanager.db.sqlalchemy import models
 from dcmanager.drivers import base as driver_base
+from dcmanager.orchestrator import preparer
 from dcmanager.orchestrator import prestage
 from dcmanager.orchestrator import states
 
 LOG = logging.getLogger(__name__)
+
+# How long the loop waits for a ready step before looking again at whether to stop.
+IDLE_WAIT_SECONDS = 0.2
+# How long the loop waits before retrying a batch that failed (the database away).
+BATCH_RETRY_SECONDS = 1.0
 
 
 class FinishedStep:
@@ -102,13 +109,17 @@ class StepEngine:
             max_workers=conf.orchestrator.worker_pool_size, thread_name_prefix="step"
         )
         # What the batch being processed needs from the database, read once per batch:
-        # its subclouds, the running steps on them, and its strategies' preparations.
+        # its subclouds and the running steps on them.
         self._batch_subclouds: dict[int, models.Subcloud] = {}
         self._batch_active: dict[int, set[int]] = {}
-        self._batch_preparations: dict[int, models.PrestagePreparation] = {}
-        self._preparation_lock = threading.Lock()
         # The ids of the batch the loop is processing (guarded by ``_lock``).
         self._in_batch: set[int] = set()
+        # Until when this engine's leases are surely valid: it stops moving steps past
+        # that (a failing heartbeat), since another worker may have them by then.
+        self._leases_valid_until = self._lease_until(self._now())
+        self._preparer = preparer.Preparer(
+            conf, owner, self._pool, self._stop, self._prepared, self._wake_step
+        )
         self.env = prestage.Environment(
             conf=conf,
             owner=owner,
@@ -117,9 +128,11 @@ class StepEngine:
             other_active_step=lambda ctx: bool(
                 self._batch_active.get(ctx.subcloud_id, set()) - {ctx.step_id}
             ),
-            claim_preparation=self._claim_preparation,
-            finish_preparation=self._finish_preparation,
-            preparation_state=lambda ctx: self._batch_preparations.get(ctx.strategy_id),
+            claim_preparation=self._preparer.claim,
+            preparation_state=self._preparer.state,
+            start_preparation=self._preparer.start,
+            standalone_preparation=self._preparer.standalone_result,
+            clock=time.monotonic,
         )
 
     # Life cycle.
@@ -135,7 +148,8 @@ class StepEngine:
             self._threads.append(thread)
 
     def stop(self) -> None:
-        """Stop, and give back the steps held so another worker takes them at once."""
+        """Stop, and give back the steps held: the orchestrator hands them to another
+        worker at its next scan."""
         self._stop.set()
         for thread in self._threads:
             thread.join(timeout=30)
@@ -148,16 +162,13 @@ class StepEngine:
         except Exception:
             LOG.exception("Could not release %d steps; their leases will expire", len(held))
 
-    def held(self) -> int:
-        with self._lock:
-            return len(self._steps)
-
     # Called from RPC handlers.
 
     def claim(self, step_ids: Collection[int]) -> int:
         """Take the given running steps if nobody holds them; returns how many."""
         now = self._now()
         claimed = db.steps_claim(step_ids, self.owner, now, self._lease_until(now))
+        unreadable = []
         with self._lock:
             for row in claimed:
                 if row.step.id in self._steps:
@@ -165,17 +176,59 @@ class StepEngine:
                 try:
                     self._steps[row.step.id] = context_of(self.conf, row)
                 except crypt.SecretUnreadable as exc:
-                    LOG.error("Step %s: %s", row.step.id, exc.message)
+                    unreadable.append((row, exc.message))
                     continue
                 self._ready.put(row.step.id)
+        if unreadable:
+            self._fail_unreadable(unreadable, now)
         return len(claimed)
 
+    def _fail_unreadable(self, rows: list[tuple[db.ClaimedStep, str]], now) -> None:
+        """Steps whose password this host cannot decrypt fail with the reason (a host
+        with another key): holding them would keep them running forever."""
+        changes = []
+        for row, reason in rows:
+            details = f"{row.step.state}: {reason}"[: states.MAX_DETAILS]
+            LOG.error("Step %s (%s): %s", row.step.id, row.subcloud.name, reason)
+            changes.append(
+                db.StepChange(
+                    step_id=row.step.id,
+                    expected_state=row.step.state,
+                    values={
+                        "state": str(states.StepState.FAILED),
+                        "details": details,
+                        "owner": None,
+                        "finished_at": now,
+                    },
+                    subcloud_id=row.subcloud.id,
+                    subcloud_values={"prestage_status": "failed", "error_description": reason},
+                )
+            )
+        recorded = db.steps_record(self.owner, changes)
+        self._on_finished(
+            [
+                FinishedStep(row.step.id, row.step.strategy_id, states.StepState.FAILED)
+                for (row, _), ok in zip(rows, recorded, strict=True)
+                if ok
+            ]
+        )
+
     def wake_preparation(self, strategy_id: int) -> None:
-        """The strategy's preparation ended: its waiting steps go on."""
+        """The strategy's preparation ended: its waiting steps here go on."""
         with self._lock:
             waiting = self._waiting_preparation.pop(strategy_id, set())
         for step_id in waiting:
             self._ready.put(step_id)
+
+    def _prepared(self, strategy_id: int) -> None:
+        """This engine's preparation ended: wake its steps, and the other workers'."""
+        self.wake_preparation(strategy_id)
+        self._on_prepared(strategy_id)
+
+    def _wake_step(self, step_id: int) -> None:
+        with self._lock:
+            self._waiting_preparation.get(None, set()).discard(step_id)
+        self._ready.put(step_id)
 
     # The loop.
 
@@ -194,33 +247,14 @@ class StepEngine:
     def _driver(self, ctx: prestage.StepContext) -> driver_base.SubcloudDriver:
         return drivers.get_driver(ctx.subcloud_name, self._endpoint(ctx))
 
-    def _claim_preparation(
-        self, ctx: prestage.StepContext
-    ) -> tuple[models.PrestagePreparation, bool]:
-        """Claim the strategy's preparation, at most once per batch: the other steps of
-        the batch see the row this claim left (and wait, or go on once it is done)."""
-        with self._preparation_lock:
-            row = self._batch_preparations.get(ctx.strategy_id)
-            now = self._now()
-            if row is not None and row.lease_expires_at and row.lease_expires_at > now:
-                return row, False
-            row, taken = db.preparation_claim(
-                ctx.strategy_id, ctx.request.release, self.owner, now, self._lease_until(now)
-            )
-            self._batch_preparations[ctx.strategy_id] = row
-            return row, taken
-
-    def _finish_preparation(
-        self, ctx: prestage.StepContext, state: str, details: str | None
-    ) -> bool:
-        recorded = db.preparation_finish(ctx.strategy_id, self.owner, str(state), details)
-        with self._preparation_lock:
-            self._batch_preparations[ctx.strategy_id] = db.preparation_get(ctx.strategy_id)
-        return recorded
-
     def _next_batch(self) -> list[prestage.StepContext]:
+        if self._now() > self._leases_valid_until:
+            # Leases not renewed lately: wait for the heartbeat to renew them (or to drop
+            # the steps other workers took) before moving anything.
+            self._stop.wait(IDLE_WAIT_SECONDS)
+            return []
         try:
-            first = self._ready.get(timeout=0.2)
+            first = self._ready.get(timeout=IDLE_WAIT_SECONDS)
         except queue.Empty:
             return []
         ids = [first]
@@ -245,7 +279,7 @@ class StepEngine:
                 # The database may be away for a moment. The steps stay held and run
                 # their (idempotent) actions again once it is back.
                 LOG.exception("Step engine %s: batch failed; retrying", self.owner)
-                self._stop.wait(1.0)
+                self._stop.wait(BATCH_RETRY_SECONDS)
                 with self._lock:
                     self._in_batch = set()
                     retry = [ctx.step_id for ctx in batch if ctx.step_id in self._steps]
@@ -257,7 +291,7 @@ class StepEngine:
         self._batch_active = db.active_steps_by_subcloud(
             {ctx.subcloud_id for ctx in batch if ctx.state == states.StepState.PRECHECK}
         )
-        self._batch_preparations = db.preparations_get(
+        self._preparer.load(
             {
                 ctx.strategy_id
                 for ctx in batch
@@ -274,21 +308,24 @@ class StepEngine:
         ]
         recorded = db.steps_record(self.owner, changes)
         finished: list[FinishedStep] = []
-        prepared: set[int] = set()
         with self._lock:
             for ctx, outcome, ok in zip(batch, outcomes, recorded, strict=True):
-                if outcome.prepared_strategy is not None:
-                    prepared.add(outcome.prepared_strategy)
                 if not ok:
                     LOG.warning("Step %s (%s) is no longer ours", ctx.step_id, ctx.subcloud_name)
                     self._steps.pop(ctx.step_id, None)
                     continue
                 self._advance(ctx, outcome, finished)
             self._in_batch = set()
-        for strategy_id in prepared:
-            self.wake_preparation(strategy_id)
-            self._on_prepared(strategy_id)
+            parked = [sid for sid, ids in self._waiting_preparation.items() if ids]
+            standalone = list(self._waiting_preparation.get(None, ()))
+        # A preparation may have ended while its steps were being recorded as waiting.
+        for strategy_id in parked:
+            if strategy_id is not None and self._preparer.ended(strategy_id):
+                self.wake_preparation(strategy_id)
+        for step_id in self._preparer.waiting_standalone_done(standalone):
+            self._wake_step(step_id)
         if finished:
+            self._preparer.forget_standalone([step.step_id for step in finished])
             self._on_finished(finished)
 
     def _act(self, batch: list[prestage.StepContext]) -> list[prestage.Outcome]:
@@ -364,8 +401,12 @@ class StepEngine:
                 operation_ids = list(self._waiting_operation)
                 self._waiting_operation.clear()
                 preparing = [sid for sid, ids in self._waiting_preparation.items() if ids]
+                standalone = list(self._waiting_preparation.get(None, ()))
             for step_id in operation_ids:
                 self._ready.put(step_id)
+            for step_id in self._preparer.waiting_standalone_done(standalone):
+                self._wake_step(step_id)
+            preparing = [strategy_id for strategy_id in preparing if strategy_id is not None]
             if preparing:
                 try:
                     rows = db.preparations_get(preparing)
@@ -393,6 +434,7 @@ class StepEngine:
                 except Exception:
                     LOG.exception("Lease renewal failed; will try again")
                     continue
+                self._leases_valid_until = until
                 # Steps of the batch being recorded are the loop's business: one may
                 # have just finished (no owner any more) without being advanced yet.
                 lost = [

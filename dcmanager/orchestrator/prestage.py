@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from oslo_config import cfg
+from oslo_db import exception as db_exc
 
 from dcmanager.common import exception
 from dcmanager.common.subcloud_states import AvailabilityStatus
@@ -22,14 +23,13 @@ from dcmanager.common.subcloud_states import PrestageStatus
 from dcmanager.db.sqlalchemy import models
 from dcmanager.drivers import base as driver_base
 from dcmanager.orchestrator import preparation
+from dcmanager.orchestrator.states import MAX_DETAILS
 from dcmanager.orchestrator.states import PreparationState
 from dcmanager.orchestrator.states import StepState
 
 LOG = logging.getLogger(__name__)
 
-# A step's details never exceed this many characters.
-MAX_DETAILS = 1000
-
+ALREADY_PRESTAGING = "Subcloud is already prestaging."
 ALARMS_MESSAGE = (
     "Subcloud has management affecting alarm(s). Please resolve the alarm "
     "condition(s) or use --force option and try again."
@@ -46,7 +46,7 @@ def eligibility_problem(subcloud: models.Subcloud) -> str | None:
     if subcloud.deploy_status != DeployStatus.COMPLETE:
         return f"Subcloud deploy status is {subcloud.deploy_status}, not complete."
     if subcloud.prestage_status == PrestageStatus.PRESTAGING:
-        return "Subcloud is already prestaging."
+        return ALREADY_PRESTAGING
     return None
 
 
@@ -71,6 +71,8 @@ class StepContext:
     attempts: int
     request: driver_base.PrestageRequest
     prestage_versions: str | None
+    unreachable_since: float | None = None
+    """When (monotonic clock) the subcloud stopped answering this step, if it did."""
 
 
 class Wait(enum.Enum):
@@ -90,8 +92,6 @@ class Outcome:
     details: str | None = None
     subcloud: dict[str, Any] | None = None
     wait: Wait | None = None
-    prepared_strategy: int | None = None
-    """Set when this action finished the strategy's preparation (wake the waiters)."""
 
 
 @dataclasses.dataclass
@@ -106,8 +106,15 @@ class Environment:
     other_active_step: Callable[[StepContext], bool]
     claim_preparation: Callable[[StepContext], tuple[models.PrestagePreparation, bool]]
     """The strategy's preparation row, and whether this call took it to prepare."""
-    finish_preparation: Callable[[StepContext, str, str | None], bool]
     preparation_state: Callable[[StepContext], models.PrestagePreparation | None]
+    start_preparation: Callable[[StepContext], None]
+    """Prepare the packages in the background (once per strategy, or for a standalone
+    step); the steps waiting on it are woken when it ends."""
+    standalone_preparation: Callable[[StepContext], str | None | bool]
+    """A standalone step's preparation: False if not finished (or never started), None
+    once done, or the reason it failed."""
+    clock: Callable[[], float]
+    """Monotonic seconds."""
 
 
 def fail(ctx: StepContext, reason: str, touch_subcloud: bool = True) -> Outcome:
@@ -142,14 +149,25 @@ def _run_operation(
         if ctx.operation and ctx.operation.get("kind") == kind:
             operation = driver.poll(ctx.operation)
         else:
-            key = f"{ctx.step_id}:{ctx.attempts}:{kind}"
+            # The same key on every worker: a new owner finds the operation started.
+            key = f"{ctx.step_id}:{kind}"
             operation = driver.start(kind, ctx.request, key)
     except driver_base.SubcloudUnreachable as exc:
         subcloud = env.subcloud(ctx)
         if subcloud is None or subcloud.availability_status == AvailabilityStatus.OFFLINE:
             return fail(ctx, f"Subcloud {ctx.subcloud_name} went offline ({exc.message}).")
+        now = env.clock()
+        if ctx.unreachable_since is None:
+            ctx.unreachable_since = now
+        elif now - ctx.unreachable_since > env.conf.orchestrator.unreachable_timeout:
+            return fail(
+                ctx,
+                f"Subcloud {ctx.subcloud_name} did not answer for "
+                f"{env.conf.orchestrator.unreachable_timeout:.0f} s ({exc.message}).",
+            )
         # Not (yet) offline for the audit: try again at the next poll.
         return Outcome(operation=ctx.operation, wait=Wait.OPERATION, subcloud=_starting(ctx))
+    ctx.unreachable_since = None
     if not operation.done:
         progress = operation.progress.to_dict() if operation.progress else None
         return Outcome(
@@ -173,9 +191,15 @@ def precheck(ctx: StepContext, env: Environment) -> Outcome:
     if subcloud.management_state != ManagementState.MANAGED:
         return fail(ctx, f"Subcloud {ctx.subcloud_name} is unmanaged.")
     if env.other_active_step(ctx):
-        return fail(ctx, f"Subcloud {ctx.subcloud_name} is already prestaging.", False)
+        # A strategy step leaves the subcloud to the prestage that holds it; a standalone
+        # prestage set "prestaging" itself and must say it failed.
+        return fail(
+            ctx,
+            f"Subcloud {ctx.subcloud_name} is already prestaging.",
+            touch_subcloud=ctx.strategy_id is None,
+        )
     problem = eligibility_problem(subcloud)
-    if problem and problem != "Subcloud is already prestaging.":
+    if problem and problem != ALREADY_PRESTAGING:
         return fail(ctx, problem)
 
     def evaluate(operation: driver_base.Operation) -> Outcome:
@@ -205,34 +229,28 @@ def precheck(ctx: StepContext, env: Environment) -> Outcome:
 
 
 def prepare_packages(ctx: StepContext, env: Environment) -> Outcome:
-    """Wait for the strategy's one preparation, running it if nobody else does."""
+    """Wait for the release's packages to be prepared: once per strategy (whichever
+    worker takes the preparation row prepares, in the background), or for itself when
+    the step is a standalone prestage."""
     go = Outcome(state=StepState.PRESTAGING_PACKAGES)
+    wait = Outcome(wait=Wait.PREPARATION)
     if ctx.strategy_id is None:
-        # A standalone prestage prepares for itself.
-        try:
-            preparation.prepare(env.conf, ctx.request.release)
-        except preparation.PreparationFailed as exc:
-            return fail(ctx, exc.message)
-        return go
+        result = env.standalone_preparation(ctx)
+        if result is False:
+            env.start_preparation(ctx)
+            return wait
+        return go if result is None else fail(ctx, result)
     row = env.preparation_state(ctx)
     if row is None or row.state == PreparationState.RUNNING:
         row, taken = env.claim_preparation(ctx)
         if taken:
-            try:
-                preparation.prepare(env.conf, ctx.request.release)
-            except preparation.PreparationFailed as exc:
-                env.finish_preparation(ctx, PreparationState.FAILED, exc.message)
-                outcome = fail(ctx, exc.message)
-            else:
-                env.finish_preparation(ctx, PreparationState.DONE, None)
-                outcome = go
-            outcome.prepared_strategy = ctx.strategy_id
-            return outcome
+            env.start_preparation(ctx)
+            return wait
     if row.state == PreparationState.DONE:
         return go
     if row.state == PreparationState.FAILED:
         return fail(ctx, row.details or "preparing the packages failed")
-    return Outcome(wait=Wait.PREPARATION)
+    return wait
 
 
 def prestage_packages(ctx: StepContext, env: Environment) -> Outcome:
@@ -252,7 +270,9 @@ def prestage_images(ctx: StepContext, env: Environment) -> Outcome:
             details=f"{StepState.PRESTAGING_IMAGES}: skipped: {skipped}" if skipped else None,
             subcloud={
                 "prestage_status": str(PrestageStatus.COMPLETE),
-                "prestage_versions": merge_versions(ctx.prestage_versions, ctx.request.release),
+                "prestage_versions": merge_versions(
+                    (env.subcloud(ctx) or ctx).prestage_versions, ctx.request.release
+                ),
                 "error_description": None,
             },
         )
@@ -273,6 +293,8 @@ def act(ctx: StepContext, env: Environment) -> Outcome:
     never hangs on an error."""
     try:
         return ACTIONS[ctx.state](ctx, env)
+    except db_exc.DBError:
+        raise  # the database is away: the engine retries the whole batch
     except exception.DCManagerException as exc:
         return fail(ctx, exc.message)
     except Exception:

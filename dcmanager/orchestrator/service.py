@@ -26,7 +26,7 @@ LOG = logging.getLogger(__name__)
 
 STOPPED_ON_FAILURE = "Not started: the strategy stops on failure and a step failed."
 ABORTED = "Not started: the strategy was aborted."
-LOST_TOO_OFTEN = "its worker stopped while running it {attempts} times"
+LOST_TOO_OFTEN = "the workers running it stopped {attempts} times"
 
 
 def final_state(counts: dict[str, int], aborting: bool) -> StrategyState:
@@ -108,7 +108,8 @@ class Orchestrator:
                 [state],
                 final,
                 "finished",
-                {"finished_at": timeutils.utcnow(), "owner": None},
+                # The password is needed no more: a finished strategy cannot run again.
+                {"finished_at": timeutils.utcnow(), "owner": None, "secret": None},
             )
             LOG.info("Strategy %s (%s) ended %s: %s", strategy.id, strategy.type, final, counts)
 
@@ -131,13 +132,16 @@ class Orchestrator:
         """Give the steps of workers that stopped renewing their leases to others."""
         now, until = self._lease(self.conf.orchestrator.step_lease_seconds)
         self._last_reclaim = now
-        released, exhausted = db.steps_reclaim_expired(
-            strategy_id, now, until, self.conf.orchestrator.max_step_attempts
+        attempts = self.conf.orchestrator.max_step_attempts
+        released, failed = db.steps_reclaim_expired(
+            strategy_id, now, until, attempts, LOST_TOO_OFTEN.format(attempts=attempts)
         )
-        if exhausted:
-            reason = LOST_TOO_OFTEN.format(attempts=self.conf.orchestrator.max_step_attempts)
-            db.step_fail_exhausted(exhausted, reason)
-            LOG.warning("Strategy %s: %d steps failed: %s", strategy_id, len(exhausted), reason)
+        if failed:
+            LOG.warning(
+                "Strategy %s: %d steps failed: their workers kept stopping",
+                strategy_id,
+                len(failed),
+            )
         if released:
             LOG.warning(
                 "Strategy %s: %d steps with expired leases resumed", strategy_id, len(released)
@@ -173,6 +177,7 @@ class OrchestratorEndpoint:
         self._wake()
 
     def steps_finished(self, ctxt, strategy_id: int, count: int) -> None:
+        LOG.debug("%d steps of strategy %s ended", count, strategy_id)
         self._wake()
 
 
@@ -198,3 +203,8 @@ class OrchestratorService:
         self._server.stop()
         self._server.wait()
         self._loop.stop()
+        # Let another orchestrator take over at once rather than after the lease.
+        try:
+            db.strategy_release(self.owner)
+        except Exception:
+            LOG.exception("Could not release the strategy; its lease will expire")

@@ -89,6 +89,9 @@ class StepState(enum.StrEnum):
     """Left out at creation (not eligible); ``details`` says why."""
 
 
+# A step's details (``<state>: <reason>``) never exceed this many characters.
+MAX_DETAILS = 1000
+
 # The prestage phases in the order a step walks them.
 PRESTAGE_PHASES = (
     StepState.PRECHECK,

@@ -1,5 +1,7 @@
 """Prestage strategies run end to end: real API, real engine roles, simulated subclouds."""
 
+import time as time_module
+
 import pytest
 
 from dcmanager.manager import service as manager_service
@@ -310,3 +312,72 @@ def test_manager_restart_mid_standalone_prestage(api, roles, fast_engine):
 
     assert solo["prestage-status"] == "complete"
     assert solo["prestage-versions"] == "25.09"
+
+
+def test_a_password_this_host_cannot_decrypt_fails_the_steps(api, roles, fast_engine):
+    from cryptography import fernet
+
+    from dcmanager.common import crypt
+
+    sh.add_subclouds(api, ["sc1", "sc2"])
+    sh.create(api)
+    # Another key, as on a host that did not get the deployment's key.
+    fast_engine.set_override("secret_key", fernet.Fernet.generate_key().decode())
+    crypt._CACHE.clear()
+    try:
+        sh.apply(api)
+        final = sh.wait_final(api)
+    finally:
+        fast_engine.clear_override("secret_key")
+        crypt._CACHE.clear()
+
+    assert final["state"] == "failed"
+    for step in sh.steps(api).values():
+        assert step["details"] == (
+            "prestage-precheck: A stored secret cannot be decrypted with the configured key: "
+            "wrong key or corrupted data"
+        )
+
+
+def test_a_preparation_that_crashes_fails_the_waiting_steps(api, roles, monkeypatch):
+    from dcmanager.orchestrator import preparation
+
+    def crash(conf, release):
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(preparation, "prepare", crash)
+
+    final = _run(api, ["sc1", "sc2", "sc3"], **{"max-parallel-subclouds": 3})
+
+    assert final["state"] == "failed"
+    assert {step["details"] for step in sh.steps(api).values()} == {
+        "prestage-preparing-packages: internal error while preparing the packages "
+        "(see the dcmanager log)"
+    }
+
+
+def test_steps_wait_for_a_worker_without_failing(api, roles, fast_engine):
+    fast_engine.set_override("step_lease_seconds", 1.0, group="orchestrator")
+    fast_engine.set_override("max_step_attempts", 2, group="orchestrator")
+    sh.add_subclouds(api, ["sc1", "sc2"])
+    roles[1].stop()  # no worker at all
+    sh.create(api)
+    sh.apply(api)
+
+    # Several lease periods without any worker: nothing ran, so nothing failed.
+    sh.wait_for(
+        lambda: _attempts_by_state(api) == {"prestage-precheck": 2}, what="steps dispatched"
+    )
+    time_module.sleep(3.5)  # past max_step_attempts lease periods
+    assert _attempts_by_state(api) == {"prestage-precheck": 2}
+
+    roles[1] = worker.WorkerService(fast_engine)
+    roles[1].start()
+    assert sh.wait_final(api)["state"] == "complete"
+
+
+def _attempts_by_state(api) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for step in sh.steps(api).values():
+        counts[step["state"]] = counts.get(step["state"], 0) + 1
+    return counts

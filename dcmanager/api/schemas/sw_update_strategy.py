@@ -210,6 +210,6 @@ def validate_standalone(
     force = _bool(body, "force")
     args = prestage_args(body, conf, force)
     problem = prestage.eligibility_problem(subcloud)
-    if problem and problem != "Subcloud is already prestaging.":
+    if problem and problem != prestage.ALREADY_PRESTAGING:
         raise exception.Invalid(f"Prestage skipped '{subcloud.name}': {problem}")
     return args
