@@ -1,28 +1,39 @@
-"""Benchmark of a prestage strategy on the embedded default (dcmanager-all, SQLite).
+"""Benchmark of a prestage strategy, on the embedded default or on the service topology.
 
-For each run: a fresh state directory and database with N managed, online, simulated
-subclouds (zero delay), a real ``dcmanager-all`` process, then through the API:
-create a prestage strategy with max-parallel M, apply it, and poll until it ends.
-Printed per run and as the median of the runs:
+For each run: a fresh database with N managed, online, simulated subclouds (zero
+delay), real dcmanager processes, then through the API: create a prestage strategy with
+max-parallel M, apply it, and poll until it ends. Printed per run and as the median:
 
 - create: time of the create request (all N steps written);
 - wall: time from apply to the final state;
 - transitions/s: step state changes (5 per completed step) per second of wall time;
-- peak RSS of the dcmanager-all process;
+- peak RSS of the largest dcmanager process;
 - floor: the time the same number of single-row committed UPDATEs take on the same
-  database file, the least a design that commits each transition alone would need.
+  database, the least a design that commits each transition alone would need.
 
-Usage: python tools/bench.py [--subclouds 5000] [--max-parallel 250] [--runs 3]
+Topologies:
+
+``embedded`` (default)
+    one ``dcmanager-all`` on a SQLite file, in-process messaging.
+``services``
+    ``dcmanager-api``, ``-orchestrator``, ``-manager``, ``-audit`` and ``--workers``
+    ``dcmanager-orchestrator-worker`` processes, RabbitMQ (``--transport-url``) and
+    PostgreSQL or MySQL (``--database-server``: a URL of the server; each run creates its
+    own database there and drops it afterwards).
+
+Usage:
+  python tools/bench.py [--subclouds 5000] [--max-parallel 250] [--runs 3]
+  python tools/bench.py --topology services --workers 3 --max-parallel 1000
 """
 
 import argparse
 import base64
+import contextlib
 import json
 import os
 import shutil
 import signal
 import socket
-import sqlite3
 import statistics
 import subprocess
 import sys
@@ -31,10 +42,14 @@ import time
 import urllib.error
 import urllib.request
 import uuid
+from collections.abc import Iterator
+
+import sqlalchemy
 
 BIN = os.path.dirname(sys.executable)
 TRANSITIONS_PER_STEP = 5  # initial -> precheck -> preparing -> packages -> images -> complete
 PASSWORD = base64.b64encode(b"bench-password").decode()
+STARTUP_TIMEOUT = 60
 
 
 def free_port() -> int:
@@ -52,35 +67,62 @@ def request(method: str, url: str, body: dict | None = None) -> dict:
         return json.loads(response.read() or b"null")
 
 
-def populate(database: str, count: int) -> None:
+@contextlib.contextmanager
+def database(topology: str, server: str, state: str) -> Iterator[str]:
+    """The URL of a new, empty database for one run (dropped afterwards on a server)."""
+    if topology == "embedded":
+        yield f"sqlite:///{state}/dcmanager.sqlite"
+        return
+    name = f"dcmbench_{uuid.uuid4().hex[:10]}"
+    admin = sqlalchemy.create_engine(server, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f"CREATE DATABASE {name}")
+        yield sqlalchemy.make_url(server).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            force = " WITH (FORCE)" if admin.dialect.name == "postgresql" else ""
+            conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {name}{force}")
+        admin.dispose()
+
+
+def populate(url: str, count: int) -> None:
     """N managed, online, zero-delay simulated subclouds, written straight to the DB."""
+    engine = sqlalchemy.create_engine(url)
     now = time.strftime("%Y-%m-%d %H:%M:%S")
-    with sqlite3.connect(database) as conn:
-        conn.executemany(
-            "INSERT INTO subclouds (name, management_state, availability_status, "
-            "deploy_status, region_name, endpoint, group_id, audit_fail_count, created_at) "
-            "VALUES (?, 'managed', 'online', 'complete', ?, ?, 1, 0, ?)",
+    with engine.begin() as conn:
+        conn.execute(
+            sqlalchemy.text(
+                "INSERT INTO subclouds (name, management_state, availability_status, "
+                "deploy_status, region_name, endpoint, group_id, audit_fail_count, "
+                "created_at) VALUES (:name, 'managed', 'online', 'complete', :region, "
+                ":endpoint, 1, 0, :now)"
+            ),
             [
-                (f"sc{i:05d}", uuid.uuid4().hex, f"simulated://sc{i:05d}", now)
+                {
+                    "name": f"sc{i:05d}",
+                    "region": uuid.uuid4().hex,
+                    "endpoint": f"simulated://sc{i:05d}",
+                    "now": now,
+                }
                 for i in range(1, count + 1)
             ],
         )
+    engine.dispose()
 
 
-def floor_seconds(database: str, updates: int) -> float:
-    """Single-row UPDATEs, each committed alone, on the run's database file."""
-    conn = sqlite3.connect(database, isolation_level=None)
-    conn.execute("PRAGMA journal_mode=WAL")
-    ids = [row[0] for row in conn.execute("SELECT id FROM strategy_steps")]
-    started = time.perf_counter()
-    for n in range(updates):
-        conn.execute("BEGIN")
-        conn.execute(
-            "UPDATE strategy_steps SET details = ? WHERE id = ?", (str(n), ids[n % len(ids)])
-        )
-        conn.execute("COMMIT")
-    elapsed = time.perf_counter() - started
-    conn.close()
+def floor_seconds(url: str, updates: int) -> float:
+    """Single-row UPDATEs, each committed alone, on the run's database."""
+    engine = sqlalchemy.create_engine(url)
+    with engine.connect() as conn:
+        ids = [row[0] for row in conn.exec_driver_sql("SELECT id FROM strategy_steps")]
+        statement = sqlalchemy.text("UPDATE strategy_steps SET details = :d WHERE id = :i")
+        started = time.perf_counter()
+        for n in range(updates):
+            conn.execute(statement, {"d": str(n), "i": ids[n % len(ids)]})
+            conn.commit()
+        elapsed = time.perf_counter() - started
+    engine.dispose()
     return elapsed
 
 
@@ -92,60 +134,98 @@ def peak_rss_mb(pid: int) -> float:
     return float("nan")
 
 
-def one_run(count: int, width: int, keep: bool) -> dict:
+def write_config(state: str, url: str, port: int, args) -> str:
+    path = os.path.join(state, "dcmanager.conf")
+    lines = [
+        "[DEFAULT]",
+        f"state_path = {state}",
+        "auth_strategy = noauth",
+        "[api]",
+        f"bind_port = {port}",
+        "[database]",
+        f"connection = {url}",
+    ]
+    if args.topology == "services":
+        lines[3:3] = [
+            f"transport_url = {args.transport_url}",
+            # A private exchange per run; queues go when the processes do.
+            f"control_exchange = dcmanager-bench-{uuid.uuid4().hex[:8]}",
+        ]
+        lines += ["[oslo_messaging_rabbit]", "amqp_auto_delete = true"]
+    with open(path, "w") as config:
+        config.write("\n".join(lines) + "\n")
+    return path
+
+
+def start(name: str, config: str, state: str, number: int = 0) -> subprocess.Popen:
+    log = open(os.path.join(state, f"{name}-{number}.log"), "w")
+    return subprocess.Popen(
+        [os.path.join(BIN, name), "--config-file", config], stdout=log, stderr=subprocess.STDOUT
+    )
+
+
+def one_run(args, keep: bool) -> dict:
     state = tempfile.mkdtemp(prefix="dcmanager-bench-")
     port = free_port()
-    env = dict(os.environ, OS_DEFAULT__STATE_PATH=state, OS_API__BIND_PORT=str(port))
-    database = os.path.join(state, "dcmanager.sqlite")
-    subprocess.run(
-        [os.path.join(BIN, "dcmanager-manage"), "db_sync"],
-        env=env,
-        check=True,
-        capture_output=True,
-    )
-    populate(database, count)
-    log = open(os.path.join(state, "dcmanager-all.log"), "w")
-    service = subprocess.Popen(
-        [os.path.join(BIN, "dcmanager-all")], env=env, stdout=log, stderr=subprocess.STDOUT
-    )
     api = f"http://127.0.0.1:{port}/v1.0"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                request("GET", f"{api}/subcloud-groups")
-                break
-            except (urllib.error.URLError, ConnectionError):
-                if time.monotonic() > deadline or service.poll() is not None:
-                    raise SystemExit(f"dcmanager-all did not start; see {log.name}") from None
-                time.sleep(0.1)
-
-        started = time.perf_counter()
-        request(
-            "POST",
-            f"{api}/sw-update-strategy",
-            {"type": "prestage", "sysadmin_password": PASSWORD, "max-parallel-subclouds": width},
+    with database(args.topology, args.database_server, state) as url:
+        config = write_config(state, url, port, args)
+        subprocess.run(
+            [os.path.join(BIN, "dcmanager-manage"), "--config-file", config, "db_sync"],
+            check=True,
+            capture_output=True,
         )
-        create = time.perf_counter() - started
+        populate(url, args.subclouds)
+        if args.topology == "embedded":
+            processes = [start("dcmanager-all", config, state)]
+        else:
+            roles = ["dcmanager-api", "dcmanager-orchestrator", "dcmanager-manager"]
+            roles += ["dcmanager-audit"] + ["dcmanager-orchestrator-worker"] * args.workers
+            processes = [start(role, config, state, n) for n, role in enumerate(roles)]
+        try:
+            deadline = time.monotonic() + STARTUP_TIMEOUT
+            while True:
+                try:
+                    request("GET", f"{api}/subcloud-groups")
+                    break
+                except (urllib.error.URLError, ConnectionError):
+                    exited = any(p.poll() is not None for p in processes)
+                    if exited or time.monotonic() > deadline:
+                        raise SystemExit(f"dcmanager did not start; see logs in {state}") from None
+                    time.sleep(0.1)
+            time.sleep(1 if args.topology == "services" else 0)  # RPC servers connecting
 
-        started = time.perf_counter()
-        request("POST", f"{api}/sw-update-strategy/actions", {"action": "apply"})
-        while True:
-            strategy = request("GET", f"{api}/sw-update-strategy")
-            if strategy["state"] in ("complete", "failed", "aborted"):
-                break
-            time.sleep(0.05)
-        wall = time.perf_counter() - started
+            started = time.perf_counter()
+            request(
+                "POST",
+                f"{api}/sw-update-strategy",
+                {
+                    "type": "prestage",
+                    "sysadmin_password": PASSWORD,
+                    "max-parallel-subclouds": args.max_parallel,
+                },
+            )
+            create = time.perf_counter() - started
 
-        steps = request("GET", f"{api}/sw-update-strategy/steps")["strategy-steps"]
-        completed = sum(step["state"] == "complete" for step in steps)
-        rss = peak_rss_mb(service.pid)
-    finally:
-        service.send_signal(signal.SIGINT)
-        service.wait(timeout=60)
-        log.close()
-    transitions = completed * TRANSITIONS_PER_STEP
-    floor = floor_seconds(database, transitions)
+            started = time.perf_counter()
+            request("POST", f"{api}/sw-update-strategy/actions", {"action": "apply"})
+            while True:
+                strategy = request("GET", f"{api}/sw-update-strategy")
+                if strategy["state"] in ("complete", "failed", "aborted"):
+                    break
+                time.sleep(0.05)
+            wall = time.perf_counter() - started
+
+            steps = request("GET", f"{api}/sw-update-strategy/steps")["strategy-steps"]
+            completed = sum(step["state"] == "complete" for step in steps)
+            rss = max(peak_rss_mb(p.pid) for p in processes)
+        finally:
+            for process in processes:
+                process.send_signal(signal.SIGINT)
+            for process in processes:
+                process.wait(timeout=60)
+        transitions = completed * TRANSITIONS_PER_STEP
+        floor = floor_seconds(url, transitions)
     if not keep:
         shutil.rmtree(state, ignore_errors=True)
     return {
@@ -164,13 +244,29 @@ def main() -> int:
     parser.add_argument("--subclouds", type=int, default=5000, help="N (default 5000)")
     parser.add_argument("--max-parallel", type=int, default=250, help="M (default 250)")
     parser.add_argument("--runs", type=int, default=3, help="runs; the median is reported")
+    parser.add_argument("--topology", choices=("embedded", "services"), default="embedded")
+    parser.add_argument("--workers", type=int, default=1, help="workers (services topology)")
+    parser.add_argument(
+        "--transport-url", default="rabbit://guest:guest@127.0.0.1:5672/", help="services"
+    )
+    parser.add_argument(
+        "--database-server",
+        default="postgresql+psycopg2://postgres@127.0.0.1:5432/postgres",
+        help="services: a database server URL (PostgreSQL or MySQL)",
+    )
     parser.add_argument("--keep", action="store_true", help="keep each run's state directory")
     args = parser.parse_args()
 
-    print(f"N={args.subclouds} M={args.max_parallel} runs={args.runs} (dcmanager-all, SQLite)")
+    where = (
+        "dcmanager-all, SQLite"
+        if args.topology == "embedded"
+        else f"{args.workers} worker(s), RabbitMQ, "
+        f"{sqlalchemy.make_url(args.database_server).get_backend_name()}"
+    )
+    print(f"N={args.subclouds} M={args.max_parallel} runs={args.runs} ({where})")
     runs = []
     for number in range(1, args.runs + 1):
-        result = one_run(args.subclouds, args.max_parallel, args.keep)
+        result = one_run(args, args.keep)
         runs.append(result)
         print(
             f"run {number}: {result['state']} ({result['completed']} complete), "
