@@ -8,6 +8,7 @@ import uuid
 
 import pytest
 
+from tests import databases
 from tests import services as test_services
 from tests.e2e.conftest import Service
 from tests.e2e.conftest import clean_env
@@ -34,9 +35,16 @@ def _call(method: str, url: str, body: dict | None = None):
         return json.loads(response.read() or b"null")
 
 
+@pytest.fixture(params=databases.BACKENDS)
+def database_url(request, tmp_path):
+    with databases.temporary_database(request.param, tmp_path) as url:
+        yield url
+
+
 @pytest.fixture
-def deployment(tmp_path, services):
-    """API and every role as separate processes sharing a config file and RabbitMQ."""
+def deployment(tmp_path, services, database_url):
+    """API and every role as separate processes sharing a config file, RabbitMQ and a
+    database (SQLite file, PostgreSQL, MariaDB)."""
     rabbit = test_services.require_rabbitmq()
     port = free_port()
     config = tmp_path / "dcmanager.conf"
@@ -45,6 +53,7 @@ def deployment(tmp_path, services):
         f"[DEFAULT]\nstate_path = {tmp_path / 'state'}\nauth_strategy = noauth\n"
         f"transport_url = {rabbit}\ncontrol_exchange = dcmanager-test-{uuid.uuid4().hex[:8]}\n"
         f"[api]\nbind_port = {port}\n"
+        f"[database]\nconnection = {database_url}\n"
         "[orchestrator]\nscan_interval = 0.5\npoll_interval = 0.2\nheartbeat_interval = 0.5\n"
         "step_lease_seconds = 5\n"
         "[scheduler]\nsubcloud_audit_interval = 0.5\n"
