@@ -104,8 +104,7 @@ def strategy_get(strategy_type: str | None = None) -> models.Strategy:
     :raises StrategyNotFound: there is none.
     :raises StrategyOfTypeNotFound: there is none of that type.
     """
-    with session.reader() as db:
-        strategy = db.scalars(select(models.Strategy)).first()
+    strategy = strategy_find()
     if strategy is None or (strategy_type and strategy.type != strategy_type):
         if strategy_type:
             raise StrategyOfTypeNotFound(type=strategy_type)

@@ -26,7 +26,8 @@ For the demo, tests and benchmarks. Options (query string, all optional):
 The simulator keeps no state: an operation's id records when it started, and every
 poll reads the endpoint's current options, so operations survive worker restarts and
 an operator can change a simulated subcloud (e.g. take it offline) by updating its
-endpoint.
+endpoint. Unlike a real subcloud, it does not remember operations by key: starting one
+again (a step resumed before its operation was recorded) starts its clock again.
 """
 
 import time

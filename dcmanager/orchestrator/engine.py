@@ -72,7 +72,6 @@ def context_of(conf: cfg.ConfigOpts, claimed: db.ClaimedStep) -> prestage.StepCo
         endpoint=subcloud.endpoint,
         state=states.StepState(step.state),
         operation=step.operation,
-        attempts=step.attempts,
         request=request,
         prestage_versions=subcloud.prestage_versions,
     )

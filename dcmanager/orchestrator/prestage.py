@@ -68,7 +68,6 @@ class StepContext:
     endpoint: str
     state: StepState
     operation: dict[str, str] | None
-    attempts: int
     request: driver_base.PrestageRequest
     prestage_versions: str | None
     unreachable_since: float | None = None
