@@ -17,12 +17,12 @@ from keystoneauth1 import noauth
 from keystoneauth1 import session as ks_session
 from keystoneauth1 import token_endpoint
 
+from dcmanager.common import catalog
 from dcmanager.common import redaction
 
 LOG = logging.getLogger(__name__)
 
-SERVICE_TYPE = "dcmanager"
-API_VERSION_PATH = "/v1.0"
+SERVICE_TYPE = catalog.SERVICE_TYPE
 
 
 class CommandError(Exception):
@@ -37,12 +37,6 @@ class APIError(CommandError):
         self.status = status
 
 
-def _versioned(url: str) -> str:
-    """The API root for a server URL: ``http://h:8119`` becomes ``http://h:8119/v1.0``."""
-    url = url.rstrip("/")
-    return url if url.endswith(API_VERSION_PATH) else url + API_VERSION_PATH
-
-
 def make_session(options: Any) -> tuple[ks_session.Session, str | None]:
     """A session and endpoint override from the CLI's global options.
 
@@ -51,7 +45,7 @@ def make_session(options: Any) -> tuple[ks_session.Session, str | None]:
     verify: bool | str = not options.insecure
     if options.os_cacert:
         verify = options.os_cacert
-    endpoint = _versioned(options.dcmanager_url) if options.dcmanager_url else None
+    endpoint = catalog.versioned_url(options.dcmanager_url) if options.dcmanager_url else None
     if options.os_auth_url:
         if options.os_auth_token:
             loader = loading.get_plugin_loader("token")
@@ -101,6 +95,20 @@ class Client:
             endpoint_override=endpoint,
         )
 
+    def _resolve_endpoint(self) -> None:
+        """Take the API root from the catalog once, versioned whichever way it was
+        registered.
+
+        :raises EndpointNotFound: the catalog has no dcmanager endpoint.
+        """
+        if self._adapter.endpoint_override is None:
+            url = self._adapter.get_endpoint()
+            if not url:
+                raise ks_exc.EndpointNotFound(
+                    f"service type {SERVICE_TYPE}, interface {self._adapter.interface}"
+                )
+            self._adapter.endpoint_override = catalog.versioned_url(url)
+
     def request(self, method: str, path: str, body: dict | None = None) -> Any:
         """Send a request; the decoded JSON answer, or None for an empty one.
 
@@ -117,6 +125,7 @@ class Client:
                 kwargs["log"] = False
                 LOG.debug("REQ: %s %s %s", method, path, json.dumps(redacted))
         try:
+            self._resolve_endpoint()
             response = self._adapter.request(path, method, **kwargs)
         except ks_exc.EndpointNotFound as exc:
             raise CommandError(

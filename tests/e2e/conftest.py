@@ -108,3 +108,12 @@ def clean_env(tmp_path) -> dict[str, str]:
     }
     env["HOME"] = str(tmp_path / "home")
     return env
+
+
+@pytest.fixture(scope="session")
+def keystone(tmp_path_factory):
+    """A Keystone for the whole test session (see :mod:`tests.keystone`)."""
+    from tests import keystone as test_keystone
+
+    with test_keystone.running(tmp_path_factory.mktemp("keystone"), free_port()) as instance:
+        yield instance

@@ -1,0 +1,140 @@
+"""A production-shaped deployment for end-to-end tests: every role its own process,
+one config file, RabbitMQ, a shared database and (optionally) Keystone."""
+
+import json
+import pathlib
+import signal
+import urllib.error
+import urllib.request
+import uuid
+from typing import Any
+
+from tests import keystone as test_keystone
+from tests.e2e.conftest import Service
+from tests.e2e.conftest import clean_env
+from tests.e2e.conftest import free_port
+from tests.e2e.conftest import run
+
+API = "dcmanager-api"
+ORCHESTRATOR = "dcmanager-orchestrator"
+WORKER = "dcmanager-orchestrator-worker"
+MANAGER = "dcmanager-manager"
+AUDIT = "dcmanager-audit"
+
+# Short intervals so faults are noticed and healed within a test's patience.
+FAST_SETTINGS = (
+    "[orchestrator]\nscan_interval = 0.5\npoll_interval = 0.2\nheartbeat_interval = 0.5\n"
+    "step_lease_seconds = 5\n"
+    "[scheduler]\nsubcloud_audit_interval = 0.5\n"
+)
+
+
+class APIError(Exception):
+    def __init__(self, status: int, body: dict) -> None:
+        super().__init__(f"{status}: {body}")
+        self.status = status
+        self.body = body
+
+
+class Deployment:
+    """The API and the roles as separate processes sharing ``dcmanager.conf``.
+
+    Processes go into ``services`` (the fixture that kills what is left at the end).
+    """
+
+    def __init__(
+        self,
+        tmp_path: pathlib.Path,
+        services: list[Service],
+        database_url: str,
+        transport_url: str,
+        keystone: test_keystone.Keystone | None = None,
+        env: dict[str, str] | None = None,
+    ) -> None:
+        self.tmp_path = tmp_path
+        self.services = services
+        self.keystone = keystone
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.config = tmp_path / "dcmanager.conf"
+        auth = "keystone" if keystone else "noauth"
+        # A private exchange, and queues that go when the processes do.
+        self.config.write_text(
+            f"[DEFAULT]\nstate_path = {tmp_path / 'state'}\nauth_strategy = {auth}\n"
+            f"transport_url = {transport_url}\n"
+            f"control_exchange = dcmanager-test-{uuid.uuid4().hex[:8]}\n"
+            f"[api]\nbind_port = {self.port}\n"
+            f"[database]\nconnection = {database_url}\n"
+            "[oslo_messaging_rabbit]\namqp_auto_delete = true\n"
+            + FAST_SETTINGS
+            + (keystone.authtoken_options() if keystone else "")
+        )
+        self.env = clean_env(tmp_path) | (env or {})
+        self._started = 0
+        synced = run("dcmanager-manage", "--config-file", str(self.config), "db_sync", env=self.env)
+        assert synced.returncode == 0, synced.stderr
+
+    def start(self, role: str) -> Service:
+        self._started += 1
+        service = Service(
+            role,
+            ["--config-file", str(self.config)],
+            self.env,
+            self.tmp_path / f"{role}-{self._started}.log",
+        )
+        self.services.append(service)
+        if role == API:
+            service.wait_for_http(self.url + "/")
+        return service
+
+    def start_all(self, workers: int = 2) -> None:
+        for role in (ORCHESTRATOR, *[WORKER] * workers, MANAGER, AUDIT, API):
+            self.start(role)
+
+    def running(self, role: str) -> list[Service]:
+        return [s for s in self.services if s.name == role and s.process.poll() is None]
+
+    def restart(self, service: Service) -> Service:
+        """Stop a service gracefully and start the same role again."""
+        assert service.stop() == 0, service.log
+        return self.start(service.name)
+
+    def stop_all(self, secrets: tuple[str, ...] = ()) -> None:
+        """Stop what still runs; every log must be free of tracebacks and secrets.
+
+        Services killed on purpose (``kill -9``) are left out of the exit-status check.
+        """
+        for service in self.services:
+            if service.process.poll() is None:
+                assert service.stop() == 0, service.log
+            elif service.process.returncode != -signal.SIGKILL:
+                assert service.process.returncode == 0, service.log
+            assert "Traceback" not in service.log, service.log
+            for secret in secrets:
+                assert secret not in service.log, f"{secret!r} in {service.log_path}"
+
+    def call(
+        self, method: str, path: str, body: dict | None = None, token: str | None = None
+    ) -> Any:
+        """A request to ``/v1.0/...``; the decoded answer.
+
+        :raises APIError: the API answered 4xx or 5xx.
+        """
+        headers = {"Content-Type": "application/json"}
+        if token:
+            headers["X-Auth-Token"] = token
+        request = urllib.request.Request(
+            f"{self.url}/v1.0{path}",
+            data=json.dumps(body).encode() if body is not None else None,
+            method=method,
+            headers=headers,
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:
+                return json.loads(response.read() or b"null")
+        except urllib.error.HTTPError as exc:
+            raise APIError(exc.code, json.loads(exc.read() or b"null")) from None
+
+    def cli(self, *args: str, env: dict[str, str] | None = None):
+        """Run the ``dcmanager`` CLI (``env`` adds ``OS_*`` or ``DCMANAGER_URL``)."""
+        return run("dcmanager", *args, env=self.env | (env or {}))

@@ -1,0 +1,287 @@
+"""dcmanager behind a real Keystone: the auth matrix over HTTP, the catalog registration,
+and a whole prestage strategy driven with the CLI on keystone tokens over RabbitMQ and
+PostgreSQL / MariaDB, with one orchestrator and three workers."""
+
+import base64
+import contextlib
+import json
+import urllib.request
+
+import pytest
+
+from tests import databases
+from tests import services as test_services
+from tests.e2e import deployment as e2e
+from tests.e2e.conftest import run
+from tests.functional.strategy_helpers import wait_for
+
+PASSWORD = base64.b64encode(b"Li69nux*").decode()
+SUBCLOUD = {"name": "edge1", "endpoint": "simulated://edge1"}
+
+
+def _secrets(keystone) -> tuple[str, ...]:
+    return (
+        "Li69nux",
+        PASSWORD,
+        keystone.admin.password,
+        keystone.viewer.password,
+        keystone.service.password,
+    )
+
+
+@pytest.fixture(scope="module")
+def sqlite_deployment(tmp_path_factory, keystone):
+    """API and roles on SQLite and RabbitMQ, behind Keystone; shared by the module's
+    auth tests, which change nothing but one subcloud."""
+    tmp_path = tmp_path_factory.mktemp("deployment")
+    services: list = []
+    try:
+        with databases.temporary_database("sqlite", tmp_path) as url:
+            deployment = e2e.Deployment(
+                tmp_path, services, url, test_services.require_rabbitmq(), keystone=keystone
+            )
+            deployment.start_all(workers=1)
+            yield deployment
+            deployment.stop_all(secrets=_secrets(keystone))
+    finally:
+        for service in services:
+            with contextlib.suppress(ProcessLookupError):
+                service.process.kill()
+
+
+def _status(deployment, method: str, path: str, body=None, token=None) -> tuple[int, dict]:
+    try:
+        return 200, deployment.call(method, path, body, token=token)
+    except e2e.APIError as exc:
+        return exc.status, exc.body
+
+
+WRITES = [
+    ("POST", "/subclouds", {"name": "intruder", "endpoint": "simulated://intruder"}),
+    ("PATCH", "/subclouds/edge1", {"description": "changed"}),
+    ("DELETE", "/subclouds/edge1", None),
+    ("POST", "/subcloud-groups", {"name": "g1"}),
+    ("POST", "/sw-update-strategy", {"type": "prestage", "sysadmin_password": PASSWORD}),
+    ("POST", "/sw-update-strategy/actions", {"action": "apply"}),
+    ("DELETE", "/sw-update-strategy", None),
+    ("PATCH", "/subclouds/edge1/prestage", {"sysadmin_password": PASSWORD}),
+]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def edge1(sqlite_deployment, keystone):
+    sqlite_deployment.call("POST", "/subclouds", SUBCLOUD, token=keystone.token(keystone.admin))
+
+
+class TestAuthMatrix:
+    def test_version_list_needs_no_token(self, sqlite_deployment):
+        with urllib.request.urlopen(sqlite_deployment.url + "/") as answer:
+            assert "versions" in json.loads(answer.read())
+
+    @pytest.mark.parametrize("path", ["/subclouds", "/sw-update-strategy", "/subcloud-groups"])
+    def test_no_token_is_401(self, sqlite_deployment, path):
+        status, body = _status(sqlite_deployment, "GET", path)
+        assert status == 401
+        assert body["code"] == 401
+        assert "requires authentication" in body["message"]
+
+    def test_garbage_token_is_401(self, sqlite_deployment):
+        status, body = _status(sqlite_deployment, "GET", "/subclouds", token="not-a-token")
+        assert (status, body["code"]) == (401, 401)
+        assert body["message"]
+
+    def test_revoked_token_is_401(self, sqlite_deployment, keystone):
+        token = keystone.token(keystone.admin)
+        keystone.revoke(token)
+        status, body = _status(sqlite_deployment, "GET", "/subclouds", token=token)
+        assert (status, body["code"]) == (401, 401)
+
+    @pytest.mark.parametrize(
+        "path", ["/subclouds", "/subclouds/edge1", "/subcloud-groups", "/subcloud-groups/Default"]
+    )
+    def test_reader_may_read(self, sqlite_deployment, keystone, path):
+        status, _ = _status(sqlite_deployment, "GET", path, token=keystone.token(keystone.viewer))
+        assert status == 200
+
+    @pytest.mark.parametrize(("method", "path", "body"), WRITES)
+    def test_reader_may_not_write(self, sqlite_deployment, keystone, method, path, body):
+        token = keystone.token(keystone.viewer)
+        before = sqlite_deployment.call("GET", "/subclouds", token=token)
+        status, answer = _status(sqlite_deployment, method, path, body, token=token)
+        assert status == 403, answer
+        assert answer["code"] == 403
+        assert "not allowed" in answer["message"] or "policy" in answer["message"].lower()
+        assert sqlite_deployment.call("GET", "/subclouds", token=token) == before
+
+    def test_admin_may_write(self, sqlite_deployment, keystone):
+        token = keystone.token(keystone.admin)
+        sqlite_deployment.call("POST", "/subcloud-groups", {"name": "by-admin"}, token=token)
+        sqlite_deployment.call("PATCH", "/subclouds/edge1", {"description": "x"}, token=token)
+        assert sqlite_deployment.call("GET", "/subclouds/edge1", token=token)["description"] == "x"
+        sqlite_deployment.call("DELETE", "/subcloud-groups/by-admin", token=token)
+
+
+class TestCatalog:
+    def test_register_endpoint_then_the_cli_finds_the_api(self, sqlite_deployment, keystone):
+        admin_env = keystone.admin.environ(keystone.url)
+        registered = run(
+            "dcmanager-manage",
+            "--config-file",
+            str(sqlite_deployment.config),
+            "register_endpoint",
+            "--public-url",
+            sqlite_deployment.url,
+            env=sqlite_deployment.env | admin_env,
+        )
+        assert registered.returncode == 0, registered.stderr
+        root = sqlite_deployment.url + "/v1.0"
+        assert f"public endpoint {root} in region RegionOne" in registered.stdout
+
+        # Again, with the versioned form of the URL: nothing changes.
+        again = run(
+            "dcmanager-manage",
+            "--config-file",
+            str(sqlite_deployment.config),
+            "register_endpoint",
+            "--public-url",
+            root,
+            env=sqlite_deployment.env | admin_env,
+        )
+        assert again.returncode == 0, again.stderr
+        assert again.stdout.splitlines() == [
+            "Kept service dcmanager (dcmanager)",
+            f"Kept public endpoint {root} in region RegionOne",
+            f"Kept internal endpoint {root} in region RegionOne",
+            f"Kept admin endpoint {root} in region RegionOne",
+        ]
+
+        moved = run(
+            "dcmanager-manage",
+            "--config-file",
+            str(sqlite_deployment.config),
+            "register_endpoint",
+            "--public-url",
+            root,
+            "--internal-url",
+            "http://127.0.0.1:1",
+            env=sqlite_deployment.env | admin_env,
+        )
+        assert moved.returncode == 0, moved.stderr
+        assert moved.stdout.splitlines()[1:] == [
+            f"Kept public endpoint {root} in region RegionOne",
+            "Updated internal endpoint http://127.0.0.1:1/v1.0 in region RegionOne",
+            "Updated admin endpoint http://127.0.0.1:1/v1.0 in region RegionOne",
+        ]
+
+        listed = sqlite_deployment.cli("subcloud", "list", "-f", "json", env=admin_env)
+        assert listed.returncode == 0, listed.stderr
+        assert "edge1" in [row["name"] for row in json.loads(listed.stdout)]
+
+        viewer_env = keystone.viewer.environ(keystone.url)
+        refused = sqlite_deployment.cli(
+            "subcloud-group", "add", "--name", "by-viewer", env=viewer_env
+        )
+        assert refused.returncode == 1
+        assert "not allowed" in refused.stderr or "olicy" in refused.stderr, refused.stderr
+
+        wrong = sqlite_deployment.cli("subcloud", "list", env=admin_env | {"OS_PASSWORD": "wrong"})
+        assert wrong.returncode == 1
+        assert "Traceback" not in wrong.stderr
+        assert "401" in wrong.stderr or "authenticat" in wrong.stderr.lower(), wrong.stderr
+
+    @pytest.mark.parametrize(
+        ("variables", "message"),
+        [({}, "auth_url"), ({"OS_AUTH_URL": "http://127.0.0.1:1/v3"}, "no password")],
+    )
+    def test_register_endpoint_without_credentials(self, sqlite_deployment, variables, message):
+        result = run(
+            "dcmanager-manage",
+            "--config-file",
+            str(sqlite_deployment.config),
+            "register_endpoint",
+            "--public-url",
+            sqlite_deployment.url,
+            env=sqlite_deployment.env | variables,
+        )
+        assert result.returncode == 1
+        assert message in result.stderr and "openrc" in result.stderr
+        assert "Traceback" not in result.stderr
+
+    def test_register_endpoint_with_a_wrong_password(self, sqlite_deployment, keystone):
+        result = run(
+            "dcmanager-manage",
+            "--config-file",
+            str(sqlite_deployment.config),
+            "register_endpoint",
+            "--public-url",
+            sqlite_deployment.url,
+            env=sqlite_deployment.env
+            | keystone.admin.environ(keystone.url)
+            | {"OS_PASSWORD": "wrong"},
+        )
+        assert result.returncode == 1
+        assert "requires authentication" in result.stderr
+        assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("backend", ["postgresql", "mysql"])
+def test_cli_strategy_with_keystone_tokens(tmp_path, services, keystone, backend):
+    """The operator's path: register the endpoint, then drive a whole strategy with the
+    CLI as the Keystone admin; 1 orchestrator and 3 workers on RabbitMQ."""
+    with databases.temporary_database(backend, tmp_path) as url:
+        deployment = e2e.Deployment(
+            tmp_path, services, url, test_services.require_rabbitmq(), keystone=keystone
+        )
+        deployment.start_all(workers=3)
+        admin_env = keystone.admin.environ(keystone.url)
+        registered = run(
+            "dcmanager-manage",
+            "--config-file",
+            str(deployment.config),
+            "register_endpoint",
+            "--public-url",
+            deployment.url,
+            env=deployment.env | admin_env,
+        )
+        assert registered.returncode == 0, registered.stderr
+
+        def cli(*args: str) -> str:
+            result = deployment.cli(*args, env=admin_env)
+            assert result.returncode == 0, result.stderr
+            return result.stdout
+
+        names = [f"sc{i:02}" for i in range(1, 13)]
+        for name in names:
+            cli("subcloud", "add", "--name", name, "--endpoint", f"simulated://{name}?delay=0.3")
+            cli("subcloud", "manage", name)
+        wait_for(
+            lambda: all(
+                row["availability"] == "online"
+                for row in json.loads(cli("subcloud", "list", "-f", "json"))
+            ),
+            what="the audit to bring every subcloud online",
+        )
+        created = cli(
+            "prestage-strategy",
+            "create",
+            "--sysadmin-password",
+            PASSWORD,
+            "--max-parallel-subclouds",
+            "4",
+            "-f",
+            "json",
+        )
+        assert json.loads(created)["state"] == "initial"
+        cli("prestage-strategy", "apply")
+        watched = deployment.cli(
+            "prestage-strategy", "show", "--watch", "--interval", "0.5", env=admin_env
+        )
+        assert watched.returncode == 0, watched.stdout + watched.stderr
+        steps = json.loads(cli("strategy-step", "list", "-f", "json"))
+        assert {row["cloud"]: row["state"] for row in steps} == dict.fromkeys(names, "complete")
+        assert PASSWORD not in created + watched.stdout
+        workers_that_ran = [
+            s for s in deployment.services if s.name == e2e.WORKER and "ended complete" in s.log
+        ]
+        assert len(workers_that_ran) >= 2
+        deployment.stop_all(secrets=_secrets(keystone))
