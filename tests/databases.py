@@ -65,7 +65,10 @@ def temporary_database(backend: str, tmp_path) -> Iterator[str]:
         return
     name = f"dcmtest_{uuid.uuid4().hex[:12]}"
     server_url = make_url(SERVER_URLS[backend])
-    admin = sqlalchemy.create_engine(server_url, isolation_level="AUTOCOMMIT")
+    # No pool: a test may restart the server between the CREATE and the DROP.
+    admin = sqlalchemy.create_engine(
+        server_url, isolation_level="AUTOCOMMIT", poolclass=sqlalchemy.pool.NullPool
+    )
     quoted = admin.dialect.identifier_preparer.quote(name)
     try:
         with admin.connect() as conn:

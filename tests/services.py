@@ -39,3 +39,9 @@ def require_rabbitmq() -> str:
     parts = urlsplit(RABBIT_URL)
     require_tcp("RabbitMQ", parts.hostname or "127.0.0.1", parts.port or 5672)
     return RABBIT_URL
+
+
+def have_command(name: str) -> bool:
+    import shutil
+
+    return shutil.which(name) is not None

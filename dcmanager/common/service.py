@@ -3,6 +3,7 @@
 import logging
 import os
 import signal
+import sys
 import threading
 import time
 import uuid
@@ -10,6 +11,7 @@ from collections.abc import Callable
 from collections.abc import Sequence
 from typing import Protocol
 
+import oslo_messaging
 import sqlalchemy.engine
 import sqlalchemy.exc
 from oslo_config import cfg
@@ -35,14 +37,37 @@ def database_location(conf: cfg.ConfigOpts) -> str:
 
 
 def stop_on_sigterm() -> None:
-    """Make SIGTERM and SIGINT (Ctrl-C) stop the service, even when the shell that
-    started it in the background told it to ignore SIGINT."""
+    """Make SIGTERM and SIGINT (Ctrl-C) stop the service: ``SystemExit(0)`` is raised in
+    the calling thread, even when the shell that started the service in the background
+    told it to ignore SIGINT.
 
-    def _handler(signum, frame):
-        raise SystemExit(0)
+    Call it from the main thread, the one that waits for the end. Under eventlet every
+    green thread runs on the main OS thread and a signal handler runs in whichever one
+    is running: raising there would kill that loop (an audit, say) and leave the
+    service up. Raised in the hub (the process was idle), the exception reaches the
+    main green thread, as wanted; from any other green thread it is thrown into the
+    main one through the hub instead.
+    """
+    eventlet = sys.modules.get("eventlet")
+    if eventlet is not None and eventlet.patcher.is_monkey_patched("thread"):
+        import eventlet.hubs
+        import greenlet
+
+        main = greenlet.getcurrent()
+        hub = eventlet.hubs.get_hub()
+
+        def _handler(signum, frame):
+            if greenlet.getcurrent() in (main, hub.greenlet):
+                raise SystemExit(0)
+            hub.schedule_call_global(0, main.throw, SystemExit(0))
+
+    else:
+
+        def _handler(signum, frame):
+            raise SystemExit(0)
 
     signal.signal(signal.SIGTERM, _handler)
-    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGINT, _handler)
 
 
 # What can stop a service from starting, as opposed to a bug.
@@ -74,6 +99,32 @@ def warn_if_open_noauth(conf: cfg.ConfigOpts, url: str, host: str) -> None:
 def worker_name(conf: cfg.ConfigOpts, role: str) -> str:
     """A name unique to this process's ``role``: the owner of the work it holds."""
     return f"{conf.host}:{role}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+
+def is_outage(exc: BaseException) -> bool:
+    """Whether ``exc`` says the database or the message broker is away for a moment
+    (restarting, unreachable, connection dropped), as opposed to a bug."""
+    if isinstance(exc, db_exc.DBError) and not isinstance(exc, db_exc.DBConnectionError):
+        exc = exc.inner_exception or exc
+    return isinstance(
+        exc,
+        (
+            db_exc.DBConnectionError,
+            sqlalchemy.exc.OperationalError,
+            oslo_messaging.MessageDeliveryFailure,
+            oslo_messaging.MessagingTimeout,
+        ),
+    )
+
+
+def log_failure(logger: logging.Logger, exc: BaseException, message: str, *args: object) -> None:
+    """Log a failure the caller recovers from: an outage in one line (expected, and
+    retried), anything else with its traceback."""
+    if is_outage(exc):
+        reason = str(getattr(exc, "inner_exception", None) or exc).strip().splitlines()[0]
+        logger.warning("%s (%s: %s)", message % args, type(exc).__name__, reason)
+    else:
+        logger.error(message, *args, exc_info=exc)
 
 
 class Periodic:
@@ -111,8 +162,8 @@ class Periodic:
                 return
             try:
                 self.task()
-            except Exception:
-                LOG.exception("%s failed; it runs again in %.1fs", self.name, self.interval)
+            except Exception as exc:
+                log_failure(LOG, exc, "%s failed; it runs again in %.1fs", self.name, self.interval)
 
 
 class Service(Protocol):

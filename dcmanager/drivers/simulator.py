@@ -23,6 +23,13 @@ For the demo, tests and benchmarks. Options (query string, all optional):
 ``software_version``
     the release it runs.
 
+With ``DCMANAGER_SIMULATOR_JOURNAL=FILE`` in a process's environment, every call it
+makes to a simulated subcloud (``info``, ``start``, ``poll``) is appended to FILE as one
+JSON line with the time, the process id, the subcloud and the phase. Tests read the
+journal to prove who ran what and when (e.g. that no two workers ever drive the same
+step at once); it is set through the environment, not the endpoint, so an API caller
+cannot make a service write files.
+
 The simulator keeps no state: an operation's id records when it started, and every
 poll reads the endpoint's current options, so operations survive worker restarts and
 an operator can change a simulated subcloud (e.g. take it offline) by updating its
@@ -30,6 +37,8 @@ endpoint. Unlike a real subcloud, it does not remember operations by key: starti
 again (a step resumed before its operation was recorded) starts its clock again.
 """
 
+import json
+import os
 import time
 import urllib.parse
 from typing import Any
@@ -45,6 +54,7 @@ IMAGES_COUNT = 60
 RELEASE_BYTES = PACKAGES_BYTES + IMAGES_BYTES
 
 _PHASES = tuple(str(kind) for kind in base.OperationKind)
+JOURNAL_VARIABLE = "DCMANAGER_SIMULATOR_JOURNAL"
 _SYSTEM_MODES = ("simplex", "duplex")
 
 
@@ -115,6 +125,24 @@ class SimulatedSubcloud(base.SubcloudDriver):
         except ValueError as exc:
             raise exception.Invalid(f"Invalid endpoint: simulated subcloud {exc}") from exc
 
+    def _record(self, call: str, kind: str | None = None) -> None:
+        path = os.environ.get(JOURNAL_VARIABLE)
+        if not path:
+            return
+        line = json.dumps(
+            {
+                "t": time.time(),
+                "pid": os.getpid(),
+                "subcloud": self.name,
+                "call": call,
+                "kind": kind,
+            }
+        )
+        # One write of one short line in append mode: lines from several processes
+        # never interleave.
+        with open(path, "a") as journal:
+            journal.write(line + "\n")
+
     def _options(self) -> dict[str, Any]:
         options = parse_options(self.endpoint)
         if options["offline"]:
@@ -122,6 +150,10 @@ class SimulatedSubcloud(base.SubcloudDriver):
         return options
 
     def get_system_info(self) -> base.SystemInfo:
+        self._record("info")
+        return self._system_info()
+
+    def _system_info(self) -> base.SystemInfo:
         options = self._options()
         return base.SystemInfo(
             system_mode=options["system_mode"],
@@ -140,10 +172,15 @@ class SimulatedSubcloud(base.SubcloudDriver):
     def start(
         self, kind: base.OperationKind, request: base.PrestageRequest, key: str
     ) -> base.Operation:
+        self._record("start", str(kind))
         self._options()
-        return self.poll({"kind": str(kind), "id": f"{kind}:{key}:{time.time():.6f}"})
+        return self._poll({"kind": str(kind), "id": f"{kind}:{key}:{time.time():.6f}"})
 
     def poll(self, handle: dict[str, str]) -> base.Operation:
+        self._record("poll", handle["kind"])
+        return self._poll(handle)
+
+    def _poll(self, handle: dict[str, str]) -> base.Operation:
         options = self._options()
         kind = base.OperationKind(handle["kind"])
         started = float(handle["id"].rsplit(":", 1)[1])
@@ -153,7 +190,7 @@ class SimulatedSubcloud(base.SubcloudDriver):
         operation = {"kind": kind, "id": handle["id"], "done": done}
         if kind == base.OperationKind.PRECHECK:
             if done:
-                operation["result"] = self.get_system_info().to_dict()
+                operation["result"] = self._system_info().to_dict()
             return base.Operation(**operation)
         if kind == base.OperationKind.IMAGES and not options["image_list"]:
             return base.Operation(

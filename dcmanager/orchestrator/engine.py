@@ -26,6 +26,7 @@ from oslo_utils import timeutils
 
 from dcmanager import drivers
 from dcmanager.common import crypt
+from dcmanager.common import service
 from dcmanager.db import orchestration as db
 from dcmanager.db.sqlalchemy import models
 from dcmanager.drivers import base as driver_base
@@ -158,8 +159,10 @@ class StepEngine:
             self._steps.clear()
         try:
             db.steps_release(self.owner, held, self._now())
-        except Exception:
-            LOG.exception("Could not release %d steps; their leases will expire", len(held))
+        except Exception as exc:
+            service.log_failure(
+                LOG, exc, "Could not release %d steps; their leases will expire", len(held)
+            )
 
     # Called from RPC handlers.
 
@@ -274,10 +277,10 @@ class StepEngine:
                 continue
             try:
                 self._process(batch)
-            except Exception:
+            except Exception as exc:
                 # The database may be away for a moment. The steps stay held and run
                 # their (idempotent) actions again once it is back.
-                LOG.exception("Step engine %s: batch failed; retrying", self.owner)
+                service.log_failure(LOG, exc, "Step engine %s: batch failed; retrying", self.owner)
                 self._stop.wait(BATCH_RETRY_SECONDS)
                 with self._lock:
                     self._in_batch = set()
@@ -409,8 +412,8 @@ class StepEngine:
             if preparing:
                 try:
                     rows = db.preparations_get(preparing)
-                except Exception:
-                    LOG.exception("Could not read preparations; will look again")
+                except Exception as exc:
+                    service.log_failure(LOG, exc, "Could not read preparations; will look again")
                     continue
                 for strategy_id in preparing:
                     row = rows.get(strategy_id)
@@ -430,8 +433,8 @@ class StepEngine:
                     until = self._lease_until(self._now())
                     held = db.steps_renew(self.owner, until)
                     db.preparations_renew(self.owner, until)
-                except Exception:
-                    LOG.exception("Lease renewal failed; will try again")
+                except Exception as exc:
+                    service.log_failure(LOG, exc, "Lease renewal failed; will try again")
                     continue
                 self._leases_valid_until = until
                 # Steps of the batch being recorded are the loop's business: one may

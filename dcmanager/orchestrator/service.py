@@ -206,5 +206,5 @@ class OrchestratorService:
         # Let another orchestrator take over at once rather than after the lease.
         try:
             db.strategy_release(self.owner)
-        except Exception:
-            LOG.exception("Could not release the strategy; its lease will expire")
+        except Exception as exc:
+            service.log_failure(LOG, exc, "Could not release the strategy; its lease will expire")

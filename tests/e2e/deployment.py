@@ -54,6 +54,7 @@ class Deployment:
         self.tmp_path = tmp_path
         self.services = services
         self.keystone = keystone
+        self.database_url = database_url
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.config = tmp_path / "dcmanager.conf"

@@ -2,7 +2,16 @@
 prestage run to the end."""
 
 import base64
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import time
+import uuid
+from collections.abc import Iterator
 
+import kombu
 import pytest
 
 from tests import databases
@@ -31,8 +40,15 @@ def deployment(tmp_path, services, database_url):
     deployment.stop_all(secrets=("Li69nux", PASSWORD))
 
 
-def test_strategy_and_standalone_prestage_across_processes(deployment):
-    call = deployment.call
+def _strategy_and_standalone_prestage(deployment) -> list:
+    """Run a strategy over ten subclouds, then a standalone prestage of another, and
+    check that both complete; every answer of the API, in order."""
+    answers = []
+
+    def call(*args):
+        answers.append(deployment.call(*args))
+        return answers[-1]
+
     names = [f"sc{i}" for i in range(1, 11)]
     for name in names + ["solo"]:
         call("POST", "/subclouds", {"name": name, "endpoint": f"simulated://{name}?delay=0.2"})
@@ -77,6 +93,51 @@ def test_strategy_and_standalone_prestage_across_processes(deployment):
     # Both workers took part.
     worker_logs = [s.log for s in deployment.services if s.name == e2e.WORKER]
     assert all("ended complete" in log for log in worker_logs)
+    return answers
+
+
+def test_strategy_and_standalone_prestage_across_processes(deployment):
+    answers = _strategy_and_standalone_prestage(deployment)
+    assert "Li69nux" not in json.dumps(answers) and PASSWORD not in json.dumps(answers)
+
+
+@contextlib.contextmanager
+def _rabbitmq_trace() -> Iterator[list[bytes]]:
+    """Copies of every message published on the broker meanwhile (RabbitMQ's firehose
+    tracer, switched on for the block): a list filled when the block ends."""
+    if os.geteuid() != 0 or not test_services.have_command("rabbitmqctl"):
+        test_services.unavailable("tracing RabbitMQ messages needs rabbitmqctl as root")
+    url = test_services.require_rabbitmq().replace("rabbit://", "amqp://", 1)
+    bodies: list[bytes] = []
+    with kombu.Connection(url) as connection:
+        queue = kombu.Queue(
+            f"dcmanager-test-trace-{uuid.uuid4().hex[:8]}",
+            exchange=kombu.Exchange("amq.rabbitmq.trace", type="topic", no_declare=True),
+            routing_key="publish.#",
+            exclusive=True,
+        )(connection.default_channel)
+        queue.declare()
+        subprocess.run(["rabbitmqctl", "trace_on"], check=True, capture_output=True)
+        try:
+            yield bodies
+        finally:
+            subprocess.run(["rabbitmqctl", "trace_off"], check=True, capture_output=True)
+        while (message := queue.get(no_ack=True)) is not None:
+            bodies.append(message.body)
+
+
+def test_password_in_no_rabbitmq_message(tmp_path, services):
+    with databases.temporary_database("sqlite", tmp_path) as url:
+        deployment = e2e.Deployment(tmp_path, services, url, test_services.require_rabbitmq())
+        deployment.start_all(workers=2)
+        with _rabbitmq_trace() as bodies:
+            _strategy_and_standalone_prestage(deployment)
+        deployment.stop_all(secrets=("Li69nux", PASSWORD))
+
+    # The capture saw the traffic: the casts that start steps, among others.
+    assert any(b"run_steps" in body for body in bodies), len(bodies)
+    for body in bodies:
+        assert b"Li69nux" not in body and PASSWORD.encode() not in body, body
 
 
 def test_roles_refuse_the_in_process_transport(tmp_path):
@@ -89,3 +150,24 @@ def test_roles_refuse_the_in_process_transport(tmp_path):
         result = run(role, "--config-file", str(config), env=env)
         assert result.returncode == 1
         assert "needs a shared transport: set [DEFAULT] transport_url = rabbit://" in result.stderr
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+@pytest.mark.parametrize("role", [e2e.AUDIT, e2e.WORKER, e2e.ORCHESTRATOR])
+def test_a_role_stops_on_every_signal(tmp_path, services, role, sig):
+    """Under eventlet a signal lands in whichever green thread runs: it must stop the
+    service every time, never kill a loop and leave the process up."""
+    with databases.temporary_database("sqlite", tmp_path) as url:
+        deployment = e2e.Deployment(tmp_path, services, url, test_services.require_rabbitmq())
+        deployment.start(e2e.API)
+        for number in range(20):
+            deployment.call(
+                "POST", "/subclouds", {"name": f"sc{number}", "endpoint": "simulated://x"}
+            )
+        for _ in range(3):
+            service = deployment.start(role)
+            wait_for(lambda s=service: "running" in s.log, what=f"{role} to start")
+            time.sleep(0.5)
+            assert service.stop(sig, timeout=20) == 0, service.log
+            assert "Traceback" not in service.log, service.log
+        deployment.stop_all()

@@ -163,3 +163,32 @@ def test_wsgi_application_factory(tmp_path):
     assert result.returncode == 0, result.stderr
     groups = json.loads(result.stdout.strip().splitlines()[-1])["subcloud_groups"]
     assert [g["name"] for g in groups] == ["Default"]
+
+
+def test_api_under_gunicorn(tmp_path, services):
+    """The production-guide command: gunicorn workers serving the factory."""
+    env = clean_env(tmp_path)
+    port = free_port()
+    config = _write_config(tmp_path, f"sqlite:///{tmp_path / 'wsgi.sqlite'}", free_port())
+    assert run("dcmanager-manage", "--config-file", config, "db_sync", env=env).returncode == 0
+    env["DCMANAGER_CONFIG_FILE"] = config
+    server = Service(
+        "gunicorn",
+        ["-w", "2", "-b", f"127.0.0.1:{port}", "dcmanager.api.wsgi:init_application()"],
+        env,
+        tmp_path / "gunicorn.log",
+    )
+    services.append(server)
+    server.wait_for_http(f"http://127.0.0.1:{port}/")
+
+    cli_env = dict(env, DCMANAGER_URL=f"http://127.0.0.1:{port}")
+    added = run("dcmanager", "subcloud-group", "add", "--name", "edge", env=cli_env)
+    assert added.returncode == 0, added.stderr
+    missing = run("dcmanager", "subcloud-group", "show", "nowhere", env=cli_env)
+    assert missing.returncode == 1
+    assert "not found" in missing.stderr.lower(), missing.stderr
+    listed = run("dcmanager", "subcloud-group", "list", "-f", "json", env=cli_env)
+    assert [g["name"] for g in json.loads(listed.stdout)] == ["Default", "edge"]
+
+    assert server.stop(signal.SIGTERM) == 0
+    assert "Traceback" not in server.log, server.log

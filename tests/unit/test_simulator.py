@@ -1,5 +1,8 @@
 """The simulated subcloud: its options, its operations, and how they fail."""
 
+import json
+import os
+
 import pytest
 
 from dcmanager import drivers
@@ -120,3 +123,31 @@ def test_endpoints_of_unknown_schemes_are_accepted_but_have_no_driver():
 
     with pytest.raises(drivers.NoDriver, match="scheme 'https'"):
         drivers.get_driver("sc1", "https://subcloud1:8443")
+
+
+def test_journal_records_every_call(tmp_path, monkeypatch):
+    journal = tmp_path / "journal.jsonl"
+    monkeypatch.setenv(simulator.JOURNAL_VARIABLE, str(journal))
+    driver = _driver()
+
+    driver.get_system_info()
+    operation = driver.start(base.OperationKind.PACKAGES, REQUEST, "k1")
+    driver.poll(operation.handle())
+
+    lines = [json.loads(line) for line in journal.read_text().splitlines()]
+    assert [(line["call"], line["kind"], line["subcloud"]) for line in lines] == [
+        ("info", None, "sc1"),
+        ("start", "packages", "sc1"),
+        ("poll", "packages", "sc1"),
+    ]
+    assert {line["pid"] for line in lines} == {os.getpid()}
+    assert lines[0]["t"] <= lines[1]["t"] <= lines[2]["t"]
+
+
+def test_no_journal_without_the_variable(tmp_path, monkeypatch):
+    monkeypatch.delenv(simulator.JOURNAL_VARIABLE, raising=False)
+    monkeypatch.chdir(tmp_path)
+
+    _driver().get_system_info()
+
+    assert list(tmp_path.iterdir()) == []
