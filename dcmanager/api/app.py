@@ -11,6 +11,8 @@ from dcmanager.api import hooks
 from dcmanager.common import exception
 from dcmanager.conf import default as default_conf
 
+BLOBS_PATH = "/v1.0/blobs/"
+
 
 class _PublicRootDispatcher:
     """Send ``GET /`` (the version list) around authentication, all else through it."""
@@ -23,6 +25,22 @@ class _PublicRootDispatcher:
         if environ.get("PATH_INFO", "/") in ("", "/"):
             return self.public_app(environ, start_response)
         return self.protected_app(environ, start_response)
+
+
+class _BlobUploadDispatcher:
+    """Send blob uploads (``PUT /v1.0/blobs/...``) around the request body size limit:
+    they are streamed to disk and checked against ``[prestage] max_blob_bytes``."""
+
+    def __init__(self, unlimited_app, limited_app) -> None:
+        self.unlimited_app = unlimited_app
+        self.limited_app = limited_app
+
+    def __call__(self, environ, start_response):
+        if environ.get("REQUEST_METHOD") == "PUT" and environ.get("PATH_INFO", "").startswith(
+            BLOBS_PATH
+        ):
+            return self.unlimited_app(environ, start_response)
+        return self.limited_app(environ, start_response)
 
 
 def setup_app(conf: cfg.ConfigOpts = cfg.CONF):
@@ -52,6 +70,6 @@ def setup_app(conf: cfg.ConfigOpts = cfg.CONF):
                 "www_authenticate_uri (and the service credentials auth_token uses)"
             )
         app = _PublicRootDispatcher(app, protected)
-    app = sizelimit.RequestBodySizeLimiter(app, conf)
+    app = _BlobUploadDispatcher(app, sizelimit.RequestBodySizeLimiter(app, conf))
     app = request_id.RequestId(app)
     return errors.JsonErrorMiddleware(app)

@@ -28,6 +28,9 @@ class ContextHook(hooks.PecanHook):
         state.request.context = ctx
 
 
+BINARY_CONTENT_TYPE = "application/octet-stream"
+
+
 class JsonBodyHook(hooks.PecanHook):
     """Decode the JSON body once, before routing.
 
@@ -36,7 +39,9 @@ class JsonBodyHook(hooks.PecanHook):
     """
 
     def on_route(self, state) -> None:
-        validation.parse_body(state.request)
+        if state.request.content_type != BINARY_CONTENT_TYPE:
+            # A blob upload's body is streamed to the store, never read whole.
+            validation.parse_body(state.request)
 
 
 class ServicesHook(hooks.PecanHook):

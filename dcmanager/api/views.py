@@ -4,6 +4,7 @@ import datetime
 from typing import Any
 
 from dcmanager.common import redaction
+from dcmanager.db import releases as db_releases
 from dcmanager.db.sqlalchemy import models
 
 
@@ -76,3 +77,18 @@ def strategy_step(step: models.StrategyStep, cloud: str) -> dict[str, Any]:
         "created-at": timestamp(step.created_at),
         "updated-at": timestamp(step.updated_at),
     }
+
+
+def release(item: db_releases.Release) -> dict[str, Any]:
+    """A release; with its files and images when it was read on its own."""
+    view: dict[str, Any] = {
+        "version": item.version,
+        "file-count": item.file_count,
+        "bytes": item.total_bytes,
+        "image-count": item.image_count,
+        "created-at": timestamp(item.created_at),
+    }
+    if item.files is not None:
+        view["files"] = [{"path": f.path, "size": f.size, "digest": f.digest} for f in item.files]
+        view["images"] = list(item.images or ())
+    return view

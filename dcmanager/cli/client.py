@@ -9,6 +9,7 @@ import json
 import logging
 import urllib.parse
 from typing import Any
+from typing import BinaryIO
 
 from keystoneauth1 import adapter
 from keystoneauth1 import exceptions as ks_exc
@@ -23,6 +24,7 @@ from dcmanager.common import redaction
 LOG = logging.getLogger(__name__)
 
 SERVICE_TYPE = catalog.SERVICE_TYPE
+BLOB_TYPE = "application/octet-stream"
 
 
 class CommandError(Exception):
@@ -124,6 +126,16 @@ class Client:
                 # log this one ourselves, without the endpoint's password.
                 kwargs["log"] = False
                 LOG.debug("REQ: %s %s %s", method, path, json.dumps(redacted))
+        response = self._send(method, path, **kwargs)
+        if not response.content:
+            return None
+        return response.json()
+
+    def _send(self, method: str, path: str, **kwargs: Any):
+        """The response to a request; 4xx/5xx raised as :class:`APIError`.
+
+        :raises CommandError: the server cannot be reached.
+        """
         try:
             self._resolve_endpoint()
             response = self._adapter.request(path, method, **kwargs)
@@ -135,11 +147,31 @@ class Client:
             raise CommandError(f"Connection failed: {exc}") from exc
         except ks_exc.ClientException as exc:
             raise CommandError(str(exc)) from exc
-        if response.status_code >= 400:
+        if response.status_code >= 400 and not (method == "HEAD" and response.status_code == 404):
             raise APIError(response.status_code, _error_message(response))
-        if not response.content:
-            return None
-        return response.json()
+        return response
+
+    def has_blob(self, digest: str) -> bool:
+        """Whether the release store holds the blob (``HEAD /blobs/<digest>``)."""
+        response = self._send(
+            "HEAD", f"/blobs/{digest}", raise_exc=False, headers={"Accept": BLOB_TYPE}
+        )
+        return response.status_code == 200
+
+    def put_blob(self, digest: str, data: BinaryIO, size: int) -> None:
+        """Upload a blob, streamed from ``data`` (``size`` bytes)."""
+        self._send(
+            "PUT",
+            f"/blobs/{digest}",
+            raise_exc=False,
+            data=data,
+            log=False,  # no bytes in the debug log
+            headers={
+                "Accept": "application/json",
+                "Content-Type": BLOB_TYPE,
+                "Content-Length": str(size),
+            },
+        )
 
     def get(self, path: str) -> Any:
         return self.request("GET", path)

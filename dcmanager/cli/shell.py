@@ -18,6 +18,10 @@ def _env(*names: str, default: str | None = None) -> str | None:
     return default
 
 
+# Stands for a command's own --version while cliff parses the global options.
+_COMMAND_VERSION = "--dcmanager-command-version"
+
+
 class DCManagerShell(app.App):
     def __init__(self) -> None:
         super().__init__(
@@ -102,6 +106,21 @@ class DCManagerShell(app.App):
             "--insecure", action="store_true", default=False, help="Do not verify TLS certificates."
         )
         return parser
+
+    def run(self, argv: list[str]) -> int:
+        """Run; a ``--version`` after the command word belongs to the command
+        (``release upload --version 25.09``), not to cliff's global ``--version``."""
+        words = {name.split()[0] for name, _ in self.command_manager}
+        start = next((i for i, arg in enumerate(argv) if arg in words), len(argv))
+        argv = argv[:start] + [
+            _COMMAND_VERSION if arg == "--version" else arg for arg in argv[start:]
+        ]
+        return super().run(argv)
+
+    def run_subcommand(self, argv: list[str]) -> int:
+        return super().run_subcommand(
+            ["--version" if arg == _COMMAND_VERSION else arg for arg in argv]
+        )
 
     @property
     def client(self) -> api_client.Client:

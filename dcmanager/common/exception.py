@@ -144,3 +144,18 @@ class DefaultGroupUndeletable(Invalid):
 
 class DefaultGroupRename(Invalid):
     msg_fmt = "Default group name cannot be changed"
+
+
+# The release store.
+
+
+class ReleaseNotFound(NotFound):
+    msg_fmt = "Release %(version)s not found"
+
+
+class ReleaseExists(Conflict):
+    msg_fmt = "Release %(version)s already exists; delete it first to upload it again"
+
+
+class BlobNotFound(NotFound):
+    msg_fmt = "Blob %(digest)s not found"

@@ -12,6 +12,18 @@ opts = [
         help="The system controller's own release (MM.mm): what a prestage strategy "
         "prestages when it names no release.",
     ),
+    cfg.StrOpt(
+        "release_store",
+        default="$state_path/releases",
+        help="Directory of the release store: package blobs by sha256 digest. The API "
+        "writes and serves them; with several API hosts, share it (e.g. NFS).",
+    ),
+    cfg.IntOpt(
+        "max_blob_bytes",
+        default=16 * 1024**3,
+        min=1,
+        help="Largest package file (blob) the API accepts in an upload, in bytes.",
+    ),
     cfg.FloatOpt(
         "simulated_preparation_seconds",
         default=0.0,

@@ -127,6 +127,15 @@ def _assert_one_driver_at_a_time(records: list[dict], names: list[str]) -> None:
         )
 
 
+def _wait_until_going(journal) -> None:
+    """Until workers have started and polled a few operations (the audit's calls do
+    not count)."""
+    wait_for(
+        lambda: sum(r["call"] in ("start", "poll") for r in _records(journal)) > 10,
+        what="the strategy to get going",
+    )
+
+
 def _kill(service) -> None:
     service.process.send_signal(signal.SIGKILL)
     service.process.wait(timeout=10)
@@ -178,7 +187,7 @@ def test_orchestrator_api_and_manager_restarted_mid_strategy(deployment, journal
     _apply(deployment, max_parallel=3)
     deployment.call("PATCH", "/subclouds/sc10", {"management-state": "managed"})
     deployment.call("PATCH", "/subclouds/sc10/prestage", {"sysadmin_password": PASSWORD})
-    wait_for(lambda: len(_records(journal)) > 20, what="the strategy to get going")
+    _wait_until_going(journal)
 
     # The orchestrator dies without warning and comes back; the API and the manager
     # are restarted the way an operator would (SIGTERM, start again).
@@ -209,13 +218,20 @@ def test_second_orchestrator_takes_over(deployment, journal):
     deployment.start(e2e.ORCHESTRATOR)
     names = _add_subclouds(deployment, 10, delay=1.0)
     _apply(deployment, max_parallel=3)
-    wait_for(lambda: len(_records(journal)) > 10, what="the strategy to get going")
+    _wait_until_going(journal)
 
     # The one driving the strategy holds its lease: "host:orchestrator:PID:random".
     engine = sqlalchemy.create_engine(deployment.database_url, poolclass=sqlalchemy.pool.NullPool)
-    with engine.connect() as connection:
-        owner = connection.execute(sqlalchemy.text("SELECT owner FROM strategies")).scalar_one()
-    engine.dispose()
+    try:
+
+        def strategy_owner():
+            with engine.connect() as connection:
+                query = sqlalchemy.text("SELECT owner FROM strategies")
+                return connection.execute(query).scalar_one()
+
+        owner = wait_for(strategy_owner, what="an orchestrator to drive the strategy")
+    finally:
+        engine.dispose()
     orchestrators = {s.process.pid: s for s in deployment.running(e2e.ORCHESTRATOR)}
     active = orchestrators.pop(int(owner.split(":")[2]))
     (standby,) = orchestrators.values()
@@ -249,7 +265,7 @@ def test_rabbitmq_stopped_and_started_mid_strategy(deployment, journal):
         test_services.unavailable("stopping RabbitMQ needs rabbitmqctl as root")
     names = _add_subclouds(deployment, 10, delay=1.0)
     _apply(deployment, max_parallel=4)
-    wait_for(lambda: len(_records(journal)) > 20, what="the strategy to get going")
+    _wait_until_going(journal)
 
     with _rabbitmq_stopped():
         time.sleep(5)
@@ -276,7 +292,7 @@ def test_database_restarted_mid_strategy(deployment, journal):
         test_services.unavailable("restarting PostgreSQL needs pg_ctlcluster as root")
     names = _add_subclouds(deployment, 10, delay=1.0)
     _apply(deployment, max_parallel=4)
-    wait_for(lambda: len(_records(journal)) > 20, what="the strategy to get going")
+    _wait_until_going(journal)
 
     _pg_ctlcluster("stop")
     try:

@@ -118,6 +118,7 @@ class TestVersions:
             "subclouds",
             "subcloud-groups",
             "sw-update-strategy",
+            "releases",
         }
 
     @pytest.mark.parametrize("path", ["/v1.0", "/v1.0/"])
@@ -130,11 +131,17 @@ class TestVersions:
                 {"rel": "subclouds", "href": "http://localhost/v1.0/subclouds"},
                 {"rel": "subcloud-groups", "href": "http://localhost/v1.0/subcloud-groups"},
                 {"rel": "sw-update-strategy", "href": "http://localhost/v1.0/sw-update-strategy"},
+                {"rel": "releases", "href": "http://localhost/v1.0/releases"},
             ]
         }
 
     @pytest.mark.parametrize(
-        ("rel", "key"), [("subclouds", "subclouds"), ("subcloud-groups", "subcloud_groups")]
+        ("rel", "key"),
+        [
+            ("subclouds", "subclouds"),
+            ("subcloud-groups", "subcloud_groups"),
+            ("releases", "releases"),
+        ],
     )
     def test_each_v1_link_leads_to_its_collection(self, api, rel, key):
         links = {link["rel"]: link["href"] for link in api.get("/v1.0").json["links"]}

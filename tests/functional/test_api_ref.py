@@ -25,6 +25,7 @@ Where the API contradicts its contract, the cases that show it are listed in
 
 import base64
 import dataclasses
+import hashlib
 import json
 import pathlib
 import re
@@ -68,6 +69,15 @@ ST = "/v1.0/sw-update-strategy"
 SA = "/v1.0/sw-update-strategy/actions"
 SS = "/v1.0/sw-update-strategy/steps"
 SS1 = "/v1.0/sw-update-strategy/steps/{cloud_name}"
+R = "/v1.0/releases"
+R1 = "/v1.0/releases/{version}"
+B1 = "/v1.0/blobs/{digest}"
+BLOB_TYPE = "application/octet-stream"
+BLOB = b"package bytes"
+BLOB_DIGEST = "sha256:" + hashlib.sha256(BLOB).hexdigest()
+OTHER_DIGEST = "sha256:" + hashlib.sha256(b"other bytes").hexdigest()
+# Values of the path variables when a path is probed with a method it does not have.
+PROBE_PARAMS = {"subcloud": "sc1", "cloud_name": "sc1", "version": "25.09", "digest": BLOB_DIGEST}
 
 # How long a call waits for the engine to bring about what it expects.
 WAIT = 30.0
@@ -79,9 +89,10 @@ SECRETS = (PASSWORD, base64.b64decode(PASSWORD).decode())
 
 @dataclasses.dataclass(frozen=True)
 class Raw:
-    """A request body sent as these exact bytes (as JSON content)."""
+    """A request body sent as these exact bytes (as JSON content unless told)."""
 
     data: bytes
+    content_type: str = "application/json"
 
 
 @dataclasses.dataclass
@@ -99,6 +110,7 @@ class Call:
     :ivar expect: expected response body; dicts are matched partially (only the given
         keys), lists element by element, strings have ``{base}`` replaced by the base URL.
     :ivar accept: the request's Accept header.
+    :ivar headers: more request headers (``Range``).
     :ivar wait: when set, repeat the call (at most this many seconds) until the
         response has the expected status, message and body: for what the engine does
         in the background.
@@ -115,6 +127,7 @@ class Call:
     accept: str = "application/json"
     query: str = ""
     wait: float = 0.0
+    headers: dict[str, str] = dataclasses.field(default_factory=dict)
 
     @property
     def operation(self) -> tuple[str, str]:
@@ -265,6 +278,31 @@ IMAGES_DONE = {
 }
 
 
+RELEASE = {
+    "version": "25.09",
+    "files": [{"path": "Packages/a.deb", "size": len(BLOB), "digest": BLOB_DIGEST}],
+    "images": ["registry.local:9001/starlingx/stx-platform:25.09"],
+}
+RELEASE_DETAIL = {
+    "version": "25.09",
+    "file-count": 1,
+    "bytes": len(BLOB),
+    "image-count": 1,
+    "files": RELEASE["files"],
+    "images": RELEASE["images"],
+}
+RELEASE_EXISTS = "Release 25.09 already exists; delete it first to upload it again"
+BAD_VERSION = "Invalid release version: expected MM.mm, e.g. 25.09"
+MISSING_BLOB = (
+    f"1 files are not in the store with the size given: Packages/a.deb ({BLOB_DIGEST}). "
+    "Upload their blobs first (PUT /v1.0/blobs/<digest>)."
+)
+
+
+def not_a_digest(ref: str) -> str:
+    return f"'{ref}' is not a digest: expected sha256: and 64 lowercase hex digits"
+
+
 def type_not_found(strategy_type: str) -> str:
     return f"Strategy of type '{strategy_type}' not found"
 
@@ -306,6 +344,7 @@ SCENARIOS: dict[tuple[str, str], list[Call]] = {
                     {"rel": "subclouds", "href": "{base}/v1.0/subclouds"},
                     {"rel": "subcloud-groups", "href": "{base}/v1.0/subcloud-groups"},
                     {"rel": "sw-update-strategy", "href": "{base}/v1.0/sw-update-strategy"},
+                    {"rel": "releases", "href": "{base}/v1.0/releases"},
                 ]
             },
         ),
@@ -1539,6 +1578,119 @@ SCENARIOS: dict[tuple[str, str], list[Call]] = {
         Call("GET", SS1, {"cloud_name": "nosuch"}, status=404, message=STEP_NOT_FOUND),
         not_acceptable("GET", SS1, {"cloud_name": "sc1"}),
     ],
+    ("GET", R): [
+        Call("GET", R, expect={"releases": []}),
+        Call("PUT", B1, {"digest": BLOB_DIGEST}, body=Raw(BLOB, BLOB_TYPE), status=201),
+        Call("POST", R, body=RELEASE, status=201),
+        Call("GET", R, expect={"releases": [{"version": "25.09", "file-count": 1}]}),
+        not_acceptable("GET", R),
+    ],
+    ("POST", R): [
+        bad("POST", R, {**RELEASE}, MISSING_BLOB, doc_accepts=True),
+        Call("PUT", B1, {"digest": BLOB_DIGEST}, body=Raw(BLOB, BLOB_TYPE), status=201),
+        bad("POST", R, {**RELEASE, "version": "25.9"}, BAD_VERSION),
+        bad(
+            "POST",
+            R,
+            {**RELEASE, "files": [], "images": []},
+            "A release needs at least one file or image",
+            doc_accepts=True,
+        ),
+        Call("POST", R, body=RELEASE, status=201, expect=RELEASE_DETAIL),
+        Call("POST", R, body=RELEASE, status=409, message=RELEASE_EXISTS),
+        not_acceptable("POST", R, body=RELEASE),
+        Call(
+            "POST",
+            R,
+            body={**RELEASE, "pad": OVERSIZED_PADDING},
+            status=413,
+            message="Request is too large.",
+            doc_accepts=False,
+        ),
+    ],
+    ("GET", R1): [
+        Call("GET", R1, {"version": "25.09"}, status=404, message="Release 25.09 not found"),
+        Call("PUT", B1, {"digest": BLOB_DIGEST}, body=Raw(BLOB, BLOB_TYPE), status=201),
+        Call("POST", R, body=RELEASE, status=201),
+        Call("GET", R1, {"version": "25.09"}, expect=RELEASE_DETAIL),
+        not_acceptable("GET", R1, {"version": "25.09"}),
+    ],
+    ("DELETE", R1): [
+        Call("DELETE", R1, {"version": "25.09"}, status=404, message="Release 25.09 not found"),
+        Call("PUT", B1, {"digest": BLOB_DIGEST}, body=Raw(BLOB, BLOB_TYPE), status=201),
+        Call("POST", R, body=RELEASE, status=201),
+        not_acceptable("DELETE", R1, {"version": "25.09"}),
+        Call("DELETE", R1, {"version": "25.09"}, status=204),
+        Call("GET", R, expect={"releases": []}),
+        Call("HEAD", B1, {"digest": BLOB_DIGEST}, status=404, accept=BLOB_TYPE),
+    ],
+    ("GET", B1): [
+        Call(
+            "GET",
+            B1,
+            {"digest": BLOB_DIGEST},
+            status=404,
+            message=f"Blob {BLOB_DIGEST} not found",
+            accept=BLOB_TYPE,
+        ),
+        Call("PUT", B1, {"digest": BLOB_DIGEST}, body=Raw(BLOB, BLOB_TYPE), status=201),
+        Call("GET", B1, {"digest": BLOB_DIGEST}, accept=BLOB_TYPE, expect=BLOB),
+        Call(
+            "GET",
+            B1,
+            {"digest": BLOB_DIGEST},
+            accept=BLOB_TYPE,
+            headers={"Range": "bytes=8-"},
+            status=206,
+            expect=BLOB[8:],
+        ),
+        Call(
+            "GET",
+            B1,
+            {"digest": "sha256:abc"},
+            status=400,
+            message=not_a_digest("sha256:abc"),
+            accept=BLOB_TYPE,
+        ),
+        not_acceptable("GET", B1, {"digest": BLOB_DIGEST}),
+    ],
+    ("HEAD", B1): [
+        Call("HEAD", B1, {"digest": BLOB_DIGEST}, status=404, accept=BLOB_TYPE),
+        Call("PUT", B1, {"digest": BLOB_DIGEST}, body=Raw(BLOB, BLOB_TYPE), status=201),
+        Call("HEAD", B1, {"digest": BLOB_DIGEST}, accept=BLOB_TYPE),
+    ],
+    ("PUT", B1): [
+        Call(
+            "PUT",
+            B1,
+            {"digest": BLOB_DIGEST},
+            body=Raw(BLOB, BLOB_TYPE),
+            status=201,
+            expect={"digest": BLOB_DIGEST, "size": len(BLOB)},
+        ),
+        Call("PUT", B1, {"digest": BLOB_DIGEST}, body=Raw(BLOB, BLOB_TYPE), status=200),
+        Call(
+            "PUT",
+            B1,
+            {"digest": OTHER_DIGEST},
+            body=Raw(BLOB, BLOB_TYPE),
+            status=400,
+            message=(
+                f"Blob {OTHER_DIGEST} refused: the content's digest is {BLOB_DIGEST}, "
+                f"not {OTHER_DIGEST}"
+            ),
+        ),
+        Call(
+            "PUT",
+            B1,
+            {"digest": BLOB_DIGEST},
+            body=Raw(b"{}"),
+            status=400,
+            message="A blob is sent as application/octet-stream",
+            doc_accepts=False,
+        ),
+        not_acceptable("PUT", B1, {"digest": BLOB_DIGEST}, body=Raw(BLOB, BLOB_TYPE)),
+    ],
 }
 
 # What the scenarios exercise: (method, path template) and (method, template, status).
@@ -1648,13 +1800,18 @@ def http():
 
 
 def _prepare(
-    base: str, method: str, path: str, body: Any, accept: str = "application/json"
+    base: str,
+    method: str,
+    path: str,
+    body: Any,
+    accept: str = "application/json",
+    headers: dict[str, str] | None = None,
 ) -> requests.PreparedRequest:
-    headers = {"Accept": accept}
+    headers = {"Accept": accept, **(headers or {})}
     data = None
     if body is not None:
         data = body.data if isinstance(body, Raw) else json.dumps(body).encode()
-        headers["Content-Type"] = "application/json"
+        headers["Content-Type"] = body.content_type if isinstance(body, Raw) else "application/json"
     return requests.Request(method, base + path, data=data, headers=headers).prepare()
 
 
@@ -1693,7 +1850,7 @@ def _fulfils(response: requests.Response, call: Call, base: str) -> bool:
 def exercise(http: requests.Session, openapi: OpenAPI, base: str, call: Call) -> requests.Response:
     """Make ``call`` and check request and response against the document."""
     path = call.template.format(**call.params)
-    prepared = _prepare(base, call.method, path + call.query, call.body, call.accept)
+    prepared = _prepare(base, call.method, path + call.query, call.body, call.accept, call.headers)
     response = http.send(prepared, timeout=30)
     deadline = time.monotonic() + call.wait
     while call.wait and not _fulfils(response, call, base) and time.monotonic() < deadline:
@@ -1719,8 +1876,11 @@ def exercise(http: requests.Session, openapi: OpenAPI, base: str, call: Call) ->
     for secret in SECRETS:
         assert secret not in response.text, f"{call.method} {path} returned the password"
 
-    if call.status == 204:
+    if call.status == 204 or call.method == "HEAD":
         assert response.content == b""
+        return response
+    if response.headers["Content-Type"] == BLOB_TYPE:
+        assert response.content == call.expect
         return response
     body = response.json()
     if call.status >= 400:
@@ -1829,7 +1989,7 @@ def test_undocumented_method_answers_405(
     live_api, http, openapi, error_validator, method, template
 ):
     run(http, openapi, live_api, [new_subcloud("sc1")])
-    path = template.format(subcloud="sc1", group="Default", cloud_name="sc1")
+    path = template.format(**PROBE_PARAMS, group="Default")
     with pytest.raises(OperationNotFound):
         APICallPathFinder(openapi.spec).find(method.lower(), live_api + path)
     response = http.send(_prepare(live_api, method, path, None), timeout=30)
@@ -1981,7 +2141,7 @@ def test_a_group_name_is_either_refused_or_usable_as_reference(live_api, http, o
 )
 def test_405_lists_the_allowed_methods(live_api, http, openapi, document, method, template):
     run(http, openapi, live_api, [new_subcloud("sc1")])
-    path = template.format(subcloud="sc1", group="1", cloud_name="sc1")
+    path = template.format(**PROBE_PARAMS, group="1")
     response = http.send(_prepare(live_api, method, path, None), timeout=30)
     assert response.status_code == 405
     documented = {m for m, p in documented_operations(document) if p == template}

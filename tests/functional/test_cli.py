@@ -90,6 +90,10 @@ ALL_COMMANDS = (
     "subcloud-group update",
     "subcloud-group delete",
     "subcloud-group list-subclouds",
+    "release upload",
+    "release list",
+    "release show",
+    "release delete",
 )
 
 SECRET = "s3cr3t-Pa55"

@@ -7,6 +7,7 @@ state-machine modules), so adding a state never needs a schema change.
 import datetime
 
 from oslo_db.sqlalchemy import types as oslo_types
+from sqlalchemy import BigInteger
 from sqlalchemy import Boolean
 from sqlalchemy import ForeignKey
 from sqlalchemy import Index
@@ -174,3 +175,52 @@ class PrestagePreparation(TimestampMixin, Base):
     owner: Mapped[str | None] = mapped_column(String(255))
     lease_expires_at: Mapped[datetime.datetime | None] = mapped_column(db_types.Timestamp)
     details: Mapped[str | None] = mapped_column(Text)
+
+
+class Release(TimestampMixin, Base):
+    """A release uploaded to the store: its packages (files naming blobs) and the
+    container images it needs."""
+
+    __tablename__ = "releases"
+    __table_args__ = db_types.TABLE_OPTIONS
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    version: Mapped[str] = mapped_column(String(32), unique=True)
+
+
+class ReleaseFile(Base):
+    """One package file of a release: where it goes, and the blob holding its bytes."""
+
+    __tablename__ = "release_files"
+    __table_args__ = (
+        UniqueConstraint("release_id", "path", name="uq_release_files_release_id_path"),
+        Index("ix_release_files_digest", "digest"),
+        db_types.TABLE_OPTIONS,
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    release_id: Mapped[int] = mapped_column(
+        Integer,
+        ForeignKey("releases.id", name="fk_release_files_release_id", ondelete="CASCADE"),
+    )
+    path: Mapped[str] = mapped_column(String(512))
+    size: Mapped[int] = mapped_column(BigInteger)
+    digest: Mapped[str] = mapped_column(String(71))
+
+
+class ReleaseImage(Base):
+    """A container image a release needs, in the order of its image list."""
+
+    __tablename__ = "release_images"
+    __table_args__ = (
+        UniqueConstraint("release_id", "position", name="uq_release_images_release_id_position"),
+        db_types.TABLE_OPTIONS,
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    release_id: Mapped[int] = mapped_column(
+        Integer,
+        ForeignKey("releases.id", name="fk_release_images_release_id", ondelete="CASCADE"),
+    )
+    position: Mapped[int] = mapped_column(Integer)
+    reference: Mapped[str] = mapped_column(String(512))

@@ -3,11 +3,12 @@
 import pecan
 
 from dcmanager.api.controllers import base
+from dcmanager.api.controllers.v1 import releases
 from dcmanager.api.controllers.v1 import subcloud_groups
 from dcmanager.api.controllers.v1 import subclouds
 from dcmanager.api.controllers.v1 import sw_update_strategy
 
-RESOURCES = ("subclouds", "subcloud-groups", "sw-update-strategy")
+RESOURCES = ("subclouds", "subcloud-groups", "sw-update-strategy", "releases")
 
 
 class V1Controller:
@@ -22,3 +23,5 @@ class V1Controller:
 pecan.route(V1Controller, "subclouds", subclouds.SubcloudsController())
 pecan.route(V1Controller, "subcloud-groups", subcloud_groups.SubcloudGroupsController())
 pecan.route(V1Controller, "sw-update-strategy", sw_update_strategy.StrategyController())
+pecan.route(V1Controller, "releases", releases.ReleasesController())
+pecan.route(V1Controller, "blobs", releases.BlobsController())

@@ -1,0 +1,188 @@
+"""``/v1.0/releases`` and ``/v1.0/blobs``: the release store.
+
+Uploading a release is two steps: every package file not yet in the store is sent as
+a blob (``PUT /blobs/sha256:<hex>``, the raw bytes; ``HEAD`` says whether it is there
+already), then the manifest (``POST /releases``: version, files with path, size and
+digest, image references). The manifest is accepted only when every blob it names is
+in the store with the size it states, so a release that exists is always complete.
+Blobs are shared by every release that names them and go when the last one is deleted.
+"""
+
+import logging
+import os
+
+import pecan
+import webob
+import webob.static
+
+from dcmanager.api import hooks
+from dcmanager.api import validation
+from dcmanager.api import views
+from dcmanager.api.controllers import base
+from dcmanager.api.schemas import releases as schema
+from dcmanager.common import exception
+from dcmanager.common import policy
+from dcmanager.db import releases as db_releases
+from dcmanager.releases import store
+
+LOG = logging.getLogger(__name__)
+
+POLICY = "dc_api:releases:%s"
+BLOB_POLICY = "dc_api:blobs:%s"
+BLOB_CONTENT_TYPE = hooks.BINARY_CONTENT_TYPE
+BLOB_METHODS = "GET, HEAD, PUT"
+# How many missing blobs an error names before it only counts the rest.
+NAMED_MISSING = 5
+
+
+def _authorize(rule: str, action: str) -> None:
+    policy.authorize(rule % action, pecan.request.context)
+
+
+def blob_store() -> store.BlobStore:
+    return store.BlobStore(pecan.request.conf.prestage.release_store)
+
+
+def _digest(ref: str) -> str:
+    try:
+        store.parse_digest(ref)
+    except store.BlobError as exc:
+        raise exception.Invalid(str(exc)) from exc
+    return ref
+
+
+class ReleasesController(base.ResourceController):
+    @pecan.expose("json")
+    def get_all(self) -> dict:
+        _authorize(POLICY, "get")
+        return {"releases": [views.release(r) for r in db_releases.release_get_all()]}
+
+    @pecan.expose("json")
+    def get_one(self, *path: str) -> dict:
+        version = self.item_ref(path)
+        _authorize(POLICY, "get")
+        return views.release(db_releases.release_get(version))
+
+    @pecan.expose("json")
+    def post(self, *path: str) -> dict:
+        self.collection_only(path)
+        _authorize(POLICY, "create")
+        version, files, images = schema.validate_create(validation.json_body())
+        blobs = blob_store()
+        wrong = []
+        for item in files:
+            size = blobs.size(item.digest)
+            if size != item.size:
+                wrong.append(item if size is None else f"{item.path} (stored {size} bytes)")
+        if wrong:
+            named = ", ".join(
+                w if isinstance(w, str) else f"{w.path} ({w.digest})" for w in wrong[:NAMED_MISSING]
+            )
+            more = f" and {len(wrong) - NAMED_MISSING} more" if len(wrong) > NAMED_MISSING else ""
+            raise exception.Invalid(
+                f"{len(wrong)} files are not in the store with the size given: {named}{more}. "
+                "Upload their blobs first (PUT /v1.0/blobs/<digest>)."
+            )
+        release = db_releases.release_create(version, files, images)
+        LOG.debug(
+            "Release %s uploaded: %d files, %d bytes, %d images",
+            version,
+            release.file_count,
+            release.total_bytes,
+            release.image_count,
+        )
+        pecan.response.status = 201
+        return views.release(release)
+
+    @pecan.expose(content_type="application/json")
+    def delete(self, *path: str) -> None:
+        version = self.item_ref(path)
+        _authorize(POLICY, "delete")
+        orphans = db_releases.release_destroy(version)
+        blobs = blob_store()
+        # A release uploaded meanwhile may name one of them again: keep those.
+        for digest in orphans - db_releases.digests_named(orphans):
+            blobs.delete(digest)
+        LOG.debug("Release %s deleted; %d blobs no longer used removed", version, len(orphans))
+        pecan.response.status = 204
+
+
+class BlobsController(base.ResourceController):
+    """``/v1.0/blobs/sha256:<hex>``: package bytes by digest."""
+
+    @pecan.expose(content_type="application/json")
+    def get_all(self) -> None:
+        pecan.abort(404)
+
+    @pecan.expose(content_type="application/json")
+    def post(self, *path: str) -> None:
+        self._refuse(path)
+
+    @pecan.expose(content_type="application/json")
+    def patch(self, *path: str) -> None:
+        self._refuse(path)
+
+    @pecan.expose(content_type="application/json")
+    def delete(self, *path: str) -> None:
+        """Blobs go with the last release naming them, never on their own."""
+        self._refuse(path)
+
+    def _refuse(self, path: tuple[str, ...]) -> None:
+        self._blob_ref(path)
+        base.method_not_allowed(BLOB_METHODS)
+
+    @pecan.expose(content_type=BLOB_CONTENT_TYPE)
+    def get_one(self, *path: str):
+        digest = _digest(self._blob_ref(path))
+        _authorize(BLOB_POLICY, "get")
+        return self._serve(digest)
+
+    @pecan.expose(content_type=BLOB_CONTENT_TYPE)
+    def head(self, *path: str):
+        digest = _digest(self._blob_ref(path))
+        _authorize(BLOB_POLICY, "get")
+        return self._serve(digest)
+
+    @pecan.expose("json")
+    def put(self, *path: str) -> dict:
+        digest = _digest(self._blob_ref(path))
+        _authorize(BLOB_POLICY, "upload")
+        request = pecan.request
+        if request.content_type != BLOB_CONTENT_TYPE:
+            raise exception.Invalid(f"A blob is sent as {BLOB_CONTENT_TYPE}")
+        size = request.content_length
+        if size is None:
+            raise exception.Invalid("A blob upload needs a Content-Length")
+        if size > request.conf.prestage.max_blob_bytes:
+            raise exception.Invalid(
+                f"The blob is larger than [prestage] max_blob_bytes "
+                f"({request.conf.prestage.max_blob_bytes} bytes)"
+            )
+        try:
+            created = blob_store().put(digest, request.body_file, size)
+        except store.BlobError as exc:
+            raise exception.Invalid(f"Blob {digest} refused: {exc}") from exc
+        pecan.response.status = 201 if created else 200
+        return {"digest": digest, "size": size}
+
+    def _blob_ref(self, path: tuple[str, ...]) -> str:
+        if len(path) != 1:
+            pecan.abort(404)
+        return path[0]
+
+    @staticmethod
+    def _serve(digest: str) -> webob.Response:
+        path = blob_store().path(digest)
+        try:
+            handle = open(path, "rb")  # noqa: SIM115 - the response closes it
+        except FileNotFoundError:
+            raise exception.BlobNotFound(digest=digest) from None
+        response = webob.Response(
+            content_type=BLOB_CONTENT_TYPE,
+            app_iter=webob.static.FileIter(handle),
+            conditional_response=True,
+        )
+        response.content_length = os.fstat(handle.fileno()).st_size
+        response.etag = digest
+        response.accept_ranges = "bytes"
+        return response

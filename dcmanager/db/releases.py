@@ -1,0 +1,185 @@
+"""The release store's records: releases, their files (naming blobs) and images.
+
+Callers get plain dataclasses, not ORM objects: a release's files and images are read
+with it, inside the session.
+"""
+
+import dataclasses
+import datetime
+
+from oslo_db import api as oslo_db_api
+from oslo_db import exception as db_exc
+from sqlalchemy import delete
+from sqlalchemy import func
+from sqlalchemy import select
+
+from dcmanager.common import exception
+from dcmanager.db import session
+from dcmanager.db.sqlalchemy import models
+
+
+@dataclasses.dataclass(frozen=True)
+class ReleaseFile:
+    path: str
+    size: int
+    digest: str
+
+
+@dataclasses.dataclass(frozen=True)
+class Release:
+    version: str
+    created_at: datetime.datetime
+    file_count: int
+    total_bytes: int
+    image_count: int
+    files: tuple[ReleaseFile, ...] | None = None  # only when read one by one
+    images: tuple[str, ...] | None = None
+
+
+def _by_version(version: str):
+    return select(models.Release).where(models.Release.version == version)
+
+
+def _summaries(db, release_ids=None) -> list[Release]:
+    files = (
+        select(
+            models.ReleaseFile.release_id,
+            func.count().label("count"),
+            func.coalesce(func.sum(models.ReleaseFile.size), 0).label("bytes"),
+        )
+        .group_by(models.ReleaseFile.release_id)
+        .subquery()
+    )
+    images = (
+        select(models.ReleaseImage.release_id, func.count().label("count"))
+        .group_by(models.ReleaseImage.release_id)
+        .subquery()
+    )
+    query = (
+        select(models.Release, files.c.count, files.c.bytes, images.c.count)
+        .outerjoin(files, files.c.release_id == models.Release.id)
+        .outerjoin(images, images.c.release_id == models.Release.id)
+        .order_by(models.Release.id.desc())
+    )
+    if release_ids is not None:
+        query = query.where(models.Release.id.in_(release_ids))
+    return [
+        Release(
+            version=release.version,
+            created_at=release.created_at,
+            file_count=file_count or 0,
+            total_bytes=int(total or 0),
+            image_count=image_count or 0,
+        )
+        for release, file_count, total, image_count in db.execute(query).all()
+    ]
+
+
+def release_get_all() -> list[Release]:
+    """Every release, newest upload first, with its totals."""
+    with session.reader() as db:
+        return _summaries(db)
+
+
+def release_get(version: str) -> Release:
+    """The release with its files (by path) and images (in list order).
+
+    :raises ReleaseNotFound: no release has this version.
+    """
+    with session.reader() as db:
+        release = db.scalars(
+            select(models.Release).where(models.Release.version == version)
+        ).first()
+        if release is None:
+            raise exception.ReleaseNotFound(version=version)
+        (summary,) = _summaries(db, [release.id])
+        files = db.execute(
+            select(models.ReleaseFile.path, models.ReleaseFile.size, models.ReleaseFile.digest)
+            .where(models.ReleaseFile.release_id == release.id)
+            .order_by(models.ReleaseFile.path)
+        ).all()
+        images = db.scalars(
+            select(models.ReleaseImage.reference)
+            .where(models.ReleaseImage.release_id == release.id)
+            .order_by(models.ReleaseImage.position)
+        ).all()
+    return dataclasses.replace(
+        summary,
+        files=tuple(ReleaseFile(*row) for row in files),
+        images=tuple(images),
+    )
+
+
+@oslo_db_api.retry_on_deadlock
+def release_create(version: str, files: list[ReleaseFile], images: list[str]) -> Release:
+    """Record a release whose blobs are all in the store, in one transaction.
+
+    :raises ReleaseExists: the version was uploaded before.
+    """
+    try:
+        with session.writer() as db:
+            release = models.Release(version=version)
+            db.add(release)
+            db.flush()
+            if files:
+                db.execute(
+                    models.ReleaseFile.__table__.insert(),
+                    [
+                        {
+                            "release_id": release.id,
+                            "path": f.path,
+                            "size": f.size,
+                            "digest": f.digest,
+                        }
+                        for f in files
+                    ],
+                )
+            if images:
+                db.execute(
+                    models.ReleaseImage.__table__.insert(),
+                    [
+                        {"release_id": release.id, "position": position, "reference": reference}
+                        for position, reference in enumerate(images)
+                    ],
+                )
+    except db_exc.DBDuplicateEntry as exc:
+        raise exception.ReleaseExists(version=version) from exc
+    return release_get(version)
+
+
+@oslo_db_api.retry_on_deadlock
+def release_destroy(version: str) -> set[str]:
+    """Delete the release; the digests of its blobs that no other release names.
+
+    :raises ReleaseNotFound: no release has this version.
+    """
+    with session.writer() as db:
+        release = db.scalars(
+            select(models.Release).where(models.Release.version == version)
+        ).first()
+        if release is None:
+            raise exception.ReleaseNotFound(version=version)
+        digests = set(
+            db.scalars(
+                select(models.ReleaseFile.digest).where(models.ReleaseFile.release_id == release.id)
+            ).all()
+        )
+        db.execute(delete(models.ReleaseFile).where(models.ReleaseFile.release_id == release.id))
+        db.execute(delete(models.ReleaseImage).where(models.ReleaseImage.release_id == release.id))
+        db.execute(delete(models.Release).where(models.Release.id == release.id))
+        still_named = set(
+            db.scalars(
+                select(models.ReleaseFile.digest).where(models.ReleaseFile.digest.in_(digests))
+            ).all()
+        )
+    return digests - still_named
+
+
+def digests_named(digests: set[str]) -> set[str]:
+    """Which of these digests some release names."""
+    with session.reader() as db:
+        return set(
+            db.scalars(
+                select(models.ReleaseFile.digest).where(models.ReleaseFile.digest.in_(digests))
+            ).all()
+        )
