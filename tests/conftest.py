@@ -20,6 +20,7 @@ from dcmanager.manager import service as manager_service
 from dcmanager.orchestrator import service as orchestrator_service
 from dcmanager.orchestrator import worker
 from tests import databases
+from tests import releases as test_releases
 
 
 @pytest.fixture
@@ -93,9 +94,14 @@ def _migrated_engine(backend: str, tmp_path, monkeypatch):
 
 
 @pytest.fixture
-def db(conf, tmp_path, monkeypatch):
-    """A migrated SQLite database that the DB API uses."""
-    yield from _migrated_engine("sqlite", tmp_path, monkeypatch)
+def db(request, conf, tmp_path, monkeypatch):
+    """A migrated SQLite database that the DB API uses, with releases 24.09 and 25.09
+    (the newest) in the release store, unless the test is marked
+    ``empty_release_store``."""
+    for engine in _migrated_engine("sqlite", tmp_path, monkeypatch):
+        if not request.node.get_closest_marker("empty_release_store"):
+            test_releases.seed(conf.prestage.release_store)
+        yield engine
 
 
 @pytest.fixture(params=databases.BACKENDS)

@@ -29,6 +29,7 @@ Usage:
 import argparse
 import base64
 import contextlib
+import hashlib
 import json
 import os
 import shutil
@@ -65,6 +66,25 @@ def request(method: str, url: str, body: dict | None = None) -> dict:
     )
     with urllib.request.urlopen(req, timeout=120) as response:
         return json.loads(response.read() or b"null")
+
+
+def upload_release(api: str, version: str = "25.09") -> None:
+    """Put a one-file release in the store: strategies prestage a stored release."""
+    data = f"packages of {version}\n".encode()
+    digest = "sha256:" + hashlib.sha256(data).hexdigest()
+    put = urllib.request.Request(
+        f"{api}/blobs/{digest}",
+        data=data,
+        method="PUT",
+        headers={"Content-Type": "application/octet-stream"},
+    )
+    with urllib.request.urlopen(put, timeout=120):
+        pass
+    request(
+        "POST",
+        f"{api}/releases",
+        {"version": version, "files": [{"path": "p.deb", "size": len(data), "digest": digest}]},
+    )
 
 
 @contextlib.contextmanager
@@ -194,6 +214,7 @@ def one_run(args, keep: bool) -> dict:
                         raise SystemExit(f"dcmanager did not start; see logs in {state}") from None
                     time.sleep(0.1)
             time.sleep(1 if args.topology == "services" else 0)  # RPC servers connecting
+            upload_release(api)
 
             started = time.perf_counter()
             request(

@@ -88,6 +88,23 @@ def register_fleet(api: str) -> None:
         call("PATCH", f"{api}/subclouds/{name}", {"management-state": "managed"})
 
 
+def make_packages(state: str) -> str:
+    """A directory of a few package files, standing in for a release's repository."""
+    root = os.path.join(state, "release-25.09")
+    os.makedirs(os.path.join(root, "Packages"))
+    for name in ("kernel", "platform", "containerd"):
+        with open(os.path.join(root, "Packages", f"{name}-25.09.deb"), "wb") as package:
+            package.write(random.Random(name).randbytes(256 * 1024))
+    return root
+
+
+def make_image_list(state: str) -> str:
+    path = os.path.join(state, "images-25.09.txt")
+    with open(path, "w") as images:
+        images.write("registry.local:9001/starlingx/stx-platform:25.09\n")
+    return path
+
+
 def main() -> int:
     state = tempfile.mkdtemp(prefix="dcmanager-demo-")
     port = free_port()
@@ -125,6 +142,13 @@ def main() -> int:
         wait_until("the audit", audited, service, 60)
 
         cli = dict(os.environ, DCMANAGER_URL=api)
+        print("\nUploading release 25.09 to the release store (a few small package files):")
+        dcmanager(
+            cli,
+            "release", "upload", "--version", "25.09",
+            "--packages", make_packages(state),
+            "--image-list", make_image_list(state),
+        )  # fmt: skip
         password = "Li69nux*"
         dcmanager(
             cli,

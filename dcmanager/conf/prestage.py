@@ -6,13 +6,6 @@ GROUP = cfg.OptGroup("prestage", title="Prestage options")
 
 opts = [
     cfg.StrOpt(
-        "default_release",
-        default="25.09",
-        regex=r"^[0-9]{2}\.[0-9]{2}$",
-        help="The system controller's own release (MM.mm): what a prestage strategy "
-        "prestages when it names no release.",
-    ),
-    cfg.StrOpt(
         "release_store",
         default="$state_path/releases",
         help="Directory of the release store: package blobs by sha256 digest. The API "

@@ -183,3 +183,19 @@ def digests_named(digests: set[str]) -> set[str]:
                 select(models.ReleaseFile.digest).where(models.ReleaseFile.digest.in_(digests))
             ).all()
         )
+
+
+def release_exists(version: str) -> bool:
+    with session.reader() as db:
+        return (
+            db.scalars(_by_version(version).with_only_columns(models.Release.id)).first()
+            is not None
+        )
+
+
+def newest_version() -> str | None:
+    """The release uploaded last, if any."""
+    with session.reader() as db:
+        return db.scalars(
+            select(models.Release.version).order_by(models.Release.id.desc()).limit(1)
+        ).first()

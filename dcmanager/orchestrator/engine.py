@@ -59,7 +59,7 @@ def context_of(conf: cfg.ConfigOpts, claimed: db.ClaimedStep) -> prestage.StepCo
     args = (strategy.extra_args if strategy else step.extra_args) or {}
     secret = strategy.secret if strategy else step.secret
     request = driver_base.PrestageRequest(
-        release=args.get("prestage-software-version") or conf.prestage.default_release,
+        release=args["prestage-software-version"],
         force=bool(args.get("force")),
         for_install=bool(args.get("for_install")),
         for_sw_deploy=bool(args.get("for_sw_deploy")),

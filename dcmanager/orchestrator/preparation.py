@@ -1,8 +1,10 @@
 """Preparing a release's packages on the system controller, once per strategy.
 
-Simulated for now: it takes ``[prestage] simulated_preparation_seconds`` and fails for
-the releases in ``[prestage] simulated_preparation_failures``. The release store will
-make it real (building the prepared package set) without changing its callers.
+It checks that every package file of the release is in the release store, whole
+(present with the size the release records), so that no subcloud starts fetching a
+release the controller cannot serve. ``[prestage] simulated_preparation_seconds`` and
+``simulated_preparation_failures`` add a delay or a failure, to try out how strategies
+handle them.
 """
 
 import time
@@ -10,7 +12,12 @@ import time
 from oslo_config import cfg
 
 from dcmanager.common import exception
+from dcmanager.db import releases as db_releases
 from dcmanager.drivers import simulator
+from dcmanager.releases import store
+
+# How many missing files the failure names before it only counts the rest.
+NAMED_MISSING = 3
 
 
 class PreparationFailed(exception.DCManagerException):
@@ -27,6 +34,20 @@ def prepare(conf: cfg.ConfigOpts, release: str) -> None:
     if release in conf.prestage.simulated_preparation_failures:
         raise PreparationFailed(
             release=release, reason="simulated failure ([prestage] simulated_preparation_failures)"
+        )
+    try:
+        files = db_releases.release_get(release).files or ()
+    except exception.ReleaseNotFound:
+        raise PreparationFailed(release=release, reason="it is not in the release store") from None
+    blobs = store.BlobStore(conf.prestage.release_store)
+    missing = [f.path for f in files if blobs.size(f.digest) != f.size]
+    if missing:
+        named = ", ".join(missing[:NAMED_MISSING])
+        more = f" and {len(missing) - NAMED_MISSING} more" if len(missing) > NAMED_MISSING else ""
+        raise PreparationFailed(
+            release=release,
+            reason=f"{len(missing)} package files are missing from the release store "
+            f"({conf.prestage.release_store}): {named}{more}",
         )
 
 

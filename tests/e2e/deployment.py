@@ -1,6 +1,7 @@
 """A production-shaped deployment for end-to-end tests: every role its own process,
 one config file, RabbitMQ, a shared database and (optionally) Keystone."""
 
+import hashlib
 import json
 import pathlib
 import signal
@@ -10,6 +11,7 @@ import uuid
 from typing import Any
 
 from tests import keystone as test_keystone
+from tests import releases as test_releases
 from tests.e2e.conftest import Service
 from tests.e2e.conftest import clean_env
 from tests.e2e.conftest import free_port
@@ -89,8 +91,26 @@ class Deployment:
         return service
 
     def start_all(self, workers: int = 2) -> None:
+        """Start every role, then put release 25.09 in the release store."""
         for role in (ORCHESTRATOR, *[WORKER] * workers, MANAGER, AUDIT, API):
             self.start(role)
+        self.upload_release("25.09")
+
+    def upload_release(self, version: str) -> None:
+        """A one-file release in the store, through the API (as the admin)."""
+        token = self.keystone.token(self.keystone.admin) if self.keystone else None
+        data = test_releases.package(version)
+        digest = "sha256:" + hashlib.sha256(data).hexdigest()
+        headers = {"Content-Type": "application/octet-stream"}
+        if token:
+            headers["X-Auth-Token"] = token
+        put = urllib.request.Request(
+            f"{self.url}/v1.0/blobs/{digest}", data=data, method="PUT", headers=headers
+        )
+        with urllib.request.urlopen(put, timeout=30):
+            pass
+        files = [{"path": f"Packages/stx-{version}.deb", "size": len(data), "digest": digest}]
+        self.call("POST", "/releases", {"version": version, "files": files}, token=token)
 
     def running(self, role: str) -> list[Service]:
         return [s for s in self.services if s.name == role and s.process.poll() is None]

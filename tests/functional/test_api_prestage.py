@@ -173,6 +173,27 @@ class TestValidation:
     def test_invalid_release(self, api, db, online, release):
         prestage_error(api, db, "sc1", {**VALID, "release": release}, 400, RELEASE_INVALID)
 
+    def test_release_not_in_the_store(self, api, db, online):
+        prestage_error(
+            api,
+            db,
+            "sc1",
+            {**VALID, "release": "30.03"},
+            400,
+            "Release 30.03 is not in the release store: upload it first (dcmanager release upload)",
+        )
+
+    @pytest.mark.empty_release_store
+    def test_empty_store(self, api, db, online):
+        prestage_error(
+            api,
+            db,
+            "sc1",
+            VALID,
+            400,
+            "No release in the release store: upload one first (dcmanager release upload)",
+        )
+
     @pytest.mark.parametrize("field", ["force", "for_install", "for_sw_deploy"])
     @pytest.mark.parametrize("value", ["abc", "", 1])
     def test_invalid_booleans(self, api, db, online, field, value):

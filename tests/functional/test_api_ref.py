@@ -278,20 +278,22 @@ IMAGES_DONE = {
 }
 
 
+# Releases 24.09 and 25.09 are in the store from the start (the db fixture).
+SEEDED_RELEASES = {"releases": [{"version": "25.09"}, {"version": "24.09"}]}
 RELEASE = {
-    "version": "25.09",
+    "version": "26.03",
     "files": [{"path": "Packages/a.deb", "size": len(BLOB), "digest": BLOB_DIGEST}],
     "images": ["registry.local:9001/starlingx/stx-platform:25.09"],
 }
 RELEASE_DETAIL = {
-    "version": "25.09",
+    "version": "26.03",
     "file-count": 1,
     "bytes": len(BLOB),
     "image-count": 1,
     "files": RELEASE["files"],
     "images": RELEASE["images"],
 }
-RELEASE_EXISTS = "Release 25.09 already exists; delete it first to upload it again"
+RELEASE_EXISTS = "Release 26.03 already exists; delete it first to upload it again"
 BAD_VERSION = "Invalid release version: expected MM.mm, e.g. 25.09"
 MISSING_BLOB = (
     f"1 files are not in the store with the size given: Packages/a.deb ({BLOB_DIGEST}). "
@@ -1579,10 +1581,16 @@ SCENARIOS: dict[tuple[str, str], list[Call]] = {
         not_acceptable("GET", SS1, {"cloud_name": "sc1"}),
     ],
     ("GET", R): [
-        Call("GET", R, expect={"releases": []}),
+        Call("GET", R, expect=SEEDED_RELEASES),
         Call("PUT", B1, {"digest": BLOB_DIGEST}, body=Raw(BLOB, BLOB_TYPE), status=201),
         Call("POST", R, body=RELEASE, status=201),
-        Call("GET", R, expect={"releases": [{"version": "25.09", "file-count": 1}]}),
+        Call(
+            "GET",
+            R,
+            expect={
+                "releases": [{"version": "26.03", "file-count": 1}, *SEEDED_RELEASES["releases"]]
+            },
+        ),
         not_acceptable("GET", R),
     ],
     ("POST", R): [
@@ -1609,19 +1617,19 @@ SCENARIOS: dict[tuple[str, str], list[Call]] = {
         ),
     ],
     ("GET", R1): [
-        Call("GET", R1, {"version": "25.09"}, status=404, message="Release 25.09 not found"),
+        Call("GET", R1, {"version": "26.03"}, status=404, message="Release 26.03 not found"),
         Call("PUT", B1, {"digest": BLOB_DIGEST}, body=Raw(BLOB, BLOB_TYPE), status=201),
         Call("POST", R, body=RELEASE, status=201),
-        Call("GET", R1, {"version": "25.09"}, expect=RELEASE_DETAIL),
-        not_acceptable("GET", R1, {"version": "25.09"}),
+        Call("GET", R1, {"version": "26.03"}, expect=RELEASE_DETAIL),
+        not_acceptable("GET", R1, {"version": "26.03"}),
     ],
     ("DELETE", R1): [
-        Call("DELETE", R1, {"version": "25.09"}, status=404, message="Release 25.09 not found"),
+        Call("DELETE", R1, {"version": "26.03"}, status=404, message="Release 26.03 not found"),
         Call("PUT", B1, {"digest": BLOB_DIGEST}, body=Raw(BLOB, BLOB_TYPE), status=201),
         Call("POST", R, body=RELEASE, status=201),
-        not_acceptable("DELETE", R1, {"version": "25.09"}),
-        Call("DELETE", R1, {"version": "25.09"}, status=204),
-        Call("GET", R, expect={"releases": []}),
+        not_acceptable("DELETE", R1, {"version": "26.03"}),
+        Call("DELETE", R1, {"version": "26.03"}, status=204),
+        Call("GET", R, expect=SEEDED_RELEASES),
         Call("HEAD", B1, {"digest": BLOB_DIGEST}, status=404, accept=BLOB_TYPE),
     ],
     ("GET", B1): [

@@ -8,6 +8,8 @@ import pytest
 
 from dcmanager.conf import CONF
 
+pytestmark = pytest.mark.empty_release_store
+
 RELEASES = "/v1.0/releases"
 BLOBS = "/v1.0/blobs"
 OCTET = "application/octet-stream"

@@ -16,9 +16,11 @@ from sqlalchemy import func
 from sqlalchemy import orm
 from sqlalchemy import select
 
+from dcmanager.conf import CONF
 from dcmanager.db.sqlalchemy import models
 from dcmanager.drivers import simulator
 from dcmanager.orchestrator import service as orchestrator_service
+from tests import releases as test_releases
 from tests.functional import strategy_helpers as sh
 
 STRATEGY = sh.STRATEGY
@@ -450,16 +452,34 @@ class TestCreateType:
 
 
 class TestCreatePrestageArgs:
-    @pytest.mark.parametrize("release", ["24.09", "25.09", "00.00", "99.12"])
-    def test_valid_releases(self, api, online, release):
+    @pytest.mark.parametrize("release", ["24.09", "25.09"])
+    def test_releases_in_the_store(self, api, online, release):
         strategy = post_strategy(api, release=release)
 
         assert strategy["extra-args"]["prestage-software-version"] == release
 
-    def test_default_release_is_the_system_controllers(self, api, conf, online):
-        conf.set_override("default_release", "24.03", group="prestage")
+    def test_default_release_is_the_newest_upload(self, api, online):
+        # Uploaded after 24.09 and 25.09: the last upload, not the highest version.
+        test_releases.seed(CONF.prestage.release_store, ("23.09",))
 
-        assert post_strategy(api)["extra-args"]["prestage-software-version"] == "24.03"
+        assert post_strategy(api)["extra-args"]["prestage-software-version"] == "23.09"
+
+    @pytest.mark.parametrize("release", ["00.00", "99.12"])
+    def test_release_not_in_the_store(self, api, online, release):
+        answer = api.post_json(STRATEGY, {**VALID, "release": release}, status=400).json
+        assert answer["message"] == (
+            f"Release {release} is not in the release store: upload it first "
+            "(dcmanager release upload)"
+        )
+        api.get(STRATEGY, status=404)
+
+    @pytest.mark.empty_release_store
+    def test_empty_store(self, api, online):
+        answer = api.post_json(STRATEGY, VALID, status=400).json
+        assert answer["message"] == (
+            "No release in the release store: upload one first (dcmanager release upload)"
+        )
+        api.get(STRATEGY, status=404)
 
     @pytest.mark.parametrize(
         "release",

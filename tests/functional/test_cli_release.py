@@ -6,6 +6,8 @@ import pytest
 
 from tests.functional.test_cli import CLI
 
+pytestmark = pytest.mark.empty_release_store
+
 
 @pytest.fixture
 def cli(live_api, capsys) -> CLI:

@@ -1,5 +1,6 @@
 """Prestage strategies run end to end: real API, real engine roles, simulated subclouds."""
 
+import hashlib
 import time as time_module
 
 import pytest
@@ -8,6 +9,8 @@ from dcmanager.manager import service as manager_service
 from dcmanager.orchestrator import engine as engine_module
 from dcmanager.orchestrator import service as orchestrator_service
 from dcmanager.orchestrator import worker
+from dcmanager.releases import store
+from tests import releases as test_releases
 from tests.functional import strategy_helpers as sh
 
 
@@ -183,6 +186,23 @@ def test_preparation_failure_fails_every_step_at_once_and_runs_once(
             "simulated failure ([prestage] simulated_preparation_failures)"
         )
     assert calls == ["25.09"]
+
+
+def test_a_release_missing_files_in_the_store_fails_preparation(api, roles, conf):
+    blobs = store.BlobStore(conf.prestage.release_store)
+    data = test_releases.package("25.09")
+    blobs.delete("sha256:" + hashlib.sha256(data).hexdigest())
+    names = ["sc1", "sc2"]
+
+    final = _run(api, names)
+
+    assert final["state"] == "failed"
+    for name, step in sh.steps(api).items():
+        assert step["details"] == (
+            "prestage-preparing-packages: Preparing the packages of release 25.09 failed: "
+            "1 package files are missing from the release store "
+            f"({conf.prestage.release_store}): Packages/stx-25.09.deb"
+        ), name
 
 
 def test_a_subcloud_going_offline_mid_step_fails_it(api, roles):

@@ -7,11 +7,10 @@ import dataclasses
 import re
 from typing import Any
 
-from oslo_config import cfg
-
 from dcmanager.api import validation
 from dcmanager.common import exception
 from dcmanager.db import api as db_api
+from dcmanager.db import releases as db_releases
 from dcmanager.db.sqlalchemy import models
 from dcmanager.orchestrator import prestage
 from dcmanager.orchestrator.states import ApplyType
@@ -22,6 +21,7 @@ MIN_PARALLEL = 1
 MAX_PARALLEL = 5000
 DEFAULT_PARALLEL = 2
 _RELEASE_RE = re.compile(r"[0-9]{2}\.[0-9]{2}")
+NO_RELEASE = "No release in the release store: upload one first (dcmanager release upload)"
 ACTIONS = ("apply", "abort")
 
 
@@ -79,12 +79,10 @@ def _password(body: dict[str, Any]) -> bytes:
     return password
 
 
-def prestage_args(body: dict[str, Any], conf: cfg.ConfigOpts, force: bool) -> PrestageArgs:
+def prestage_args(body: dict[str, Any], force: bool) -> PrestageArgs:
     """Release and password rules, then the install flags."""
     release = body.get("release")
-    if release is None:
-        release = conf.prestage.default_release
-    elif not isinstance(release, str) or not _RELEASE_RE.fullmatch(release):
+    if release is not None and (not isinstance(release, str) or not _RELEASE_RE.fullmatch(release)):
         raise exception.Invalid(
             "Specified release format is not supported. Version format must be MM.mm."
         )
@@ -93,7 +91,23 @@ def prestage_args(body: dict[str, Any], conf: cfg.ConfigOpts, force: bool) -> Pr
     for_sw_deploy = _bool(body, "for_sw_deploy")
     if for_install and for_sw_deploy:
         raise exception.Invalid("for_install and for_sw_deploy are mutually exclusive")
-    return PrestageArgs(release, force, for_install, for_sw_deploy, password)
+    return PrestageArgs(_stored_release(release), force, for_install, for_sw_deploy, password)
+
+
+def _stored_release(release: str | None) -> str:
+    """The release asked for, which must be in the release store; by default the one
+    uploaded last."""
+    if release is None:
+        newest = db_releases.newest_version()
+        if newest is None:
+            raise exception.Invalid(NO_RELEASE)
+        return newest
+    if not db_releases.release_exists(release):
+        raise exception.Invalid(
+            f"Release {release} is not in the release store: upload it first "
+            "(dcmanager release upload)"
+        )
+    return release
 
 
 def _group(body: dict[str, Any]) -> models.SubcloudGroup | None:
@@ -163,7 +177,7 @@ def _scope(body: dict[str, Any], group: models.SubcloudGroup | None) -> list[dic
     return steps
 
 
-def validate_create(body: dict[str, Any], conf: cfg.ConfigOpts) -> StrategyRequest:
+def validate_create(body: dict[str, Any]) -> StrategyRequest:
     force = _bool(body, "force")
     apply_type = body.get("subcloud-apply-type")
     if apply_type is not None and apply_type not in set(ApplyType):
@@ -178,7 +192,7 @@ def validate_create(body: dict[str, Any], conf: cfg.ConfigOpts) -> StrategyReque
         raise exception.Invalid("type required")
     if strategy_type not in set(StrategyType):
         raise exception.Invalid("type invalid")
-    args = prestage_args(body, conf, force)
+    args = prestage_args(body, force)
     stop_on_failure = _bool(body, "stop-on-failure")
     steps = _scope(body, group)
     return StrategyRequest(
@@ -203,12 +217,10 @@ def validate_action(body: dict[str, Any]) -> str:
     return action
 
 
-def validate_standalone(
-    body: dict[str, Any], conf: cfg.ConfigOpts, subcloud: models.Subcloud
-) -> PrestageArgs:
+def validate_standalone(body: dict[str, Any], subcloud: models.Subcloud) -> PrestageArgs:
     """A standalone prestage: the same rules, and the same eligibility, as a strategy."""
     force = _bool(body, "force")
-    args = prestage_args(body, conf, force)
+    args = prestage_args(body, force)
     problem = prestage.eligibility_problem(subcloud)
     if problem and problem != prestage.ALREADY_PRESTAGING:
         raise exception.Invalid(f"Prestage skipped '{subcloud.name}': {problem}")

@@ -60,7 +60,7 @@ class SubcloudsController(base.ResourceController):
         _authorize("prestage")
         subcloud = db_api.subcloud_get(validation.parse_ref(ref))
         conf = pecan.request.conf
-        args = strategy_schema.validate_standalone(validation.json_body(), conf, subcloud)
+        args = strategy_schema.validate_standalone(validation.json_body(), subcloud)
         now = timeutils.utcnow()
         step = orchestration.standalone_step_create(
             subcloud.id,

@@ -158,7 +158,7 @@ class StrategyController:
         _no_deeper(path)
         _authorize("create")
         conf = pecan.request.conf
-        request = schema.validate_create(validation.json_body(), conf)
+        request = schema.validate_create(validation.json_body())
         values = dict(request.values, secret=crypt.encrypt(conf, request.prestage.password))
         return views.strategy(db.strategy_create(values, request.steps))
 
