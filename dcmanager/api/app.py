@@ -1,6 +1,7 @@
 """Builds the API's WSGI application: pecan app plus its middleware stack."""
 
 import pecan
+import webob
 from keystonemiddleware import auth_token
 from oslo_config import cfg
 from oslo_middleware import request_id
@@ -12,6 +13,7 @@ from dcmanager.common import exception
 from dcmanager.conf import default as default_conf
 
 BLOBS_PATH = "/v1.0/blobs/"
+RELEASES_PATH = "/v1.0/releases"
 
 
 class _PublicRootDispatcher:
@@ -27,19 +29,36 @@ class _PublicRootDispatcher:
         return self.protected_app(environ, start_response)
 
 
-class _BlobUploadDispatcher:
-    """Send blob uploads (``PUT /v1.0/blobs/...``) around the request body size limit:
-    they are streamed to disk and checked against ``[prestage] max_blob_bytes``."""
+class _BodyLimits:
+    """The request body limit of each route: blob uploads are streamed to disk and
+    checked against ``[prestage] max_blob_bytes`` by their controller; a release
+    manifest (``POST /v1.0/releases``) may be as large as ``[prestage]
+    max_manifest_bytes``; every other body, ``[oslo_middleware] max_request_body_size``.
+    """
 
-    def __init__(self, unlimited_app, limited_app) -> None:
-        self.unlimited_app = unlimited_app
-        self.limited_app = limited_app
+    def __init__(self, app, conf: cfg.ConfigOpts) -> None:
+        self.app = app
+        self.conf = conf
+        self.limited_app = sizelimit.RequestBodySizeLimiter(app, conf)
 
     def __call__(self, environ, start_response):
-        if environ.get("REQUEST_METHOD") == "PUT" and environ.get("PATH_INFO", "").startswith(
-            BLOBS_PATH
-        ):
-            return self.unlimited_app(environ, start_response)
+        method = environ.get("REQUEST_METHOD")
+        path = environ.get("PATH_INFO", "")
+        if method == "PUT" and path.startswith(BLOBS_PATH):
+            return self.app(environ, start_response)
+        if method == "POST" and path.rstrip("/") == RELEASES_PATH:
+            limit = self.conf.prestage.max_manifest_bytes
+            length = webob.Request(environ).content_length
+            if length is not None and length > limit:
+                response = errors.error_response(
+                    413,
+                    f"A release manifest is limited to [prestage] max_manifest_bytes "
+                    f"({limit} bytes)",
+                )
+                return response(environ, start_response)
+            if length is None:
+                environ["wsgi.input"] = sizelimit.LimitingReader(environ["wsgi.input"], limit)
+            return self.app(environ, start_response)
         return self.limited_app(environ, start_response)
 
 
@@ -70,6 +89,6 @@ def setup_app(conf: cfg.ConfigOpts = cfg.CONF):
                 "www_authenticate_uri (and the service credentials auth_token uses)"
             )
         app = _PublicRootDispatcher(app, protected)
-    app = _BlobUploadDispatcher(app, sizelimit.RequestBodySizeLimiter(app, conf))
+    app = _BodyLimits(app, conf)
     app = request_id.RequestId(app)
     return errors.JsonErrorMiddleware(app)

@@ -17,6 +17,14 @@ opts = [
         min=1,
         help="Largest package file (blob) the API accepts in an upload, in bytes.",
     ),
+    cfg.IntOpt(
+        "max_manifest_bytes",
+        default=64 * 1024**2,
+        min=1,
+        help="Largest release manifest (POST /v1.0/releases: every file's path, size and "
+        "digest) the API accepts, in bytes. Other request bodies are limited by "
+        "[oslo_middleware] max_request_body_size.",
+    ),
     cfg.FloatOpt(
         "simulated_preparation_seconds",
         default=0.0,

@@ -203,6 +203,20 @@ class TestReleases:
             "Release 25.09 already exists; delete it first to upload it again"
         )
 
+    def test_a_manifest_may_exceed_the_request_body_limit(self, api):
+        files = {f"Packages/pkg-{n:05}.deb": b"x" * n for n in range(2000)}
+        body = manifest(files)
+        assert len(str(body)) > CONF.oslo_middleware.max_request_body_size
+        answer = api.post_json(RELEASES, body, status=400).json
+        assert answer["message"].startswith("2000 files are not in the store")
+
+    def test_manifest_limit(self, api):
+        CONF.set_override("max_manifest_bytes", 100, group="prestage")
+        answer = api.post_json(RELEASES, manifest(FILES), status=413).json
+        assert answer["message"] == (
+            "A release manifest is limited to [prestage] max_manifest_bytes (100 bytes)"
+        )
+
     def test_images_only(self, api):
         created = api.post_json(RELEASES, manifest({}, images=IMAGES[:1]), status=201).json
         assert (created["file-count"], created["image-count"]) == (0, 1)
