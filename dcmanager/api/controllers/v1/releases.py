@@ -72,12 +72,12 @@ class ReleasesController(base.ResourceController):
         wrong = []
         for item in files:
             size = blobs.size(item.digest)
-            if size != item.size:
-                wrong.append(item if size is None else f"{item.path} (stored {size} bytes)")
+            if size is None:
+                wrong.append(f"{item.path} ({item.digest})")
+            elif size != item.size:
+                wrong.append(f"{item.path} (stored {size} bytes)")
         if wrong:
-            named = ", ".join(
-                w if isinstance(w, str) else f"{w.path} ({w.digest})" for w in wrong[:NAMED_MISSING]
-            )
+            named = ", ".join(wrong[:NAMED_MISSING])
             more = f" and {len(wrong) - NAMED_MISSING} more" if len(wrong) > NAMED_MISSING else ""
             raise exception.Invalid(
                 f"{len(wrong)} files are not in the store with the size given: {named}{more}. "
