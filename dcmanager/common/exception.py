@@ -159,3 +159,10 @@ class ReleaseExists(Conflict):
 
 class BlobNotFound(NotFound):
     msg_fmt = "Blob %(digest)s not found"
+
+
+class ReleaseInUse(Conflict):
+    msg_fmt = (
+        "Release %(version)s is being prestaged (by the current strategy or a standalone "
+        "prestage); delete it once that has ended"
+    )

@@ -715,3 +715,21 @@ def preparations_renew(owner: str, lease_until: datetime.datetime) -> None:
             .where(models.PrestagePreparation.state == str(states.PreparationState.RUNNING))
             .values(lease_expires_at=lease_until)
         )
+
+
+def releases_in_use() -> set[str]:
+    """The releases of the live strategy and of unfinished standalone prestages."""
+    with session.reader() as db:
+        strategies = db.scalars(
+            select(models.Strategy.extra_args).where(models.Strategy.state.in_(_STRATEGY_LIVE))
+        ).all()
+        standalone = db.scalars(
+            select(Step.extra_args)
+            .where(Step.strategy_id.is_(None))
+            .where(Step.state.in_(_UNFINISHED))
+        ).all()
+    return {
+        args["prestage-software-version"]
+        for args in (*strategies, *standalone)
+        if args and args.get("prestage-software-version")
+    }

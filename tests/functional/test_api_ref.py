@@ -1620,6 +1620,18 @@ SCENARIOS: dict[tuple[str, str], list[Call]] = {
         Call("PUT", B1, {"digest": BLOB_DIGEST}, body=Raw(BLOB, BLOB_TYPE), status=201),
         Call("POST", R, body=RELEASE, status=201),
         not_acceptable("DELETE", R1, {"version": "26.03"}),
+        *managed_subcloud("sc1"),
+        set_online("sc1"),
+        Call("POST", ST, body=prestage(release="26.03")),
+        Call(
+            "DELETE",
+            R1,
+            {"version": "26.03"},
+            status=409,
+            message="Release 26.03 is being prestaged (by the current strategy or a "
+            "standalone prestage); delete it once that has ended",
+        ),
+        Call("DELETE", ST, expect={"state": "deleting"}),
         Call("DELETE", R1, {"version": "26.03"}, status=204),
         Call("GET", R, expect=SEEDED_RELEASES),
         Call("HEAD", B1, {"digest": BLOB_DIGEST}, status=404, accept=BLOB_TYPE),

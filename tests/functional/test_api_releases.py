@@ -7,6 +7,7 @@ import os
 import pytest
 
 from dcmanager.conf import CONF
+from tests.functional import strategy_helpers as sh
 
 pytestmark = pytest.mark.empty_release_store
 
@@ -216,6 +217,22 @@ class TestReleases:
         assert answer["message"] == (
             "A release manifest is limited to [prestage] max_manifest_bytes (100 bytes)"
         )
+
+    def test_not_deleted_while_a_standalone_prestage_uses_it(self, api, conf):
+        upload(api, FILES, "25.09")
+        sh.register(api, "sc1")
+        sh.audit_once(conf)
+        api.patch_json(
+            "/v1.0/subclouds/sc1/prestage", {"sysadmin_password": sh.PASSWORD, "release": "25.09"}
+        )
+
+        answer = api.delete(f"{RELEASES}/25.09", status=409).json
+        assert answer["message"] == (
+            "Release 25.09 is being prestaged (by the current strategy or a standalone "
+            "prestage); delete it once that has ended"
+        )
+        assert [r["version"] for r in api.get(RELEASES).json["releases"]] == ["25.09"]
+        assert len(_stored_blobs()) == 3
 
     def test_images_only(self, api):
         created = api.post_json(RELEASES, manifest({}, images=IMAGES[:1]), status=201).json

@@ -22,6 +22,7 @@ from dcmanager.api.controllers import base
 from dcmanager.api.schemas import releases as schema
 from dcmanager.common import exception
 from dcmanager.common import policy
+from dcmanager.db import orchestration
 from dcmanager.db import releases as db_releases
 from dcmanager.releases import store
 
@@ -98,6 +99,9 @@ class ReleasesController(base.ResourceController):
     def delete(self, *path: str) -> None:
         version = self.item_ref(path)
         _authorize(POLICY, "delete")
+        db_releases.release_get(version)  # 404 first
+        if version in orchestration.releases_in_use():
+            raise exception.ReleaseInUse(version=version)
         orphans = db_releases.release_destroy(version)
         blobs = blob_store()
         # A release uploaded meanwhile may name one of them again: keep those.
