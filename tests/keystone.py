@@ -138,7 +138,7 @@ class Keystone:
             "region_name = RegionOne\n"
         )
 
-    def _admin_call(self, method: str, path: str, body: dict | None = None) -> dict:
+    def admin_call(self, method: str, path: str, body: dict | None = None) -> dict:
         response = requests.request(
             method,
             f"{self.url}{path}",
@@ -150,24 +150,24 @@ class Keystone:
         return response.json() if response.content else {}
 
     def _id(self, kind: str, name: str) -> str:
-        return self._admin_call("GET", f"/{kind}?name={name}")[kind][0]["id"]
+        return self.admin_call("GET", f"/{kind}?name={name}")[kind][0]["id"]
 
     def add_user(self, user: User, role: str) -> None:
         """Create the user (and its project, if new) with the role on that project."""
-        projects = self._admin_call("GET", f"/projects?name={user.project}")["projects"]
+        projects = self.admin_call("GET", f"/projects?name={user.project}")["projects"]
         if projects:
             project_id = projects[0]["id"]
         else:
-            project_id = self._admin_call(
+            project_id = self.admin_call(
                 "POST", "/projects", {"project": {"name": user.project, "domain_id": "default"}}
             )["project"]["id"]
-        user_id = self._admin_call(
+        user_id = self.admin_call(
             "POST",
             "/users",
             {"user": {"name": user.name, "password": user.password, "domain_id": "default"}},
         )["user"]["id"]
         role_id = self._id("roles", role)
-        self._admin_call("PUT", f"/projects/{project_id}/users/{user_id}/roles/{role_id}")
+        self.admin_call("PUT", f"/projects/{project_id}/users/{user_id}/roles/{role_id}")
 
 
 def _wait_for(url: str, server: subprocess.Popen, log_path: pathlib.Path) -> None:

@@ -6,6 +6,7 @@ overridden with ``DCMANAGER_TEST_*`` environment variables.
 """
 
 import os
+import shutil
 import socket
 
 import pytest
@@ -42,6 +43,4 @@ def require_rabbitmq() -> str:
 
 
 def have_command(name: str) -> bool:
-    import shutil
-
     return shutil.which(name) is not None

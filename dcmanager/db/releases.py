@@ -40,6 +40,14 @@ def _by_version(version: str):
     return select(models.Release).where(models.Release.version == version)
 
 
+def _find(db, version: str) -> models.Release:
+    """:raises ReleaseNotFound: no release has this version."""
+    release = db.scalars(_by_version(version)).first()
+    if release is None:
+        raise exception.ReleaseNotFound(version=version)
+    return release
+
+
 def _summaries(db, release_ids=None) -> list[Release]:
     files = (
         select(
@@ -87,11 +95,7 @@ def release_get(version: str) -> Release:
     :raises ReleaseNotFound: no release has this version.
     """
     with session.reader() as db:
-        release = db.scalars(
-            select(models.Release).where(models.Release.version == version)
-        ).first()
-        if release is None:
-            raise exception.ReleaseNotFound(version=version)
+        release = _find(db, version)
         (summary,) = _summaries(db, [release.id])
         files = db.execute(
             select(models.ReleaseFile.path, models.ReleaseFile.size, models.ReleaseFile.digest)
@@ -154,11 +158,7 @@ def release_destroy(version: str) -> set[str]:
     :raises ReleaseNotFound: no release has this version.
     """
     with session.writer() as db:
-        release = db.scalars(
-            select(models.Release).where(models.Release.version == version)
-        ).first()
-        if release is None:
-            raise exception.ReleaseNotFound(version=version)
+        release = _find(db, version)
         digests = set(
             db.scalars(
                 select(models.ReleaseFile.digest).where(models.ReleaseFile.release_id == release.id)

@@ -10,6 +10,8 @@ import urllib.request
 
 import pytest
 
+from tests import keystone as test_keystone
+
 BIN = os.path.dirname(sys.executable)
 STARTUP_TIMEOUT = 60
 
@@ -113,7 +115,5 @@ def clean_env(tmp_path) -> dict[str, str]:
 @pytest.fixture(scope="session")
 def keystone(tmp_path_factory):
     """A Keystone for the whole test session (see :mod:`tests.keystone`)."""
-    from tests import keystone as test_keystone
-
     with test_keystone.running(tmp_path_factory.mktemp("keystone"), free_port()) as instance:
         yield instance

@@ -244,63 +244,56 @@ def test_second_orchestrator_takes_over(deployment, journal):
     deployment.stop_all(secrets=SECRETS)
 
 
-def _rabbitmqctl(*args: str) -> None:
-    result = subprocess.run(["rabbitmqctl", *args], capture_output=True, text=True, timeout=120)
+def _command(*args: str) -> None:
+    result = subprocess.run(list(args), capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stdout + result.stderr
 
 
 @contextlib.contextmanager
 def _rabbitmq_stopped():
     """Stop the RabbitMQ application; start it again whatever happens."""
-    _rabbitmqctl("stop_app")
+    _command("rabbitmqctl", "stop_app")
     try:
         yield
     finally:
-        _rabbitmqctl("start_app")
-        _rabbitmqctl("await_startup")
+        _command("rabbitmqctl", "start_app")
+        _command("rabbitmqctl", "await_startup")
+
+
+@contextlib.contextmanager
+def _postgresql_stopped():
+    """Stop the PostgreSQL cluster; start it again whatever happens."""
+    cluster = ["--skip-systemctl-redirect", os.listdir("/etc/postgresql")[0], "main"]
+    _command("pg_ctlcluster", *cluster, "stop")
+    try:
+        yield
+    finally:
+        _command("pg_ctlcluster", *cluster, "start")
+
+
+def _strategy_survives(deployment, journal, outage, seconds: float) -> None:
+    """Apply a strategy, take a service away for ``seconds`` once it runs: it still
+    completes, every step driven by one process at a time."""
+    names = _add_subclouds(deployment, 10, delay=1.0)
+    _apply(deployment, max_parallel=4)
+    _wait_until_going(journal)
+
+    with outage():
+        time.sleep(seconds)
+
+    assert _wait_for_end(deployment) == "complete"
+    _assert_every_step_complete(deployment, names)
+    _assert_one_driver_at_a_time(_records(journal), names)
+    deployment.stop_all(secrets=SECRETS)
 
 
 def test_rabbitmq_stopped_and_started_mid_strategy(deployment, journal):
     if os.geteuid() != 0 or not test_services.have_command("rabbitmqctl"):
         test_services.unavailable("stopping RabbitMQ needs rabbitmqctl as root")
-    names = _add_subclouds(deployment, 10, delay=1.0)
-    _apply(deployment, max_parallel=4)
-    _wait_until_going(journal)
-
-    with _rabbitmq_stopped():
-        time.sleep(5)
-
-    assert _wait_for_end(deployment) == "complete"
-    _assert_every_step_complete(deployment, names)
-    _assert_one_driver_at_a_time(_records(journal), names)
-    deployment.stop_all(secrets=SECRETS)
-
-
-def _pg_ctlcluster(action: str) -> None:
-    versions = os.listdir("/etc/postgresql")
-    result = subprocess.run(
-        ["pg_ctlcluster", "--skip-systemctl-redirect", versions[0], "main", action],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
+    _strategy_survives(deployment, journal, _rabbitmq_stopped, seconds=5)
 
 
 def test_database_restarted_mid_strategy(deployment, journal):
     if os.geteuid() != 0 or not test_services.have_command("pg_ctlcluster"):
         test_services.unavailable("restarting PostgreSQL needs pg_ctlcluster as root")
-    names = _add_subclouds(deployment, 10, delay=1.0)
-    _apply(deployment, max_parallel=4)
-    _wait_until_going(journal)
-
-    _pg_ctlcluster("stop")
-    try:
-        time.sleep(3)
-    finally:
-        _pg_ctlcluster("start")
-
-    assert _wait_for_end(deployment) == "complete"
-    _assert_every_step_complete(deployment, names)
-    _assert_one_driver_at_a_time(_records(journal), names)
-    deployment.stop_all(secrets=SECRETS)
+    _strategy_survives(deployment, journal, _postgresql_stopped, seconds=3)

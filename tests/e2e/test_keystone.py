@@ -29,6 +29,20 @@ def _secrets(keystone) -> tuple[str, ...]:
     )
 
 
+def _register(deployment, env: dict[str, str], public_url: str, *options: str):
+    """``dcmanager-manage register_endpoint`` with the deployment's config file."""
+    return run(
+        "dcmanager-manage",
+        "--config-file",
+        str(deployment.config),
+        "register_endpoint",
+        "--public-url",
+        public_url,
+        *options,
+        env=deployment.env | env,
+    )
+
+
 @pytest.fixture(scope="module")
 def sqlite_deployment(tmp_path_factory, keystone):
     """API and roles on SQLite and RabbitMQ, behind Keystone; shared by the module's
@@ -124,29 +138,13 @@ class TestAuthMatrix:
 class TestCatalog:
     def test_register_endpoint_then_the_cli_finds_the_api(self, sqlite_deployment, keystone):
         admin_env = keystone.admin.environ(keystone.url)
-        registered = run(
-            "dcmanager-manage",
-            "--config-file",
-            str(sqlite_deployment.config),
-            "register_endpoint",
-            "--public-url",
-            sqlite_deployment.url,
-            env=sqlite_deployment.env | admin_env,
-        )
+        registered = _register(sqlite_deployment, admin_env, sqlite_deployment.url)
         assert registered.returncode == 0, registered.stderr
         root = sqlite_deployment.url + "/v1.0"
         assert f"public endpoint {root} in region RegionOne" in registered.stdout
 
         # Again, with the versioned form of the URL: nothing changes.
-        again = run(
-            "dcmanager-manage",
-            "--config-file",
-            str(sqlite_deployment.config),
-            "register_endpoint",
-            "--public-url",
-            root,
-            env=sqlite_deployment.env | admin_env,
-        )
+        again = _register(sqlite_deployment, admin_env, root)
         assert again.returncode == 0, again.stderr
         assert again.stdout.splitlines() == [
             "Kept service dcmanager (dcmanager)",
@@ -155,16 +153,8 @@ class TestCatalog:
             f"Kept admin endpoint {root} in region RegionOne",
         ]
 
-        moved = run(
-            "dcmanager-manage",
-            "--config-file",
-            str(sqlite_deployment.config),
-            "register_endpoint",
-            "--public-url",
-            root,
-            "--internal-url",
-            "http://127.0.0.1:1",
-            env=sqlite_deployment.env | admin_env,
+        moved = _register(
+            sqlite_deployment, admin_env, root, "--internal-url", "http://127.0.0.1:1"
         )
         assert moved.returncode == 0, moved.stderr
         assert moved.stdout.splitlines()[1:] == [
@@ -173,6 +163,19 @@ class TestCatalog:
             "Updated admin endpoint http://127.0.0.1:1/v1.0 in region RegionOne",
         ]
 
+        listed = sqlite_deployment.cli("subcloud", "list", "-f", "json", env=admin_env)
+        assert listed.returncode == 0, listed.stderr
+        assert "edge1" in [row["name"] for row in json.loads(listed.stdout)]
+
+        # Registered by other means without /v1.0, the catalog URL works as well.
+        (public,) = [
+            endpoint
+            for endpoint in keystone.admin_call("GET", "/endpoints?interface=public")["endpoints"]
+            if endpoint["url"] == root
+        ]
+        keystone.admin_call(
+            "PATCH", f"/endpoints/{public['id']}", {"endpoint": {"url": sqlite_deployment.url}}
+        )
         listed = sqlite_deployment.cli("subcloud", "list", "-f", "json", env=admin_env)
         assert listed.returncode == 0, listed.stderr
         assert "edge1" in [row["name"] for row in json.loads(listed.stdout)]
@@ -194,30 +197,16 @@ class TestCatalog:
         [({}, "auth_url"), ({"OS_AUTH_URL": "http://127.0.0.1:1/v3"}, "no password")],
     )
     def test_register_endpoint_without_credentials(self, sqlite_deployment, variables, message):
-        result = run(
-            "dcmanager-manage",
-            "--config-file",
-            str(sqlite_deployment.config),
-            "register_endpoint",
-            "--public-url",
-            sqlite_deployment.url,
-            env=sqlite_deployment.env | variables,
-        )
+        result = _register(sqlite_deployment, variables, sqlite_deployment.url)
         assert result.returncode == 1
         assert message in result.stderr and "openrc" in result.stderr
         assert "Traceback" not in result.stderr
 
     def test_register_endpoint_with_a_wrong_password(self, sqlite_deployment, keystone):
-        result = run(
-            "dcmanager-manage",
-            "--config-file",
-            str(sqlite_deployment.config),
-            "register_endpoint",
-            "--public-url",
+        result = _register(
+            sqlite_deployment,
+            keystone.admin.environ(keystone.url) | {"OS_PASSWORD": "wrong"},
             sqlite_deployment.url,
-            env=sqlite_deployment.env
-            | keystone.admin.environ(keystone.url)
-            | {"OS_PASSWORD": "wrong"},
         )
         assert result.returncode == 1
         assert "requires authentication" in result.stderr
@@ -234,15 +223,7 @@ def test_cli_strategy_with_keystone_tokens(tmp_path, services, keystone, backend
         )
         deployment.start_all(workers=3)
         admin_env = keystone.admin.environ(keystone.url)
-        registered = run(
-            "dcmanager-manage",
-            "--config-file",
-            str(deployment.config),
-            "register_endpoint",
-            "--public-url",
-            deployment.url,
-            env=deployment.env | admin_env,
-        )
+        registered = _register(deployment, admin_env, deployment.url)
         assert registered.returncode == 0, registered.stderr
 
         def cli(*args: str) -> str:

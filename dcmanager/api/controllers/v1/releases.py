@@ -99,7 +99,8 @@ class ReleasesController(base.ResourceController):
     def delete(self, *path: str) -> None:
         version = self.item_ref(path)
         _authorize(POLICY, "delete")
-        db_releases.release_get(version)  # 404 first
+        if not db_releases.release_exists(version):
+            raise exception.ReleaseNotFound(version=version)
         if version in orchestration.releases_in_use():
             raise exception.ReleaseInUse(version=version)
         orphans = db_releases.release_destroy(version)
