@@ -8,6 +8,7 @@ from dcmanager.conf import default
 from dcmanager.conf import orchestrator
 from dcmanager.conf import prestage
 from dcmanager.conf import scheduler
+from dcmanager.conf import subcloud_agent
 
 CONF = cfg.CONF
 
@@ -17,3 +18,4 @@ database.register_opts(CONF)
 orchestrator.register_opts(CONF)
 prestage.register_opts(CONF)
 scheduler.register_opts(CONF)
+subcloud_agent.register_opts(CONF)

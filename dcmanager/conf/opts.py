@@ -8,6 +8,7 @@ from dcmanager.conf import default
 from dcmanager.conf import orchestrator
 from dcmanager.conf import prestage
 from dcmanager.conf import scheduler
+from dcmanager.conf import subcloud_agent
 
 
 def list_opts() -> list[tuple[str | None, list[cfg.Opt]]]:
@@ -17,6 +18,7 @@ def list_opts() -> list[tuple[str | None, list[cfg.Opt]]]:
         (orchestrator.GROUP.name, orchestrator.opts),
         (prestage.GROUP.name, prestage.opts),
         (scheduler.GROUP.name, scheduler.opts),
+        (subcloud_agent.GROUP.name, subcloud_agent.list_opts()),
     ]
 
 

@@ -25,13 +25,39 @@ opts = [
         "digest) the API accepts, in bytes. Other request bodies are limited by "
         "[oslo_middleware] max_request_body_size.",
     ),
+    cfg.URIOpt(
+        "repository_url",
+        schemes=["http", "https"],
+        help="The API's URL as subcloud agents reach it (e.g. http://10.10.10.2:8119): "
+        "agents fetch the release store's files from <repository_url>/v1.0/blobs. "
+        "Needed by subclouds whose endpoint is http(s):// (a dcmanager-agent).",
+    ),
+    cfg.URIOpt(
+        "registry_url",
+        schemes=["http", "https"],
+        help="The container registry (OCI distribution API) agents pull a release's "
+        "images from, e.g. http://10.10.10.2:9001. Needed when a release lists images.",
+    ),
+    cfg.FloatOpt(
+        "max_bandwidth_per_subcloud",
+        default=0.0,
+        min=0.0,
+        help="Most MiB/s one subcloud's agent downloads at (packages and images); 0: no cap.",
+    ),
+    cfg.FloatOpt(
+        "max_bandwidth_total",
+        default=0.0,
+        min=0.0,
+        help="Most MiB/s each API process serves release files at, all subclouds "
+        "together; 0: no cap. With several API processes the cap applies to each.",
+    ),
     cfg.FloatOpt(
         "simulated_preparation_seconds",
         default=0.0,
         min=0.0,
         max=3600.0,
-        help="How long preparing a release's packages takes. Preparation is simulated "
-        "until the release store exists; it runs once per strategy.",
+        help="Extra time preparing a release's packages takes (it runs once per "
+        "strategy), to try out how strategies wait on it.",
     ),
     cfg.ListOpt(
         "simulated_preparation_failures",

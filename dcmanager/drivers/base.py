@@ -48,6 +48,9 @@ class SystemInfo:
     prestaged_versions: tuple[str, ...] = ()
     health_problem: str | None = None
     """Why the subcloud is unhealthy, or None."""
+    needed_bytes: int | None = None
+    """In a precheck's result: the disk the release still needs on the subcloud (what
+    it does not hold yet)."""
 
     def to_dict(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)
@@ -56,7 +59,9 @@ class SystemInfo:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "SystemInfo":
-        return cls(**{**data, "prestaged_versions": tuple(data.get("prestaged_versions", ()))})
+        known = {field.name for field in dataclasses.fields(cls)}
+        values = {name: value for name, value in data.items() if name in known}
+        return cls(**{**values, "prestaged_versions": tuple(data.get("prestaged_versions", ()))})
 
 
 @dataclasses.dataclass(frozen=True)

@@ -37,6 +37,7 @@ endpoint. Unlike a real subcloud, it does not remember operations by key: starti
 again (a step resumed before its operation was recorded) starts its clock again.
 """
 
+import dataclasses
 import json
 import os
 import time
@@ -190,7 +191,8 @@ class SimulatedSubcloud(base.SubcloudDriver):
         operation = {"kind": kind, "id": handle["id"], "done": done}
         if kind == base.OperationKind.PRECHECK:
             if done:
-                operation["result"] = self._system_info().to_dict()
+                info = dataclasses.replace(self._system_info(), needed_bytes=RELEASE_BYTES)
+                operation["result"] = info.to_dict()
             return base.Operation(**operation)
         if kind == base.OperationKind.IMAGES and not options["image_list"]:
             return base.Operation(

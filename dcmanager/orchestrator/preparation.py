@@ -13,7 +13,6 @@ from oslo_config import cfg
 
 from dcmanager.common import exception
 from dcmanager.db import releases as db_releases
-from dcmanager.drivers import simulator
 from dcmanager.releases import store
 
 # How many missing files the failure names before it only counts the rest.
@@ -49,8 +48,3 @@ def prepare(conf: cfg.ConfigOpts, release: str) -> None:
             reason=f"{len(missing)} package files are missing from the release store "
             f"({conf.prestage.release_store}): {named}{more}",
         )
-
-
-def release_bytes(conf: cfg.ConfigOpts, release: str) -> int:
-    """How much disk a subcloud needs to hold ``release``'s packages and images."""
-    return simulator.RELEASE_BYTES

@@ -22,7 +22,6 @@ from dcmanager.common.subcloud_states import ManagementState
 from dcmanager.common.subcloud_states import PrestageStatus
 from dcmanager.db.sqlalchemy import models
 from dcmanager.drivers import base as driver_base
-from dcmanager.orchestrator import preparation
 from dcmanager.orchestrator.states import MAX_DETAILS
 from dcmanager.orchestrator.states import PreparationState
 from dcmanager.orchestrator.states import StepState
@@ -210,11 +209,7 @@ def precheck(ctx: StepContext, env: Environment) -> Outcome:
         if info.management_alarms and not ctx.request.force:
             return fail(ctx, ALARMS_MESSAGE)
         release = ctx.request.release
-        needed = (
-            0
-            if release in info.prestaged_versions
-            else preparation.release_bytes(env.conf, release)
-        )
+        needed = 0 if release in info.prestaged_versions else info.needed_bytes or 0
         if info.free_disk_bytes < needed:
             return fail(
                 ctx,

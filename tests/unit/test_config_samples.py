@@ -20,6 +20,12 @@ ETC = ROOT / "etc" / "dcmanager"
             "genconfig",
         ),
         (
+            "oslo_config.generator",
+            "dcmanager-agent-config-generator.conf",
+            "dcmanager-agent.conf.sample",
+            "genconfig",
+        ),
+        (
             "oslo_policy.generator",
             "dcmanager-policy-generator.conf",
             "policy.yaml.sample",

@@ -119,10 +119,10 @@ def test_no_image_list_skips_images():
 
 
 def test_endpoints_of_unknown_schemes_are_accepted_but_have_no_driver():
-    drivers.validate_endpoint("https://subcloud1:8443")
+    drivers.validate_endpoint("ssh://subcloud1:22")
 
-    with pytest.raises(drivers.NoDriver, match="scheme 'https'"):
-        drivers.get_driver("sc1", "https://subcloud1:8443")
+    with pytest.raises(drivers.NoDriver, match="scheme 'ssh'"):
+        drivers.get_driver("sc1", "ssh://subcloud1:22")
 
 
 def test_journal_records_every_call(tmp_path, monkeypatch):

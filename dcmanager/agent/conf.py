@@ -1,0 +1,126 @@
+"""The agent's options: its own configuration file, apart from dcmanager's."""
+
+from keystoneauth1 import loading as ks_loading
+from oslo_config import cfg
+
+GROUP = cfg.OptGroup("agent", title="dcmanager-agent options")
+CONTROLLER_GROUP = cfg.OptGroup(
+    "controller",
+    title="How the agent authenticates to the system controller",
+    help="keystoneauth1 session and auth plugin options used to read the release "
+    "store (GET /v1.0/releases and /v1.0/blobs). Leave auth_type unset when the "
+    "controller runs with auth_strategy = noauth; otherwise give a user with the "
+    "reader role (auth_type = password, auth_url, username, password, ...).",
+)
+
+AUTH_KEYSTONE = "keystone"
+AUTH_TOKEN = "token"
+
+opts = [
+    cfg.HostAddressOpt(
+        "bind_host",
+        default="127.0.0.1",
+        help="Address the agent listens on: the subcloud's management address, "
+        "reachable from the system controller's workers.",
+    ),
+    cfg.PortOpt("bind_port", default=8129, help="Port the agent listens on."),
+    cfg.StrOpt(
+        "state_dir",
+        default="/var/lib/dcmanager-agent",
+        help="Where the agent keeps what it prestaged: blobs by sha256, the releases "
+        "made of them, image references and its operations.",
+    ),
+    cfg.StrOpt(
+        "sysadmin_password_hash",
+        secret=True,
+        help="Hash of the subcloud's sysadmin password, as printed by "
+        "'dcmanager-agent hash-password'. A prestage whose password does not match is "
+        "refused; without a hash every prestage is refused.",
+    ),
+    cfg.StrOpt(
+        "auth_strategy",
+        default=AUTH_KEYSTONE,
+        choices=[
+            (
+                AUTH_KEYSTONE,
+                "Callers present a Keystone token with the admin or service "
+                "role, validated with the [keystone_authtoken] options.",
+            ),
+            (AUTH_TOKEN, "Callers present [agent] auth_token as X-Auth-Token."),
+        ],
+        help="How the agent authenticates its callers (the system controller). "
+        "Unauthenticated calls get 401.",
+    ),
+    cfg.StrOpt(
+        "auth_token",
+        secret=True,
+        help="The shared token callers present when auth_strategy = token (at least "
+        "16 characters).",
+    ),
+    cfg.IntOpt(
+        "download_concurrency",
+        default=4,
+        min=1,
+        max=64,
+        help="Files one operation downloads at the same time.",
+    ),
+    cfg.IntOpt(
+        "max_attempts",
+        default=3,
+        min=1,
+        help="Attempts per file before an operation fails: a broken connection resumes "
+        "where it stopped, a digest mismatch starts the file again.",
+    ),
+    cfg.FloatOpt(
+        "request_timeout",
+        default=30.0,
+        min=1.0,
+        help="Seconds the agent waits on the controller or the registry to answer "
+        "(or to send more of a file) before it tries again.",
+    ),
+    cfg.StrOpt(
+        "platform",
+        default="linux/amd64",
+        help="For a multi-platform image, the platform whose image is pulled.",
+    ),
+    cfg.StrOpt(
+        "system_mode",
+        default="simplex",
+        choices=["simplex", "duplex"],
+        help="The subcloud's system mode, as reported to prechecks and audits.",
+    ),
+    cfg.BoolOpt(
+        "controller0_active",
+        default=True,
+        help="Whether controller-0 is the active controller, as reported.",
+    ),
+    cfg.IntOpt(
+        "management_alarms",
+        default=0,
+        min=0,
+        help="Management-affecting alarms raised on the subcloud, as reported "
+        "(prechecks refuse a subcloud with alarms unless forced).",
+    ),
+    cfg.StrOpt("software_version", help="The release the subcloud runs, as reported."),
+]
+
+
+def register_opts(conf: cfg.ConfigOpts) -> None:
+    conf.register_group(GROUP)
+    conf.register_opts(opts, group=GROUP)
+    conf.register_group(CONTROLLER_GROUP)
+    ks_loading.register_session_conf_options(conf, CONTROLLER_GROUP.name)
+    ks_loading.register_auth_conf_options(conf, CONTROLLER_GROUP.name)
+
+
+def list_opts() -> list[tuple[str, list[cfg.Opt]]]:
+    """For ``oslo-config-generator`` (namespace ``dcmanager.agent``)."""
+    return [
+        (GROUP.name, opts),
+        (
+            CONTROLLER_GROUP.name,
+            ks_loading.get_session_conf_options()
+            + ks_loading.get_auth_common_conf_options()
+            + ks_loading.get_auth_plugin_conf_options("password"),
+        ),
+    ]

@@ -1,0 +1,635 @@
+"""The agent's prestage operations: precheck, packages and images, run in the background.
+
+State directory layout:
+
+``blobs/sha256/ab/<hex>``
+    every package file and image blob, once, by digest (shared by all releases);
+``partial/<hex>``
+    downloads under way (resumed after a restart);
+``releases/<version>/packages/<path>``
+    the release's package tree, hard links into ``blobs``;
+``releases/<version>/packages.json``, ``images.json``
+    written last, once the phase is complete: what counts as prestaged;
+``operations/<id>.json``
+    each operation's last known state (the password is never written).
+
+An operation that was running when the agent stopped runs again when it starts; what
+was already downloaded is kept (whole blobs) or resumed (partial ones).
+"""
+
+import concurrent.futures
+import dataclasses
+import errno
+import io
+import json
+import logging
+import os
+import posixpath
+import shutil
+import tempfile
+import threading
+import time
+import urllib.parse
+from collections.abc import Callable
+from typing import Any
+
+import requests
+from oslo_config import cfg
+
+from dcmanager.agent import images
+from dcmanager.agent import passwords
+from dcmanager.agent import transfer
+from dcmanager.releases import store
+
+LOG = logging.getLogger(__name__)
+
+PRECHECK, PACKAGES, IMAGES = "precheck", "packages", "images"
+KINDS = (PRECHECK, PACKAGES, IMAGES)
+RUNNING, DONE, FAILED, CANCELLED = "running", "done", "failed", "cancelled"
+NO_IMAGES = "the release has no image list: no images to prestage"
+# Finished operations kept on disk (the newest); older ones are forgotten at start.
+KEEP_FINISHED = 200
+
+
+class Refused(Exception):
+    """A request the agent will not run; the message says why."""
+
+    def __init__(self, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class Failed(Exception):
+    """An operation that failed; the message is its reason."""
+
+
+@dataclasses.dataclass
+class Record:
+    id: str
+    kind: str
+    release: str
+    repository_url: str
+    registry_url: str | None = None
+    max_bandwidth: float | None = None
+    state: str = RUNNING
+    error: str | None = None
+    result: dict[str, Any] = dataclasses.field(default_factory=dict)
+    bytes_done: int = 0
+    bytes_total: int = 0
+    artifacts_done: int = 0
+    artifacts_total: int = 0
+    started_at: float = dataclasses.field(default_factory=time.time)
+
+    def view(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "kind": self.kind,
+            "release": self.release,
+            "state": self.state,
+            "error": self.error,
+            "result": self.result,
+            "progress": {
+                "bytes_done": self.bytes_done,
+                "bytes_total": self.bytes_total,
+                "artifacts_done": self.artifacts_done,
+                "artifacts_total": self.artifacts_total,
+            },
+        }
+
+
+def _write_json(path: str, data: Any) -> None:
+    """Write ``path`` whole or not at all."""
+    directory = os.path.dirname(path)
+    os.makedirs(directory, mode=0o700, exist_ok=True)
+    fd, temporary = tempfile.mkstemp(dir=directory, prefix=".tmp-")
+    try:
+        with os.fdopen(fd, "w") as out:
+            json.dump(data, out)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(temporary, path)
+    finally:
+        if os.path.exists(temporary):
+            os.unlink(temporary)
+
+
+def _safe_path(path: Any) -> str:
+    """A manifest path as a relative path inside the release tree.
+
+    :raises Failed: absolute, empty, or climbing out with ``..``.
+    """
+    if not isinstance(path, str) or not path or path.startswith("/") or "\\" in path:
+        raise Failed(f"the release manifest has an unsafe path: {path!r}")
+    normal = posixpath.normpath(path)
+    if normal != path or normal.startswith("..") or "/../" in f"/{normal}/":
+        raise Failed(f"the release manifest has an unsafe path: {path!r}")
+    return normal
+
+
+def _disk_error(exc: OSError, where: str) -> Failed:
+    if exc.errno == errno.ENOSPC:
+        return Failed(f"no space left on the subcloud's disk ({where})")
+    return Failed(f"cannot write to {where}: {exc.strerror or exc}")
+
+
+class Agent:
+    """The operations of one agent (thread-safe; the web app calls it)."""
+
+    def __init__(
+        self,
+        conf: cfg.ConfigOpts,
+        controller_get: Callable[..., requests.Response],
+        registry_get: Callable[..., requests.Response],
+    ) -> None:
+        """
+        :param controller_get: ``GET url`` on the system controller (authenticated as
+            the ``[controller]`` options say), with requests' keyword arguments.
+        :param registry_get: ``GET url`` on a container registry.
+        """
+        self.conf = conf
+        self.state_dir = conf.agent.state_dir
+        self.blobs = store.BlobStore(os.path.join(self.state_dir, "blobs"))
+        self.partial_dir = os.path.join(self.state_dir, "partial")
+        self.releases_dir = os.path.join(self.state_dir, "releases")
+        self.operations_dir = os.path.join(self.state_dir, "operations")
+        self._controller_get = controller_get
+        self._registry_get = registry_get
+        self._lock = threading.Lock()
+        self._records: dict[str, Record] = {}
+        self._cancel: dict[str, threading.Event] = {}
+        self._threads: dict[str, threading.Thread] = {}
+        self._stopped = False
+
+    # Life cycle.
+
+    def load(self) -> None:
+        """Read the operations of the last run; run again those that were running."""
+        for directory in (
+            self.blobs.root,
+            self.partial_dir,
+            self.releases_dir,
+            self.operations_dir,
+        ):
+            os.makedirs(directory, mode=0o700, exist_ok=True)
+        records = []
+        for name in os.listdir(self.operations_dir):
+            if not name.endswith(".json"):
+                continue
+            path = os.path.join(self.operations_dir, name)
+            try:
+                with open(path) as handle:
+                    records.append(Record(**json.load(handle)))
+            except (OSError, ValueError, TypeError) as exc:
+                LOG.warning("Ignoring unreadable operation file %s: %s", path, exc)
+        records.sort(key=lambda r: r.started_at)
+        finished = [r for r in records if r.state != RUNNING]
+        for record in finished[:-KEEP_FINISHED]:
+            os.unlink(self._record_path(record.id))
+            records.remove(record)
+        for record in records:
+            self._records[record.id] = record
+            if record.state == RUNNING:
+                LOG.info(
+                    "Resuming operation %s (%s of release %s)",
+                    record.id,
+                    record.kind,
+                    record.release,
+                )
+                self._launch(record)
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Interrupt the running operations without ending them (they run again at
+        the next start) and wait briefly for their threads."""
+        with self._lock:
+            self._stopped = True
+            for event in self._cancel.values():
+                event.set()
+            threads = list(self._threads.values())
+        deadline = time.monotonic() + timeout
+        for thread in threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
+
+    # What the web app calls.
+
+    def info(self) -> dict[str, Any]:
+        agent = self.conf.agent
+        stat = os.statvfs(self.state_dir)
+        return {
+            "system_mode": agent.system_mode,
+            "controller0_active": agent.controller0_active,
+            "management_alarms": agent.management_alarms,
+            "free_disk_bytes": stat.f_bavail * stat.f_frsize,
+            "deploy_status": "complete",
+            "software_version": agent.software_version,
+            "prestaged_versions": self.prestaged_versions(),
+            "health_problem": None,
+        }
+
+    def prestaged_versions(self) -> list[str]:
+        versions = []
+        for version in sorted(os.listdir(self.releases_dir)):
+            directory = os.path.join(self.releases_dir, version)
+            if all(
+                os.path.exists(os.path.join(directory, f"{phase}.json"))
+                for phase in (PACKAGES, IMAGES)
+            ):
+                versions.append(version)
+        return versions
+
+    def start(self, body: dict[str, Any]) -> tuple[Record, bool]:
+        """Start the operation ``body`` describes, or find the one already started
+        under its id; the record and whether it is new.
+
+        :raises Refused: the request is malformed, or its password does not match.
+        """
+        request = self._parse(body)
+        self._check_password(body.get("sysadmin_password"))
+        with self._lock:
+            existing = self._records.get(request.id)
+            if existing is not None:
+                if (existing.kind, existing.release) == (request.kind, request.release):
+                    return existing, False
+                if existing.state == RUNNING:
+                    raise Refused(
+                        f"operation {request.id} is running for {existing.kind} of release "
+                        f"{existing.release}",
+                        status=409,
+                    )
+            self._records[request.id] = request
+            self._save(request)
+            self._launch(request)
+        LOG.info(
+            "Started operation %s (%s of release %s)", request.id, request.kind, request.release
+        )
+        return request, True
+
+    def get(self, operation_id: str) -> Record | None:
+        return self._records.get(operation_id)
+
+    def cancel(self, operation_id: str) -> Record | None:
+        with self._lock:
+            record = self._records.get(operation_id)
+            event = self._cancel.get(operation_id)
+        if record is not None and event is not None and record.state == RUNNING:
+            event.set()
+            thread = self._threads.get(operation_id)
+            if thread is not None:
+                thread.join(self.conf.agent.request_timeout)
+        return record
+
+    # Requests.
+
+    def _parse(self, body: dict[str, Any]) -> Record:
+        if not isinstance(body, dict):
+            raise Refused("the body must be a JSON object")
+        problems = []
+        for name in ("id", "kind", "release", "repository_url"):
+            if not isinstance(body.get(name), str) or not body[name]:
+                problems.append(f"'{name}' is required (a string)")
+        if body.get("kind") not in KINDS:
+            problems.append(f"'kind' must be one of {', '.join(KINDS)}")
+        if (
+            isinstance(body.get("id"), str)
+            and not body["id"].replace(":", "").replace("-", "").isalnum()
+        ):
+            problems.append("'id' may hold only letters, digits, ':' and '-'")
+        for name in ("repository_url", "registry_url"):
+            value = body.get(name)
+            if value is not None and (
+                not isinstance(value, str)
+                or urllib.parse.urlsplit(value).scheme not in ("http", "https")
+            ):
+                problems.append(f"'{name}' must be an http(s) URL")
+        bandwidth = body.get("max_bandwidth")
+        if bandwidth is not None and (
+            isinstance(bandwidth, bool) or not isinstance(bandwidth, (int, float)) or bandwidth <= 0
+        ):
+            problems.append("'max_bandwidth' must be a positive number of bytes per second")
+        if problems:
+            raise Refused("; ".join(problems))
+        return Record(
+            id=body["id"],
+            kind=body["kind"],
+            release=body["release"],
+            repository_url=body["repository_url"].rstrip("/"),
+            registry_url=(body.get("registry_url") or "").rstrip("/") or None,
+            max_bandwidth=bandwidth,
+        )
+
+    def _check_password(self, password: Any) -> None:
+        encoded = self.conf.agent.sysadmin_password_hash
+        if not encoded:
+            raise Refused(
+                "the agent has no sysadmin password hash ([agent] sysadmin_password_hash): "
+                "it refuses every prestage",
+                status=403,
+            )
+        if not isinstance(password, str) or not passwords.verify(password.encode(), encoded):
+            raise Refused("the sysadmin password does not match", status=403)
+
+    # Running.
+
+    def _record_path(self, operation_id: str) -> str:
+        return os.path.join(self.operations_dir, f"{operation_id.replace(':', '-')}.json")
+
+    def _save(self, record: Record) -> None:
+        _write_json(self._record_path(record.id), dataclasses.asdict(record))
+
+    def _launch(self, record: Record) -> None:
+        cancelled = threading.Event()
+        thread = threading.Thread(
+            target=self._run, args=(record, cancelled), name=f"op-{record.id}", daemon=True
+        )
+        self._cancel[record.id] = cancelled
+        self._threads[record.id] = thread
+        thread.start()
+
+    def _run(self, record: Record, cancelled: threading.Event) -> None:
+        run = {PRECHECK: self._precheck, PACKAGES: self._packages, IMAGES: self._images}[
+            record.kind
+        ]
+        try:
+            record.result = run(record, cancelled) or {}
+            record.state = DONE
+        except transfer.Cancelled:
+            if self._stopped:
+                return  # the agent stops: the operation runs again at its next start
+            record.state, record.error = CANCELLED, "cancelled"
+        except (Failed, transfer.TransferError, images.ImageError) as exc:
+            record.state, record.error = FAILED, str(exc)
+        except OSError as exc:
+            record.state, record.error = FAILED, str(_disk_error(exc, self.state_dir))
+        except Exception as exc:
+            LOG.exception("Operation %s failed", record.id)
+            record.state, record.error = FAILED, f"internal error: {type(exc).__name__}: {exc}"
+        LOG.info(
+            "Operation %s (%s of release %s) %s%s",
+            record.id,
+            record.kind,
+            record.release,
+            record.state,
+            f": {record.error}" if record.error else "",
+        )
+        with self._lock:
+            self._save(record)
+            self._cancel.pop(record.id, None)
+            self._threads.pop(record.id, None)
+
+    # The controller's release store.
+
+    def _release(self, record: Record) -> dict[str, Any]:
+        url = f"{record.repository_url}/v1.0/releases/{urllib.parse.quote(record.release, safe='')}"
+        problem = ""
+        for _ in range(self.conf.agent.max_attempts):
+            try:
+                with self._controller_get(url, timeout=self.conf.agent.request_timeout) as response:
+                    if response.status_code == 200:
+                        return response.json()
+                    if response.status_code == 404:
+                        raise Failed(
+                            f"release {record.release} is not in the system controller's "
+                            "release store"
+                        )
+                    if response.status_code in (401, 403):
+                        raise Failed(
+                            f"the system controller refused the agent's credentials "
+                            f"({response.status_code}); check the [controller] options"
+                        )
+                    problem = f"answered {response.status_code} {response.reason}"
+            except (requests.ConnectionError, requests.Timeout) as exc:
+                problem = f"is unreachable ({type(exc).__name__})"
+            time.sleep(1.0)
+        raise Failed(f"the system controller's release store at {record.repository_url} {problem}")
+
+    def _controller_blob(self, url: str, headers: dict[str, str]) -> requests.Response:
+        return self._controller_get(
+            url, headers=headers, stream=True, timeout=self.conf.agent.request_timeout
+        )
+
+    def _registry_blob(self, url: str, headers: dict[str, str]) -> requests.Response:
+        return self._registry_get(
+            url, headers=headers, stream=True, timeout=self.conf.agent.request_timeout
+        )
+
+    def _fetcher(self, record: Record, cancelled: threading.Event) -> transfer.Fetcher:
+        def on_bytes(size: int) -> None:
+            with self._lock:
+                record.bytes_done += size
+
+        return transfer.Fetcher(
+            self.blobs,
+            self.partial_dir,
+            transfer.Pacer(record.max_bandwidth),
+            self.conf.agent.max_attempts,
+            cancelled,
+            on_bytes,
+        )
+
+    def _fetch_all(
+        self,
+        record: Record,
+        fetcher: transfer.Fetcher,
+        jobs: list[tuple[Callable[..., requests.Response], str, str, int | None, str]],
+        on_done: Callable[[str], None],
+    ) -> None:
+        """Fetch every ``(get, url, digest, size, what)`` on a few threads; the first
+        failure stops the rest."""
+        if not jobs:
+            return
+        failed = threading.Event()
+
+        def one(job) -> None:
+            get, url, digest, size, what = job
+            if failed.is_set():
+                return
+            try:
+                fetcher.fetch(get, url, digest, size, what)
+            except BaseException:
+                failed.set()
+                raise
+            on_done(digest)
+
+        workers = min(self.conf.agent.download_concurrency, len(jobs))
+        with concurrent.futures.ThreadPoolExecutor(
+            workers, thread_name_prefix=f"get-{record.id}"
+        ) as pool:
+            futures = [pool.submit(one, job) for job in jobs]
+        errors = [f.exception() for f in futures if f.exception() is not None]
+        # A real failure says more than the cancellations it caused.
+        errors.sort(key=lambda e: isinstance(e, transfer.Cancelled))
+        if errors:
+            raise errors[0]
+
+    # Phases.
+
+    def _precheck(self, record: Record, cancelled: threading.Event) -> dict[str, Any]:
+        """System information, plus the bytes the release still needs here."""
+        release = self._release(record)
+        needed = {
+            f["digest"]: f["size"]
+            for f in release.get("files") or ()
+            if not self.blobs.has(f["digest"])
+        }
+        if release.get("images"):
+            for manifest in self._manifests(record, release["images"]).values():
+                needed.update(
+                    {b.digest: b.size for b in manifest.blobs if not self.blobs.has(b.digest)}
+                )
+        info = self.info()
+        info["needed_bytes"] = (
+            0 if record.release in info["prestaged_versions"] else sum(needed.values())
+        )
+        return info
+
+    def _packages(self, record: Record, cancelled: threading.Event) -> dict[str, Any]:
+        release = self._release(record)
+        files = release.get("files") or []
+        paths = {_safe_path(f.get("path")): f for f in files}
+        sizes = {f["digest"]: f["size"] for f in files}
+        for digest in sizes:
+            store.parse_digest(digest)
+        record.artifacts_total = len(files)
+        record.bytes_total = sum(sizes.values())
+        missing = [d for d in sizes if not self.blobs.has(d)]
+        record.bytes_done = record.bytes_total - sum(sizes[d] for d in missing)
+        files_of = {}
+        for f in files:
+            files_of.setdefault(f["digest"], []).append(f)
+        record.artifacts_done = sum(len(files_of[d]) for d in sizes if d not in missing)
+        fetcher = self._fetcher(record, cancelled)
+        # Resumed downloads count what they already hold.
+        for digest in missing:
+            partial = os.path.join(self.partial_dir, store.parse_digest(digest))
+            if os.path.exists(partial):
+                record.bytes_done += min(os.path.getsize(partial), sizes[digest])
+
+        def done(digest: str) -> None:
+            with self._lock:
+                record.artifacts_done += len(files_of[digest])
+
+        jobs = [
+            (
+                self._controller_blob,
+                f"{record.repository_url}/v1.0/blobs/{digest}",
+                digest,
+                sizes[digest],
+                files_of[digest][0]["path"],
+            )
+            for digest in missing
+        ]
+        self._fetch_all(record, fetcher, jobs, done)
+        self._link_tree(record.release, paths)
+        _write_json(
+            os.path.join(self.releases_dir, record.release, f"{PACKAGES}.json"),
+            [{"path": p, "size": f["size"], "digest": f["digest"]} for p, f in paths.items()],
+        )
+        return {"bytes_transferred": fetcher.bytes_received, "files_transferred": len(missing)}
+
+    def _link_tree(self, version: str, paths: dict[str, dict]) -> None:
+        """``releases/<version>/packages``: the release's files, as hard links to blobs
+        (built aside, then swapped in)."""
+        directory = os.path.join(self.releases_dir, version)
+        os.makedirs(directory, mode=0o755, exist_ok=True)
+        building = tempfile.mkdtemp(dir=directory, prefix=".packages-")
+        for path, entry in paths.items():
+            target = os.path.join(building, path)
+            os.makedirs(os.path.dirname(target), exist_ok=True)
+            os.link(self.blobs.path(entry["digest"]), target)
+        final = os.path.join(directory, "packages")
+        if os.path.exists(final):
+            old = tempfile.mkdtemp(dir=directory, prefix=".old-")
+            os.replace(final, os.path.join(old, "packages"))
+            os.replace(building, final)
+            shutil.rmtree(old)
+        else:
+            os.replace(building, final)
+
+    def _manifests(self, record: Record, names: list[str]) -> dict[str, images.Manifest]:
+        """Each image's manifest from the registry (checked, not yet stored)."""
+        if not record.registry_url:
+            raise Failed(
+                "the system controller names no container registry ([prestage] registry_url)"
+            )
+        found = {}
+        for name in names:
+            image = images.parse(name)
+            found[name] = self._manifest(record, image, image.reference, depth=0)
+        return found
+
+    def _manifest(
+        self, record: Record, image: images.ImageRef, reference: str, depth: int
+    ) -> images.Manifest:
+        url = f"{record.registry_url}/v2/{image.repository}/manifests/{reference}"
+        try:
+            with self._registry_get(
+                url, headers={"Accept": images.ACCEPT}, timeout=self.conf.agent.request_timeout
+            ) as response:
+                if response.status_code == 404:
+                    raise Failed(
+                        f"image {image.name}: not in the container registry {record.registry_url}"
+                    )
+                if response.status_code != 200:
+                    raise Failed(
+                        f"image {image.name}: the container registry {record.registry_url} "
+                        f"answered {response.status_code} {response.reason}"
+                    )
+                body = response.content
+                content_type = response.headers.get("Content-Type")
+                announced = response.headers.get("Docker-Content-Digest")
+        except (requests.ConnectionError, requests.Timeout) as exc:
+            raise Failed(
+                f"the container registry {record.registry_url} is unreachable "
+                f"({type(exc).__name__})"
+            ) from None
+        if len(body) > images.MAX_MANIFEST_BYTES:
+            raise Failed(
+                f"image {image.name}: the manifest is larger than {images.MAX_MANIFEST_BYTES} bytes"
+            )
+        expected = reference if reference.startswith(store.DIGEST_PREFIX) else announced
+        digest, data = images.check_manifest(image, body, expected)
+        media_type = images.media_type_of(content_type, data)
+        if images.is_index(media_type):
+            if depth:
+                raise Failed(f"image {image.name}: an index inside an index")
+            return self._manifest(
+                record, image, images.choose(image, data, self.conf.agent.platform), 1
+            )
+        return images.manifest_of(image, media_type, digest, body, data)
+
+    def _images(self, record: Record, cancelled: threading.Event) -> dict[str, Any]:
+        release = self._release(record)
+        names = release.get("images") or []
+        target = os.path.join(self.releases_dir, record.release, f"{IMAGES}.json")
+        if not names:
+            _write_json(target, {})
+            return {"skipped": NO_IMAGES}
+        manifests = self._manifests(record, names)
+        sizes: dict[str, int] = {}
+        repository_of: dict[str, str] = {}
+        for name, manifest in manifests.items():
+            for blob in manifest.blobs:
+                sizes[blob.digest] = blob.size
+                repository_of.setdefault(blob.digest, images.parse(name).repository)
+        missing = [d for d in sizes if not self.blobs.has(d)]
+        record.artifacts_total = len(names)
+        record.bytes_total = sum(sizes.values())
+        record.bytes_done = record.bytes_total - sum(sizes[d] for d in missing)
+        fetcher = self._fetcher(record, cancelled)
+        jobs = [
+            (
+                self._registry_blob,
+                f"{record.registry_url}/v2/{repository_of[d]}/blobs/{d}",
+                d,
+                sizes[d],
+                f"image blob of {repository_of[d]}",
+            )
+            for d in missing
+        ]
+        self._fetch_all(record, fetcher, jobs, lambda digest: None)
+        references = {}
+        for name, manifest in manifests.items():
+            self.blobs.put(manifest.digest, io.BytesIO(manifest.body), len(manifest.body))
+            references[name] = {"manifest": manifest.digest, "media_type": manifest.media_type}
+        record.artifacts_done = len(names)
+        _write_json(target, references)
+        return {"bytes_transferred": fetcher.bytes_received, "blobs_transferred": len(missing)}

@@ -1,0 +1,214 @@
+"""Verified, resumable downloads of blobs into the agent's content-addressed store.
+
+A blob is downloaded into ``partial/<hex digest>`` and renamed into the store only once
+its size and sha256 are right, so a blob in the store is always whole and correct
+(whoever crashed while downloading it). A download that stops (a broken connection, a
+killed agent) resumes from the partial file with an HTTP Range request; a partial file
+whose digest turns out wrong is thrown away and the blob fetched again from the start.
+"""
+
+import hashlib
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable
+
+import requests
+
+from dcmanager.releases import store
+
+LOG = logging.getLogger(__name__)
+
+CHUNK = 256 * 1024
+# Errors worth another attempt: the connection broke or the server was slow.
+_TRANSIENT = (
+    requests.ConnectionError,
+    requests.Timeout,
+    requests.exceptions.ChunkedEncodingError,
+)
+
+
+class TransferError(Exception):
+    """A download that failed for good; the message says which and why."""
+
+
+class Cancelled(Exception):
+    """The operation was cancelled."""
+
+
+class Pacer:
+    """Keeps the bytes of every download sharing it at or under ``rate`` bytes/s.
+
+    Each chunk is given the next free slot on a virtual clock; its taker sleeps until
+    the slot's end, so the rate holds over any interval longer than one chunk.
+    """
+
+    def __init__(
+        self,
+        rate: float | None,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.rate = rate
+        self._clock = clock
+        self._sleep = sleep
+        self._lock = threading.Lock()
+        self._next = 0.0
+
+    def take(self, size: int) -> None:
+        if not self.rate:
+            return
+        with self._lock:
+            now = self._clock()
+            self._next = max(self._next, now) + size / self.rate
+            delay = self._next - now
+        if delay > 0:
+            self._sleep(delay)
+
+
+Getter = Callable[[str, dict[str, str]], requests.Response]
+"""Sends ``GET url`` with the given headers, streaming the body (a requests-style
+response; the caller closes it)."""
+
+
+class Fetcher:
+    """Downloads blobs into ``blobs`` for one operation."""
+
+    def __init__(
+        self,
+        blobs: store.BlobStore,
+        partial_dir: str,
+        pacer: Pacer,
+        attempts: int,
+        cancelled: threading.Event,
+        on_bytes: Callable[[int], None],
+    ) -> None:
+        """
+        :param on_bytes: told of every change to the bytes held for the operation:
+            received (positive) or thrown away (negative).
+        """
+        self.blobs = blobs
+        self.partial_dir = partial_dir
+        self.pacer = pacer
+        self.attempts = attempts
+        self.cancelled = cancelled
+        self.on_bytes = on_bytes
+        self._lock = threading.Lock()
+        self.bytes_received = 0
+        """Bytes received from the network by this fetcher (what the source served)."""
+
+    def _received(self, size: int) -> None:
+        with self._lock:
+            self.bytes_received += size
+        self.on_bytes(size)
+
+    def fetch(self, get: Getter, url: str, digest: str, size: int | None, what: str) -> bool:
+        """Make sure the blob ``digest`` is in the store; whether it had to be fetched.
+
+        :param size: the size the blob must have, when known.
+        :param what: the blob as the operator knows it (a file path, an image layer).
+        :raises TransferError: it could not be fetched whole and correct.
+        :raises Cancelled: the operation was cancelled meanwhile.
+        """
+        if self.blobs.has(digest):
+            return False
+        os.makedirs(self.partial_dir, mode=0o700, exist_ok=True)
+        partial = os.path.join(self.partial_dir, store.parse_digest(digest))
+        problem = "no attempt made"
+        for attempt in range(1, self.attempts + 1):
+            if self.cancelled.is_set():
+                raise Cancelled()
+            try:
+                problem = self._attempt(get, url, digest, size, partial)
+            except _TRANSIENT as exc:
+                problem = f"the connection failed ({type(exc).__name__}): {exc}"
+            if problem is None:
+                return True
+            LOG.warning(
+                "%s (%s): attempt %d of %d: %s", what, digest, attempt, self.attempts, problem
+            )
+        raise TransferError(f"{what} ({digest}): {problem}")
+
+    def _attempt(
+        self, get: Getter, url: str, digest: str, size: int | None, partial: str
+    ) -> str | None:
+        """One try: resume the partial file and complete it. The problem, or None once
+        the blob is in the store."""
+        try:
+            offset = os.path.getsize(partial)
+        except FileNotFoundError:
+            offset = 0
+        if size is not None and offset > size:
+            self._discard(partial, offset)
+            offset = 0
+        hasher = hashlib.sha256()
+        if offset:
+            with open(partial, "rb") as held:
+                for chunk in iter(lambda: held.read(store.CHUNK), b""):
+                    hasher.update(chunk)
+        if not (size is not None and offset == size):
+            headers = {"Range": f"bytes={offset}-"} if offset else {}
+            with get(url, headers) as response:
+                if response.status_code == 404:
+                    raise TransferError(f"not found at {url}")
+                if response.status_code == 416 and offset:
+                    pass  # nothing after what is held: the digest decides below
+                elif response.status_code not in (200, 206):
+                    return f"{url} answered {response.status_code} {response.reason}"
+                else:
+                    if response.status_code == 200 and offset:
+                        # The source sent the whole blob: start again from the beginning.
+                        self._discard(partial, offset)
+                        offset, hasher = 0, hashlib.sha256()
+                    self._receive(response, partial, offset, size, hasher)
+        return self._complete(partial, digest, size, hasher)
+
+    def _receive(
+        self,
+        response: requests.Response,
+        partial: str,
+        offset: int,
+        size: int | None,
+        hasher: "hashlib._Hash",
+    ) -> None:
+        with open(partial, "ab" if offset else "wb") as out:
+            try:
+                for chunk in response.iter_content(CHUNK):
+                    if self.cancelled.is_set():
+                        raise Cancelled()
+                    room = None if size is None else size - out.tell()
+                    if room is not None and len(chunk) > room:
+                        chunk = chunk[:room]  # more than the blob holds: the digest decides
+                    self.pacer.take(len(chunk))
+                    out.write(chunk)
+                    hasher.update(chunk)
+                    self._received(len(chunk))
+                    if room is not None and len(chunk) == room:
+                        break
+            finally:
+                out.flush()
+                os.fsync(out.fileno())
+
+    def _complete(
+        self, partial: str, digest: str, size: int | None, hasher: "hashlib._Hash"
+    ) -> str | None:
+        held = os.path.getsize(partial) if os.path.exists(partial) else 0
+        if size is not None and held < size:
+            return f"received {held} of {size} bytes"
+        actual = store.DIGEST_PREFIX + hasher.hexdigest()
+        if actual != digest:
+            self._discard(partial, held)
+            return f"the bytes received have digest {actual}: corrupt at the source or in transit"
+        final = self.blobs.path(digest)
+        os.makedirs(os.path.dirname(final), mode=0o700, exist_ok=True)
+        os.chmod(partial, 0o644)
+        os.replace(partial, final)
+        return None
+
+    def _discard(self, partial: str, held: int) -> None:
+        try:
+            os.unlink(partial)
+        except FileNotFoundError:
+            return
+        self.on_bytes(-held)

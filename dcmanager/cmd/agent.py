@@ -1,0 +1,156 @@
+"""``dcmanager-agent``: the prestage agent of one subcloud.
+
+``dcmanager-agent --config-file /etc/dcmanager/agent.conf`` serves the agent's API;
+``dcmanager-agent hash-password`` reads a password (from the terminal, or one line of
+stdin) and prints the hash for ``[agent] sysadmin_password_hash``.
+"""
+
+import getpass
+import logging
+import signal
+import socket
+import socketserver
+import sys
+import wsgiref.simple_server
+from collections.abc import Sequence
+
+import requests
+import requests.adapters
+from keystoneauth1 import exceptions as ks_exc
+from keystoneauth1 import loading as ks_loading
+from oslo_config import cfg
+from oslo_log import log
+
+from dcmanager import version
+from dcmanager.agent import app as agent_app
+from dcmanager.agent import conf as agent_conf
+from dcmanager.agent import operations
+from dcmanager.agent import passwords
+
+LOG = logging.getLogger(__name__)
+
+
+class _Handler(wsgiref.simple_server.WSGIRequestHandler):
+    def log_message(self, format: str, *args) -> None:  # noqa: A002 - the base's name
+        logging.getLogger("dcmanager.agent.access").info(
+            "%s %s", self.client_address[0], format % args
+        )
+
+
+class _Server(socketserver.ThreadingMixIn, wsgiref.simple_server.WSGIServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+
+class _Server6(_Server):
+    address_family = socket.AF_INET6
+
+
+def _http_session(conf: cfg.ConfigOpts) -> requests.Session:
+    """A requests session with room for every concurrent download."""
+    session = requests.Session()
+    adapter = requests.adapters.HTTPAdapter(pool_maxsize=conf.agent.download_concurrency * 2 + 4)
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    return session
+
+
+def build_agent(conf: cfg.ConfigOpts) -> operations.Agent:
+    """The agent, with its sessions to the controller and to registries."""
+    auth = ks_loading.load_auth_from_conf_options(conf, agent_conf.CONTROLLER_GROUP.name)
+    controller = ks_loading.load_session_from_conf_options(
+        conf, agent_conf.CONTROLLER_GROUP.name, auth=auth, session=_http_session(conf)
+    )
+    registry = _http_session(conf)
+
+    def controller_get(url: str, **kwargs) -> requests.Response:
+        return controller.get(url, raise_exc=False, log=False, **kwargs)
+
+    return operations.Agent(conf, controller_get, registry.get)
+
+
+def hash_password(stdin=sys.stdin) -> int:
+    password = (
+        getpass.getpass("sysadmin password: ") if stdin.isatty() else stdin.readline().rstrip("\n")
+    )
+    if not password:
+        print("dcmanager-agent hash-password: an empty password", file=sys.stderr)
+        return 1
+    print(passwords.hash_password(password.encode()))
+    return 0
+
+
+def parse_args(argv: Sequence[str]) -> cfg.ConfigOpts:
+    conf = cfg.ConfigOpts()
+    agent_conf.register_opts(conf)
+    log.register_options(conf)
+    conf.set_default("use_stderr", True)
+    conf(
+        list(argv),
+        project="dcmanager",
+        prog="dcmanager-agent",
+        version=version.version_string,
+        default_config_files=[],
+    )
+    log.setup(conf, "dcmanager-agent")
+    return conf
+
+
+def _check(conf: cfg.ConfigOpts) -> None:
+    """:raises ConfigError: a setting that cannot work."""
+    if conf.agent.sysadmin_password_hash:
+        try:
+            passwords.check(conf.agent.sysadmin_password_hash)
+        except passwords.BadHash as exc:
+            raise agent_app.ConfigError(f"[agent] sysadmin_password_hash is {exc}") from None
+    else:
+        LOG.warning("[agent] sysadmin_password_hash is not set: every prestage will be refused")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["hash-password"]:
+        return hash_password()
+    conf = parse_args(argv)
+    try:
+        _check(conf)
+        agent = build_agent(conf)
+        app = agent_app.setup_app(conf, agent)
+        agent.load()
+        host, port = conf.agent.bind_host, conf.agent.bind_port
+        server_class = _Server6 if ":" in host else _Server
+        server = server_class((host, port), _Handler)
+    except (agent_app.ConfigError, ks_exc.ClientException, cfg.Error) as exc:
+        LOG.error("dcmanager-agent cannot start: %s", exc)
+        return 1
+    except OSError as exc:
+        LOG.error("dcmanager-agent cannot start: %s: %s", exc.strerror or exc, exc.filename or "")
+        return 1
+    server.set_app(app)
+    bound_host, bound_port = server.server_address[:2]
+    LOG.info(
+        "dcmanager-agent serving http://%s:%s (auth: %s, state: %s)",
+        f"[{bound_host}]" if ":" in bound_host else bound_host,
+        bound_port,
+        conf.agent.auth_strategy,
+        conf.agent.state_dir,
+    )
+
+    def _stop(signum, frame):
+        raise SystemExit(0)
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    try:
+        server.serve_forever(poll_interval=0.5)
+    except SystemExit:
+        pass
+    finally:
+        server.server_close()
+        agent.stop()
+    LOG.info("dcmanager-agent stopped")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
