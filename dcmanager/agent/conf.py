@@ -30,6 +30,14 @@ opts = [
         help="Where the agent keeps what it prestaged: blobs by sha256, the releases "
         "made of them, image references and its operations.",
     ),
+    cfg.IntOpt(
+        "reserved_disk_bytes",
+        default=0,
+        min=0,
+        help="Disk space the agent leaves to the platform: it reports that much less "
+        "free space than the state directory's filesystem has, so a prestage that "
+        "would eat into it fails its precheck.",
+    ),
     cfg.StrOpt(
         "sysadmin_password_hash",
         secret=True,

@@ -39,6 +39,7 @@ from oslo_config import cfg
 from dcmanager.agent import images
 from dcmanager.agent import passwords
 from dcmanager.agent import transfer
+from dcmanager.common import pacing
 from dcmanager.releases import store
 
 LOG = logging.getLogger(__name__)
@@ -129,7 +130,7 @@ def _safe_path(path: Any) -> str:
 def _disk_error(exc: OSError, where: str) -> Failed:
     if exc.errno == errno.ENOSPC:
         return Failed(f"no space left on the subcloud's disk ({where})")
-    return Failed(f"cannot write to {where}: {exc.strerror or exc}")
+    return Failed(f"cannot write to {exc.filename or where}: {exc.strerror or exc}")
 
 
 class Agent:
@@ -218,7 +219,7 @@ class Agent:
             "system_mode": agent.system_mode,
             "controller0_active": agent.controller0_active,
             "management_alarms": agent.management_alarms,
-            "free_disk_bytes": stat.f_bavail * stat.f_frsize,
+            "free_disk_bytes": max(0, stat.f_bavail * stat.f_frsize - agent.reserved_disk_bytes),
             "deploy_status": "complete",
             "software_version": agent.software_version,
             "prestaged_versions": self.prestaged_versions(),
@@ -396,7 +397,7 @@ class Agent:
                             f"({response.status_code}); check the [controller] options"
                         )
                     problem = f"answered {response.status_code} {response.reason}"
-            except (requests.ConnectionError, requests.Timeout) as exc:
+            except transfer.TRANSIENT as exc:
                 problem = f"is unreachable ({type(exc).__name__})"
             time.sleep(1.0)
         raise Failed(f"the system controller's release store at {record.repository_url} {problem}")
@@ -419,7 +420,7 @@ class Agent:
         return transfer.Fetcher(
             self.blobs,
             self.partial_dir,
-            transfer.Pacer(record.max_bandwidth),
+            pacing.Pacer(record.max_bandwidth),
             self.conf.agent.max_attempts,
             cancelled,
             on_bytes,
@@ -576,7 +577,7 @@ class Agent:
                 body = response.content
                 content_type = response.headers.get("Content-Type")
                 announced = response.headers.get("Docker-Content-Digest")
-        except (requests.ConnectionError, requests.Timeout) as exc:
+        except transfer.TRANSIENT as exc:
             raise Failed(
                 f"the container registry {record.registry_url} is unreachable "
                 f"({type(exc).__name__})"

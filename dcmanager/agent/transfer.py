@@ -11,18 +11,21 @@ import hashlib
 import logging
 import os
 import threading
-import time
 from collections.abc import Callable
 
 import requests
+from keystoneauth1 import exceptions as ks_exc
 
+from dcmanager.common import pacing
 from dcmanager.releases import store
 
 LOG = logging.getLogger(__name__)
 
 CHUNK = 256 * 1024
 # Errors worth another attempt: the connection broke or the server was slow.
-_TRANSIENT = (
+TRANSIENT = (
+    ks_exc.ConnectionError,
+    ks_exc.RequestTimeout,
     requests.ConnectionError,
     requests.Timeout,
     requests.exceptions.ChunkedEncodingError,
@@ -37,36 +40,6 @@ class Cancelled(Exception):
     """The operation was cancelled."""
 
 
-class Pacer:
-    """Keeps the bytes of every download sharing it at or under ``rate`` bytes/s.
-
-    Each chunk is given the next free slot on a virtual clock; its taker sleeps until
-    the slot's end, so the rate holds over any interval longer than one chunk.
-    """
-
-    def __init__(
-        self,
-        rate: float | None,
-        clock: Callable[[], float] = time.monotonic,
-        sleep: Callable[[float], None] = time.sleep,
-    ) -> None:
-        self.rate = rate
-        self._clock = clock
-        self._sleep = sleep
-        self._lock = threading.Lock()
-        self._next = 0.0
-
-    def take(self, size: int) -> None:
-        if not self.rate:
-            return
-        with self._lock:
-            now = self._clock()
-            self._next = max(self._next, now) + size / self.rate
-            delay = self._next - now
-        if delay > 0:
-            self._sleep(delay)
-
-
 Getter = Callable[[str, dict[str, str]], requests.Response]
 """Sends ``GET url`` with the given headers, streaming the body (a requests-style
 response; the caller closes it)."""
@@ -79,7 +52,7 @@ class Fetcher:
         self,
         blobs: store.BlobStore,
         partial_dir: str,
-        pacer: Pacer,
+        pacer: pacing.Pacer,
         attempts: int,
         cancelled: threading.Event,
         on_bytes: Callable[[int], None],
@@ -121,7 +94,7 @@ class Fetcher:
                 raise Cancelled()
             try:
                 problem = self._attempt(get, url, digest, size, partial)
-            except _TRANSIENT as exc:
+            except TRANSIENT as exc:
                 problem = f"the connection failed ({type(exc).__name__}): {exc}"
             if problem is None:
                 return True
@@ -138,6 +111,7 @@ class Fetcher:
         try:
             offset = os.path.getsize(partial)
         except FileNotFoundError:
+            open(partial, "wb").close()  # an empty blob needs no request
             offset = 0
         if size is not None and offset > size:
             self._discard(partial, offset)

@@ -37,13 +37,33 @@ def url_of(sock: socket.socket) -> str:
     return f"http://{host}:{port}"
 
 
+# A client that goes away while a response is sent (an agent killed in the middle of a
+# download, a CLI interrupted): normal, and worth one line rather than a traceback.
+_HANGUPS = ("ConnectionResetError", "BrokenPipeError")
+
+
+class _HangupFilter(logging.Filter):
+    """Turns eventlet's traceback for a client that hung up into one line."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if message.startswith("Traceback"):
+            last = message.rstrip().rsplit("\n", 1)[-1]
+            if last.startswith(_HANGUPS):
+                record.msg, record.args = "The client closed the connection early (%s)", (last,)
+        return True
+
+
 def serve(sock: socket.socket, app, conf: cfg.ConfigOpts) -> None:
     """Serve ``app`` on ``sock`` until KeyboardInterrupt or SystemExit, then return."""
+    access_log = logging.getLogger("dcmanager.api.access")
+    if not any(isinstance(f, _HangupFilter) for f in access_log.filters):
+        access_log.addFilter(_HangupFilter())
     eventlet.wsgi.server(
         sock,
         app,
         custom_pool=eventlet.GreenPool(conf.api.max_connections),
-        log=logging.getLogger("dcmanager.api.access"),
+        log=access_log,
         log_output=True,
         socket_timeout=conf.api.client_socket_timeout,
     )

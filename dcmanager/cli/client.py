@@ -164,7 +164,9 @@ class Client:
             "PUT",
             f"/blobs/{digest}",
             raise_exc=False,
-            data=data,
+            # requests takes an empty file for a stream of unknown length and would
+            # send it chunked, beside the Content-Length.
+            data=data if size else b"",
             log=False,  # no bytes in the debug log
             headers={
                 "Accept": "application/json",

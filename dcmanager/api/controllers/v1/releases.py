@@ -21,6 +21,7 @@ from dcmanager.api import views
 from dcmanager.api.controllers import base
 from dcmanager.api.schemas import releases as schema
 from dcmanager.common import exception
+from dcmanager.common import pacing
 from dcmanager.common import policy
 from dcmanager.db import orchestration
 from dcmanager.db import releases as db_releases
@@ -34,6 +35,20 @@ BLOB_CONTENT_TYPE = hooks.BINARY_CONTENT_TYPE
 BLOB_METHODS = "GET, HEAD, PUT"
 # How many missing blobs an error names before it only counts the rest.
 NAMED_MISSING = 5
+
+
+MIB = 1024**2
+# Every blob download of this process shares it: [prestage] max_bandwidth_total.
+_SERVING_PACER = pacing.Pacer(None)
+
+
+class _PacedFileIter(webob.static.FileIter):
+    """A file served under the process-wide cap (whole or a range)."""
+
+    def app_iter_range(self, start=None, stop=None):
+        for chunk in super().app_iter_range(start, stop):
+            _SERVING_PACER.take(len(chunk))
+            yield chunk
 
 
 def _authorize(rule: str, action: str) -> None:
@@ -182,9 +197,10 @@ class BlobsController(base.ResourceController):
             handle = open(path, "rb")  # noqa: SIM115 - the response closes it
         except FileNotFoundError:
             raise exception.BlobNotFound(digest=digest) from None
+        _SERVING_PACER.rate = pecan.request.conf.prestage.max_bandwidth_total * MIB or None
         response = webob.Response(
             content_type=BLOB_CONTENT_TYPE,
-            app_iter=webob.static.FileIter(handle),
+            app_iter=_PacedFileIter(handle),
             conditional_response=True,
         )
         response.content_length = os.fstat(handle.fileno()).st_size

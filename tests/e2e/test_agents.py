@@ -1,0 +1,276 @@
+"""Real prestages through real agents: files and images land whole, once, resumably.
+
+Each test runs a system controller (``dcmanager-all``), ``dcmanager-agent`` processes
+with their own state directories, a fault-injecting proxy in front of the controller's
+release store, and Debian's docker-registry (session-wide) holding the images.
+"""
+
+import hashlib
+import json
+import os
+import pathlib
+import random
+
+import pytest
+import requests
+
+from tests import registry as test_registry
+from tests.e2e import site as e2e_site
+from tests.e2e.conftest import free_port
+from tests.functional.strategy_helpers import wait_for
+
+MIB = 1024**2
+
+
+@pytest.fixture(scope="session")
+def registry(tmp_path_factory):
+    with test_registry.running(tmp_path_factory.mktemp("registry"), free_port()) as instance:
+        yield instance
+
+
+@pytest.fixture
+def site(tmp_path, services, registry):
+    instance = e2e_site.Site(tmp_path, services, registry.url)
+    instance.start()
+    yield instance
+    instance.stop()
+
+
+def _digest(data: bytes) -> str:
+    return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+def _tree(root: pathlib.Path, files: dict[str, bytes]) -> pathlib.Path:
+    for path, data in files.items():
+        (root / path).parent.mkdir(parents=True, exist_ok=True)
+        (root / path).write_bytes(data)
+    return root
+
+
+def _files(root: pathlib.Path) -> dict[str, bytes]:
+    return {
+        str(path.relative_to(root)): path.read_bytes() for path in root.rglob("*") if path.is_file()
+    }
+
+
+def _assert_prestaged(agent: e2e_site.Agent, version: str, packages: pathlib.Path) -> None:
+    """The agent holds the release's files byte for byte, and counts it prestaged."""
+    assert _files(agent.release_dir(version) / "packages") == _files(packages)
+    assert (agent.release_dir(version) / "packages.json").is_file()
+    assert (agent.release_dir(version) / "images.json").is_file()
+    assert not list((agent.state / "partial").iterdir())
+
+
+def _assert_not_prestaged(agent: e2e_site.Agent, version: str) -> None:
+    """Nothing of the release counts as done on the agent."""
+    assert not (agent.release_dir(version) / "packages.json").exists()
+    assert not (agent.release_dir(version) / "images.json").exists()
+
+
+def test_strategy_over_five_agents_lands_every_file_and_image_once(site, registry, tmp_path):
+    rng = random.Random(1)
+    app = registry.push_image("stx/app", "1.0", [rng.randbytes(300_000), rng.randbytes(200_000)])
+    amd64 = registry.push_image("stx/multi", "amd64", [rng.randbytes(150_000)])
+    arm64 = registry.push_image("stx/multi", "arm64", [rng.randbytes(150_000)])
+    registry.push_index("stx/multi", "1.0", {"linux/amd64": amd64, "linux/arm64": arm64})
+    shared = rng.randbytes(100_000)
+    files = {f"Packages/pkg{i:02}.deb": rng.randbytes(rng.randint(1, 400_000)) for i in range(30)}
+    files |= {"Packages/same-a.deb": shared, "extra/nested/same-b.deb": shared, "empty": b""}
+    packages = _tree(tmp_path / "25.09", files)
+    by_digest = registry.push_index("stx/multi", "amd64-only", {"linux/amd64": amd64})
+    images = ["registry.local:9001/stx/app:1.0", f"stx/multi@{by_digest}", "stx/multi:1.0"]
+    site.upload("25.09", packages, images)
+    agents = site.add_agents(5)
+
+    steps = site.prestage("25.09")
+
+    assert {name: step["state"] for name, step in steps.items()} == dict.fromkeys(
+        (a.name for a in agents), "complete"
+    ), [step["details"] for step in steps.values()]
+    unique_bytes = sum(len(data) for data in {_digest(d): d for d in files.values()}.values())
+    for agent in agents:
+        _assert_prestaged(agent, "25.09", packages)
+        for image in (app, amd64):
+            for digest, data in image.blobs.items():
+                assert agent.blob(digest).read_bytes() == data
+            assert agent.blob(image.digest).read_bytes() == image.manifest
+        for digest in arm64.blobs:
+            assert not agent.blob(digest).exists(), "a layer of another platform was pulled"
+        references = json.loads((agent.release_dir("25.09") / "images.json").read_text())
+        assert references["registry.local:9001/stx/app:1.0"]["manifest"] == app.digest
+        assert references["stx/multi:1.0"]["manifest"] == amd64.digest
+        subcloud = site.call("GET", f"/subclouds/{agent.name}")
+        assert subcloud["prestage-status"] == "complete"
+        assert subcloud["prestage-versions"] == "25.09"
+    assert site.proxy.blob_bytes() == 5 * unique_bytes
+    listed = json.loads(site.cli("strategy-step", "list", "-f", "json").stdout)
+    assert all(step["progress"] for step in listed), listed
+
+    # The same release again: no package byte moves, no image blob either.
+    site.proxy.reset()
+    steps = site.prestage("25.09")
+    assert all(step["state"] == "complete" for step in steps.values()), steps
+    assert site.proxy.blob_bytes() == 0
+    for agent in agents:
+        images_op = max(
+            (op for op in agent.operations() if op["kind"] == "images"),
+            key=lambda op: op["started_at"],
+        )
+        assert images_op["result"]["blobs_transferred"] == 0
+
+    # A new release moves only its new files.
+    new_files = {f"Packages/new{i}.deb": rng.randbytes(50_000 + i) for i in range(3)}
+    packages_2 = _tree(tmp_path / "26.03", {**files, **new_files})
+    site.upload("26.03", packages_2, images)
+    site.proxy.reset()
+    steps = site.prestage("26.03")
+    assert all(step["state"] == "complete" for step in steps.values()), steps
+    assert site.proxy.blob_bytes() == 5 * sum(len(d) for d in new_files.values())
+    for agent in agents:
+        _assert_prestaged(agent, "26.03", packages_2)
+        assert site.call("GET", f"/subclouds/{agent.name}")["prestage-versions"] == "25.09,26.03"
+
+
+def test_a_killed_agent_resumes_without_fetching_again_what_it_had(tmp_path, services, registry):
+    site = e2e_site.Site(
+        tmp_path, services, registry.url, prestage="max_bandwidth_per_subcloud = 8\n"
+    )
+    site.start()
+    big = os.urandom(48 * MIB)
+    packages = _tree(tmp_path / "25.09", {"Packages/big.deb": big, "small.deb": b"x" * 1000})
+    site.upload("25.09", packages)
+    (agent,) = site.add_agents(1)
+    path = f"/v1.0/blobs/{_digest(big)}"
+    partial = agent.state / "partial" / _digest(big).split(":")[1]
+    site.call(
+        "POST",
+        "/sw-update-strategy",
+        {"type": "prestage", "release": "25.09", "sysadmin_password": "TGk2OW51eCo="},
+    )
+    site.call("POST", "/sw-update-strategy/actions", {"action": "apply"})
+    wait_for(
+        lambda: partial.exists() and partial.stat().st_size > 12 * MIB,
+        timeout=60,
+        what="a quarter of the big file",
+    )
+
+    agent.kill()
+    held = partial.stat().st_size
+    agent.start()
+
+    wait_for(
+        lambda: site.call("GET", "/sw-update-strategy")["state"] in e2e_site.END_STATES,
+        timeout=90,
+        what="the strategy to end",
+    )
+    assert site.call("GET", "/sw-update-strategy")["state"] == "complete"
+    _assert_prestaged(agent, "25.09", packages)
+    ranges = [header for p, header in site.proxy.requests if p == path]
+    resumed_from = [int(h.removeprefix("bytes=").rstrip("-")) for h in ranges if h]
+    assert resumed_from and resumed_from[0] >= held - 4 * MIB, (ranges, held)
+    # What was lost is at most what was in flight in socket buffers when it died.
+    assert site.proxy.served[path] < len(big) + 8 * MIB, site.proxy.served[path]
+    site.stop()
+
+
+def test_corruption_in_transit_or_at_the_source_is_detected(site, tmp_path):
+    rng = random.Random(2)
+    files = {name: rng.randbytes(2 * MIB) for name in ("a.deb", "b.deb", "c.deb")}
+    packages = _tree(tmp_path / "25.09", files)
+    site.upload("25.09", packages)
+    corrupt, truncate = (f"/v1.0/blobs/{_digest(files[n])}" for n in ("a.deb", "b.deb"))
+    site.proxy.faults[corrupt] = ["corrupt"]
+    site.proxy.faults[truncate] = ["truncate"]
+    (agent,) = site.add_agents(1)
+
+    steps = site.prestage("25.09")
+
+    assert steps[agent.name]["state"] == "complete", steps
+    _assert_prestaged(agent, "25.09", packages)
+    requests_of = {p: [h for q, h in site.proxy.requests if q == p] for p in (corrupt, truncate)}
+    # The corrupt copy was thrown away and fetched again whole; the cut one resumed.
+    assert requests_of[corrupt] == [None, None], requests_of
+    assert requests_of[truncate] == [None, f"bytes={MIB}-"], requests_of
+
+    # A blob corrupted in the controller's store: the step fails naming the file, and
+    # nothing of it counts as done; once repaired, the same release goes through.
+    bad = rng.randbytes(MIB)
+    packages_2 = _tree(tmp_path / "26.03", {"d.deb": bad})
+    site.upload("26.03", packages_2)
+    hex_digest = _digest(bad).split(":")[1]
+    stored = tmp_path / "controller" / "releases" / "sha256" / hex_digest[:2] / hex_digest
+    stored.write_bytes(bytes([bad[0] ^ 1]) + bad[1:])
+
+    steps = site.prestage("26.03")
+
+    step = steps[agent.name]
+    assert step["state"] == "failed", step
+    assert "prestaging-packages" in step["details"] and "d.deb" in step["details"], step
+    assert "digest" in step["details"], step
+    assert not agent.blob(_digest(bad)).exists()
+    assert not list((agent.state / "partial").iterdir())
+    _assert_not_prestaged(agent, "26.03")
+
+    stored.write_bytes(bad)
+    steps = site.prestage("26.03")
+    assert steps[agent.name]["state"] == "complete", steps
+    _assert_prestaged(agent, "26.03", packages_2)
+
+
+def test_each_failure_fails_the_step_with_its_reason_and_leaves_nothing_done(
+    tmp_path, services, registry
+):
+    registry_gate = e2e_site.FaultProxy(registry.url)
+    site = e2e_site.Site(tmp_path, services, registry_gate.url)
+    site.start()
+    image = registry.push_image("stx/failing", "1.0", [b"layer" * 1000])
+    packages = _tree(tmp_path / "25.09", {"Packages/p.deb": os.urandom(4 * MIB)})
+    site.upload("25.09", packages, [f"stx/failing:{image.tag}"])
+    (agent,) = site.add_agents(1)
+
+    def fails_with(reason: str, **prestage) -> None:
+        steps = site.prestage("25.09", **prestage)
+        step = steps[agent.name]
+        assert step["state"] == "failed" and reason in step["details"], step
+        _assert_not_prestaged(agent, "25.09")
+        assert site.call("GET", f"/subclouds/{agent.name}")["prestage-status"] == "failed"
+
+    fails_with("the sysadmin password does not match", password="wrong-password")
+    assert not list((agent.state / "operations").iterdir())
+
+    site.proxy.stop()
+    fails_with("release store at")
+    site.proxy.start()
+
+    registry_gate.stop()
+    fails_with("container registry")
+    registry_gate.start()
+
+    stat = os.statvfs(agent.state)
+    free = stat.f_bavail * stat.f_frsize
+    (small,) = site.add_agents(1, extra=f"reserved_disk_bytes = {free - 1 * MIB}\n")
+    steps = site.prestage("25.09")
+    assert steps[small.name]["state"] == "failed", steps
+    assert "Not enough free disk space for release 25.09" in steps[small.name]["details"]
+    _assert_not_prestaged(small, "25.09")
+    assert steps[agent.name]["state"] == "complete", steps
+    _assert_prestaged(agent, "25.09", packages)
+    registry_gate.stop()
+    site.stop()
+
+
+def test_agents_refuse_unauthenticated_callers(site):
+    (agent,) = site.add_agents(1)
+    assert requests.get(agent.url + "/", timeout=10).status_code == 200
+    for headers in ({}, {"X-Auth-Token": "wrong"}, {"X-Auth-Token": e2e_site.AGENT_TOKEN[:-1]}):
+        for method, path in (("GET", "/v1/info"), ("POST", "/v1/operations")):
+            answer = requests.request(
+                method, agent.url + path, headers=headers, json={}, timeout=10
+            )
+            assert answer.status_code == 401, answer.text
+            assert "X-Auth-Token" in answer.json()["error"]
+    answer = requests.get(
+        agent.url + "/v1/info", headers={"X-Auth-Token": e2e_site.AGENT_TOKEN}, timeout=10
+    )
+    assert answer.status_code == 200
+    assert answer.json()["prestaged_versions"] == []
