@@ -20,6 +20,7 @@ was already downloaded is kept (whole blobs) or resumed (partial ones).
 import concurrent.futures
 import dataclasses
 import errno
+import hmac
 import io
 import json
 import logging
@@ -160,6 +161,8 @@ class Agent:
         self._cancel: dict[str, threading.Event] = {}
         self._threads: dict[str, threading.Thread] = {}
         self._stopped = False
+        self._session_key = os.urandom(32)
+        self._verified: set[bytes] = set()
 
     # Life cycle.
 
@@ -325,8 +328,17 @@ class Agent:
                 "it refuses every prestage",
                 status=403,
             )
-        if not isinstance(password, str) or not passwords.verify(password.encode(), encoded):
+        if not isinstance(password, str):
             raise Refused("the sysadmin password does not match", status=403)
+        # scrypt is slow on purpose; a password that matched once is remembered (as a
+        # keyed hash, in memory) so the phases of a prestage do not pay it again.
+        seen = hmac.new(self._session_key, f"{encoded}\0{password}".encode(), "sha256").digest()
+        if seen in self._verified:
+            return
+        if not passwords.verify(password.encode(), encoded):
+            raise Refused("the sysadmin password does not match", status=403)
+        with self._lock:
+            self._verified.add(seen)
 
     # Running.
 

@@ -21,7 +21,7 @@ from dcmanager.releases import store
 
 LOG = logging.getLogger(__name__)
 
-CHUNK = 256 * 1024
+CHUNK = 1024 * 1024
 # Errors worth another attempt: the connection broke or the server was slow.
 TRANSIENT = (
     ks_exc.ConnectionError,

@@ -1659,6 +1659,15 @@ SCENARIOS: dict[tuple[str, str], list[Call]] = {
         Call(
             "GET",
             B1,
+            {"digest": BLOB_DIGEST},
+            accept=BLOB_TYPE,
+            headers={"Range": f"bytes={len(BLOB) + 1}-"},
+            status=416,
+            message=f"Range bytes={len(BLOB) + 1}- is outside the blob's {len(BLOB)} bytes",
+        ),
+        Call(
+            "GET",
+            B1,
             {"digest": "sha256:abc"},
             status=400,
             message=not_a_digest("sha256:abc"),

@@ -5,8 +5,12 @@ import hashlib
 import os
 
 import pytest
+import webob
 
+from dcmanager.api.controllers.v1 import releases as releases_controller
+from dcmanager.common import pacing
 from dcmanager.conf import CONF
+from dcmanager.releases import store
 from tests.functional import strategy_helpers as sh
 
 pytestmark = pytest.mark.empty_release_store
@@ -15,6 +19,17 @@ RELEASES = "/v1.0/releases"
 BLOBS = "/v1.0/blobs"
 OCTET = "application/octet-stream"
 IMAGES = ["registry.local:9001/starlingx/stx-platform:25.09", "docker.io/library/busybox:1.36"]
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
 
 
 def digest_of(data: bytes) -> str:
@@ -84,6 +99,47 @@ class TestBlobs:
         got = api.get(f"{BLOBS}/{digest_of(data)}", headers={"Range": "bytes=1000-"}, status=206)
         assert got.body == data[1000:]
         assert got.headers["Content-Range"] == f"bytes 1000-{len(data) - 1}/{len(data)}"
+
+    @pytest.mark.parametrize("headers", [{}, {"Range": "bytes=100000-"}])
+    def test_downloads_keep_to_the_controller_wide_cap(self, api, monkeypatch, headers):
+        clock = FakeClock()
+        pacer = pacing.Pacer(None, clock=clock, sleep=clock.sleep)
+        monkeypatch.setattr(releases_controller, "_SERVING_PACER", pacer)
+        CONF.set_override("max_bandwidth_total", 0.5, group="prestage")  # MiB/s
+        data = os.urandom(300_000)
+        put_blob(api, data)
+
+        got = api.get(f"{BLOBS}/{digest_of(data)}", headers=headers, status="*")
+
+        assert pacer.rate == 0.5 * 1024**2
+        assert clock.now == pytest.approx(len(got.body) / pacer.rate)
+        CONF.set_override("max_bandwidth_total", 0, group="prestage")
+        api.get(f"{BLOBS}/{digest_of(data)}")
+        assert pacer.rate is None
+
+    def test_a_download_streams_instead_of_reading_the_blob_first(self, api, monkeypatch):
+        clock = FakeClock()
+        monkeypatch.setattr(
+            releases_controller, "_SERVING_PACER", pacing.Pacer(1.0, clock, clock.sleep)
+        )
+        data = os.urandom(3 * store.CHUNK)
+        put_blob(api, data)
+        request = webob.Request.blank(f"{BLOBS}/{digest_of(data)}")
+
+        status, headers, body = request.call_application(api.app)
+
+        assert status.startswith("200")
+        assert dict(headers)["Content-Length"] == str(len(data))
+        assert clock.now <= store.CHUNK, "more than one chunk read before the response"
+        assert b"".join(body) == data
+
+    def test_a_range_past_the_end_is_416(self, api):
+        put_blob(api, b"0123456789")
+        got = api.get(
+            f"{BLOBS}/{digest_of(b'0123456789')}", headers={"Range": "bytes=20-"}, status=416
+        )
+        assert got.headers["Content-Range"] == "bytes */10"
+        assert got.json["message"] == "Range bytes=20- is outside the blob's 10 bytes"
 
     def test_head_says_whether_it_is_there(self, api):
         put_blob(api, b"here")

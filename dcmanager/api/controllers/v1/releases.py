@@ -13,8 +13,8 @@ import os
 
 import pecan
 import webob
-import webob.static
 
+from dcmanager.api import errors
 from dcmanager.api import hooks
 from dcmanager.api import validation
 from dcmanager.api import views
@@ -42,13 +42,35 @@ MIB = 1024**2
 _SERVING_PACER = pacing.Pacer(None)
 
 
-class _PacedFileIter(webob.static.FileIter):
-    """A file served under the process-wide cap (whole or a range)."""
+def _paced_chunks(handle, start: int, stop: int):
+    """The file's bytes ``[start, stop)``, under the process-wide cap.
 
-    def app_iter_range(self, start=None, stop=None):
-        for chunk in super().app_iter_range(start, stop):
+    A generator on purpose: pecan reads any other app_iter whole, to see whether the
+    body is empty, which would hold a blob in memory instead of streaming it.
+    """
+    with handle:
+        handle.seek(start)
+        left = stop - start
+        while left > 0:
+            chunk = handle.read(min(store.CHUNK, left))
+            if not chunk:
+                return
+            left -= len(chunk)
             _SERVING_PACER.take(len(chunk))
             yield chunk
+
+
+class _BlobResponse(webob.Response):
+    """Keeps its Content-Length when pecan swaps in a copy of the body iterator (it
+    peeks at a generator to see whether the body is empty; webob would drop the
+    length)."""
+
+    def _set_app_iter(self, value) -> None:
+        length = self.content_length
+        webob.Response.app_iter.fset(self, value)
+        self.content_length = length
+
+    app_iter = property(webob.Response.app_iter.fget, _set_app_iter)
 
 
 def _authorize(rule: str, action: str) -> None:
@@ -198,12 +220,26 @@ class BlobsController(base.ResourceController):
         except FileNotFoundError:
             raise exception.BlobNotFound(digest=digest) from None
         _SERVING_PACER.rate = pecan.request.conf.prestage.max_bandwidth_total * MIB or None
-        response = webob.Response(
-            content_type=BLOB_CONTENT_TYPE,
-            app_iter=_PacedFileIter(handle),
-            conditional_response=True,
-        )
-        response.content_length = os.fstat(handle.fileno()).st_size
+        size = os.fstat(handle.fileno()).st_size
+        response = _BlobResponse(content_type=BLOB_CONTENT_TYPE, conditional_response=True)
         response.etag = digest
         response.accept_ranges = "bytes"
+        start, stop = 0, size
+        request = pecan.request
+        # Ranges are answered here (webob would skip to the start by reading from the
+        # beginning of a generator).
+        if request.range and response in request.if_range:
+            content_range = request.range.content_range(size)
+            if content_range is None:
+                handle.close()
+                refused = errors.error_response(
+                    416, f"Range {request.range} is outside the blob's {size} bytes"
+                )
+                refused.content_range = f"bytes */{size}"
+                return refused
+            start, stop = content_range.start, content_range.stop
+            response.status = 206
+            response.content_range = content_range
+        response.app_iter = _paced_chunks(handle, start, stop)
+        response.content_length = stop - start
         return response
