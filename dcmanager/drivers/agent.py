@@ -126,9 +126,11 @@ class AgentDriver(base.SubcloudDriver):
 
     def get_system_info(self) -> base.SystemInfo:
         status, data = self._call("GET", "/v1/info")
-        self._auth_error(status, data)
         if status != 200 or not isinstance(data, dict):
-            raise AgentError(name=self.name, status=status, reason=self._reason(data))
+            # For the audit, an agent that refuses us is as good as silent.
+            raise base.SubcloudUnreachable(
+                name=self.name, reason=f"the agent answered {status}: {self._reason(data)}"
+            )
         return base.SystemInfo.from_dict(data)
 
     def start(
@@ -140,6 +142,14 @@ class AgentDriver(base.SubcloudDriver):
                 reason="[prestage] repository_url is not set: agents cannot fetch the release"
             )
         per_subcloud = prestage.max_bandwidth_per_subcloud
+        try:
+            password = request.sysadmin_password.decode()
+        except UnicodeDecodeError:
+            raise AgentRefused(
+                name=self.name,
+                kind=f"{kind} operation",
+                reason="the sysadmin password is not UTF-8",
+            ) from None
         body = {
             "id": key,
             "kind": str(kind),
@@ -147,7 +157,7 @@ class AgentDriver(base.SubcloudDriver):
             "repository_url": prestage.repository_url,
             "registry_url": prestage.registry_url,
             "max_bandwidth": per_subcloud * MIB if per_subcloud else None,
-            "sysadmin_password": request.sysadmin_password.decode(),
+            "sysadmin_password": password,
         }
         status, data = self._call("POST", "/v1/operations", body)
         if status == 403 and "password" in self._reason(data):

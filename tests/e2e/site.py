@@ -93,7 +93,13 @@ class Site:
         services: list[Service],
         registry_url: str | None,
         prestage: str = "",
+        subcloud_agent: str | None = None,
     ) -> None:
+        """
+        :param prestage: more ``[prestage]`` options.
+        :param subcloud_agent: the ``[subcloud_agent]`` options (default: the shared
+            token every :class:`Agent` takes).
+        """
         self.tmp_path = tmp_path
         self.services = services
         self.port = free_port()
@@ -108,8 +114,12 @@ class Site:
             + f"[prestage]\nrepository_url = {self.proxy.url}\n"
             + (f"registry_url = {registry_url}\n" if registry_url else "")
             + prestage
-            + "[subcloud_agent]\nauth_type = admin_token\nendpoint = http://unused.invalid\n"
-            f"token = {AGENT_TOKEN}\n"
+            + "[subcloud_agent]\n"
+            + (
+                subcloud_agent
+                or "auth_type = admin_token\nendpoint = http://unused.invalid\n"
+                f"token = {AGENT_TOKEN}\n"
+            )
         )
         self.controller: Service | None = None
         self.agents: list[Agent] = []

@@ -173,6 +173,53 @@ def test_a_killed_agent_resumes_without_fetching_again_what_it_had(tmp_path, ser
     site.stop()
 
 
+def test_a_cancelled_transfer_fails_its_step_and_the_next_prestage_resumes_it(
+    tmp_path, services, registry
+):
+    site = e2e_site.Site(tmp_path, services, registry.url, "max_bandwidth_per_subcloud = 8\n")
+    site.start()
+    big = os.urandom(32 * MIB)
+    packages = _tree(tmp_path / "25.09", {"big.deb": big})
+    site.upload("25.09", packages)
+    (agent,) = site.add_agents(1)
+    partial = agent.state / "partial" / _digest(big).split(":")[1]
+    site.call(
+        "POST",
+        "/sw-update-strategy",
+        {"type": "prestage", "release": "25.09", "sysadmin_password": "TGk2OW51eCo="},
+    )
+    site.call("POST", "/sw-update-strategy/actions", {"action": "apply"})
+    wait_for(
+        lambda: partial.exists() and partial.stat().st_size > 8 * MIB, timeout=60, what="8 MiB"
+    )
+    headers = {"X-Auth-Token": e2e_site.AGENT_TOKEN}
+    (running,) = [op for op in agent.operations() if op["kind"] == "packages"]
+
+    cancelled = requests.delete(
+        f"{agent.url}/v1/operations/{running['id']}", headers=headers, timeout=30
+    )
+
+    assert cancelled.status_code == 200
+    assert cancelled.json()["state"] == "cancelled"
+    wait_for(
+        lambda: site.call("GET", "/sw-update-strategy")["state"] in e2e_site.END_STATES,
+        what="the strategy to end",
+    )
+    (step,) = site.call("GET", "/sw-update-strategy/steps")["strategy-steps"]
+    assert step["state"] == "failed" and step["details"] == "prestaging-packages: cancelled"
+    _assert_not_prestaged(agent, "25.09")
+    held = partial.stat().st_size
+    assert held > 8 * MIB
+
+    steps = site.prestage("25.09")
+
+    assert steps[agent.name]["state"] == "complete"
+    _assert_prestaged(agent, "25.09", packages)
+    path = f"/v1.0/blobs/{_digest(big)}"
+    assert (path, f"bytes={held}-") in site.proxy.requests
+    site.stop()
+
+
 def test_corruption_in_transit_or_at_the_source_is_detected(site, tmp_path):
     rng = random.Random(2)
     files = {name: rng.randbytes(2 * MIB) for name in ("a.deb", "b.deb", "c.deb")}
@@ -274,3 +321,40 @@ def test_agents_refuse_unauthenticated_callers(site):
     )
     assert answer.status_code == 200
     assert answer.json()["prestaged_versions"] == []
+
+
+def test_an_agent_on_keystone_takes_the_service_user_and_admins_only(
+    tmp_path, services, registry, keystone
+):
+    service = keystone.service
+    site = e2e_site.Site(
+        tmp_path,
+        services,
+        registry.url,
+        subcloud_agent=(
+            f"auth_type = password\nauth_url = {keystone.url}\nusername = {service.name}\n"
+            f"password = {service.password}\nproject_name = {service.project}\n"
+            "user_domain_name = Default\nproject_domain_name = Default\n"
+        ),
+    )
+    site.start()
+    packages = _tree(tmp_path / "25.09", {"p.deb": os.urandom(MIB)})
+    site.upload("25.09", packages)
+    # The later auth_strategy in [agent] wins over the shared token.
+    (agent,) = site.add_agents(1, extra="auth_strategy = keystone\n" + keystone.authtoken_options())
+
+    steps = site.prestage("25.09")
+
+    assert steps[agent.name]["state"] == "complete", steps[agent.name]["details"]
+    _assert_prestaged(agent, "25.09", packages)
+    for token, status in (
+        (None, 401),
+        ("garbage", 401),
+        (e2e_site.AGENT_TOKEN, 401),
+        (keystone.token(keystone.viewer), 403),
+        (keystone.token(keystone.admin), 200),
+    ):
+        headers = {"X-Auth-Token": token} if token else {}
+        answer = requests.get(agent.url + "/v1/info", headers=headers, timeout=30)
+        assert answer.status_code == status, (token, answer.text)
+    site.stop()
