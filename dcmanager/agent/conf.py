@@ -25,6 +25,12 @@ opts = [
     ),
     cfg.PortOpt("bind_port", default=8129, help="Port the agent listens on."),
     cfg.StrOpt(
+        "cert_file",
+        help="PEM certificate (chain) to serve HTTPS with; register the subcloud with an "
+        "https:// endpoint, and give workers the CA in [subcloud_agent] cafile.",
+    ),
+    cfg.StrOpt("key_file", help="PEM private key of cert_file."),
+    cfg.StrOpt(
         "state_dir",
         default="/var/lib/dcmanager-agent",
         help="Where the agent keeps what it prestaged: blobs by sha256, the releases "

@@ -10,6 +10,7 @@ import logging
 import signal
 import socket
 import socketserver
+import ssl
 import sys
 import wsgiref.simple_server
 from collections.abc import Sequence
@@ -40,6 +41,17 @@ class _Handler(wsgiref.simple_server.WSGIRequestHandler):
 class _Server(socketserver.ThreadingMixIn, wsgiref.simple_server.WSGIServer):
     daemon_threads = True
     allow_reuse_address = True
+    ssl_context: ssl.SSLContext | None = None
+
+    def finish_request(self, request, client_address) -> None:
+        # In the connection's own thread: a slow TLS handshake holds up no one else.
+        if self.ssl_context is not None:
+            try:
+                request = self.ssl_context.wrap_socket(request, server_side=True)
+            except (ssl.SSLError, OSError) as exc:
+                LOG.info("TLS handshake with %s failed: %s", client_address[0], exc)
+                return
+        super().finish_request(request, client_address)
 
 
 class _Server6(_Server):
@@ -96,6 +108,24 @@ def parse_args(argv: Sequence[str]) -> cfg.ConfigOpts:
     return conf
 
 
+def _ssl_context(conf: cfg.ConfigOpts) -> ssl.SSLContext | None:
+    """The TLS context when ``[agent] cert_file`` is set.
+
+    :raises ConfigError: only one of cert_file and key_file, or files that do not load.
+    """
+    cert, key = conf.agent.cert_file, conf.agent.key_file
+    if not cert and not key:
+        return None
+    if not (cert and key):
+        raise agent_app.ConfigError("[agent] cert_file and key_file go together")
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    try:
+        context.load_cert_chain(cert, key)
+    except (ssl.SSLError, OSError) as exc:
+        raise agent_app.ConfigError(f"cannot load [agent] cert_file/key_file: {exc}") from None
+    return context
+
+
 def _check(conf: cfg.ConfigOpts) -> None:
     """:raises ConfigError: a setting that cannot work."""
     if conf.agent.sysadmin_password_hash:
@@ -120,6 +150,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         host, port = conf.agent.bind_host, conf.agent.bind_port
         server_class = _Server6 if ":" in host else _Server
         server = server_class((host, port), _Handler)
+        server.ssl_context = _ssl_context(conf)
     except (agent_app.ConfigError, ks_exc.ClientException, cfg.Error) as exc:
         LOG.error("dcmanager-agent cannot start: %s", exc)
         return 1
@@ -129,7 +160,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     server.set_app(app)
     bound_host, bound_port = server.server_address[:2]
     LOG.info(
-        "dcmanager-agent serving http://%s:%s (auth: %s, state: %s)",
+        "dcmanager-agent serving %s://%s:%s (auth: %s, state: %s)",
+        "https" if server.ssl_context else "http",
         f"[{bound_host}]" if ":" in bound_host else bound_host,
         bound_port,
         conf.agent.auth_strategy,

@@ -14,7 +14,10 @@ import urllib.error
 import urllib.request
 from typing import Any
 
+import requests
+
 from dcmanager.agent import passwords
+from tests.e2e.conftest import STARTUP_TIMEOUT
 from tests.e2e.conftest import Service
 from tests.e2e.conftest import clean_env
 from tests.e2e.conftest import free_port
@@ -43,11 +46,19 @@ class APIError(Exception):
 
 
 class Agent:
-    def __init__(self, site: "Site", name: str, extra: str = "") -> None:
+    def __init__(
+        self, site: "Site", name: str, extra: str = "", tls: tuple[str, str] | None = None
+    ) -> None:
+        """
+        :param tls: (certificate, key) files: the agent serves HTTPS.
+        """
         self.site = site
         self.name = name
         self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
+        self.url = f"{'https' if tls else 'http'}://127.0.0.1:{self.port}"
+        self.cafile = tls[0] if tls else None
+        if tls:
+            extra += f"cert_file = {tls[0]}\nkey_file = {tls[1]}\n"
         self.state = site.tmp_path / name
         self.config = site.tmp_path / f"{name}.conf"
         self.config.write_text(
@@ -68,7 +79,15 @@ class Agent:
             self.site.tmp_path / f"{self.name}-{self._starts}.log",
         )
         self.site.services.append(self.service)
-        self.service.wait_for_http(self.url + "/")
+        wait_for(self._answers, timeout=STARTUP_TIMEOUT, what=f"{self.name} to answer")
+
+    def _answers(self) -> bool:
+        if self.service.process.poll() is not None:
+            raise AssertionError(f"{self.name} exited:\n{self.service.log}")
+        try:
+            return requests.get(self.url + "/", verify=self.cafile or True, timeout=2).ok
+        except requests.ConnectionError:
+            return False
 
     def kill(self) -> None:
         self.service.process.send_signal(signal.SIGKILL)
@@ -143,10 +162,12 @@ class Site:
             assert "Traceback" not in service.log, service.log
             assert PASSWORD not in service.log, service.log_path
 
-    def add_agents(self, count: int, extra: str = "") -> list[Agent]:
+    def add_agents(
+        self, count: int, extra: str = "", tls: tuple[str, str] | None = None
+    ) -> list[Agent]:
         new = []
         for _ in range(count):
-            agent = Agent(self, f"agent{len(self.agents) + 1}", extra)
+            agent = Agent(self, f"agent{len(self.agents) + 1}", extra, tls)
             agent.start()
             self.agents.append(agent)
             new.append(agent)

@@ -5,7 +5,9 @@ with their own state directories, a fault-injecting proxy in front of the contro
 release store, and Debian's docker-registry (session-wide) holding the images.
 """
 
+import datetime
 import hashlib
+import ipaddress
 import json
 import os
 import pathlib
@@ -13,6 +15,10 @@ import random
 
 import pytest
 import requests
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 
 from tests import registry as test_registry
 from tests.e2e import site as e2e_site
@@ -357,4 +363,62 @@ def test_an_agent_on_keystone_takes_the_service_user_and_admins_only(
         headers = {"X-Auth-Token": token} if token else {}
         answer = requests.get(agent.url + "/v1/info", headers=headers, timeout=30)
         assert answer.status_code == status, (token, answer.text)
+    site.stop()
+
+
+def _self_signed(directory: pathlib.Path) -> tuple[str, str]:
+    """A certificate for 127.0.0.1 and its key (PEM files)."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(x509.NameOID.COMMON_NAME, "dcmanager-agent test")])
+    now = datetime.datetime.now(datetime.UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_file, key_file = directory / "agent.crt", directory / "agent.key"
+    cert_file.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return str(cert_file), str(key_file)
+
+
+def test_an_https_agent_is_driven_over_tls_with_the_configured_ca(tmp_path, services, registry):
+    cert_file, key_file = _self_signed(tmp_path)
+    site = e2e_site.Site(
+        tmp_path,
+        services,
+        registry.url,
+        subcloud_agent=(
+            "auth_type = admin_token\nendpoint = http://unused.invalid\n"
+            f"token = {e2e_site.AGENT_TOKEN}\ncafile = {cert_file}\n"
+        ),
+    )
+    site.start()
+    packages = _tree(tmp_path / "25.09", {"p.deb": os.urandom(MIB)})
+    site.upload("25.09", packages)
+    (agent,) = site.add_agents(1, tls=(cert_file, key_file))
+    assert agent.url.startswith("https://")
+
+    steps = site.prestage("25.09")
+
+    assert steps[agent.name]["state"] == "complete", steps[agent.name]["details"]
+    _assert_prestaged(agent, "25.09", packages)
+    with pytest.raises(requests.exceptions.SSLError):
+        requests.get(agent.url + "/", timeout=10)  # not trusted without the CA
     site.stop()

@@ -14,6 +14,7 @@ from dcmanager.agent import conf as agent_conf
 from dcmanager.agent import images
 from dcmanager.agent import operations
 from dcmanager.agent import passwords
+from dcmanager.cmd import agent as agent_cmd
 from dcmanager.common import pacing
 
 TOKEN = "a-shared-token-of-some-length"
@@ -339,3 +340,15 @@ def test_only_admin_and_service_roles_may_call(agent, roles, status):
     checked = agent_app._RoleCheck(agent_app.AgentApp(agent))
     request = webob.Request.blank("/v1/info", headers={"X-Roles": roles})
     assert request.get_response(checked).status_int == status
+
+
+def test_tls_needs_both_files_and_files_that_load(agent_conf_, tmp_path):
+    assert agent_cmd._ssl_context(agent_conf_) is None
+    agent_conf_.set_override("cert_file", str(tmp_path / "agent.crt"), group="agent")
+    with pytest.raises(agent_app.ConfigError, match="cert_file and key_file go together"):
+        agent_cmd._ssl_context(agent_conf_)
+    (tmp_path / "agent.key").write_text("not a key")
+    (tmp_path / "agent.crt").write_text("not a certificate")
+    agent_conf_.set_override("key_file", str(tmp_path / "agent.key"), group="agent")
+    with pytest.raises(agent_app.ConfigError, match="cannot load"):
+        agent_cmd._ssl_context(agent_conf_)
