@@ -35,6 +35,8 @@ class FaultProxy:
         """Body bytes sent, by path."""
         self.requests: list[tuple[str, str | None]] = []
         """(path, Range header) of every request."""
+        self.sent: list[int] = []
+        """Body bytes sent for each of :attr:`requests`."""
         self.faults: dict[str, list[str]] = collections.defaultdict(list)
         """Path -> faults for its next responses, in order: ``corrupt`` or ``truncate``."""
         self.connections: set[socket.socket] = set()
@@ -67,6 +69,8 @@ class FaultProxy:
 
         self.server = http.server.ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
         self.server.daemon_threads = True
+        # A client killed mid-response (on purpose) is not worth a traceback on stderr.
+        self.server.handle_error = lambda request, client_address: None
         self.port = self.server.server_address[1]
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
@@ -79,6 +83,7 @@ class FaultProxy:
         with self.lock:
             self.served.clear()
             self.requests.clear()
+            self.sent.clear()
 
     def stop(self) -> None:
         """Stop listening: callers get connection refused until :meth:`start`."""
@@ -98,6 +103,8 @@ class FaultProxy:
         }
         with self.lock:
             self.requests.append((path, handler.headers.get("Range")))
+            self.sent.append(0)
+            index = len(self.sent) - 1
             fault = self.faults[path].pop(0) if self.faults.get(path) else None
         try:
             upstream = requests.get(self.upstream + path, headers=headers, stream=True, timeout=30)
@@ -119,13 +126,14 @@ class FaultProxy:
                 if fault == "truncate" and sent + len(chunk) > length // 2:
                     chunk = chunk[: length // 2 - sent]
                     handler.wfile.write(chunk)
-                    self._count(path, len(chunk))
+                    self._count(path, index, len(chunk))
                     handler.close_connection = True
                     return
                 handler.wfile.write(chunk)
                 sent += len(chunk)
-                self._count(path, len(chunk))
+                self._count(path, index, len(chunk))
 
-    def _count(self, path: str, size: int) -> None:
+    def _count(self, path: str, index: int, size: int) -> None:
         with self.lock:
             self.served[path] += size
+            self.sent[index] += size
