@@ -81,7 +81,7 @@ class AgentApp:
             if record is None:
                 return _error(404, f"no operation {parts[2]}")
             return _json(200, record.view())
-        if parts[1] in ("info", "operations"):
+        if len(parts) >= 2 and parts[1] in ("info", "operations"):
             return _error(405, f"{request.method} is not allowed on {request.path_info}")
         return _error(404, f"no such resource: {request.path_info}")
 

@@ -26,6 +26,7 @@ import json
 import logging
 import os
 import posixpath
+import re
 import shutil
 import tempfile
 import threading
@@ -49,6 +50,9 @@ PRECHECK, PACKAGES, IMAGES = "precheck", "packages", "images"
 KINDS = (PRECHECK, PACKAGES, IMAGES)
 RUNNING, DONE, FAILED, CANCELLED = "running", "done", "failed", "cancelled"
 NO_IMAGES = "the release has no image list: no images to prestage"
+# Operation ids and release names become file names.
+_ID = re.compile(r"^[A-Za-z0-9:-]{1,128}$")
+_RELEASE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 # Finished operations kept on disk (the newest); older ones are forgotten at start.
 KEEP_FINISHED = 200
 
@@ -292,11 +296,13 @@ class Agent:
                 problems.append(f"'{name}' is required (a string)")
         if body.get("kind") not in KINDS:
             problems.append(f"'kind' must be one of {', '.join(KINDS)}")
-        if (
-            isinstance(body.get("id"), str)
-            and not body["id"].replace(":", "").replace("-", "").isalnum()
-        ):
-            problems.append("'id' may hold only letters, digits, ':' and '-'")
+        if isinstance(body.get("id"), str) and not _ID.match(body["id"]):
+            problems.append("'id' may hold only letters, digits, ':' and '-' (128 at most)")
+        if isinstance(body.get("release"), str) and not _RELEASE.match(body["release"]):
+            problems.append(
+                "'release' may hold only letters, digits, '.', '_' and '-' (64 at most, "
+                "not starting with '.')"
+            )
         for name in ("repository_url", "registry_url"):
             value = body.get(name)
             if value is not None and (

@@ -17,6 +17,7 @@ from typing import Any
 import requests
 
 from dcmanager.agent import passwords
+from tests import keystone as test_keystone
 from tests.e2e.conftest import STARTUP_TIMEOUT
 from tests.e2e.conftest import Service
 from tests.e2e.conftest import clean_env
@@ -113,12 +114,16 @@ class Site:
         registry_url: str | None,
         prestage: str = "",
         subcloud_agent: str | None = None,
+        keystone: test_keystone.Keystone | None = None,
     ) -> None:
         """
         :param prestage: more ``[prestage]`` options.
         :param subcloud_agent: the ``[subcloud_agent]`` options (default: the shared
             token every :class:`Agent` takes).
+        :param keystone: the controller's API checks tokens with this Keystone (the
+            test calls it as the admin); otherwise it runs with noauth.
         """
+        self.keystone = keystone
         self.tmp_path = tmp_path
         self.services = services
         self.port = free_port()
@@ -127,7 +132,8 @@ class Site:
         self.env = clean_env(tmp_path)
         self.config = tmp_path / "dcmanager.conf"
         self.config.write_text(
-            f"[DEFAULT]\nstate_path = {tmp_path / 'controller'}\nauth_strategy = noauth\n"
+            f"[DEFAULT]\nstate_path = {tmp_path / 'controller'}\n"
+            f"auth_strategy = {'keystone' if keystone else 'noauth'}\n"
             f"[api]\nbind_port = {self.port}\n"
             + FAST
             + f"[prestage]\nrepository_url = {self.proxy.url}\n"
@@ -139,6 +145,7 @@ class Site:
                 or "auth_type = admin_token\nendpoint = http://unused.invalid\n"
                 f"token = {AGENT_TOKEN}\n"
             )
+            + (keystone.authtoken_options() if keystone else "")
         )
         self.controller: Service | None = None
         self.agents: list[Agent] = []
@@ -187,7 +194,8 @@ class Site:
             f"{self.url}/v1.0{path}",
             data=json.dumps(body).encode() if body is not None else None,
             method=method,
-            headers={"Content-Type": "application/json"},
+            headers={"Content-Type": "application/json"}
+            | ({"X-Auth-Token": self.keystone.token(self.keystone.admin)} if self.keystone else {}),
         )
         try:
             with urllib.request.urlopen(request, timeout=30) as response:
@@ -196,7 +204,10 @@ class Site:
             raise APIError(exc.code, json.loads(exc.read() or b"null")) from None
 
     def cli(self, *args: str):
-        result = run("dcmanager", *args, env=self.env | {"DCMANAGER_URL": f"{self.url}/v1.0"})
+        env = self.env | {"DCMANAGER_URL": f"{self.url}/v1.0"}
+        if self.keystone:
+            env |= self.keystone.admin.environ(self.keystone.url)
+        result = run("dcmanager", *args, env=env)
         assert result.returncode == 0, result.stdout + result.stderr
         return result
 

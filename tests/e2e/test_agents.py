@@ -426,3 +426,28 @@ def test_an_https_agent_is_driven_over_tls_with_the_configured_ca(tmp_path, serv
     with pytest.raises(requests.exceptions.SSLError):
         requests.get(agent.url + "/", timeout=10)  # not trusted without the CA
     site.stop()
+
+
+def test_agents_read_a_keystone_protected_store_as_a_reader(tmp_path, services, registry, keystone):
+    site = e2e_site.Site(tmp_path, services, registry.url, keystone=keystone)
+    site.start()
+    packages = _tree(tmp_path / "25.09", {"p.deb": os.urandom(MIB)})
+    site.upload("25.09", packages)
+    viewer = keystone.viewer
+    reader = (
+        f"[controller]\nauth_type = password\nauth_url = {keystone.url}\n"
+        f"username = {viewer.name}\npassword = {viewer.password}\n"
+        f"project_name = {viewer.project}\nuser_domain_name = Default\n"
+        "project_domain_name = Default\n"
+    )
+    anonymous, with_reader = site.add_agents(1) + site.add_agents(1, extra=reader)
+
+    steps = site.prestage("25.09")
+
+    assert steps[with_reader.name]["state"] == "complete", steps[with_reader.name]["details"]
+    _assert_prestaged(with_reader, "25.09", packages)
+    step = steps[anonymous.name]
+    assert step["state"] == "failed"
+    assert "refused the agent's credentials (401)" in step["details"], step
+    _assert_not_prestaged(anonymous, "25.09")
+    site.stop()

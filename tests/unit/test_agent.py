@@ -266,6 +266,11 @@ GOOD = {
     [
         ({"id": None}, "'id' is required"),
         ({"id": "a/b"}, "'id' may hold only"),
+        ({"id": "é1"}, "'id' may hold only"),
+        ({"id": "1" * 129}, "'id' may hold only"),
+        ({"release": "../../etc"}, "'release' may hold only"),
+        ({"release": ".hidden"}, "'release' may hold only"),
+        ({"release": "2" * 65}, "'release' may hold only"),
         ({"kind": "reboot"}, "'kind' must be one of precheck, packages, images"),
         ({"release": 25.09}, "'release' is required"),
         ({"repository_url": "ftp://x"}, "'repository_url' must be an http(s) URL"),
@@ -306,6 +311,8 @@ def test_a_wrong_or_missing_password_is_refused_and_nothing_starts(app, agent, a
     ("method", "path", "status"),
     [
         ("GET", "/v2/info", 404),
+        ("GET", "/v1", 404),
+        ("GET", "/v1/operations/a/b", 404),
         ("GET", "/v1/nothing", 404),
         ("GET", "/v1/operations/unknown", 404),
         ("DELETE", "/v1/operations/unknown", 404),
