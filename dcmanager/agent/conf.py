@@ -71,6 +71,14 @@ opts = [
         help="The shared token callers present when auth_strategy = token (at least "
         "16 characters).",
     ),
+    cfg.ListOpt(
+        "repository_urls",
+        default=[],
+        help="The system controller URLs (as in its [prestage] repository_url) this agent "
+        "fetches releases from, and sends its [controller] credentials to; an "
+        "operation naming another is refused. Empty: any, which lets whoever may start "
+        "operations point the agent, and its credentials, anywhere.",
+    ),
     cfg.IntOpt(
         "download_concurrency",
         default=4,

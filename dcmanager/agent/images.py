@@ -51,6 +51,9 @@ def parse(name: str) -> ImageRef:
             store.parse_digest(reference)
         except store.BlobError as exc:
             raise ImageError(f"image {name}: {exc}") from None
+        slash, colon = rest.rfind("/"), rest.rfind(":")
+        if colon > slash:
+            rest = rest[:colon]  # name:tag@digest: the digest decides
     else:
         slash, colon = rest.rfind("/"), rest.rfind(":")
         if colon > slash:

@@ -36,6 +36,7 @@ from collections.abc import Callable
 from typing import Any
 
 import requests
+from keystoneauth1 import exceptions as ks_exc
 from oslo_config import cfg
 
 from dcmanager.agent import images
@@ -51,8 +52,8 @@ KINDS = (PRECHECK, PACKAGES, IMAGES)
 RUNNING, DONE, FAILED, CANCELLED = "running", "done", "failed", "cancelled"
 NO_IMAGES = "the release has no image list: no images to prestage"
 # Operation ids and release names become file names.
-_ID = re.compile(r"^[A-Za-z0-9:-]{1,128}$")
-_RELEASE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+_ID = re.compile(r"[A-Za-z0-9:-]{1,128}")
+_RELEASE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 # Finished operations kept on disk (the newest); older ones are forgotten at start.
 KEEP_FINISHED = 200
 
@@ -263,8 +264,14 @@ class Agent:
                         f"{existing.release}",
                         status=409,
                     )
+            try:
+                self._save(request)
+            except OSError as exc:
+                raise Refused(
+                    f"the agent cannot record the operation: {_disk_error(exc, self.state_dir)}",
+                    status=507,
+                ) from None
             self._records[request.id] = request
-            self._save(request)
             self._launch(request)
         LOG.info(
             "Started operation %s (%s of release %s)", request.id, request.kind, request.release
@@ -296,9 +303,9 @@ class Agent:
                 problems.append(f"'{name}' is required (a string)")
         if body.get("kind") not in KINDS:
             problems.append(f"'kind' must be one of {', '.join(KINDS)}")
-        if isinstance(body.get("id"), str) and not _ID.match(body["id"]):
+        if isinstance(body.get("id"), str) and not _ID.fullmatch(body["id"]):
             problems.append("'id' may hold only letters, digits, ':' and '-' (128 at most)")
-        if isinstance(body.get("release"), str) and not _RELEASE.match(body["release"]):
+        if isinstance(body.get("release"), str) and not _RELEASE.fullmatch(body["release"]):
             problems.append(
                 "'release' may hold only letters, digits, '.', '_' and '-' (64 at most, "
                 "not starting with '.')"
@@ -310,6 +317,13 @@ class Agent:
                 or urllib.parse.urlsplit(value).scheme not in ("http", "https")
             ):
                 problems.append(f"'{name}' must be an http(s) URL")
+        trusted = [url.rstrip("/") for url in self.conf.agent.repository_urls]
+        repository = body.get("repository_url")
+        if trusted and isinstance(repository, str) and repository.rstrip("/") not in trusted:
+            problems.append(
+                "'repository_url' is not a controller this agent fetches from "
+                "([agent] repository_urls)"
+            )
         bandwidth = body.get("max_bandwidth")
         if bandwidth is not None and (
             isinstance(bandwidth, bool) or not isinstance(bandwidth, (int, float)) or bandwidth <= 0
@@ -334,14 +348,17 @@ class Agent:
                 "it refuses every prestage",
                 status=403,
             )
-        if not isinstance(password, str):
-            raise Refused("the sysadmin password does not match", status=403)
+        try:
+            password_bytes = password.encode()
+        except (AttributeError, UnicodeEncodeError):  # not a string, or lone surrogates
+            raise Refused("the sysadmin password does not match", status=403) from None
         # scrypt is slow on purpose; a password that matched once is remembered (as a
         # keyed hash, in memory) so the phases of a prestage do not pay it again.
-        seen = hmac.new(self._session_key, f"{encoded}\0{password}".encode(), "sha256").digest()
+        seen = hmac.new(self._session_key, encoded.encode() + b"\0" + password_bytes, "sha256")
+        seen = seen.digest()
         if seen in self._verified:
             return
-        if not passwords.verify(password.encode(), encoded):
+        if not passwords.verify(password_bytes, encoded):
             raise Refused("the sysadmin password does not match", status=403)
         with self._lock:
             self._verified.add(seen)
@@ -349,7 +366,8 @@ class Agent:
     # Running.
 
     def _record_path(self, operation_id: str) -> str:
-        return os.path.join(self.operations_dir, f"{operation_id.replace(':', '-')}.json")
+        # Ids hold letters, digits, ':' and '-', never '_': one file per id.
+        return os.path.join(self.operations_dir, f"{operation_id.replace(':', '_')}.json")
 
     def _save(self, record: Record) -> None:
         _write_json(self._record_path(record.id), dataclasses.asdict(record))
@@ -367,32 +385,48 @@ class Agent:
         run = {PRECHECK: self._precheck, PACKAGES: self._packages, IMAGES: self._images}[
             record.kind
         ]
+        result: dict[str, Any] = {}
+        error = None
         try:
-            record.result = run(record, cancelled) or {}
-            record.state = DONE
+            result = run(record, cancelled) or {}
+            state = DONE
         except transfer.Cancelled:
             if self._stopped:
                 return  # the agent stops: the operation runs again at its next start
-            record.state, record.error = CANCELLED, "cancelled"
+            state, error = CANCELLED, "cancelled"
         except (Failed, transfer.TransferError, images.ImageError) as exc:
-            record.state, record.error = FAILED, str(exc)
+            state, error = FAILED, str(exc)
+        except ks_exc.ClientException as exc:
+            state, error = (
+                FAILED,
+                (
+                    f"the agent could not authenticate to the system controller ({exc}); "
+                    "check the [controller] options"
+                ),
+            )
         except OSError as exc:
-            record.state, record.error = FAILED, str(_disk_error(exc, self.state_dir))
+            state, error = FAILED, str(_disk_error(exc, self.state_dir))
         except Exception as exc:
             LOG.exception("Operation %s failed", record.id)
-            record.state, record.error = FAILED, f"internal error: {type(exc).__name__}: {exc}"
+            state, error = FAILED, f"internal error: {type(exc).__name__}: {exc}"
         LOG.info(
             "Operation %s (%s of release %s) %s%s",
             record.id,
             record.kind,
             record.release,
-            record.state,
-            f": {record.error}" if record.error else "",
+            state,
+            f": {error}" if error else "",
         )
         with self._lock:
-            self._save(record)
-            self._cancel.pop(record.id, None)
-            self._threads.pop(record.id, None)
+            # A poll sees the result, the error and the state change together.
+            record.result, record.error, record.state = result, error, state
+            try:
+                self._save(record)
+            except OSError as exc:
+                LOG.warning("Could not record the end of operation %s: %s", record.id, exc)
+            if self._threads.get(record.id) is threading.current_thread():
+                self._cancel.pop(record.id, None)
+                self._threads.pop(record.id, None)
 
     # The controller's release store.
 
@@ -438,7 +472,7 @@ class Agent:
         return transfer.Fetcher(
             self.blobs,
             self.partial_dir,
-            pacing.Pacer(record.max_bandwidth),
+            pacing.Pacer(record.max_bandwidth, sleep=cancelled.wait),  # cancel wakes it
             self.conf.agent.max_attempts,
             cancelled,
             on_bytes,
@@ -516,11 +550,7 @@ class Agent:
             files_of.setdefault(f["digest"], []).append(f)
         record.artifacts_done = sum(len(files_of[d]) for d in sizes if d not in missing)
         fetcher = self._fetcher(record, cancelled)
-        # Resumed downloads count what they already hold.
-        for digest in missing:
-            partial = os.path.join(self.partial_dir, store.parse_digest(digest))
-            if os.path.exists(partial):
-                record.bytes_done += min(os.path.getsize(partial), sizes[digest])
+        record.bytes_done += self._partial_bytes(missing, sizes)
 
         def done(digest: str) -> None:
             with self._lock:
@@ -544,16 +574,30 @@ class Agent:
         )
         return {"bytes_transferred": fetcher.bytes_received, "files_transferred": len(missing)}
 
+    def _partial_bytes(self, digests: list[str], sizes: dict[str, int]) -> int:
+        """What resumed downloads already hold (counted as done, as their fetcher
+        subtracts it if it throws a partial file away)."""
+        held = 0
+        for digest in digests:
+            partial = os.path.join(self.partial_dir, store.parse_digest(digest))
+            if os.path.exists(partial):
+                held += min(os.path.getsize(partial), sizes[digest])
+        return held
+
     def _link_tree(self, version: str, paths: dict[str, dict]) -> None:
         """``releases/<version>/packages``: the release's files, as hard links to blobs
         (built aside, then swapped in)."""
         directory = os.path.join(self.releases_dir, version)
         os.makedirs(directory, mode=0o755, exist_ok=True)
         building = tempfile.mkdtemp(dir=directory, prefix=".packages-")
-        for path, entry in paths.items():
-            target = os.path.join(building, path)
-            os.makedirs(os.path.dirname(target), exist_ok=True)
-            os.link(self.blobs.path(entry["digest"]), target)
+        try:
+            for path, entry in paths.items():
+                target = os.path.join(building, path)
+                os.makedirs(os.path.dirname(target), exist_ok=True)
+                os.link(self.blobs.path(entry["digest"]), target)
+        except OSError:
+            shutil.rmtree(building, ignore_errors=True)
+            raise
         final = os.path.join(directory, "packages")
         if os.path.exists(final):
             old = tempfile.mkdtemp(dir=directory, prefix=".old-")
@@ -633,6 +677,7 @@ class Agent:
         record.artifacts_total = len(names)
         record.bytes_total = sum(sizes.values())
         record.bytes_done = record.bytes_total - sum(sizes[d] for d in missing)
+        record.bytes_done += self._partial_bytes(missing, sizes)
         fetcher = self._fetcher(record, cancelled)
         jobs = [
             (

@@ -22,6 +22,9 @@ from dcmanager.releases import store
 LOG = logging.getLogger(__name__)
 
 CHUNK = 1024 * 1024
+PACED_CHUNK = 64 * 1024
+# Held while a blob is fetched, by the first byte of its digest (process-wide).
+_LOCKS = [threading.Lock() for _ in range(256)]
 # Errors worth another attempt: the connection broke or the server was slow.
 TRANSIENT = (
     ks_exc.ConnectionError,
@@ -84,24 +87,30 @@ class Fetcher:
         :raises TransferError: it could not be fetched whole and correct.
         :raises Cancelled: the operation was cancelled meanwhile.
         """
-        if self.blobs.has(digest):
-            return False
-        os.makedirs(self.partial_dir, mode=0o700, exist_ok=True)
-        partial = os.path.join(self.partial_dir, store.parse_digest(digest))
-        problem = "no attempt made"
-        for attempt in range(1, self.attempts + 1):
-            if self.cancelled.is_set():
-                raise Cancelled()
-            try:
-                problem = self._attempt(get, url, digest, size, partial)
-            except TRANSIENT as exc:
-                problem = f"the connection failed ({type(exc).__name__}): {exc}"
-            if problem is None:
-                return True
-            LOG.warning(
-                "%s (%s): attempt %d of %d: %s", what, digest, attempt, self.attempts, problem
-            )
-        raise TransferError(f"{what} ({digest}): {problem}")
+        hex_digest = store.parse_digest(digest)
+        # Two operations may want the same blob (releases share files): one downloads
+        # it, the other finds it stored; never both into the same partial file.
+        with _LOCKS[int(hex_digest[:2], 16)]:
+            if self.blobs.has(digest):
+                return False
+            os.makedirs(self.partial_dir, mode=0o700, exist_ok=True)
+            partial = os.path.join(self.partial_dir, hex_digest)
+            problem = "no attempt made"
+            for attempt in range(1, self.attempts + 1):
+                if self.cancelled.is_set():
+                    raise Cancelled()
+                try:
+                    problem = self._attempt(get, url, digest, size, partial)
+                except TRANSIENT as exc:
+                    problem = f"the connection failed ({type(exc).__name__}): {exc}"
+                except TransferError as exc:
+                    raise TransferError(f"{what} ({digest}): {exc}") from None
+                if problem is None:
+                    return True
+                LOG.warning(
+                    "%s (%s): attempt %d of %d: %s", what, digest, attempt, self.attempts, problem
+                )
+            raise TransferError(f"{what} ({digest}): {problem}")
 
     def _attempt(
         self, get: Getter, url: str, digest: str, size: int | None, partial: str
@@ -114,7 +123,7 @@ class Fetcher:
             open(partial, "wb").close()  # an empty blob needs no request
             offset = 0
         if size is not None and offset > size:
-            self._discard(partial, offset)
+            self._discard(partial, size)  # only ``size`` of it was counted as done
             offset = 0
         hasher = hashlib.sha256()
         if offset:
@@ -148,7 +157,8 @@ class Fetcher:
     ) -> None:
         with open(partial, "ab" if offset else "wb") as out:
             try:
-                for chunk in response.iter_content(CHUNK):
+                # Small chunks under a cap, so that streams sharing it take turns often.
+                for chunk in response.iter_content(PACED_CHUNK if self.pacer.rate else CHUNK):
                     if self.cancelled.is_set():
                         raise Cancelled()
                     room = None if size is None else size - out.tell()

@@ -31,7 +31,13 @@ from dcmanager.agent import passwords
 LOG = logging.getLogger(__name__)
 
 
+# Seconds a connection may stay silent before the agent drops it.
+CONNECTION_TIMEOUT = 60
+
+
 class _Handler(wsgiref.simple_server.WSGIRequestHandler):
+    timeout = CONNECTION_TIMEOUT
+
     def log_message(self, format: str, *args) -> None:  # noqa: A002 - the base's name
         logging.getLogger("dcmanager.agent.access").info(
             "%s %s", self.client_address[0], format % args
@@ -46,6 +52,7 @@ class _Server(socketserver.ThreadingMixIn, wsgiref.simple_server.WSGIServer):
     def finish_request(self, request, client_address) -> None:
         # In the connection's own thread: a slow TLS handshake holds up no one else.
         if self.ssl_context is not None:
+            request.settimeout(CONNECTION_TIMEOUT)  # for the handshake too
             try:
                 request = self.ssl_context.wrap_socket(request, server_side=True)
             except (ssl.SSLError, OSError) as exc:

@@ -133,6 +133,12 @@ class TestBlobs:
         assert clock.now <= store.CHUNK, "more than one chunk read before the response"
         assert b"".join(body) == data
 
+    def test_an_empty_blob_downloads_as_200(self, api):
+        put_blob(api, b"")
+        got = api.get(f"{BLOBS}/{digest_of(b'')}", status=200)
+        assert got.body == b""
+        assert got.headers["Content-Length"] == "0"
+
     def test_a_range_past_the_end_is_416(self, api):
         put_blob(api, b"0123456789")
         got = api.get(

@@ -30,7 +30,10 @@ def agent_conf_(tmp_path):
     conf.set_override("sysadmin_password_hash", PASSWORD_HASH, group="agent")
     conf.set_override("auth_strategy", "token", group="agent")
     conf.set_override("auth_token", TOKEN, group="agent")
-    return conf
+    yield conf
+    # Overrides stick to the option objects, which every ConfigOpts here shares.
+    for opt in agent_conf.opts:
+        conf.clear_override(opt.dest, group="agent")
 
 
 def _unreachable(url, **kwargs):
@@ -139,6 +142,7 @@ def test_a_pacer_without_rate_never_waits():
         ("docker.io/library/busybox:1.36", "library/busybox", "1.36"),
         (f"quay.io/x/y@sha256:{'a' * 64}", "x/y", f"sha256:{'a' * 64}"),
         ("host:5000/a/b/c", "a/b/c", "latest"),
+        (f"host:5000/a/b:1.0@sha256:{'b' * 64}", "a/b", f"sha256:{'b' * 64}"),
     ],
 )
 def test_image_names_map_to_a_repository_of_the_controllers_registry(name, repository, reference):
@@ -268,6 +272,7 @@ GOOD = {
         ({"id": "a/b"}, "'id' may hold only"),
         ({"id": "é1"}, "'id' may hold only"),
         ({"id": "1" * 129}, "'id' may hold only"),
+        ({"id": "12:packages\n"}, "'id' may hold only"),
         ({"release": "../../etc"}, "'release' may hold only"),
         ({"release": ".hidden"}, "'release' may hold only"),
         ({"release": "2" * 65}, "'release' may hold only"),
@@ -287,6 +292,16 @@ def test_malformed_operations_get_400_naming_the_field(app, agent, change, messa
     assert agent.get(GOOD["id"]) is None
 
 
+def test_only_trusted_repositories_when_the_agent_names_them(app, agent, agent_conf_):
+    agent_conf_.set_override(
+        "repository_urls", ["http://10.0.0.2:8119/", "http://10.0.0.3:8119"], group="agent"
+    )
+    status, body = _call(app, "POST", "/v1/operations", GOOD)
+    assert status == 400
+    assert "not a controller this agent fetches from" in body["error"]
+    assert agent.get(GOOD["id"]) is None
+
+
 @pytest.mark.parametrize("raw", [b"{", b"[]", b'"x"', b"null"])
 def test_a_body_that_is_not_an_object_gets_400(app, raw):
     status, body = _call(app, "POST", "/v1/operations", raw=raw)
@@ -295,7 +310,7 @@ def test_a_body_that_is_not_an_object_gets_400(app, raw):
 
 
 def test_a_wrong_or_missing_password_is_refused_and_nothing_starts(app, agent, agent_conf_):
-    for password in ("wrong", "", None, 5):
+    for password in ("wrong", "", None, 5, "\ud800"):
         status, body = _call(app, "POST", "/v1/operations", {**GOOD, "sysadmin_password": password})
         assert status == 403
         assert body["error"] == "the sysadmin password does not match"
