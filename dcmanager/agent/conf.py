@@ -76,8 +76,8 @@ opts = [
         default=[],
         help="The system controller URLs (as in its [prestage] repository_url) this agent "
         "fetches releases from, and sends its [controller] credentials to; an "
-        "operation naming another is refused. Empty: any, which lets whoever may start "
-        "operations point the agent, and its credentials, anywhere.",
+        "operation naming another is refused. Required when [controller] has "
+        "credentials; empty otherwise means any.",
     ),
     cfg.IntOpt(
         "download_concurrency",

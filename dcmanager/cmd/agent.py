@@ -142,6 +142,11 @@ def _check(conf: cfg.ConfigOpts) -> None:
             raise agent_app.ConfigError(f"[agent] sysadmin_password_hash is {exc}") from None
     else:
         LOG.warning("[agent] sysadmin_password_hash is not set: every prestage will be refused")
+    if conf.controller.auth_type and not conf.agent.repository_urls:
+        raise agent_app.ConfigError(
+            "[controller] credentials need [agent] repository_urls: the controllers the "
+            "agent may send them to"
+        )
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -374,3 +374,14 @@ def test_tls_needs_both_files_and_files_that_load(agent_conf_, tmp_path):
     agent_conf_.set_override("key_file", str(tmp_path / "agent.key"), group="agent")
     with pytest.raises(agent_app.ConfigError, match="cannot load"):
         agent_cmd._ssl_context(agent_conf_)
+
+
+def test_controller_credentials_need_the_controllers_they_may_go_to(agent_conf_):
+    agent_conf_.set_override("auth_type", "password", group="controller")
+    try:
+        with pytest.raises(agent_app.ConfigError, match="need \\[agent\\] repository_urls"):
+            agent_cmd._check(agent_conf_)
+        agent_conf_.set_override("repository_urls", ["http://10.0.0.2:8119"], group="agent")
+        agent_cmd._check(agent_conf_)
+    finally:
+        agent_conf_.clear_override("auth_type", group="controller")
