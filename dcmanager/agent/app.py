@@ -30,6 +30,7 @@ from oslo_config import cfg
 from dcmanager import version
 from dcmanager.agent import conf as agent_conf
 from dcmanager.agent import operations
+from dcmanager.common import wsgi
 
 LOG = logging.getLogger(__name__)
 
@@ -130,19 +131,6 @@ class _RoleCheck:
         return request.get_response(self.app)
 
 
-class _PublicRoot:
-    """``GET /`` without authentication; everything else through ``protected``."""
-
-    def __init__(self, app, protected) -> None:
-        self.app = app
-        self.protected = protected
-
-    def __call__(self, environ, start_response):
-        if environ.get("PATH_INFO", "/") in ("", "/"):
-            return self.app(environ, start_response)
-        return self.protected(environ, start_response)
-
-
 def setup_app(conf: cfg.ConfigOpts, agent: operations.Agent):
     """The WSGI application, with the authentication ``[agent] auth_strategy`` names.
 
@@ -163,4 +151,4 @@ def setup_app(conf: cfg.ConfigOpts, agent: operations.Agent):
                 "auth_strategy = keystone needs [keystone_authtoken] www_authenticate_uri "
                 "(and the credentials auth_token validates tokens with)"
             )
-    return _PublicRoot(app, protected)
+    return wsgi.PublicRootDispatcher(app, protected)

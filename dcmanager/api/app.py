@@ -10,23 +10,11 @@ from oslo_middleware import sizelimit
 from dcmanager.api import errors
 from dcmanager.api import hooks
 from dcmanager.common import exception
+from dcmanager.common import wsgi
 from dcmanager.conf import default as default_conf
 
 BLOBS_PATH = "/v1.0/blobs/"
 RELEASES_PATH = "/v1.0/releases"
-
-
-class _PublicRootDispatcher:
-    """Send ``GET /`` (the version list) around authentication, all else through it."""
-
-    def __init__(self, public_app, protected_app) -> None:
-        self.public_app = public_app
-        self.protected_app = protected_app
-
-    def __call__(self, environ, start_response):
-        if environ.get("PATH_INFO", "/") in ("", "/"):
-            return self.public_app(environ, start_response)
-        return self.protected_app(environ, start_response)
 
 
 class _BodyLimits:
@@ -88,7 +76,7 @@ def setup_app(conf: cfg.ConfigOpts = cfg.CONF):
                 reason="auth_strategy = keystone needs [keystone_authtoken] "
                 "www_authenticate_uri (and the service credentials auth_token uses)"
             )
-        app = _PublicRootDispatcher(app, protected)
+        app = wsgi.PublicRootDispatcher(app, protected)
     app = _BodyLimits(app, conf)
     app = request_id.RequestId(app)
     return errors.JsonErrorMiddleware(app)

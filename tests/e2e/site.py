@@ -226,8 +226,8 @@ class Site:
             return exc.status == 404
         return False
 
-    def prestage(self, release: str, password: str = PASSWORD, timeout: float = 120) -> dict:
-        """Create, apply and wait for a prestage strategy; its steps by subcloud."""
+    def apply(self, release: str, password: str = PASSWORD) -> None:
+        """Replace the last strategy with a prestage strategy of ``release``, applied."""
         try:
             self.call("DELETE", "/sw-update-strategy")
         except APIError as exc:
@@ -244,6 +244,9 @@ class Site:
             },
         )
         self.call("POST", "/sw-update-strategy/actions", {"action": "apply"})
+
+    def wait_for_end(self, timeout: float = 120) -> dict:
+        """The strategy's steps by subcloud, once it ended."""
         wait_for(
             lambda: self.call("GET", "/sw-update-strategy")["state"] in END_STATES,
             timeout=timeout,
@@ -251,3 +254,8 @@ class Site:
         )
         steps = self.call("GET", "/sw-update-strategy/steps")["strategy-steps"]
         return {step["cloud"]: step for step in steps}
+
+    def prestage(self, release: str, password: str = PASSWORD, timeout: float = 120) -> dict:
+        """Apply a prestage strategy and wait for its end; its steps by subcloud."""
+        self.apply(release, password)
+        return self.wait_for_end(timeout)

@@ -148,12 +148,7 @@ def test_a_killed_agent_resumes_without_fetching_again_what_it_had(tmp_path, ser
     (agent,) = site.add_agents(1)
     path = f"/v1.0/blobs/{_digest(big)}"
     partial = agent.state / "partial" / _digest(big).split(":")[1]
-    site.call(
-        "POST",
-        "/sw-update-strategy",
-        {"type": "prestage", "release": "25.09", "sysadmin_password": "TGk2OW51eCo="},
-    )
-    site.call("POST", "/sw-update-strategy/actions", {"action": "apply"})
+    site.apply("25.09")
     wait_for(
         lambda: partial.exists() and partial.stat().st_size > 12 * MIB,
         timeout=60,
@@ -164,12 +159,8 @@ def test_a_killed_agent_resumes_without_fetching_again_what_it_had(tmp_path, ser
     held = partial.stat().st_size
     agent.start()
 
-    wait_for(
-        lambda: site.call("GET", "/sw-update-strategy")["state"] in e2e_site.END_STATES,
-        timeout=90,
-        what="the strategy to end",
-    )
-    assert site.call("GET", "/sw-update-strategy")["state"] == "complete"
+    steps = site.wait_for_end(timeout=90)
+    assert steps[agent.name]["state"] == "complete", steps[agent.name]["details"]
     _assert_prestaged(agent, "25.09", packages)
     # One download until the kill, then one that resumes exactly where the file on disk
     # ends and sends only the rest.
@@ -193,12 +184,7 @@ def test_a_cancelled_transfer_fails_its_step_and_the_next_prestage_resumes_it(
     site.upload("25.09", packages)
     (agent,) = site.add_agents(1)
     partial = agent.state / "partial" / _digest(big).split(":")[1]
-    site.call(
-        "POST",
-        "/sw-update-strategy",
-        {"type": "prestage", "release": "25.09", "sysadmin_password": "TGk2OW51eCo="},
-    )
-    site.call("POST", "/sw-update-strategy/actions", {"action": "apply"})
+    site.apply("25.09")
     wait_for(
         lambda: partial.exists() and partial.stat().st_size > 8 * MIB, timeout=60, what="8 MiB"
     )
@@ -211,11 +197,7 @@ def test_a_cancelled_transfer_fails_its_step_and_the_next_prestage_resumes_it(
 
     assert cancelled.status_code == 200
     assert cancelled.json()["state"] == "cancelled"
-    wait_for(
-        lambda: site.call("GET", "/sw-update-strategy")["state"] in e2e_site.END_STATES,
-        what="the strategy to end",
-    )
-    (step,) = site.call("GET", "/sw-update-strategy/steps")["strategy-steps"]
+    step = site.wait_for_end()[agent.name]
     assert step["state"] == "failed" and step["details"] == "prestaging-packages: cancelled"
     _assert_not_prestaged(agent, "25.09")
     held = partial.stat().st_size

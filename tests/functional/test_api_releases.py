@@ -11,6 +11,7 @@ from dcmanager.api.controllers.v1 import releases as releases_controller
 from dcmanager.common import pacing
 from dcmanager.conf import CONF
 from dcmanager.releases import store
+from tests.clock import FakeClock
 from tests.functional import strategy_helpers as sh
 
 pytestmark = pytest.mark.empty_release_store
@@ -19,17 +20,6 @@ RELEASES = "/v1.0/releases"
 BLOBS = "/v1.0/blobs"
 OCTET = "application/octet-stream"
 IMAGES = ["registry.local:9001/starlingx/stx-platform:25.09", "docker.io/library/busybox:1.36"]
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.now += seconds
 
 
 def digest_of(data: bytes) -> str:

@@ -16,6 +16,7 @@ from dcmanager.agent import operations
 from dcmanager.agent import passwords
 from dcmanager.cmd import agent as agent_cmd
 from dcmanager.common import pacing
+from tests.clock import FakeClock
 
 TOKEN = "a-shared-token-of-some-length"
 PASSWORD_HASH = passwords.hash_password(b"Li69nux*")
@@ -92,19 +93,8 @@ def test_malformed_hashes_are_refused_with_a_clear_message(encoded):
 # Pacing.
 
 
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 100.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.now += seconds
-
-
 def test_the_pacer_holds_the_rate_over_many_chunks():
-    clock = FakeClock()
+    clock = FakeClock(100.0)
     pacer = pacing.Pacer(1_000_000, clock=clock, sleep=clock.sleep)
     for _ in range(50):
         pacer.take(100_000)
@@ -112,7 +102,7 @@ def test_the_pacer_holds_the_rate_over_many_chunks():
 
 
 def test_the_pacer_does_not_bank_idle_time_for_a_burst():
-    clock = FakeClock()
+    clock = FakeClock(100.0)
     pacer = pacing.Pacer(1_000_000, clock=clock, sleep=clock.sleep)
     pacer.take(100_000)
     clock.now += 60  # idle
@@ -123,7 +113,7 @@ def test_the_pacer_does_not_bank_idle_time_for_a_burst():
 
 
 def test_a_pacer_without_rate_never_waits():
-    clock = FakeClock()
+    clock = FakeClock(100.0)
     pacer = pacing.Pacer(None, clock=clock, sleep=clock.sleep)
     pacer.take(10**12)
     assert clock.now == 100.0
