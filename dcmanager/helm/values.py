@@ -1,0 +1,128 @@
+"""Helm's values pipeline: values files merged, ``--set*`` expressions parsed into the
+result, and the result coalesced with a chart's defaults.
+
+The order is by kind of input, never by position on the command line (:data:`ORDER`).
+"""
+
+import copy
+import dataclasses
+from collections.abc import Callable
+from collections.abc import Mapping
+from collections.abc import Sequence
+from typing import Any
+
+from dcmanager.helm import strvals
+from dcmanager.helm import yamlio
+from dcmanager.helm.strvals import ValuesError
+
+ORDER = ("files", "set_json", "set", "set_string", "set_file", "set_literal")
+"""The kinds of input, in the order Helm applies them."""
+
+
+def merge_maps(base: Mapping[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
+    """Helm's ``mergeMaps``: ``over`` wins; where both hold a map, they are merged;
+    anything else (lists, scalars, null) replaces. Neither argument is changed; the
+    result shares the parts it took from them."""
+    merged = dict(base)
+    for key, value in over.items():
+        current = merged.get(key)
+        if isinstance(value, dict) and isinstance(current, dict):
+            merged[key] = merge_maps(current, value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def coalesce(defaults: Mapping[str, Any], user: Mapping[str, Any]) -> tuple[dict, list[str]]:
+    """What Helm deploys: ``user`` over a chart's ``defaults``.
+
+    User values win; maps merge deeply; lists and scalars replace; ``key: null`` removes
+    the key from the defaults (a null for a key the defaults lack stays at the top
+    level, and goes at deeper levels, as in Helm). Neither argument is changed.
+
+    :returns: the values, and Helm's warnings (a scalar over a default table, a table
+        over a default scalar).
+    """
+    warnings: list[str] = []
+    result = copy.deepcopy(dict(user))
+    for key, default in copy.deepcopy(dict(defaults)).items():
+        if key not in result:
+            result[key] = default
+        elif result[key] is None:
+            del result[key]
+        elif isinstance(result[key], dict):
+            if isinstance(default, dict):
+                _coalesce_tables(result[key], default, key, warnings)
+            elif default is not None:
+                warnings.append(f"skipped value for {key}: Not a table.")
+    return result, warnings
+
+
+def _coalesce_tables(dst: dict, src: dict, prefix: str, warnings: list[str]) -> None:
+    for key, value in dst.items():
+        if value is None:
+            src[key] = None
+    for key, value in src.items():
+        path = f"{prefix}.{key}"
+        if key not in dst:
+            dst[key] = value
+        elif dst[key] is None:
+            del dst[key]
+        elif isinstance(value, dict):
+            if isinstance(dst[key], dict):
+                _coalesce_tables(dst[key], value, path, warnings)
+            else:
+                warnings.append(f"cannot overwrite table with non table for {path}")
+        elif isinstance(dst[key], dict) and value is not None:
+            warnings.append(f"destination for {path} is a table. Ignoring non-table value")
+
+
+@dataclasses.dataclass(frozen=True)
+class Inputs:
+    """One ``helm --values/--set*`` command line's worth of values, by kind."""
+
+    files: Sequence[str] = ()
+    """YAML texts."""
+    set_json: Sequence[str] = ()
+    set: Sequence[str] = ()
+    set_string: Sequence[str] = ()
+    set_file: Sequence[str] = ()
+    """Expressions whose values are paths, read through ``read_file``."""
+    set_literal: Sequence[str] = ()
+
+    def __bool__(self) -> bool:
+        return any(getattr(self, kind) for kind in ORDER)
+
+
+def _no_files(path: str) -> str:
+    raise ValuesError(f"no file {strvals.quote(path)} was provided")
+
+
+def user_values(inputs: Inputs, read_file: Callable[[str], str] = _no_files) -> dict[str, Any]:
+    """Helm's user-supplied values: the files merged left to right, then each kind of
+    expression parsed into the result in :data:`ORDER`. Nulls are kept.
+
+    :raises ValuesError: naming the input (``set[1] "a,b=c": ...``) and the problem.
+    """
+    values: dict[str, Any] = {}
+    for index, text in enumerate(inputs.files):
+        try:
+            values = merge_maps(values, yamlio.load_values(text))
+        except ValuesError as exc:
+            raise ValuesError(f"files[{index}]: {exc}") from exc
+    parsers: dict[str, Callable[[str, dict[str, Any]], None]] = {
+        "set_json": strvals.parse_set_json,
+        "set": strvals.parse_set,
+        "set_string": strvals.parse_set_string,
+        "set_file": lambda text, data: strvals.parse_set_file(text, data, read_file),
+        "set_literal": strvals.parse_set_literal,
+    }
+    for kind in ORDER[1:]:
+        for index, expression in enumerate(getattr(inputs, kind)):
+            try:
+                parsers[kind](expression, values)
+            except ValuesError as exc:
+                raise ValuesError(f"{kind}[{index}] {strvals.quote(expression)}: {exc}") from exc
+            except RecursionError as exc:
+                raise ValuesError(f"{kind}[{index}]: nested too deeply to be read") from exc
+    return values
