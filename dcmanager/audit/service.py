@@ -36,6 +36,7 @@ def audit_one(name: str, endpoint: str, subcloud_id: int) -> db_api.AuditResult:
         reachable=True,
         deploy_status=info.deploy_status,
         software_version=info.software_version,
+        system_mode=info.system_mode,
     )
 
 

@@ -6,6 +6,9 @@ a new random key on first use. Every host that runs dcmanager services must use 
 same key.
 """
 
+import base64
+import hashlib
+import hmac
 import os
 import tempfile
 import threading
@@ -16,7 +19,7 @@ from oslo_config import cfg
 from dcmanager.common import exception
 
 _LOCK = threading.Lock()
-_CACHE: dict[str, fernet.Fernet] = {}
+_CACHE: dict[str, tuple[bytes, fernet.Fernet]] = {}
 
 
 class SecretUnreadable(exception.DCManagerException):
@@ -46,19 +49,31 @@ def _load_or_create_key(path: str) -> bytes:
     return key
 
 
-def _cipher(conf: cfg.ConfigOpts) -> fernet.Fernet:
+def _key(conf: cfg.ConfigOpts) -> tuple[bytes, fernet.Fernet]:
     key = conf.secret_key
     source = "[DEFAULT] secret_key" if key else conf.secret_key_file
     with _LOCK:
         if source not in _CACHE:
             raw = key.encode() if key else _load_or_create_key(conf.secret_key_file)
             try:
-                _CACHE[source] = fernet.Fernet(raw)
+                _CACHE[source] = raw, fernet.Fernet(raw)
             except ValueError as exc:
                 raise exception.ConfigInvalid(
                     reason=f"{source} is not a Fernet key (32 url-safe base64 bytes)"
                 ) from exc
         return _CACHE[source]
+
+
+def _cipher(conf: cfg.ConfigOpts) -> fernet.Fernet:
+    return _key(conf)[1]
+
+
+def derive_secret(conf: cfg.ConfigOpts, purpose: str) -> str:
+    """A secret for ``purpose`` (a generated password), the same on every host and
+    every time, never stored: HMAC-SHA256 of ``purpose`` under the secret key, as 32
+    URL-safe characters."""
+    digest = hmac.new(_key(conf)[0], purpose.encode(), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest).decode()[:32]
 
 
 def encrypt(conf: cfg.ConfigOpts, plaintext: bytes) -> bytes:

@@ -258,6 +258,7 @@ class AuditResult:
     reachable: bool
     deploy_status: str | None = None
     software_version: str | None = None
+    system_mode: str | None = None
 
 
 @oslo_db_api.retry_on_deadlock
@@ -286,6 +287,8 @@ def subclouds_record_audit(results: Sequence[AuditResult], offline_after: int) -
                     values["deploy_status"] = result.deploy_status
                 if result.software_version and result.software_version != subcloud.software_version:
                     values["software_version"] = result.software_version
+                if result.system_mode and result.system_mode != subcloud.system_mode:
+                    values["system_mode"] = result.system_mode
             else:
                 failures = subcloud.audit_fail_count + 1
                 values["audit_fail_count"] = failures

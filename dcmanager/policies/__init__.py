@@ -6,6 +6,7 @@ import itertools
 from oslo_policy import policy
 
 from dcmanager.policies import base
+from dcmanager.policies import helm_charts
 from dcmanager.policies import releases
 from dcmanager.policies import subcloud_groups
 from dcmanager.policies import subclouds
@@ -20,5 +21,6 @@ def list_rules() -> list[policy.RuleDefault]:
             subcloud_groups.list_rules(),
             sw_update_strategy.list_rules(),
             releases.list_rules(),
+            helm_charts.list_rules(),
         )
     )

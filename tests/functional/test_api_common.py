@@ -119,6 +119,7 @@ class TestVersions:
             "subcloud-groups",
             "sw-update-strategy",
             "releases",
+            "helm_charts",
         }
 
     @pytest.mark.parametrize("path", ["/v1.0", "/v1.0/"])
@@ -132,6 +133,7 @@ class TestVersions:
                 {"rel": "subcloud-groups", "href": "http://localhost/v1.0/subcloud-groups"},
                 {"rel": "sw-update-strategy", "href": "http://localhost/v1.0/sw-update-strategy"},
                 {"rel": "releases", "href": "http://localhost/v1.0/releases"},
+                {"rel": "helm_charts", "href": "http://localhost/v1.0/helm_charts"},
             ]
         }
 
@@ -141,6 +143,7 @@ class TestVersions:
             ("subclouds", "subclouds"),
             ("subcloud-groups", "subcloud_groups"),
             ("releases", "releases"),
+            ("helm_charts", "charts"),
         ],
     )
     def test_each_v1_link_leads_to_its_collection(self, api, rel, key):

@@ -77,7 +77,13 @@ BLOB = b"package bytes"
 BLOB_DIGEST = "sha256:" + hashlib.sha256(BLOB).hexdigest()
 OTHER_DIGEST = "sha256:" + hashlib.sha256(b"other bytes").hexdigest()
 # Values of the path variables when a path is probed with a method it does not have.
-PROBE_PARAMS = {"subcloud": "sc1", "cloud_name": "sc1", "version": "25.09", "digest": BLOB_DIGEST}
+PROBE_PARAMS = {
+    "subcloud": "sc1",
+    "cloud_name": "sc1",
+    "version": "25.09",
+    "digest": BLOB_DIGEST,
+    "name": "rabbitmq",
+}
 
 # How long a call waits for the engine to bring about what it expects.
 WAIT = 30.0
@@ -301,6 +307,54 @@ MISSING_BLOB = (
 )
 
 
+H = "/v1.0/helm_charts"
+H1 = "/v1.0/helm_charts/{name}"
+RABBITMQ = {"name": "rabbitmq"}
+OPENSTACK_NS = "?namespace=openstack"
+HELM_CHARTS = [
+    {"name": name, "namespaces": ["openstack"]}
+    for name in ("ceilometer", "cinder", "glance", "gnocchi", "heat", "horizon")
+] + [
+    {"name": "ingress", "namespaces": ["kube-system", "openstack"]},
+    *(
+        {"name": name, "namespaces": ["openstack"]}
+        for name in (
+            "keystone",
+            "libvirt",
+            "mariadb",
+            "memcached",
+            "neutron",
+            "nova",
+            "openvswitch",
+            "rabbitmq",
+        )
+    ),
+    {"name": "rbd-provisioner", "namespaces": ["kube-system"]},
+]
+# The seed's example: system overrides for a simplex site, then pod.replicas=2.
+RABBITMQ_SIMPLEX = {
+    "name": "rabbitmq",
+    "namespace": "openstack",
+    "system_overrides": "pod:\n  replicas: {server: 1}\n",
+    "user_overrides": "",
+    "combined_overrides": "pod:\n  replicas:\n    server: 1\n",
+}
+REPLICAS_2 = "pod:\n  replicas: 2\n"
+RABBITMQ_REPLICAS_2 = {
+    **RABBITMQ_SIMPLEX,
+    "user_overrides": REPLICAS_2,
+    "combined_overrides": REPLICAS_2,
+}
+NO_CHART = "Helm chart nope not found"
+NO_NS = "Helm chart rabbitmq has no overrides in namespace kube-system (its namespaces: openstack)"
+NS_REQUIRED = "The namespace is required: ?namespace=<one of openstack>"
+
+
+def helm_bad(body: Any, message: str, **kw: Any) -> Call:
+    """A PATCH of the rabbitmq overrides the server refuses with 400 ``message``."""
+    return bad("PATCH", H1, body, message, params=RABBITMQ, query=OPENSTACK_NS, **kw)
+
+
 def not_a_digest(ref: str) -> str:
     return f"'{ref}' is not a digest: expected sha256: and 64 lowercase hex digits"
 
@@ -347,6 +401,7 @@ SCENARIOS: dict[tuple[str, str], list[Call]] = {
                     {"rel": "subcloud-groups", "href": "{base}/v1.0/subcloud-groups"},
                     {"rel": "sw-update-strategy", "href": "{base}/v1.0/sw-update-strategy"},
                     {"rel": "releases", "href": "{base}/v1.0/releases"},
+                    {"rel": "helm_charts", "href": "{base}/v1.0/helm_charts"},
                 ]
             },
         ),
@@ -1636,6 +1691,176 @@ SCENARIOS: dict[tuple[str, str], list[Call]] = {
         Call("GET", R, expect=SEEDED_RELEASES),
         Call("HEAD", B1, {"digest": BLOB_DIGEST}, status=404, accept=BLOB_TYPE),
     ],
+    ("GET", H): [
+        Call("GET", H, expect={"charts": HELM_CHARTS}),
+        not_acceptable("GET", H),
+    ],
+    ("GET", H1): [
+        Call("GET", H1, RABBITMQ, query=OPENSTACK_NS, expect=RABBITMQ_SIMPLEX),
+        Call(
+            "GET",
+            H1,
+            {"name": "ingress"},
+            query="?namespace=kube-system",
+            expect={
+                "name": "ingress",
+                "namespace": "kube-system",
+                "system_overrides": "deployment: {mode: cluster, type: DaemonSet}\n"
+                "network: {host_namespace: true}\n",
+                "user_overrides": "",
+            },
+        ),
+        new_subcloud("sc1"),
+        Call(
+            "GET",
+            H1,
+            RABBITMQ,
+            query=OPENSTACK_NS + "&subcloud=sc1",
+            status=409,
+            message="The system mode of subcloud sc1 is not known yet: the audit learns it "
+            "once the subcloud answers",
+        ),
+        SetSubcloud("sc1", {"system_mode": "duplex"}),
+        Call(
+            "GET",
+            H1,
+            RABBITMQ,
+            query=OPENSTACK_NS + "&subcloud=1",
+            expect={
+                "system_overrides": "pod:\n  replicas: {server: 2}\n",
+                "combined_overrides": "pod:\n  replicas:\n    server: 2\n",
+            },
+        ),
+        Call(
+            "GET",
+            H1,
+            RABBITMQ,
+            query=OPENSTACK_NS + "&subcloud=sc9",
+            status=404,
+            message=SUBCLOUD_NOT_FOUND,
+        ),
+        Call("GET", H1, {"name": "nope"}, query=OPENSTACK_NS, status=404, message=NO_CHART),
+        Call("GET", H1, RABBITMQ, query="?namespace=kube-system", status=404, message=NO_NS),
+        Call("GET", H1, RABBITMQ, status=400, message=NS_REQUIRED, doc_accepts=False),
+        Call(
+            "GET",
+            H1,
+            RABBITMQ,
+            query=OPENSTACK_NS,
+            status=406,
+            message="This API only responds with application/json",
+            accept="text/html",
+        ),
+    ],
+    ("PATCH", H1): [
+        Call(
+            "PATCH",
+            H1,
+            RABBITMQ,
+            query=OPENSTACK_NS,
+            body={"flag": "reuse", "values": {"files": [], "set": ["pod.replicas=2"]}},
+            expect={"name": "rabbitmq", "namespace": "openstack", "user_overrides": REPLICAS_2},
+        ),
+        Call(
+            "PATCH",
+            H1,
+            RABBITMQ,
+            query=OPENSTACK_NS,
+            body={"flag": "reuse", "values": {"set_string": ["image.tag=1.0"]}},
+            expect={"user_overrides": "image:\n  tag: '1.0'\n" + REPLICAS_2},
+        ),
+        Call(
+            "PATCH",
+            H1,
+            RABBITMQ,
+            query=OPENSTACK_NS,
+            body={"flag": "reset", "values": {"files": ["pod:\n  replicas: 2\n"]}},
+            expect={"user_overrides": REPLICAS_2},
+        ),
+        Call("GET", H1, RABBITMQ, query=OPENSTACK_NS, expect=RABBITMQ_REPLICAS_2),
+        helm_bad({"flag": "keep"}, "Invalid flag: keep must be either 'reuse' or 'reset'."),
+        helm_bad({"values": {}}, "Missing flag: it must be either 'reuse' or 'reset'."),
+        helm_bad(
+            {"flag": "reuse", "values": {"set": ["a,b=c"]}},
+            'Invalid values: set[0] "a,b=c": key "a" has no value (cannot end with ,)',
+            doc_accepts=True,
+        ),
+        helm_bad(
+            {"flag": "reuse", "values": {"set": "a=b"}},
+            "Invalid values.set: it must be a list of strings",
+        ),
+        helm_bad(
+            {"flag": "reuse", "values": {"sets": ["a=b"]}},
+            "Unknown values kind sets: the kinds are files, set, set_string, set_json, "
+            "set_file, set_literal (and set_file_contents)",
+        ),
+        helm_bad(
+            {"flag": "reuse", "values": {"set": ["a[65536]=x,b[65536]=x,c[65536]=x"]}},
+            "The user overrides would be 1376296 bytes; at most 1048576 are kept",
+            doc_accepts=True,
+        ),
+        helm_bad(Raw(b""), "Body required", doc_accepts=None),
+        Call("GET", H1, RABBITMQ, query=OPENSTACK_NS, expect=RABBITMQ_REPLICAS_2),
+        Call(
+            "PATCH",
+            H1,
+            RABBITMQ,
+            query=OPENSTACK_NS,
+            body={"flag": "reset", "values": {"set": ["x=1"]}, "padding": OVERSIZED_PADDING},
+            status=413,
+        ),
+        Call(
+            "PATCH",
+            H1,
+            {"name": "nope"},
+            query=OPENSTACK_NS,
+            body={"flag": "reset"},
+            status=404,
+            message=NO_CHART,
+        ),
+        Call(
+            "PATCH",
+            H1,
+            RABBITMQ,
+            query=OPENSTACK_NS,
+            body={"flag": "reset"},
+            status=406,
+            message="This API only responds with application/json",
+            accept="text/html",
+        ),
+        Call(
+            "PATCH",
+            H1,
+            RABBITMQ,
+            query=OPENSTACK_NS,
+            body={"flag": "reset"},
+            expect={"user_overrides": ""},
+        ),
+    ],
+    ("DELETE", H1): [
+        Call(
+            "PATCH",
+            H1,
+            RABBITMQ,
+            query=OPENSTACK_NS,
+            body={"flag": "reuse", "values": {"set": ["pod.replicas=2"]}},
+        ),
+        Call(
+            "DELETE",
+            H1,
+            RABBITMQ,
+            query=OPENSTACK_NS,
+            status=406,
+            message="This API only responds with application/json",
+            accept="text/html",
+        ),
+        Call("GET", H1, RABBITMQ, query=OPENSTACK_NS, expect=RABBITMQ_REPLICAS_2),
+        Call("DELETE", H1, RABBITMQ, query=OPENSTACK_NS, status=204),
+        Call("GET", H1, RABBITMQ, query=OPENSTACK_NS, expect=RABBITMQ_SIMPLEX),
+        Call("DELETE", H1, RABBITMQ, query=OPENSTACK_NS, status=204),
+        Call("DELETE", H1, {"name": "nope"}, query=OPENSTACK_NS, status=404, message=NO_CHART),
+        Call("DELETE", H1, RABBITMQ, status=400, message=NS_REQUIRED, doc_accepts=False),
+    ],
     ("GET", B1): [
         Call(
             "GET",
@@ -1734,6 +1959,7 @@ UNREACHABLE_STATUSES: dict[int, str] = {
 UNREACHABLE_OPERATION_STATUSES: dict[tuple[str, str, int], str] = {
     ("POST", S, 404): "only when the group is deleted while the subcloud is registered",
     ("POST", R, 413): "only above [prestage] max_manifest_bytes (64 MiB; see test_api_releases)",
+    ("PATCH", H1, 409): "only when other updates win the race every time (see test_db_helm)",
 }
 
 # Paths the API does not have; each must answer 404 with an error body.

@@ -91,3 +91,14 @@ def test_subcloud_without_a_driver_is_offline(audit, conf):
     audit.audit()
 
     assert _availability("sc1") == "offline"
+
+
+def test_audit_learns_the_system_mode(audit, conf):
+    _subcloud("sc1")
+    _subcloud("sc2", "system_mode=duplex")
+    assert db_api.subcloud_get("sc2").system_mode is None
+
+    audit.audit()
+
+    assert db_api.subcloud_get("sc1").system_mode == "simplex"
+    assert db_api.subcloud_get("sc2").system_mode == "duplex"

@@ -77,6 +77,8 @@ class Subcloud(TimestampMixin, Base):
     )
     # Consecutive audits that could not reach it; it goes offline at a threshold.
     audit_fail_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # simplex or duplex, as the subcloud last told an audit; None until then.
+    system_mode: Mapped[str | None] = mapped_column(String(32))
 
 
 class Strategy(TimestampMixin, Base):
@@ -224,3 +226,23 @@ class ReleaseImage(Base):
     )
     position: Mapped[int] = mapped_column(Integer)
     reference: Mapped[str] = mapped_column(String(512))
+
+
+class HelmOverride(TimestampMixin, Base):
+    """The operator's overrides of one Helm chart in one namespace (YAML text).
+
+    ``revision`` counts the writes: an update is written only if nobody wrote since it
+    was read.
+    """
+
+    __tablename__ = "helm_overrides"
+    __table_args__ = (
+        UniqueConstraint("name", "namespace", name="uq_helm_overrides_name_namespace"),
+        db_types.TABLE_OPTIONS,
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(255))
+    namespace: Mapped[str] = mapped_column(String(255))
+    user_overrides: Mapped[str] = mapped_column(db_types.LongText)
+    revision: Mapped[int] = mapped_column(Integer)

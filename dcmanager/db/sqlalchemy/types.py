@@ -7,6 +7,9 @@ from sqlalchemy.dialects import mysql
 # leases and event order need it.
 Timestamp = sa.DateTime().with_variant(mysql.DATETIME(fsp=6), "mysql")
 
+# Text of up to a few megabytes: MySQL's TEXT holds only 64 KiB.
+LongText = sa.Text().with_variant(mysql.MEDIUMTEXT(), "mysql")
+
 # Options of every table. SQLite would hand the id of a deleted last row to the next
 # insert; ids are never reused (a stale reference must not find a different object).
 # MySQL tables take any Unicode text (utf8mb4) and compare it exactly (utf8mb4_bin), as

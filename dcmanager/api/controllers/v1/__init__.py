@@ -3,12 +3,13 @@
 import pecan
 
 from dcmanager.api.controllers import base
+from dcmanager.api.controllers.v1 import helm_charts
 from dcmanager.api.controllers.v1 import releases
 from dcmanager.api.controllers.v1 import subcloud_groups
 from dcmanager.api.controllers.v1 import subclouds
 from dcmanager.api.controllers.v1 import sw_update_strategy
 
-RESOURCES = ("subclouds", "subcloud-groups", "sw-update-strategy", "releases")
+RESOURCES = ("subclouds", "subcloud-groups", "sw-update-strategy", "releases", "helm_charts")
 
 
 class V1Controller:
@@ -25,3 +26,4 @@ pecan.route(V1Controller, "subcloud-groups", subcloud_groups.SubcloudGroupsContr
 pecan.route(V1Controller, "sw-update-strategy", sw_update_strategy.StrategyController())
 pecan.route(V1Controller, "releases", releases.ReleasesController())
 pecan.route(V1Controller, "blobs", releases.BlobsController())
+pecan.route(V1Controller, "helm_charts", helm_charts.HelmChartsController())

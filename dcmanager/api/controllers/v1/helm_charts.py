@@ -1,0 +1,65 @@
+"""``/v1.0/helm_charts``: the Helm charts that have system overrides, and the
+operator's overrides of each (per namespace, ``?namespace=``)."""
+
+import pecan
+
+from dcmanager.api import validation
+from dcmanager.api.controllers import base
+from dcmanager.api.schemas import helm_charts as schema
+from dcmanager.common import policy
+from dcmanager.helm import overrides
+from dcmanager.helm import plugins
+
+POLICY = "dc_api:helm_charts:%s"
+
+
+def _authorize(action: str) -> None:
+    policy.authorize(POLICY % action, pecan.request.context)
+
+
+def _namespace() -> str | None:
+    return pecan.request.GET.get("namespace") or None
+
+
+def _site() -> plugins.Site:
+    """The site system overrides are computed for: ``?subcloud=<id or name>``, else a
+    simplex site."""
+    ref = pecan.request.GET.get("subcloud")
+    if ref:
+        return overrides.subcloud_site(pecan.request.conf, validation.parse_ref(ref))
+    return overrides.default_site(pecan.request.conf)
+
+
+class HelmChartsController(base.ResourceController):
+    @pecan.expose("json")
+    def get_all(self) -> dict:
+        _authorize("get")
+        return {"charts": overrides.list_charts()}
+
+    @pecan.expose("json")
+    def get_one(self, *path: str) -> dict:
+        chart = self.item_ref(path)
+        _authorize("get")
+        return overrides.show(chart, _namespace(), _site()).view()
+
+    @pecan.expose(content_type="application/json")
+    def post(self, *path: str) -> None:
+        if not path:
+            base.method_not_allowed(base.READ_ONLY_METHODS)
+        self._reject(path)
+
+    @pecan.expose("json")
+    def patch(self, *path: str) -> dict:
+        chart = self.item_ref(path)
+        _authorize("modify")
+        namespace = _namespace()
+        flag, inputs, contents = schema.validate_patch(validation.json_body())
+        text = overrides.update(chart, namespace, flag, inputs, contents)
+        return {"name": chart, "namespace": namespace, "user_overrides": text}
+
+    @pecan.expose(content_type="application/json")
+    def delete(self, *path: str) -> None:
+        chart = self.item_ref(path)
+        _authorize("delete")
+        overrides.delete(chart, _namespace())
+        pecan.response.status = 204

@@ -1,0 +1,107 @@
+"""The operator's Helm chart overrides: one YAML text per (chart, namespace).
+
+An update reads the text, computes the new one outside any transaction, and writes it
+only if nobody wrote in between (compare-and-swap on ``revision``); otherwise it reads
+again and recomputes, so two concurrent ``--reuse-values`` updates both take effect.
+An empty text is no row.
+"""
+
+from collections.abc import Callable
+
+from oslo_db import api as oslo_db_api
+from oslo_db import exception as db_exc
+from sqlalchemy import delete
+from sqlalchemy import select
+from sqlalchemy import update
+
+from dcmanager.common import exception
+from dcmanager.db import session
+from dcmanager.db.sqlalchemy import models
+
+# How many times an update recomputes after losing a race before it gives up.
+MAX_ATTEMPTS = 10
+
+
+class OverridesBusy(exception.Conflict):
+    msg_fmt = (
+        "The overrides of %(chart)s:%(namespace)s kept changing while this update was "
+        "computed; try again"
+    )
+
+
+def _row(db, chart: str, namespace: str) -> models.HelmOverride | None:
+    return db.scalars(
+        select(models.HelmOverride).where(
+            models.HelmOverride.name == chart, models.HelmOverride.namespace == namespace
+        )
+    ).first()
+
+
+def user_overrides_get(chart: str, namespace: str) -> str:
+    """The stored overrides of ``chart`` in ``namespace``; ``""`` if there are none."""
+    with session.reader() as db:
+        row = _row(db, chart, namespace)
+    return row.user_overrides if row is not None else ""
+
+
+@oslo_db_api.retry_on_deadlock
+def _write(chart: str, namespace: str, read: models.HelmOverride | None, text: str) -> bool:
+    """Write ``text`` if the row is still as ``read``; False if someone wrote first."""
+    try:
+        with session.writer() as db:
+            if read is None:
+                if text:
+                    db.add(
+                        models.HelmOverride(
+                            name=chart, namespace=namespace, user_overrides=text, revision=1
+                        )
+                    )
+                    return True
+                return _row(db, chart, namespace) is None
+            unchanged = (models.HelmOverride.id == read.id) & (
+                models.HelmOverride.revision == read.revision
+            )
+            if text:
+                statement = (
+                    update(models.HelmOverride)
+                    .where(unchanged)
+                    .values(
+                        user_overrides=text,
+                        revision=read.revision + 1,
+                        updated_at=models.utcnow(),
+                    )
+                )
+            else:
+                statement = delete(models.HelmOverride).where(unchanged)
+            return db.execute(statement).rowcount == 1
+    except db_exc.DBDuplicateEntry:
+        return False  # another update created the row first
+
+
+def user_overrides_update(chart: str, namespace: str, change: Callable[[str], str]) -> str:
+    """Replace the stored overrides with ``change(stored)``.
+
+    ``change`` may run more than once (when another update wins the race) and must not
+    have side effects; what it raises propagates, with nothing written.
+
+    :returns: the text written.
+    :raises OverridesBusy: the overrides changed under every attempt.
+    """
+    for _ in range(MAX_ATTEMPTS):
+        with session.reader() as db:
+            read = _row(db, chart, namespace)
+        text = change(read.user_overrides if read is not None else "")
+        if _write(chart, namespace, read, text):
+            return text
+    raise OverridesBusy(chart=chart, namespace=namespace)
+
+
+@oslo_db_api.retry_on_deadlock
+def user_overrides_delete(chart: str, namespace: str) -> None:
+    """Forget the overrides of ``chart`` in ``namespace`` (none is fine)."""
+    with session.writer() as db:
+        db.execute(
+            delete(models.HelmOverride).where(
+                models.HelmOverride.name == chart, models.HelmOverride.namespace == namespace
+            )
+        )

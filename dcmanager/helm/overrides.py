@@ -1,0 +1,166 @@
+"""A chart's overrides as the API shows them: system (from its plugin, for a site),
+user (the operator's stored YAML) and combined (``mergeMaps(system, user)``, nulls
+kept), and the update of the user overrides with Helm's ``--reuse-values`` or
+``--reset-values``.
+
+Generated secrets are :class:`~dcmanager.helm.yamlio.Secret` objects: written as a mask
+wherever overrides are shown.
+"""
+
+import dataclasses
+import enum
+from typing import Any
+
+from oslo_config import cfg
+
+from dcmanager.common import crypt
+from dcmanager.common import exception
+from dcmanager.db import api as db_api
+from dcmanager.db import helm as db_helm
+from dcmanager.helm import plugins
+from dcmanager.helm import values
+from dcmanager.helm import yamlio
+from dcmanager.helm.strvals import ValuesError
+
+# The site system overrides are computed for when no subcloud is named.
+DEFAULT_SITE_NAME = "SystemController"
+DEFAULT_REGION = "RegionOne"
+# Stored user overrides may not grow beyond this (the database holds 16 MiB).
+MAX_USER_OVERRIDES = 1024 * 1024
+
+
+class Flag(enum.StrEnum):
+    REUSE = "reuse"
+    """Start from the stored user overrides (Helm's ``--reuse-values``)."""
+    RESET = "reset"
+    """Start from nothing (Helm's ``--reset-values``)."""
+
+
+class InvalidValues(exception.Invalid):
+    msg_fmt = "Invalid values: %(reason)s"
+
+
+class OverridesTooLarge(exception.Invalid):
+    msg_fmt = "The user overrides would be %(size)d bytes; at most %(limit)d are kept"
+
+
+class SystemModeUnknown(exception.Conflict):
+    msg_fmt = (
+        "The system mode of subcloud %(name)s is not known yet: the audit learns it "
+        "once the subcloud answers"
+    )
+
+
+def default_site(conf: cfg.ConfigOpts) -> plugins.Site:
+    """The simplex site system overrides are shown for when no subcloud is named."""
+    return plugins.Site(
+        DEFAULT_SITE_NAME,
+        DEFAULT_REGION,
+        plugins.SIMPLEX,
+        lambda purpose: crypt.derive_secret(conf, purpose),
+    )
+
+
+def subcloud_site(conf: cfg.ConfigOpts, ref: int | str) -> plugins.Site:
+    """A subcloud as a site, from its inventory.
+
+    :raises SubcloudNotFound:
+    :raises SystemModeUnknown: no audit has reached it yet.
+    """
+    subcloud = db_api.subcloud_get(ref)
+    if subcloud.system_mode not in plugins.CONTROLLERS:
+        raise SystemModeUnknown(name=subcloud.name)
+    return plugins.Site(
+        subcloud.name,
+        subcloud.region_name,
+        subcloud.system_mode,
+        lambda purpose: crypt.derive_secret(conf, purpose),
+    )
+
+
+@dataclasses.dataclass(frozen=True)
+class ChartOverrides:
+    name: str
+    namespace: str
+    system: dict[str, Any]
+    user: dict[str, Any]
+    user_text: str
+
+    @property
+    def combined(self) -> dict[str, Any]:
+        return values.merge_maps(self.system, self.user)
+
+    def view(self) -> dict[str, str]:
+        return {
+            "name": self.name,
+            "namespace": self.namespace,
+            "system_overrides": yamlio.dump(self.system, flow=True),
+            "user_overrides": self.user_text,
+            "combined_overrides": yamlio.dump(self.combined),
+        }
+
+
+def list_charts() -> list[dict[str, Any]]:
+    return [
+        {"name": name, "namespaces": list(plugin.namespaces)}
+        for name, plugin in plugins.plugins().items()
+    ]
+
+
+def show(chart: str, namespace: str | None, site: plugins.Site) -> ChartOverrides:
+    """:raises ChartNotFound, NamespaceNotFound, NamespaceRequired:"""
+    plugin, namespace = plugins.get(chart, namespace)
+    text = db_helm.user_overrides_get(chart, namespace)
+    user = yamlio.load_values(text) if text else {}
+    return ChartOverrides(chart, namespace, plugin.overrides(site, namespace), user, text)
+
+
+def update(
+    chart: str,
+    namespace: str | None,
+    flag: Flag,
+    inputs: values.Inputs,
+    file_contents: dict[str, str],
+) -> str:
+    """Apply ``inputs`` to the user overrides: after the stored ones with ``reuse``,
+    alone with ``reset`` (which, with no inputs, clears them).
+
+    :returns: the new user overrides text.
+    :raises InvalidValues: naming the input that Helm would refuse; nothing is stored.
+    """
+    _, namespace = plugins.get(chart, namespace)
+
+    def read_file(path: str) -> str:
+        if path not in file_contents:
+            raise ValuesError(f"no content was sent for the file {path}")
+        return file_contents[path]
+
+    def change(stored: str) -> str:
+        files = [stored, *inputs.files] if flag is Flag.REUSE and stored else inputs.files
+        pipeline = dataclasses.replace(inputs, files=files)
+        try:
+            text = yamlio.dump(values.user_values(pipeline, read_file))
+        except ValuesError as exc:
+            if flag is Flag.REUSE and stored and str(exc).startswith("files["):
+                exc = _renumbered(exc)
+            raise InvalidValues(reason=str(exc)) from exc
+        size = len(text.encode())
+        if size > MAX_USER_OVERRIDES:
+            raise OverridesTooLarge(size=size, limit=MAX_USER_OVERRIDES)
+        return text
+
+    return db_helm.user_overrides_update(chart, namespace, change)
+
+
+def _renumbered(exc: ValuesError) -> ValuesError:
+    """An error in the files, numbered as the request numbered them (the stored
+    overrides were put first)."""
+    index, rest = str(exc)[len("files[") :].split("]", 1)
+    if index == "0":
+        return ValuesError(f"the stored user overrides{rest}")
+    return ValuesError(f"files[{int(index) - 1}]{rest}")
+
+
+def delete(chart: str, namespace: str | None) -> None:
+    _, namespace = plugins.get(chart, namespace)
+    db_helm.user_overrides_delete(chart, namespace)

@@ -1,0 +1,86 @@
+"""Stored user overrides on every database: compare-and-swap updates, no lost update."""
+
+import threading
+
+import pytest
+
+from dcmanager.db import helm as db_helm
+
+CHART, NAMESPACE = "rabbitmq", "openstack"
+
+
+def test_nothing_stored_reads_empty(any_db):
+    assert db_helm.user_overrides_get(CHART, NAMESPACE) == ""
+
+
+def test_update_then_empty_text_removes_the_row(any_db):
+    assert db_helm.user_overrides_update(CHART, NAMESPACE, lambda old: old + "a: 1\n") == "a: 1\n"
+    assert db_helm.user_overrides_update(CHART, NAMESPACE, lambda old: old + "b: 2\n") == (
+        "a: 1\nb: 2\n"
+    )
+    assert db_helm.user_overrides_get(CHART, "other") == ""
+    db_helm.user_overrides_update(CHART, NAMESPACE, lambda old: "")
+    assert db_helm.user_overrides_get(CHART, NAMESPACE) == ""
+
+
+def test_delete_is_idempotent(any_db):
+    db_helm.user_overrides_update(CHART, NAMESPACE, lambda old: "a: 1\n")
+    db_helm.user_overrides_delete(CHART, NAMESPACE)
+    db_helm.user_overrides_delete(CHART, NAMESPACE)
+    assert db_helm.user_overrides_get(CHART, NAMESPACE) == ""
+
+
+def test_a_failing_change_writes_nothing(any_db):
+    db_helm.user_overrides_update(CHART, NAMESPACE, lambda old: "a: 1\n")
+
+    def refuse(old: str) -> str:
+        raise ValueError("bad input")
+
+    with pytest.raises(ValueError, match="bad input"):
+        db_helm.user_overrides_update(CHART, NAMESPACE, refuse)
+    assert db_helm.user_overrides_get(CHART, NAMESPACE) == "a: 1\n"
+
+
+def test_concurrent_updates_all_take_effect(any_db):
+    """Eight threads append a line each at the same moment: every line is kept (the
+    losers of each race recompute from what the winner wrote)."""
+    threads = 8
+    barrier = threading.Barrier(threads)
+    errors = []
+
+    def append(number: int) -> None:
+        def change(old: str) -> str:
+            return old + f"k{number}: {number}\n"
+
+        try:
+            barrier.wait(timeout=30)
+            db_helm.user_overrides_update(CHART, NAMESPACE, change)
+        except Exception as exc:  # reported below, not lost in the thread
+            errors.append(exc)
+
+    workers = [threading.Thread(target=append, args=(n,)) for n in range(threads)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(timeout=60)
+    assert errors == []
+    lines = db_helm.user_overrides_get(CHART, NAMESPACE).splitlines()
+    assert sorted(lines) == sorted(f"k{n}: {n}" for n in range(threads))
+
+
+def test_an_update_that_always_loses_gives_up(any_db):
+    """Each time the update computes, another update writes first: after MAX_ATTEMPTS
+    it says so, and the other updates are all there."""
+    calls = []
+
+    def change(old: str) -> str:
+        calls.append(old)
+        db_helm.user_overrides_update(CHART, NAMESPACE, lambda o: o + f"x{len(calls)}: 1\n")
+        return old + "mine: 1\n"
+
+    with pytest.raises(db_helm.OverridesBusy, match="kept changing"):
+        db_helm.user_overrides_update(CHART, NAMESPACE, change)
+    assert len(calls) == db_helm.MAX_ATTEMPTS
+    stored = db_helm.user_overrides_get(CHART, NAMESPACE)
+    assert "mine" not in stored
+    assert stored.count("\n") == db_helm.MAX_ATTEMPTS
