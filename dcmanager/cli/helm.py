@@ -60,7 +60,8 @@ def armada_document(chart: str, namespace: str, combined: str) -> str:
         "metadata": {"schema": "metadata/Document/v1", "name": name},
         "data": {"values": yamlio.load_values(combined)},
     }
-    return "---\n" + yamlio.dump(document)
+    # In the order Armada documents are written: what it is, its name, its data.
+    return "---\n" + "".join(yamlio.dump({key: document[key]}) for key in document)
 
 
 class HelmFormatter(formatters.SingleFormatter):

@@ -94,6 +94,10 @@ ALL_COMMANDS = (
     "release list",
     "release show",
     "release delete",
+    "helm-override-list",
+    "helm-override-show",
+    "helm-override-update",
+    "helm-override-delete",
 )
 
 SECRET = "s3cr3t-Pa55"
