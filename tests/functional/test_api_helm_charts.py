@@ -158,11 +158,7 @@ def test_user_maps_merge_over_system_maps(api):
             {"set_file": ["a=/missing"]},
             'set_file[0] "a=/missing": no content was sent for the file /missing',
         ),
-        (
-            {"files": ["a: [\n"]},
-            "files[0]: invalid YAML at line 2, column 1: expected the "
-            "node content, but found '<stream end>'",
-        ),
+        ({"files": ["a: [\n"]}, "files[0]: invalid YAML at line 2, column 1: "),
         ({"files": ["- 1\n"]}, "files[0]: document 1 is a list, not a map of values"),
         (
             {"files": ["a: .inf\n"]},
@@ -173,7 +169,12 @@ def test_user_maps_merge_over_system_maps(api):
 )
 def test_invalid_values_name_the_input_and_store_nothing(api, values, message):
     patch(api, set=["kept=1"])
-    refused(api, RABBITMQ, {"flag": "reuse", "values": values}, 400, f"Invalid values: {message}")
+    before = show(api)
+    resp = api.patch_json(RABBITMQ, {"flag": "reuse", "values": values}, expect_errors=True)
+    assert resp.status_int == 400, resp.text
+    # A YAML syntax error is worded by the parser: only its position is checked.
+    assert resp.json["message"].startswith(f"Invalid values: {message}")
+    assert show(api) == before
 
 
 def test_file_errors_are_numbered_as_sent_when_reusing(api):

