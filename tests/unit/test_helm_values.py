@@ -381,6 +381,7 @@ def test_yaml_typing(text, expected):
         ("a: !!binary aGk=", "is not supported in values"),
         ("a: !!timestamp 2001-12-14", "is not supported in values"),
         ("? [a]\n: b", "a map key must be text, a number or a boolean"),
+        ("~: x", "a map key must be text, a number or a boolean"),
         ("a: *nothing", "invalid YAML"),
     ],
 )
