@@ -5,6 +5,7 @@ from oslo_config import cfg
 from dcmanager.conf import api
 from dcmanager.conf import database
 from dcmanager.conf import default
+from dcmanager.conf import helm
 from dcmanager.conf import orchestrator
 from dcmanager.conf import prestage
 from dcmanager.conf import scheduler
@@ -13,6 +14,7 @@ from dcmanager.conf import subcloud_agent
 CONF = cfg.CONF
 
 default.register_opts(CONF)
+helm.register_opts(CONF)
 api.register_opts(CONF)
 database.register_opts(CONF)
 orchestrator.register_opts(CONF)

@@ -5,6 +5,7 @@ from oslo_config import cfg
 from dcmanager.conf import api
 from dcmanager.conf import database
 from dcmanager.conf import default
+from dcmanager.conf import helm
 from dcmanager.conf import orchestrator
 from dcmanager.conf import prestage
 from dcmanager.conf import scheduler
@@ -15,6 +16,7 @@ def list_opts() -> list[tuple[str | None, list[cfg.Opt]]]:
     return [
         ("DEFAULT", default.opts),
         (api.GROUP.name, api.opts),
+        (helm.GROUP.name, helm.opts),
         (orchestrator.GROUP.name, orchestrator.opts),
         (prestage.GROUP.name, prestage.opts),
         (scheduler.GROUP.name, scheduler.opts),

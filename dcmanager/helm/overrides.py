@@ -24,9 +24,6 @@ from dcmanager.helm.strvals import ValuesError
 
 # The site system overrides are computed for when no subcloud is named.
 DEFAULT_SITE_NAME = "SystemController"
-DEFAULT_REGION = "RegionOne"
-# Stored user overrides may not grow beyond this (the database holds 16 MiB).
-MAX_USER_OVERRIDES = 1024 * 1024
 
 
 class Flag(enum.StrEnum):
@@ -55,7 +52,7 @@ def default_site(conf: cfg.ConfigOpts) -> plugins.Site:
     """The simplex site system overrides are shown for when no subcloud is named."""
     return plugins.Site(
         DEFAULT_SITE_NAME,
-        DEFAULT_REGION,
+        conf.helm.default_region_name,
         plugins.SIMPLEX,
         lambda purpose: crypt.derive_secret(conf, purpose),
     )
@@ -116,6 +113,7 @@ def show(chart: str, namespace: str | None, site: plugins.Site) -> ChartOverride
 
 
 def update(
+    conf: cfg.ConfigOpts,
     chart: str,
     namespace: str | None,
     flag: Flag,
@@ -123,7 +121,8 @@ def update(
     file_contents: dict[str, str],
 ) -> str:
     """Apply ``inputs`` to the user overrides: after the stored ones with ``reuse``,
-    alone with ``reset`` (which, with no inputs, clears them).
+    alone with ``reset`` (which, with no inputs, clears them). The result may not
+    exceed ``[helm] max_user_overrides_bytes``.
 
     :returns: the new user overrides text.
     :raises InvalidValues: naming the input that Helm would refuse; nothing is stored.
@@ -145,8 +144,8 @@ def update(
                 exc = _renumbered(exc)
             raise InvalidValues(reason=str(exc)) from exc
         size = len(text.encode())
-        if size > MAX_USER_OVERRIDES:
-            raise OverridesTooLarge(size=size, limit=MAX_USER_OVERRIDES)
+        if size > conf.helm.max_user_overrides_bytes:
+            raise OverridesTooLarge(size=size, limit=conf.helm.max_user_overrides_bytes)
         return text
 
     return db_helm.user_overrides_update(chart, namespace, change)

@@ -344,3 +344,18 @@ def test_collection_allows_only_get(api):
     resp = api.post_json(CHARTS, {}, expect_errors=True)
     assert resp.status_int == 405
     assert resp.headers["Allow"] == "GET"
+
+
+def test_the_size_limit_is_an_option(api, conf):
+    conf.set_override("max_user_overrides_bytes", 2048, group="helm")
+    patch(api, set=["kept=1"])
+    body = {"flag": "reuse", "values": {"set": ["a[400]=x"]}}
+    refused(
+        api, RABBITMQ, body, 400, "The user overrides would be 2815 bytes; at most 2048 are kept"
+    )
+    assert patch(api, set=["a[200]=x"])["user_overrides"].endswith("- x\nkept: 1\n")
+
+
+def test_the_default_site_region_is_an_option(api, conf):
+    conf.set_override("default_region_name", "Central", group="helm")
+    assert "region_name: Central" in show(api, KEYSTONE)["system_overrides"]

@@ -54,7 +54,7 @@ class HelmChartsController(base.ResourceController):
         _authorize("modify")
         namespace = _namespace()
         flag, inputs, contents = schema.validate_patch(validation.json_body())
-        text = overrides.update(chart, namespace, flag, inputs, contents)
+        text = overrides.update(pecan.request.conf, chart, namespace, flag, inputs, contents)
         return {"name": chart, "namespace": namespace, "user_overrides": text}
 
     @pecan.expose(content_type="application/json")
