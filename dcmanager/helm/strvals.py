@@ -179,8 +179,29 @@ def _set(data: dict[str, Any], key: str, value: Any) -> None:
         data[key] = value
 
 
-def _set_index(items: list[Any], index: int, value: Any) -> list[Any]:
+class ListBudget:
+    """How many list elements expressions may still create, all together.
+
+    Helm has no such limit; without one, a few kilobytes of ``a[65536]=x`` expressions
+    would make billions of elements. Padding counts as it is made.
+    """
+
+    def __init__(self, elements: int) -> None:
+        self.limit = elements
+        self.left = elements
+
+    def spend(self, elements: int) -> None:
+        self.left -= elements
+        if self.left < 0:
+            raise ValuesError(f"the expressions make more than {self.limit} list elements")
+
+
+def _set_index(
+    items: list[Any], index: int, value: Any, budget: ListBudget | None = None
+) -> list[Any]:
     if len(items) <= index:
+        if budget is not None:
+            budget.spend(index + 1 - len(items))
         items.extend([None] * (index + 1 - len(items)))
     items[index] = value
     return items
@@ -212,8 +233,10 @@ class _Parser:
         *,
         json_values: bool = False,
         literal: bool = False,
+        budget: ListBudget | None = None,
     ) -> None:
         self.scan = _Scanner(text)
+        self.budget = budget
         self.data = data
         self.reader = reader
         self.json_values = json_values
@@ -286,7 +309,7 @@ class _Parser:
         if last is None:
             raise _End
         if last == "=":
-            return _set_index(items, index, self._assigned())
+            return _set_index(items, index, self._assigned(), self.budget)
         if last == "[":
             next_index = self._index()
             nested: list[Any] = []
@@ -297,7 +320,8 @@ class _Parser:
                         f"list element {index} holds a {type_name(nested)}, not a list: "
                         "it cannot be indexed"
                     )
-            return _set_index(items, index, self._list_item(nested, next_index, level))
+            inner_items = self._list_item(nested, next_index, level)
+            return _set_index(items, index, inner_items, self.budget)
         # "." makes the element a map; anything else there is silently replaced.
         if len(items) > index:
             if not isinstance(items[index], dict):
@@ -306,7 +330,7 @@ class _Parser:
         else:
             inner = {}
         self._key(inner, level)
-        return _set_index(items, index, inner)
+        return _set_index(items, index, inner, self.budget)
 
     def _assigned(self) -> Any:
         """The value after ``=``."""
@@ -374,26 +398,32 @@ def _refuse_constant(name: str) -> None:
 _JSON = json.JSONDecoder(parse_constant=_refuse_constant)
 
 
-def parse_set(expression: str, data: dict[str, Any]) -> None:
+def parse_set(expression: str, data: dict[str, Any], budget: ListBudget | None = None) -> None:
     """``--set``: values typed (:func:`typed_value`)."""
-    _Parser(expression, data, typed_value).parse()
+    _Parser(expression, data, typed_value, budget=budget).parse()
 
 
-def parse_set_string(expression: str, data: dict[str, Any]) -> None:
+def parse_set_string(
+    expression: str, data: dict[str, Any], budget: ListBudget | None = None
+) -> None:
     """``--set-string``: every value a string."""
-    _Parser(expression, data, string_value).parse()
+    _Parser(expression, data, string_value, budget=budget).parse()
 
 
-def parse_set_file(expression: str, data: dict[str, Any], read_file: Reader) -> None:
+def parse_set_file(
+    expression: str, data: dict[str, Any], read_file: Reader, budget: ListBudget | None = None
+) -> None:
     """``--set-file``: each value is a path, ``read_file`` turns it into the text."""
-    _Parser(expression, data, read_file).parse()
+    _Parser(expression, data, read_file, budget=budget).parse()
 
 
-def parse_set_json(expression: str, data: dict[str, Any]) -> None:
+def parse_set_json(expression: str, data: dict[str, Any], budget: ListBudget | None = None) -> None:
     """``--set-json``: each value is one JSON document (blank is null)."""
-    _Parser(expression, data, string_value, json_values=True).parse()
+    _Parser(expression, data, string_value, json_values=True, budget=budget).parse()
 
 
-def parse_set_literal(expression: str, data: dict[str, Any]) -> None:
+def parse_set_literal(
+    expression: str, data: dict[str, Any], budget: ListBudget | None = None
+) -> None:
     """``--set-literal``: one key, no escapes; the value is the rest, untouched."""
-    _Parser(expression, data, string_value, literal=True).parse()
+    _Parser(expression, data, string_value, literal=True, budget=budget).parse()

@@ -98,9 +98,15 @@ def _no_files(path: str) -> str:
     raise ValuesError(f"no file {strvals.quote(path)} was provided")
 
 
-def user_values(inputs: Inputs, read_file: Callable[[str], str] = _no_files) -> dict[str, Any]:
+def user_values(
+    inputs: Inputs,
+    read_file: Callable[[str], str] = _no_files,
+    max_list_elements: int | None = None,
+) -> dict[str, Any]:
     """Helm's user-supplied values: the files merged left to right, then each kind of
     expression parsed into the result in :data:`ORDER`. Nulls are kept.
+
+    ``max_list_elements`` caps the list elements the expressions create, together.
 
     :raises ValuesError: naming the input (``set[1] "a,b=c": ...``) and the problem.
     """
@@ -110,12 +116,13 @@ def user_values(inputs: Inputs, read_file: Callable[[str], str] = _no_files) -> 
             values = merge_maps(values, yamlio.load_values(text))
         except ValuesError as exc:
             raise ValuesError(f"files[{index}]: {exc}") from exc
+    budget = strvals.ListBudget(max_list_elements) if max_list_elements else None
     parsers: dict[str, Callable[[str, dict[str, Any]], None]] = {
-        "set_json": strvals.parse_set_json,
-        "set": strvals.parse_set,
-        "set_string": strvals.parse_set_string,
-        "set_file": lambda text, data: strvals.parse_set_file(text, data, read_file),
-        "set_literal": strvals.parse_set_literal,
+        "set_json": lambda text, data: strvals.parse_set_json(text, data, budget),
+        "set": lambda text, data: strvals.parse_set(text, data, budget),
+        "set_string": lambda text, data: strvals.parse_set_string(text, data, budget),
+        "set_file": lambda text, data: strvals.parse_set_file(text, data, read_file, budget),
+        "set_literal": lambda text, data: strvals.parse_set_literal(text, data, budget),
     }
     for kind in ORDER[1:]:
         for index, expression in enumerate(getattr(inputs, kind)):

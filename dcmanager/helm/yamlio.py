@@ -220,6 +220,58 @@ def _construct_mapping(loader: _Loader, node: nodes.Node, deep: bool = False) ->
 
 _Loader.construct_mapping = _construct_mapping
 
+# How many values one document may expand to. Aliases let a small text stand for an
+# enormous document ("a billion laughs"); Helm's YAML parser refuses excessive aliasing
+# too.
+MAX_EXPANDED_VALUES = 1_000_000
+
+
+class _Recursive(Exception):
+    def __init__(self, node: nodes.Node) -> None:
+        self.node = node
+
+
+def _expanded_size(node: nodes.Node, sizes: dict[int, int | None]) -> int:
+    """How many nodes ``node`` stands for once every alias is written out (each shared
+    node is counted once per use, computed once).
+
+    :raises _Recursive: a node contains itself.
+    """
+    if id(node) in sizes:
+        known = sizes[id(node)]
+        if known is None:
+            raise _Recursive(node)
+        return known
+    sizes[id(node)] = None  # in progress
+    if isinstance(node, nodes.MappingNode):
+        size = 1 + sum(_expanded_size(k, sizes) + _expanded_size(v, sizes) for k, v in node.value)
+    elif isinstance(node, nodes.SequenceNode):
+        size = 1 + sum(_expanded_size(item, sizes) for item in node.value)
+    else:
+        size = 1
+    sizes[id(node)] = size
+    return size
+
+
+def _construct_document(loader: _Loader, node: nodes.Node) -> Any:
+    try:
+        size = _expanded_size(node, {})
+    except _Recursive as exc:
+        raise yaml.constructor.ConstructorError(
+            None, None, "an alias refers to a value that contains it", exc.node.start_mark
+        ) from None
+    if size > MAX_EXPANDED_VALUES:
+        raise yaml.constructor.ConstructorError(
+            None,
+            None,
+            f"the document expands to more than {MAX_EXPANDED_VALUES} values through aliases",
+            node.start_mark,
+        )
+    return _BaseLoader.construct_document(loader, node)
+
+
+_Loader.construct_document = _construct_document
+
 
 def load_values(text: str) -> dict[str, Any]:
     """A values file as Helm reads it: each YAML document merged over the previous

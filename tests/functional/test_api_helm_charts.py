@@ -359,3 +359,31 @@ def test_the_size_limit_is_an_option(api, conf):
 def test_the_default_site_region_is_an_option(api, conf):
     conf.set_override("default_region_name", "Central", group="helm")
     assert "region_name: Central" in show(api, KEYSTONE)["system_overrides"]
+
+
+def test_expressions_that_would_make_billions_of_elements_are_refused_early(api):
+    patch(api, set=["kept=1"])
+    expressions = [f"k{n}[65536]=x" for n in range(5000)]  # 95 KB of request
+    body = {"flag": "reuse", "values": {"set": expressions}}
+    refused(
+        api,
+        RABBITMQ,
+        body,
+        400,
+        'Invalid values: set[3] "k3[65536]=x": the expressions make more than 262144 list elements',
+    )
+
+
+def test_alias_bomb_in_a_file_is_refused(api):
+    bomb = "a: &a [x, x, x, x, x, x, x, x, x, x]\n" + "".join(
+        f"{chr(98 + i)}: &{chr(98 + i)} [{', '.join([f'*{chr(97 + i)}'] * 10)}]\n" for i in range(8)
+    )
+    patch(api, set=["kept=1"])
+    refused(
+        api,
+        RABBITMQ,
+        {"flag": "reuse", "values": {"files": [bomb]}},
+        400,
+        "Invalid values: files[0]: invalid YAML at line 1, column 1: the document expands to "
+        "more than 1000000 values through aliases",
+    )

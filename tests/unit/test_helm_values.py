@@ -544,3 +544,40 @@ def test_pipeline_later_set_overwrites_earlier():
 def test_empty_inputs_are_false():
     assert not values.Inputs()
     assert values.Inputs(set=["a=1"])
+
+
+def test_alias_bombs_are_refused():
+    text = "a: &a [x, x, x, x, x, x, x, x, x, x]\n" + "".join(
+        f"{chr(98 + i)}: &{chr(98 + i)} [{', '.join([f'*{chr(97 + i)}'] * 10)}]\n" for i in range(8)
+    )
+    with pytest.raises(ValuesError, match="expands to more than 1000000 values through aliases"):
+        yamlio.load_values(text)
+
+
+@pytest.mark.parametrize("text", ["a: &x [*x]\n", "a: &x {b: *x}\n"])
+def test_recursive_aliases_are_refused(text):
+    with pytest.raises(ValuesError, match="an alias refers to a value that contains it"):
+        yamlio.load_values(text)
+
+
+def test_shared_aliases_are_written_out():
+    loaded = yamlio.load_values("a: &x {b: 1}\nc: *x\nd: [*x]\n")
+    assert yamlio.dump(loaded) == "a:\n  b: 1\nc:\n  b: 1\nd:\n- b: 1\n"
+
+
+def test_list_elements_made_by_expressions_are_capped_together():
+    inputs = values.Inputs(set=["a[60]=x", "b[30]=x"], set_string=["c[10]=x"])
+    assert len(values.user_values(inputs, max_list_elements=103)["c"]) == 11
+    with pytest.raises(
+        ValuesError,
+        match=r'set_string\[0\] "c\[10\]=x": the expressions make '
+        "more than 102 list elements",
+    ):
+        values.user_values(inputs, max_list_elements=102)
+
+
+def test_deep_nesting_is_refused_not_crashed():
+    with pytest.raises(ValuesError, match="nested too deeply"):
+        values.user_values(values.Inputs(set=["a" + "[0]" * 5000 + "=1"]))
+    with pytest.raises(ValuesError, match="nested too deeply"):
+        yamlio.load_values("a: " + "[" * 5000 + "]" * 5000)
