@@ -138,9 +138,9 @@ def update(
         files = [stored, *inputs.files] if flag is Flag.REUSE and stored else inputs.files
         pipeline = dataclasses.replace(inputs, files=files)
         try:
-            # Each list element takes at least 4 bytes of YAML ("- x\n"): beyond this
-            # many the text could not be kept anyway.
-            most = conf.helm.max_user_overrides_bytes // 4
+            # Each value takes at least 2 bytes of YAML ("a: 1\n" holds two, a key and a
+            # value): beyond this many the text could not be kept anyway.
+            most = conf.helm.max_user_overrides_bytes // 2
             text = yamlio.dump(values.user_values(pipeline, read_file, most))
         except ValuesError as exc:
             if flag is Flag.REUSE and stored and str(exc).startswith("files["):

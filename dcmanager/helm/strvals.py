@@ -45,8 +45,21 @@ _LIST_STOP = ",}"
 _GO_SIGNED_DIGITS = re.compile(r"[+-]?[0-9]+")
 # A value longer than this cannot be a 64-bit integer (and int() of a very long digit
 # string is refused by Python anyway).
-_MAX_INT_TEXT = 20
+_MAX_INT_DIGITS = 19
 _INT64 = (-(2**63), 2**63 - 1)
+
+
+def _go_decimal(text: str) -> int | None:
+    """``text`` as Go's ``strconv.ParseInt(text, 10, 64)`` reads it: an optional sign
+    and ASCII digits (leading zeros allowed), within 64 bits; None otherwise."""
+    if not (text.isascii() and _GO_SIGNED_DIGITS.fullmatch(text)):
+        return None
+    sign = "-" if text[0] == "-" else ""
+    digits = text.lstrip("+-").lstrip("0") or "0"
+    if len(digits) > _MAX_INT_DIGITS + 1:  # int() refuses very long texts; not 64-bit
+        return None
+    number = int(sign + digits)
+    return number if _INT64[0] <= number <= _INT64[1] else None
 
 
 def quote(text: str) -> str:
@@ -84,15 +97,9 @@ def typed_value(text: str) -> Any:
         return None
     if text == "0":
         return 0
-    if (
-        text
-        and text[0] != "0"
-        and len(text) <= _MAX_INT_TEXT
-        and text.isascii()
-        and _GO_SIGNED_DIGITS.fullmatch(text)
-    ):
-        number = int(text)
-        if _INT64[0] <= number <= _INT64[1]:
+    if text and text[0] != "0":
+        number = _go_decimal(text)
+        if number is not None:
             return number
     return text
 
@@ -114,8 +121,8 @@ def _atoi(text: str) -> int:
     digits, nothing else (no spaces)."""
     if not (text.isascii() and _GO_SIGNED_DIGITS.fullmatch(text)):
         raise ValuesError(f"error parsing index: {quote(text)} is not an integer")
-    number = int(text) if len(text) <= _MAX_INT_TEXT else _INT64[1] + 1
-    if not _INT64[0] <= number <= _INT64[1]:
+    number = _go_decimal(text)
+    if number is None:
         raise ValuesError(f"error parsing index: {quote(text)} is out of range")
     return number
 
@@ -179,26 +186,31 @@ def _set(data: dict[str, Any], key: str, value: Any) -> None:
         data[key] = value
 
 
-class ListBudget:
-    """How many list elements expressions may still create, all together.
+class Budget:
+    """How many more values of some kind a request may create, all together.
 
-    Helm has no such limit; without one, a few kilobytes of ``a[65536]=x`` expressions
-    would make billions of elements. Padding counts as it is made.
+    Helm has no such limits; without them a few kilobytes of ``a[65536]=x`` expressions,
+    or of YAML aliases, would stand for billions of values.
     """
 
-    def __init__(self, elements: int) -> None:
-        self.limit = elements
-        self.left = elements
+    def __init__(self, limit: int, message: str) -> None:
+        """``message`` has a ``%d`` for the limit."""
+        self.limit = limit
+        self.left = limit
+        self.message = message
 
-    def spend(self, elements: int) -> None:
-        self.left -= elements
+    def spend(self, count: int) -> None:
+        self.left -= count
         if self.left < 0:
-            raise ValuesError(f"the expressions make more than {self.limit} list elements")
+            raise ValuesError(self.message % self.limit)
 
 
-def _set_index(
-    items: list[Any], index: int, value: Any, budget: ListBudget | None = None
-) -> list[Any]:
+def list_budget(elements: int) -> Budget:
+    """The list elements expressions may create, padding included."""
+    return Budget(elements, "the expressions make more than %d list elements")
+
+
+def _set_index(items: list[Any], index: int, value: Any, budget: Budget | None = None) -> list[Any]:
     if len(items) <= index:
         if budget is not None:
             budget.spend(index + 1 - len(items))
@@ -233,7 +245,7 @@ class _Parser:
         *,
         json_values: bool = False,
         literal: bool = False,
-        budget: ListBudget | None = None,
+        budget: Budget | None = None,
     ) -> None:
         self.scan = _Scanner(text)
         self.budget = budget
@@ -371,14 +383,24 @@ class _Parser:
         if self._skip_blank():
             return None
         start = self.scan.pos
+        text = self.scan.text
         try:
-            value, end = _JSON.raw_decode(self.scan.text, start)
+            value, end = _JSON.raw_decode(text, start)
         except json.JSONDecodeError as exc:
             raise ValuesError(
                 f"invalid JSON value at character {exc.pos - start + 1}: {exc.msg}"
             ) from exc
         except _NotJSON as exc:
             raise ValuesError(f"invalid JSON value: {exc} is not JSON") from exc
+        except ValueError as exc:  # an integer too long for Python to read
+            raise ValuesError("invalid JSON value: a number too long to read") from exc
+        if (
+            isinstance(value, int | float)
+            and not isinstance(value, bool)
+            and text[end : end + 1] in (".", "e", "E")
+        ):
+            # Go's decoder reads "1.x" or "1e" as a broken number; Python's stops at "1".
+            raise ValuesError(f"invalid JSON value at character {end - start + 1}: bad number")
         self.scan.pos = end
         self._skip_blank()
         try:
@@ -398,32 +420,28 @@ def _refuse_constant(name: str) -> None:
 _JSON = json.JSONDecoder(parse_constant=_refuse_constant)
 
 
-def parse_set(expression: str, data: dict[str, Any], budget: ListBudget | None = None) -> None:
+def parse_set(expression: str, data: dict[str, Any], budget: Budget | None = None) -> None:
     """``--set``: values typed (:func:`typed_value`)."""
     _Parser(expression, data, typed_value, budget=budget).parse()
 
 
-def parse_set_string(
-    expression: str, data: dict[str, Any], budget: ListBudget | None = None
-) -> None:
+def parse_set_string(expression: str, data: dict[str, Any], budget: Budget | None = None) -> None:
     """``--set-string``: every value a string."""
     _Parser(expression, data, string_value, budget=budget).parse()
 
 
 def parse_set_file(
-    expression: str, data: dict[str, Any], read_file: Reader, budget: ListBudget | None = None
+    expression: str, data: dict[str, Any], read_file: Reader, budget: Budget | None = None
 ) -> None:
     """``--set-file``: each value is a path, ``read_file`` turns it into the text."""
     _Parser(expression, data, read_file, budget=budget).parse()
 
 
-def parse_set_json(expression: str, data: dict[str, Any], budget: ListBudget | None = None) -> None:
+def parse_set_json(expression: str, data: dict[str, Any], budget: Budget | None = None) -> None:
     """``--set-json``: each value is one JSON document (blank is null)."""
     _Parser(expression, data, string_value, json_values=True, budget=budget).parse()
 
 
-def parse_set_literal(
-    expression: str, data: dict[str, Any], budget: ListBudget | None = None
-) -> None:
+def parse_set_literal(expression: str, data: dict[str, Any], budget: Budget | None = None) -> None:
     """``--set-literal``: one key, no escapes; the value is the rest, untouched."""
     _Parser(expression, data, string_value, literal=True, budget=budget).parse()

@@ -18,6 +18,21 @@ from dcmanager.helm.strvals import ValuesError
 ORDER = ("files", "set_json", "set", "set_string", "set_file", "set_literal")
 """The kinds of input, in the order Helm applies them."""
 
+MAX_DEPTH = 100
+"""How deeply user values may nest (maps and lists). Helm has no limit; ours keeps
+every later step (merging, writing YAML) within Python's recursion limit."""
+
+
+def _check_depth(values: dict[str, Any]) -> None:
+    """:raises ValuesError: ``values`` nest deeper than :data:`MAX_DEPTH`."""
+    stack: list[tuple[Any, int]] = [(values, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            raise ValuesError(f"the values nest deeper than {MAX_DEPTH} levels")
+        children = value.values() if isinstance(value, dict) else value
+        stack.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
+
 
 def merge_maps(base: Mapping[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
     """Helm's ``mergeMaps``: ``over`` wins; where both hold a map, they are merged;
@@ -101,22 +116,26 @@ def _no_files(path: str) -> str:
 def user_values(
     inputs: Inputs,
     read_file: Callable[[str], str] = _no_files,
-    max_list_elements: int | None = None,
+    max_values: int | None = None,
 ) -> dict[str, Any]:
     """Helm's user-supplied values: the files merged left to right, then each kind of
     expression parsed into the result in :data:`ORDER`. Nulls are kept.
 
-    ``max_list_elements`` caps the list elements the expressions create, together.
+    ``max_values`` caps the values the files expand to (aliases written out), together,
+    and the list elements the expressions create, together.
 
     :raises ValuesError: naming the input (``set[1] "a,b=c": ...``) and the problem.
     """
     values: dict[str, Any] = {}
+    file_budget = None
+    if max_values:
+        file_budget = strvals.Budget(max_values, "the values files expand to more than %d values")
     for index, text in enumerate(inputs.files):
         try:
-            values = merge_maps(values, yamlio.load_values(text))
+            values = merge_maps(values, yamlio.load_values(text, file_budget))
         except ValuesError as exc:
             raise ValuesError(f"files[{index}]: {exc}") from exc
-    budget = strvals.ListBudget(max_list_elements) if max_list_elements else None
+    budget = strvals.list_budget(max_values) if max_values else None
     parsers: dict[str, Callable[[str, dict[str, Any]], None]] = {
         "set_json": lambda text, data: strvals.parse_set_json(text, data, budget),
         "set": lambda text, data: strvals.parse_set(text, data, budget),
@@ -132,4 +151,5 @@ def user_values(
                 raise ValuesError(f"{kind}[{index}] {strvals.quote(expression)}: {exc}") from exc
             except RecursionError as exc:
                 raise ValuesError(f"{kind}[{index}]: nested too deeply to be read") from exc
+    _check_depth(values)
     return values

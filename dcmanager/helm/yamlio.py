@@ -17,6 +17,7 @@ quoted, so the text means the same to both.
 """
 
 import decimal
+import math
 import re
 import struct
 from typing import Any
@@ -25,6 +26,7 @@ import yaml
 from yaml import nodes
 
 from dcmanager.helm import numbers
+from dcmanager.helm.strvals import Budget
 from dcmanager.helm.strvals import ValuesError
 
 _BOOL = {
@@ -43,9 +45,8 @@ _GO_INT = re.compile(r"([+-]?)(0[xX][0-9a-fA-F]+|0[oO][0-7]+|0[bB][01]+|0[0-7]*|
 _YAML_FLOAT = re.compile(r"[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?")
 _DOT_FLOAT = re.compile(r"\.[0-9]+([eE][-+]?[0-9]+)?")
 _NUMBER_START = "+-.0123456789"
-_NUMBER_TAG = "tag:dcmanager,2026:helm-number"
+_PLAIN_TAG = "tag:dcmanager,2026:helm-plain"
 _BOOL_TAG = "tag:yaml.org,2002:bool"
-_NULL_TAG = "tag:yaml.org,2002:null"
 _STR_TAG = "tag:yaml.org,2002:str"
 _UINT64_MAX = 2**64 - 1
 _INT64_MAX = 2**63 - 1
@@ -68,10 +69,11 @@ def _go_int(text: str) -> int | None:
         magnitude = int(digits[2:], 2)
     elif digits.startswith("0"):
         magnitude = int(digits, 8)
-    elif len(digits) > 20:
-        return None
     else:
-        magnitude = int(digits)
+        significant = digits.lstrip("0")
+        if len(significant) > 20:
+            return None
+        magnitude = int(significant or "0")
     if sign == "-":
         return -magnitude if magnitude <= _INT64_MAX + 1 else None
     # A sign is not accepted beyond int64 (strconv.ParseUint takes none).
@@ -79,8 +81,16 @@ def _go_int(text: str) -> int | None:
     return magnitude if magnitude <= limit else None
 
 
-def plain_scalar(text: str) -> Any:
-    """What Helm makes of an unquoted scalar: bool, null, number or the text itself.
+def _go_float(text: str) -> float | None:
+    """A float as Helm's YAML reads one (after ``_`` are dropped), None if it is not."""
+    if not _YAML_FLOAT.fullmatch(text):
+        return None
+    value = float(text)
+    return None if math.isinf(value) else value
+
+
+def _resolve(text: str) -> Any:
+    """What Go's YAML makes of an unquoted scalar: bool, null, int, float or the text.
 
     :raises _SpecialFloat: it is ``.inf`` or ``.nan``.
     """
@@ -93,38 +103,103 @@ def plain_scalar(text: str) -> Any:
     if not text or text[0] not in _NUMBER_START:
         return text
     if text[0] == ".":
-        if _DOT_FLOAT.fullmatch(text):
-            return numbers.as_float64(float(text))
-        return text
+        return float(text) if _DOT_FLOAT.fullmatch(text) else text
     plain = text.replace("_", "")
     number = _go_int(plain)
     if number is not None:
-        return numbers.as_float64(number)
-    if _YAML_FLOAT.fullmatch(plain):
-        value = float(plain)
-        if value not in (float("inf"), float("-inf")):
-            return numbers.as_float64(value)
-    return text
+        return number
+    value = _go_float(plain)
+    return text if value is None else value
 
 
-# LibYAML's parser and emitter when PyYAML has them (about three times faster); the
-# typing and the representation are ours either way.
-_BaseLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+def plain_scalar(text: str) -> Any:
+    """What Helm makes of an unquoted scalar: bool, null, number (as it holds them,
+    :func:`dcmanager.helm.numbers.as_float64`) or the text itself.
+
+    :raises _SpecialFloat: it is ``.inf`` or ``.nan``.
+    """
+    value = _resolve(text)
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return numbers.as_float64(value)
+    return value
+
+
+def _error(node: nodes.Node, problem: str) -> yaml.constructor.ConstructorError:
+    return yaml.constructor.ConstructorError(None, None, problem, node.start_mark)
+
+
+# LibYAML's parser (about three times faster than PyYAML's own) when PyYAML has it, under
+# PyYAML's composer: LibYAML's composer recurses in C without a limit and a deep enough
+# document would crash the process; the Python one stops with a RecursionError.
+_CParser = getattr(getattr(yaml, "_yaml", None), "CParser", None)
 _BaseDumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+
+if _CParser is not None:
+
+    class _BaseLoader(
+        yaml.composer.Composer,
+        _CParser,
+        yaml.constructor.SafeConstructor,
+        yaml.resolver.Resolver,
+    ):
+        def __init__(self, stream: str) -> None:
+            _CParser.__init__(self, stream)
+            yaml.composer.Composer.__init__(self)
+            yaml.constructor.SafeConstructor.__init__(self)
+            yaml.resolver.Resolver.__init__(self)
+
+else:  # pragma: no cover - PyYAML built without LibYAML
+    _BaseLoader = yaml.SafeLoader
 
 
 class _Loader(_BaseLoader):
-    """PyYAML's safe loader with Helm's implicit types (see the module docstring)."""
+    """A safe loader with Helm's implicit types (see the module docstring), that counts
+    what each document expands to against ``budget``."""
 
     yaml_implicit_resolvers: dict = {}
     yaml_constructors = dict(yaml.SafeLoader.yaml_constructors)
+    budget: Budget | None = None
+
+    def construct_mapping(self, node: nodes.Node, deep: bool = False) -> dict:
+        # Keys become strings as they are read (True and 1 must not collide), from what
+        # Go's YAML reads them as: an integer key stays exact, a float key is a float.
+        if not isinstance(node, nodes.MappingNode):
+            raise _error(node, f"expected a map, found {node.id}")
+        self.flatten_mapping(node)
+        mapping = {}
+        for key_node, value_node in node.value:
+            if isinstance(key_node, nodes.ScalarNode) and key_node.tag == _PLAIN_TAG:
+                try:
+                    key = _resolve(key_node.value)
+                except _SpecialFloat:
+                    key = _SPECIAL_FLOAT_KEYS[key_node.value.lower().lstrip("+")]
+            else:
+                key = self.construct_object(key_node, deep=True)
+            mapping[_key(key, key_node)] = self.construct_object(value_node, deep=deep)
+        return mapping
+
+    def construct_document(self, node: nodes.Node) -> Any:
+        try:
+            size, shared = _expanded_size(node, {})
+        except _Recursive as exc:
+            raise _error(exc.node, "an alias refers to a value that contains it") from None
+        if self.budget is not None:
+            try:
+                self.budget.spend(size)
+            except ValuesError as exc:
+                raise _error(node, str(exc)) from None
+        data = super().construct_document(node)
+        # Helm reads YAML through JSON: every use of an alias is a copy of its own, which
+        # a --set changes alone.
+        return _unshared(data) if shared else data
 
 
-for _first in set("yYnNtTfFoO"):
-    _Loader.add_implicit_resolver(_BOOL_TAG, re.compile(r".*", re.S), [_first])
-for _first in ("~", "n", "N", ""):
-    _Loader.add_implicit_resolver(_NULL_TAG, re.compile(r"(?:~|null|Null|NULL|)\Z"), [_first])
-_Loader.add_implicit_resolver(_NUMBER_TAG, re.compile(r".*", re.S), list(_NUMBER_START))
+_SPECIAL_FLOAT_KEYS = {".inf": ".inf", "-.inf": "-.inf", ".nan": ".nan"}
+
+# Every unquoted scalar that may be something other than text gets our own tag, and
+# _resolve() decides; explicit tags (!!bool, !!int...) have their own constructors.
+_Loader.add_implicit_resolver(_PLAIN_TAG, re.compile(r".*", re.S), [*"yYnNtTfFoO~", *_NUMBER_START])
+_Loader.add_implicit_resolver(_PLAIN_TAG, re.compile(r"\Z"), [""])
 _Loader.add_implicit_resolver("tag:yaml.org,2002:merge", re.compile(r"<<\Z"), ["<"])
 for _tag in ("timestamp", "binary", "set", "omap", "pairs"):
     _Loader.yaml_constructors.pop(f"tag:yaml.org,2002:{_tag}", None)
@@ -134,35 +209,36 @@ def _construct_plain(loader: _Loader, node: nodes.ScalarNode) -> Any:
     try:
         return plain_scalar(loader.construct_scalar(node))
     except _SpecialFloat as exc:
-        raise yaml.constructor.ConstructorError(
-            None, None, f"{exc} cannot be used: Helm converts values to JSON", node.start_mark
-        ) from exc
+        raise _error(node, f"{exc} cannot be used: Helm converts values to JSON") from exc
 
 
-def _construct_float(loader: _Loader, node: nodes.ScalarNode) -> Any:
-    value = yaml.SafeLoader.construct_yaml_float(loader, node)
-    try:
-        return numbers.as_float64(value)
-    except numbers.NumberError as exc:
-        raise yaml.constructor.ConstructorError(
-            None, None, f"{exc}: Helm converts values to JSON", node.start_mark
-        ) from exc
+def _construct_tagged(kind: str) -> Any:
+    """The constructor of an explicit ``!!int``, ``!!float``, ``!!bool`` or ``!!null``:
+    the text must read as that kind, as Go's YAML requires."""
 
+    def construct(loader: _Loader, node: nodes.ScalarNode) -> Any:
+        text = loader.construct_scalar(node)
+        try:
+            value = _resolve(text)
+        except _SpecialFloat:
+            value = None
+        if kind == "float" and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        wanted = {"int": int, "float": float, "bool": bool, "null": type(None)}[kind]
+        if not isinstance(value, wanted) or (kind == "int" and isinstance(value, bool)):
+            raise _error(node, f"{text!r} is not a valid !!{kind}")
+        return numbers.as_float64(value) if kind in ("int", "float") else value
 
-def _construct_int(loader: _Loader, node: nodes.ScalarNode) -> Any:
-    return numbers.as_float64(yaml.SafeLoader.construct_yaml_int(loader, node))
+    return construct
 
 
 def _construct_unknown(loader: _Loader, node: nodes.Node) -> Any:
-    raise yaml.constructor.ConstructorError(
-        None, None, f"the tag {node.tag} is not supported in values", node.start_mark
-    )
+    raise _error(node, f"the tag {node.tag} is not supported in values")
 
 
-_Loader.add_constructor(_NUMBER_TAG, _construct_plain)
-_Loader.add_constructor(_BOOL_TAG, _construct_plain)
-_Loader.add_constructor("tag:yaml.org,2002:float", _construct_float)
-_Loader.add_constructor("tag:yaml.org,2002:int", _construct_int)
+_Loader.add_constructor(_PLAIN_TAG, _construct_plain)
+for _kind_name in ("int", "float", "bool", "null"):
+    _Loader.add_constructor(f"tag:yaml.org,2002:{_kind_name}", _construct_tagged(_kind_name))
 _Loader.add_constructor(None, _construct_unknown)
 
 
@@ -172,11 +248,13 @@ def _float32(value: float) -> float:
 
 def _go_float32_text(value: float) -> str:
     """Go's ``FormatFloat(value, 'g', -1, 32)``: how Helm names a map key that is a
-    float (``1.5: x`` has the key ``"1.5"``)."""
+    float (``1.5: x`` has the key ``"1.5"``, ``1e6: x`` the key ``"1e+06"``)."""
     try:
         single = _float32(value)
     except OverflowError:
-        return ".inf" if value > 0 else "-.inf"
+        single = math.copysign(math.inf, value)
+    if math.isinf(single):
+        return ".inf" if single > 0 else "-.inf"
     for precision in range(9):
         text = f"{single:.{precision}e}"
         if _float32(float(text)) == single:
@@ -199,31 +277,7 @@ def _key(key: Any, node: nodes.Node) -> str:
         return str(key)
     if isinstance(key, float):
         return _go_float32_text(key)
-    raise yaml.constructor.ConstructorError(
-        None, None, "a map key must be text, a number or a boolean", node.start_mark
-    )
-
-
-def _construct_mapping(loader: _Loader, node: nodes.Node, deep: bool = False) -> dict:
-    # Keys become strings as they are read: True and 1 must not collide.
-    if not isinstance(node, nodes.MappingNode):
-        raise yaml.constructor.ConstructorError(
-            None, None, f"expected a map, found {node.id}", node.start_mark
-        )
-    loader.flatten_mapping(node)
-    mapping = {}
-    for key_node, value_node in node.value:
-        key = _key(loader.construct_object(key_node, deep=True), key_node)
-        mapping[key] = loader.construct_object(value_node, deep=deep)
-    return mapping
-
-
-_Loader.construct_mapping = _construct_mapping
-
-# How many values one document may expand to. Aliases let a small text stand for an
-# enormous document ("a billion laughs"); Helm's YAML parser refuses excessive aliasing
-# too.
-MAX_EXPANDED_VALUES = 1_000_000
+    raise _error(node, "a map key must be text, a number or a boolean")
 
 
 class _Recursive(Exception):
@@ -231,9 +285,9 @@ class _Recursive(Exception):
         self.node = node
 
 
-def _expanded_size(node: nodes.Node, sizes: dict[int, int | None]) -> int:
-    """How many nodes ``node`` stands for once every alias is written out (each shared
-    node is counted once per use, computed once).
+def _expanded_size(node: nodes.Node, sizes: dict[int, int | None]) -> tuple[int, bool]:
+    """How many nodes ``node`` stands for once every alias is written out (a shared node
+    counts once per use, and is computed once), and whether any collection is shared.
 
     :raises _Recursive: a node contains itself.
     """
@@ -241,49 +295,55 @@ def _expanded_size(node: nodes.Node, sizes: dict[int, int | None]) -> int:
         known = sizes[id(node)]
         if known is None:
             raise _Recursive(node)
-        return known
+        return known, not isinstance(node, nodes.ScalarNode)
     sizes[id(node)] = None  # in progress
+    size, shared = 1, False
     if isinstance(node, nodes.MappingNode):
-        size = 1 + sum(_expanded_size(k, sizes) + _expanded_size(v, sizes) for k, v in node.value)
+        children = [child for pair in node.value for child in pair]
     elif isinstance(node, nodes.SequenceNode):
-        size = 1 + sum(_expanded_size(item, sizes) for item in node.value)
+        children = node.value
     else:
-        size = 1
+        children = []
+    for child in children:
+        child_size, child_shared = _expanded_size(child, sizes)
+        size += child_size
+        shared = shared or child_shared
     sizes[id(node)] = size
-    return size
+    return size, shared
 
 
-def _construct_document(loader: _Loader, node: nodes.Node) -> Any:
-    try:
-        size = _expanded_size(node, {})
-    except _Recursive as exc:
-        raise yaml.constructor.ConstructorError(
-            None, None, "an alias refers to a value that contains it", exc.node.start_mark
-        ) from None
-    if size > MAX_EXPANDED_VALUES:
-        raise yaml.constructor.ConstructorError(
-            None,
-            None,
-            f"the document expands to more than {MAX_EXPANDED_VALUES} values through aliases",
-            node.start_mark,
-        )
-    return _BaseLoader.construct_document(loader, node)
+def _unshared(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {key: _unshared(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_unshared(item) for item in value]
+    return value
 
 
-_Loader.construct_document = _construct_document
-
-
-def load_values(text: str) -> dict[str, Any]:
+def load_values(text: str, budget: Budget | None = None) -> dict[str, Any]:
     """A values file as Helm reads it: each YAML document merged over the previous
     one (:func:`dcmanager.helm.values.merge_maps`); an empty file or document is ``{}``.
 
-    :raises ValuesError: the text is not YAML, or a document is not a map.
+    ``budget`` counts the values the documents expand to (aliases written out); without
+    one, each document may expand to :data:`MAX_EXPANDED_VALUES`.
+
+    :raises ValuesError: the text is not YAML, a document is not a map, or the budget
+        is exceeded.
     """
     from dcmanager.helm.values import merge_maps  # noqa: PLC0415 - values imports this
 
     result: dict[str, Any] = {}
+    loader = _Loader(text)
+    loader.budget = budget
+    number = 0
     try:
-        for number, document in enumerate(yaml.load_all(text, Loader=_Loader), 1):
+        while loader.check_data():
+            number += 1
+            if budget is None:
+                loader.budget = Budget(
+                    MAX_EXPANDED_VALUES, "the document expands to more than %d values"
+                )
+            document = loader.get_data()
             if document is None:
                 continue
             if not isinstance(document, dict):
@@ -293,7 +353,13 @@ def load_values(text: str) -> dict[str, Any]:
         raise ValuesError(_yaml_problem(exc)) from exc
     except RecursionError as exc:
         raise ValuesError("nested too deeply") from exc
+    finally:
+        loader.dispose()
     return result
+
+
+# How many values one document may expand to when no budget is given.
+MAX_EXPANDED_VALUES = 1_000_000
 
 
 def _kind(value: Any) -> str:
@@ -337,47 +403,51 @@ class Secret:
 
 
 class _Dumper(_BaseDumper):
+    """Writes what Helm reads back as the same values; PyYAML's flow-style choices."""
+
     def ignore_aliases(self, data: Any) -> bool:
         # Merged maps share parts; Helm users expect them written out, not anchored.
         return True
 
+    def resolve(self, kind: type, value: Any, implicit: tuple[bool, bool]) -> str:
+        # A string Helm would read as something else is not written plain: telling the
+        # emitter it would resolve to another type makes it quote it.
+        tag = super().resolve(kind, value, implicit)
+        if kind is nodes.ScalarNode and implicit[0] and tag == _STR_TAG:
+            try:
+                other = _resolve(value) is not value
+            except _SpecialFloat:
+                other = True
+            if other:
+                return _BOOL_TAG
+        return tag
 
-def _reads_as_other(dumper: _Dumper, text: str) -> bool:
-    """Whether unquoted ``text`` would be read as something other than this string,
-    by Helm or by PyYAML."""
-    try:
-        if plain_scalar(text) is not text:
-            return True
-    except _SpecialFloat:
-        return True
-    return dumper.resolve(nodes.ScalarNode, text, (True, False)) != _STR_TAG
 
-
-def _represent_str(dumper: _Dumper, data: str) -> nodes.ScalarNode:
-    style = None
-    if "\n" in data:
-        style = "|"
-    elif _reads_as_other(dumper, data):
-        style = "'"
-    return dumper.represent_scalar(_STR_TAG, data, style=style)
+class _BlockDumper(_Dumper):
+    """Block style, multi-line strings as literal blocks."""
 
 
 def _represent_secret(dumper: _Dumper, data: Secret) -> nodes.ScalarNode:
-    return dumper.represent_scalar(_STR_TAG, SECRET_MASK, style="'")
+    return dumper.represent_scalar(_STR_TAG, SECRET_MASK)
 
 
-_Dumper.add_representer(str, _represent_str)
+def _represent_block_str(dumper: _Dumper, data: str) -> nodes.ScalarNode:
+    return dumper.represent_scalar(_STR_TAG, data, style="|" if "\n" in data else None)
+
+
 _Dumper.add_representer(Secret, _represent_secret)
+_BlockDumper.add_representer(str, _represent_block_str)
 
 
 def dump(values: dict[str, Any], *, flow: bool = False) -> str:
-    """``values`` as YAML text; ``""`` for no values. ``flow`` writes innermost maps and
-    lists on one line (``replicas: {server: 1}``), as system overrides are shown."""
+    """``values`` as YAML text; ``""`` for no values. ``flow`` writes maps and lists of
+    scalars on one line (``replicas: {server: 1}``), as PyYAML's ``safe_dump(...,
+    default_flow_style=None)`` does: how system overrides are shown."""
     if not values:
         return ""
     return yaml.dump(
         values,
-        Dumper=_Dumper,
+        Dumper=_Dumper if flow else _BlockDumper,
         default_flow_style=None if flow else False,
         sort_keys=True,
         indent=2,

@@ -370,7 +370,7 @@ def test_expressions_that_would_make_billions_of_elements_are_refused_early(api)
         RABBITMQ,
         body,
         400,
-        'Invalid values: set[3] "k3[65536]=x": the expressions make more than 262144 list elements',
+        'Invalid values: set[7] "k7[65536]=x": the expressions make more than 524288 list elements',
     )
 
 
@@ -384,6 +384,59 @@ def test_alias_bomb_in_a_file_is_refused(api):
         RABBITMQ,
         {"flag": "reuse", "values": {"files": [bomb]}},
         400,
-        "Invalid values: files[0]: invalid YAML at line 1, column 1: the document expands to "
-        "more than 1000000 values through aliases",
+        "Invalid values: files[0]: invalid YAML at line 1, column 1: the values files expand "
+        "to more than 524288 values",
     )
+
+
+def test_the_values_budget_counts_every_document_and_file(api):
+    """Documents that each stay under the budget are refused together: the request's
+    files may expand to [helm] max_user_overrides_bytes / 2 values in all."""
+    patch(api, set=["kept=1"])
+    # One document of 10^5 leaves (and 11,112 lists) through aliases: 111,112 values.
+    laughs = "a: &a [x, x, x, x, x, x, x, x, x, x]\n" + "".join(
+        f"{chr(98 + i)}: &{chr(98 + i)} [{', '.join([f'*{chr(97 + i)}'] * 10)}]\n" for i in range(4)
+    )
+    assert laughs.count("\n") == 5
+    five = "---\n".join([laughs] * 5)
+    refused(
+        api,
+        RABBITMQ,
+        {"flag": "reuse", "values": {"files": [five]}},
+        400,
+        "Invalid values: files[0]: invalid YAML at line 25, column 1: the values files expand "
+        "to more than 524288 values",
+    )
+    refused(
+        api,
+        RABBITMQ,
+        {"flag": "reuse", "values": {"files": [laughs] * 5}},
+        400,
+        "Invalid values: files[4]: invalid YAML at line 1, column 1: the values files expand "
+        "to more than 524288 values",
+    )
+
+
+def test_aliased_values_are_copies(api):
+    """Helm reads YAML through JSON: a --set changes one use of an alias, not all."""
+    patch(api, "reset", files=["a: &x {b: 1}\nc: *x\nl: &l [1, 2]\nm: *l\n"], set=["a.b=2,l[0]=9"])
+    assert show(api)["user_overrides"] == "a:\n  b: 2\nc:\n  b: 1\nl:\n- 9\n- 2\nm:\n- 1\n- 2\n"
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        {"files": ["a: " + "[" * 30000 + "]" * 30000]},
+        {"set_json": ["a=" + "[" * 30000 + "]" * 30000]},
+        {"set": ["a" + "[0]" * 20000 + "=1"]},
+        {"set": ["a" + "[0]" * 400 + "=1"]},
+    ],
+    ids=["file", "json", "set", "set-400"],
+)
+def test_deep_nesting_is_a_400_not_a_crash(api, values):
+    patch(api, set=["kept=1"])
+    before = show(api)
+    resp = api.patch_json(RABBITMQ, {"flag": "reuse", "values": values}, expect_errors=True)
+    assert resp.status_int == 400, resp.text
+    assert "nest" in resp.json["message"]
+    assert show(api) == before

@@ -1,6 +1,7 @@
 """Chart plugins: the seed's charts, each with values that depend on the site."""
 
 import pytest
+import yaml
 
 from dcmanager.helm import plugins
 from dcmanager.helm import yamlio
@@ -139,3 +140,22 @@ def test_overrides_are_deterministic():
 def test_unknown_chart_or_namespace(chart, namespace, error):
     with pytest.raises(error):
         plugins.get(chart, namespace)
+
+
+def masked(value):
+    if isinstance(value, dict):
+        return {key: masked(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [masked(item) for item in value]
+    return yamlio.SECRET_MASK if isinstance(value, yamlio.Secret) else value
+
+
+@pytest.mark.parametrize("mode", ["simplex", "duplex"])
+def test_system_overrides_are_shown_as_pyyaml_safe_dump_shows_them(mode):
+    """The reference: PyYAML's safe_dump(default_flow_style=None), secrets masked."""
+    for plugin in plugins.plugins().values():
+        for namespace in plugin.namespaces:
+            system = plugin.overrides(site(mode), namespace)
+            assert yamlio.dump(system, flow=True) == yaml.safe_dump(
+                masked(system), default_flow_style=None
+            ), plugin.chart

@@ -112,6 +112,11 @@ SET_CASES = [
     ("a=+", {"a": "+"}),
     ("a=１", {"a": "１"}),
     ("a=falſe", {"a": False}),
+    ("a=-0000000000000000000001", {"a": -1}),
+    ("a=+09223372036854775807", {"a": 9223372036854775807}),
+    ("a=-" + "0" * 5000 + "5", {"a": -5}),
+    ("a=" + "1" * 5000, {"a": "1" * 5000}),
+    ("a[00000000000000000000001]=x", {"a": [None, "x"]}),
 ]
 
 # --set: expression -> the error message (without the input-naming prefix).
@@ -293,6 +298,9 @@ def test_set_json(expression, expected):
         ("a=1e400", "invalid JSON value: number inf cannot be represented"),
         ("a=1x", 'key "x" has no value'),
         ("a=tru", "invalid JSON value"),
+        ("a=1.x=2", "invalid JSON value at character 2: bad number"),
+        ("a=1ex=2", "invalid JSON value at character 2: bad number"),
+        ("a=" + "1" * 5000, "invalid JSON value: a number too long to read"),
     ],
 )
 def test_set_json_errors(expression, message):
@@ -350,6 +358,17 @@ YAML_CASES = [
     ("1: a\ntrue: b", {"1": "a", "true": "b"}),
     ("1.5: a", {"1.5": "a"}),
     ("0x10: a", {"16": "a"}),
+    ("9007199254740993: a", {"9007199254740993": "a"}),
+    ("1e6: a", {"1e+06": "a"}),
+    ("1e39: a", {".inf": "a"}),
+    ("-1e300: a", {"-.inf": "a"}),
+    (".inf: a", {".inf": "a"}),
+    ("a: !!int 0x10", {"a": 16}),
+    ("a: !!float 1", {"a": 1}),
+    ("a: !!float 1.5", {"a": 1.5}),
+    ("a: !!bool yes", {"a": True}),
+    ("a: !!null ~", {"a": None}),
+    ("a: !!str yes", {"a": "yes"}),
     ("", {}),
     ("---\n---\n", {}),
     ("~", {}),
@@ -382,6 +401,14 @@ def test_yaml_typing(text, expected):
         ("a: !!timestamp 2001-12-14", "is not supported in values"),
         ("? [a]\n: b", "a map key must be text, a number or a boolean"),
         ("~: x", "a map key must be text, a number or a boolean"),
+        ("a: !!int abc", "'abc' is not a valid !!int"),
+        ("a: !!int 1.5", "'1.5' is not a valid !!int"),
+        ("a: !!int 1:20", "'1:20' is not a valid !!int"),
+        ("a: !!int 1" + "0" * 400, "is not a valid !!int"),
+        ("a: !!int " + "1" * 5000, "is not a valid !!int"),
+        ("a: !!float abc", "'abc' is not a valid !!float"),
+        ("a: !!bool foo", "'foo' is not a valid !!bool"),
+        ("a: !!null x", "'x' is not a valid !!null"),
         ("a: *nothing", "invalid YAML"),
     ],
 )
@@ -550,7 +577,7 @@ def test_alias_bombs_are_refused():
     text = "a: &a [x, x, x, x, x, x, x, x, x, x]\n" + "".join(
         f"{chr(98 + i)}: &{chr(98 + i)} [{', '.join([f'*{chr(97 + i)}'] * 10)}]\n" for i in range(8)
     )
-    with pytest.raises(ValuesError, match="expands to more than 1000000 values through aliases"):
+    with pytest.raises(ValuesError, match="the document expands to more than 1000000 values"):
         yamlio.load_values(text)
 
 
@@ -567,17 +594,30 @@ def test_shared_aliases_are_written_out():
 
 def test_list_elements_made_by_expressions_are_capped_together():
     inputs = values.Inputs(set=["a[60]=x", "b[30]=x"], set_string=["c[10]=x"])
-    assert len(values.user_values(inputs, max_list_elements=103)["c"]) == 11
+    assert len(values.user_values(inputs, max_values=103)["c"]) == 11
     with pytest.raises(
         ValuesError,
         match=r'set_string\[0\] "c\[10\]=x": the expressions make '
         "more than 102 list elements",
     ):
-        values.user_values(inputs, max_list_elements=102)
+        values.user_values(inputs, max_values=102)
 
 
-def test_deep_nesting_is_refused_not_crashed():
-    with pytest.raises(ValuesError, match="nested too deeply"):
-        values.user_values(values.Inputs(set=["a" + "[0]" * 5000 + "=1"]))
-    with pytest.raises(ValuesError, match="nested too deeply"):
-        yamlio.load_values("a: " + "[" * 5000 + "]" * 5000)
+@pytest.mark.parametrize("depth", [400, 5000, 30000])
+def test_deep_nesting_is_refused_not_crashed(depth):
+    """LibYAML's own composer would crash the process on 30,000 levels."""
+    with pytest.raises(ValuesError, match="nest"):
+        values.user_values(values.Inputs(set=["a" + "[0]" * depth + "=1"]))
+    with pytest.raises(ValuesError, match="nest"):
+        values.user_values(values.Inputs(set_json=["a=" + "[" * depth + "]" * depth]))
+    with pytest.raises(ValuesError, match="nest"):
+        values.user_values(values.Inputs(files=["a: " + "[" * depth + "]" * depth]))
+    with pytest.raises(ValuesError):  # unclosed: refused, whatever is noticed first
+        values.user_values(values.Inputs(files=["a: " + "[" * depth]))
+
+
+def test_values_may_nest_100_levels():
+    # The top-level map is the first level, each list one more.
+    assert values.user_values(values.Inputs(set=["a" + "[0]" * 99 + "=1"]))
+    with pytest.raises(ValuesError, match="the values nest deeper than 100 levels"):
+        values.user_values(values.Inputs(set=["a" + "[0]" * 100 + "=1"]))
