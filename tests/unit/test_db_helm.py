@@ -84,3 +84,10 @@ def test_an_update_that_always_loses_gives_up(any_db):
     stored = db_helm.user_overrides_get(CHART, NAMESPACE)
     assert "mine" not in stored
     assert stored.count("\n") == db_helm.MAX_ATTEMPTS
+
+
+def test_a_mebibyte_of_overrides_is_kept_whole(any_db):
+    """MySQL's TEXT would cut it at 64 KiB; the column is MEDIUMTEXT there."""
+    text = "".join(f"key{n}: {'é' * 20}\n" for n in range(32 * 1024))[: 1024 * 1024]
+    db_helm.user_overrides_update(CHART, NAMESPACE, lambda old: text)
+    assert db_helm.user_overrides_get(CHART, NAMESPACE) == text
