@@ -9,7 +9,8 @@ PyYAML's ``safe_load`` that means (``doc/helm-overrides.md`` has the table):
   number becomes a 64-bit float (:mod:`dcmanager.helm.numbers`);
 - no timestamps (``2001-12-14`` stays a string) and no base-60 (``1:20`` stays a string);
 - map keys become strings (``1: a`` has the key ``"1"``, ``yes: a`` the key ``"true"``);
-- ``.inf`` and ``.nan`` cannot become JSON, so a file holding them is refused.
+- ``.inf`` and ``.nan`` cannot become JSON, so a file holding them is refused;
+- every use of an alias is a copy of its own (JSON has no shared values).
 
 Writing: keys sorted, 2-space indentation, no line folding, multi-line strings as
 literal blocks, and any string that Helm *or* PyYAML would read as something else is
