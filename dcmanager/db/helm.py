@@ -2,8 +2,9 @@
 
 An update reads the text, computes the new one outside any transaction, and writes it
 only if nobody wrote in between (compare-and-swap on ``revision``); otherwise it reads
-again and recomputes, so two concurrent ``--reuse-values`` updates both take effect.
-An empty text is no row.
+again and recomputes after a short random pause (oslo.db's retry, with jitter, so that
+many updates at once do not keep colliding), and concurrent ``--reuse-values`` updates
+all take effect. An empty text is no row.
 """
 
 from collections.abc import Callable
@@ -18,8 +19,15 @@ from dcmanager.common import exception
 from dcmanager.db import session
 from dcmanager.db.sqlalchemy import models
 
-# How many times an update recomputes after losing a race before it gives up.
-MAX_ATTEMPTS = 10
+# How many times an update computes before it gives up losing races, and the pauses
+# between attempts (seconds, doubling up to the maximum, randomised).
+MAX_ATTEMPTS = 50
+RETRY_INTERVAL = 0.01
+MAX_RETRY_INTERVAL = 0.2
+
+
+class _Lost(Exception):
+    """Another update wrote between this one's read and its write."""
 
 
 class OverridesBusy(exception.Conflict):
@@ -78,6 +86,16 @@ def _write(chart: str, namespace: str, read: models.HelmOverride | None, text: s
         return False  # another update created the row first
 
 
+def _attempt(chart: str, namespace: str, change: Callable[[str], str]) -> str:
+    """:raises _Lost: someone wrote first."""
+    with session.reader() as db:
+        read = _row(db, chart, namespace)
+    text = change(read.user_overrides if read is not None else "")
+    if not _write(chart, namespace, read, text):
+        raise _Lost()
+    return text
+
+
 def user_overrides_update(chart: str, namespace: str, change: Callable[[str], str]) -> str:
     """Replace the stored overrides with ``change(stored)``.
 
@@ -87,13 +105,18 @@ def user_overrides_update(chart: str, namespace: str, change: Callable[[str], st
     :returns: the text written.
     :raises OverridesBusy: the overrides changed under every attempt.
     """
-    for _ in range(MAX_ATTEMPTS):
-        with session.reader() as db:
-            read = _row(db, chart, namespace)
-        text = change(read.user_overrides if read is not None else "")
-        if _write(chart, namespace, read, text):
-            return text
-    raise OverridesBusy(chart=chart, namespace=namespace)
+    retrying = oslo_db_api.wrap_db_retry(
+        max_retries=MAX_ATTEMPTS - 1,
+        retry_interval=RETRY_INTERVAL,
+        inc_retry_interval=True,
+        max_retry_interval=MAX_RETRY_INTERVAL,
+        jitter=True,
+        exception_checker=lambda exc: isinstance(exc, _Lost),
+    )
+    try:
+        return retrying(_attempt)(chart, namespace, change)
+    except _Lost:
+        raise OverridesBusy(chart=chart, namespace=namespace) from None
 
 
 @oslo_db_api.retry_on_deadlock
