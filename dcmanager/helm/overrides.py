@@ -135,16 +135,13 @@ def update(
         return file_contents[path]
 
     def change(stored: str) -> str:
-        files = [stored, *inputs.files] if flag is Flag.REUSE and stored else inputs.files
-        pipeline = dataclasses.replace(inputs, files=files)
+        reused = stored if flag is Flag.REUSE else ""
         try:
             # Each value takes at least 2 bytes of YAML ("a: 1\n" holds two, a key and a
             # value): beyond this many the text could not be kept anyway.
             most = conf.helm.max_user_overrides_bytes // 2
-            text = yamlio.dump(values.user_values(pipeline, read_file, most))
+            text = yamlio.dump(values.user_values(inputs, read_file, most, reused))
         except ValuesError as exc:
-            if flag is Flag.REUSE and stored and str(exc).startswith("files["):
-                exc = _renumbered(exc)
             raise InvalidValues(reason=str(exc)) from exc
         size = len(text.encode())
         if size > conf.helm.max_user_overrides_bytes:
@@ -152,15 +149,6 @@ def update(
         return text
 
     return db_helm.user_overrides_update(chart, namespace, change)
-
-
-def _renumbered(exc: ValuesError) -> ValuesError:
-    """An error in the files, numbered as the request numbered them (the stored
-    overrides were put first)."""
-    index, rest = str(exc)[len("files[") :].split("]", 1)
-    if index == "0":
-        return ValuesError(f"the stored user overrides{rest}")
-    return ValuesError(f"files[{int(index) - 1}]{rest}")
 
 
 def delete(chart: str, namespace: str | None) -> None:

@@ -12,6 +12,7 @@ End of input is a control-flow signal here (:class:`_End`), as ``io.EOF`` is in 
 several places stop quietly on it after setting what they had read.
 """
 
+import functools
 import json
 import re
 from collections.abc import Callable
@@ -127,12 +128,16 @@ def _atoi(text: str) -> int:
     return number
 
 
+@functools.cache
+def _stop_pattern(stop: str, escapes: bool) -> re.Pattern:
+    """Finds the next character of ``stop`` (or a backslash, with ``escapes``)."""
+    return re.compile("[" + re.escape(stop + ("\\" if escapes else "")) + "]")
+
+
 class _Scanner:
     """The expression text and a position in it."""
 
     __slots__ = ("pos", "text")
-
-    _stops: dict[tuple[str, bool], re.Pattern] = {}
 
     def __init__(self, text: str) -> None:
         self.text = text
@@ -157,11 +162,7 @@ class _Scanner:
         """The text up to the first character of ``stop`` (consumed and returned as
         the second item, None at the end of input). With ``escapes``, a backslash takes
         the next character as it is; one at the very end is dropped."""
-        key = (stop, escapes)
-        pattern = self._stops.get(key)
-        if pattern is None:
-            chars = stop + ("\\" if escapes else "")
-            pattern = self._stops[key] = re.compile("[" + re.escape(chars) + "]")
+        pattern = _stop_pattern(stop, escapes)
         parts = []
         text = self.text
         while True:

@@ -117,12 +117,14 @@ def user_values(
     inputs: Inputs,
     read_file: Callable[[str], str] = _no_files,
     max_values: int | None = None,
+    reused: str = "",
 ) -> dict[str, Any]:
     """Helm's user-supplied values: the files merged left to right, then each kind of
     expression parsed into the result in :data:`ORDER`. Nulls are kept.
 
-    ``max_values`` caps the values the files expand to (aliases written out), together,
-    and the list elements the expressions create, together.
+    ``reused`` is YAML read before the files (the stored values, with Helm's
+    ``--reuse-values``). ``max_values`` caps the values the files expand to (aliases
+    written out), together, and the list elements the expressions create, together.
 
     :raises ValuesError: naming the input (``set[1] "a,b=c": ...``) and the problem.
     """
@@ -130,11 +132,13 @@ def user_values(
     file_budget = None
     if max_values:
         file_budget = strvals.Budget(max_values, "the values files expand to more than %d values")
-    for index, text in enumerate(inputs.files):
+    sources = [("the stored user overrides", reused)] if reused else []
+    sources += [(f"files[{index}]", text) for index, text in enumerate(inputs.files)]
+    for name, text in sources:
         try:
             values = merge_maps(values, yamlio.load_values(text, file_budget))
         except ValuesError as exc:
-            raise ValuesError(f"files[{index}]: {exc}") from exc
+            raise ValuesError(f"{name}: {exc}") from exc
     budget = strvals.list_budget(max_values) if max_values else None
     parsers: dict[str, Callable[[str, dict[str, Any]], None]] = {
         "set_json": lambda text, data: strvals.parse_set_json(text, data, budget),

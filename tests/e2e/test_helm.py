@@ -1,13 +1,13 @@
 """Helm chart overrides on real processes: dcmanager-api and dcmanager-audit on each
 database, driven over HTTP and with the ``dcmanager`` CLI."""
 
-import base64
 import concurrent.futures
-import hashlib
-import hmac
 
 import pytest
+from oslo_config import cfg
 
+from dcmanager.common import crypt
+from dcmanager.conf import default
 from dcmanager.helm import overrides
 from tests import databases
 from tests import services as test_services
@@ -30,9 +30,11 @@ def deployment(request, tmp_path, services):
 
 def generated_password(deployment, purpose: str) -> str:
     """What the API derives for ``purpose`` from its secret key (created on first use)."""
-    key = (deployment.tmp_path / "state" / "secret.key").read_bytes().strip()
-    digest = hmac.new(key, purpose.encode(), hashlib.sha256).digest()
-    return base64.urlsafe_b64encode(digest).decode()[:32]
+    conf = cfg.ConfigOpts()
+    default.register_opts(conf)
+    conf([], default_config_files=[])
+    conf.set_override("secret_key_file", str(deployment.tmp_path / "state" / "secret.key"))
+    return crypt.derive_secret(conf, purpose)
 
 
 def test_overrides_for_audited_subclouds_and_concurrent_updates(deployment):

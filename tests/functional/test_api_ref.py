@@ -206,13 +206,16 @@ def new_group(name: str, **fields: Any) -> Call:
     return Call("POST", G, body={"name": name, **fields}, expect={"name": name})
 
 
-def not_acceptable(method: str, template: str, params: dict | None = None, body: Any = None):
+def not_acceptable(
+    method: str, template: str, params: dict | None = None, body: Any = None, query: str = ""
+):
     """The call made by a client that does not accept JSON: 406, before anything else."""
     return Call(
         method,
         template,
         params or {},
         body=body,
+        query=query,
         status=406,
         message="This API only responds with application/json",
         accept="text/html",
@@ -1742,15 +1745,7 @@ SCENARIOS: dict[tuple[str, str], list[Call]] = {
         Call("GET", H1, {"name": "nope"}, query=OPENSTACK_NS, status=404, message=NO_CHART),
         Call("GET", H1, RABBITMQ, query="?namespace=kube-system", status=404, message=NO_NS),
         Call("GET", H1, RABBITMQ, status=400, message=NS_REQUIRED, doc_accepts=False),
-        Call(
-            "GET",
-            H1,
-            RABBITMQ,
-            query=OPENSTACK_NS,
-            status=406,
-            message="This API only responds with application/json",
-            accept="text/html",
-        ),
+        not_acceptable("GET", H1, RABBITMQ, query=OPENSTACK_NS),
     ],
     ("PATCH", H1): [
         Call(
@@ -1818,16 +1813,7 @@ SCENARIOS: dict[tuple[str, str], list[Call]] = {
             status=404,
             message=NO_CHART,
         ),
-        Call(
-            "PATCH",
-            H1,
-            RABBITMQ,
-            query=OPENSTACK_NS,
-            body={"flag": "reset"},
-            status=406,
-            message="This API only responds with application/json",
-            accept="text/html",
-        ),
+        not_acceptable("PATCH", H1, RABBITMQ, body={"flag": "reset"}, query=OPENSTACK_NS),
         Call(
             "PATCH",
             H1,
@@ -1845,15 +1831,7 @@ SCENARIOS: dict[tuple[str, str], list[Call]] = {
             query=OPENSTACK_NS,
             body={"flag": "reuse", "values": {"set": ["pod.replicas=2"]}},
         ),
-        Call(
-            "DELETE",
-            H1,
-            RABBITMQ,
-            query=OPENSTACK_NS,
-            status=406,
-            message="This API only responds with application/json",
-            accept="text/html",
-        ),
+        not_acceptable("DELETE", H1, RABBITMQ, query=OPENSTACK_NS),
         Call("GET", H1, RABBITMQ, query=OPENSTACK_NS, expect=RABBITMQ_REPLICAS_2),
         Call("DELETE", H1, RABBITMQ, query=OPENSTACK_NS, status=204),
         Call("GET", H1, RABBITMQ, query=OPENSTACK_NS, expect=RABBITMQ_SIMPLEX),
