@@ -7,6 +7,7 @@ Times are passed in by the caller (naive UTC), so one clock decides every lease.
 
 import dataclasses
 import datetime
+from collections.abc import Callable
 from collections.abc import Collection
 from collections.abc import Sequence
 from typing import Any
@@ -257,7 +258,11 @@ def steps_dispatch(
     strategy_id: int, count: int, now: datetime.datetime, lease_until: datetime.datetime
 ) -> list[int]:
     """Start up to ``count`` initial steps, in id order: each moves to the first phase,
-    unowned, with a lease a worker must claim it within. Returns their ids."""
+    unowned, with a lease a worker must claim it within. Returns their ids.
+
+    The initial steps are locked as they are read, so two dispatchers never start the
+    same step: the second waits, then finds the next initial ones.
+    """
     first = str(states.PRESTAGE_PHASES[0])
     initial = str(states.StepState.INITIAL)
     with session.writer() as db:
@@ -267,6 +272,7 @@ def steps_dispatch(
             .where(Step.state == initial)
             .order_by(Step.id)
             .limit(count)
+            .with_for_update()
         ).all()
         if not ids:
             return []
@@ -282,18 +288,8 @@ def steps_dispatch(
                 updated_at=now,
             )
         )
-        if result.rowcount == len(ids):
-            return list(ids)
-        # Some moved meanwhile (an abort): the ones started are those stamped now.
-        return list(
-            db.scalars(
-                select(Step.id)
-                .where(Step.id.in_(ids))
-                .where(Step.state == first)
-                .where(Step.started_at == now)
-                .order_by(Step.id)
-            ).all()
-        )
+        _check_rowcount(db, result.rowcount, len(ids), "steps_dispatch")
+    return list(ids)
 
 
 @oslo_db_api.retry_on_deadlock
@@ -399,10 +395,15 @@ def steps_claim(
             .where(Step.id.in_(list(step_ids)))
             .where(Step.state.in_(_ACTIVE))
             .where(or_(Step.owner.is_(None), Step.owner == owner, Step.lease_expires_at < now))
-            .values(
-                owner=owner,
-                lease_expires_at=lease_until,
-                attempts=case((Step.owner == owner, Step.attempts), else_=Step.attempts + 1),
+            # MySQL assigns left to right, each assignment seeing the ones before it:
+            # the attempt is counted from the owner before this UPDATE replaces it.
+            .ordered_values(
+                (
+                    Step.attempts,
+                    case((Step.owner == owner, Step.attempts), else_=Step.attempts + 1),
+                ),
+                (Step.owner, owner),
+                (Step.lease_expires_at, lease_until),
             )
         )
         rows = db.execute(
@@ -467,27 +468,34 @@ def steps_record(owner: str, changes: Sequence[StepChange]) -> list[bool]:
     and owner. Returns, per change, whether it happened (False: the step is no longer
     ``owner``'s, or moved meanwhile; its subcloud is left alone).
 
-    Changes that set the same columns run as one executemany; which rows matched is read
-    back by the unique ``updated_at`` this call stamps on them.
+    The steps are locked as they are read, so the changes that match are exactly those
+    the UPDATEs then make (their row count is checked); changes that set the same
+    columns run as one executemany.
     """
     if not changes:
         return []
     now = models.utcnow()
     steps, subclouds = Step.__table__, models.Subcloud.__table__
-    groups: dict[tuple[str, ...], list[StepChange]] = {}
-    for change in changes:
-        groups.setdefault(tuple(sorted(change.values)), []).append(change)
     with session.writer() as db:
-        for columns, group in groups.items():
-            statement = (
+        current = dict(
+            db.execute(
+                select(steps.c.id, steps.c.state)
+                .where(steps.c.id.in_([change.step_id for change in changes]))
+                .where(steps.c.owner == owner)
+                .order_by(steps.c.id)
+                .with_for_update()
+            ).all()
+        )
+        matched = [
+            change for change in changes if current.get(change.step_id) == change.expected_state
+        ]
+        for columns, group in _by_columns(matched, lambda change: change.values):
+            result = db.execute(
                 update(steps)
                 .where(steps.c.id == bindparam("match_id"))
                 .where(steps.c.state == bindparam("match_state"))
                 .where(steps.c.owner == bindparam("match_owner"))
-                .values(updated_at=now, **{column: bindparam(column) for column in columns})
-            )
-            db.execute(
-                statement,
+                .values(updated_at=now, **{column: bindparam(column) for column in columns}),
                 [
                     {
                         "match_id": change.step_id,
@@ -498,25 +506,42 @@ def steps_record(owner: str, changes: Sequence[StepChange]) -> list[bool]:
                     for change in group
                 ],
             )
-        happened = set(
-            db.scalars(
-                select(steps.c.id)
-                .where(steps.c.id.in_([change.step_id for change in changes]))
-                .where(steps.c.updated_at == now)
-            ).all()
-        )
-        subcloud_groups: dict[tuple[str, ...], list[StepChange]] = {}
-        for change in changes:
-            if change.step_id in happened and change.subcloud_values:
-                subcloud_groups.setdefault(tuple(sorted(change.subcloud_values)), []).append(change)
-        for columns, group in subcloud_groups.items():
+            _check_rowcount(db, result.rowcount, len(group), "steps_record", many=True)
+        with_subcloud = [change for change in matched if change.subcloud_values]
+        for columns, group in _by_columns(with_subcloud, lambda change: change.subcloud_values):
             db.execute(
                 update(subclouds)
                 .where(subclouds.c.id == bindparam("match_id"))
                 .values(updated_at=now, **{column: bindparam(column) for column in columns}),
                 [{"match_id": change.subcloud_id, **change.subcloud_values} for change in group],
             )
+    happened = {change.step_id for change in matched}
     return [change.step_id in happened for change in changes]
+
+
+def _by_columns(
+    changes: Sequence[StepChange], values: Callable[[StepChange], dict[str, Any]]
+) -> list[tuple[tuple[str, ...], list[StepChange]]]:
+    """The changes grouped by the columns they set (one executemany per group)."""
+    groups: dict[tuple[str, ...], list[StepChange]] = {}
+    for change in changes:
+        groups.setdefault(tuple(sorted(values(change))), []).append(change)
+    return list(groups.items())
+
+
+class LostUpdate(Exception):
+    """An UPDATE of rows this transaction had locked did not change them all: the
+    locking this module relies on does not hold (a bug, never a race)."""
+
+
+def _check_rowcount(db, rowcount: int, expected: int, what: str, many: bool = False) -> None:
+    """Check an UPDATE's row count against the rows it was to change, where the driver
+    reports it (psycopg2 does not for an executemany)."""
+    dialect = db.get_bind().dialect
+    if many and not dialect.supports_sane_multi_rowcount:
+        return
+    if rowcount != expected:
+        raise LostUpdate(f"{what}: {rowcount} rows changed, {expected} expected")
 
 
 def active_steps_by_subcloud(subcloud_ids: Collection[int]) -> dict[int, set[int]]:

@@ -1,0 +1,260 @@
+"""The compare-and-swap functions of the orchestration DB API, on every backend, with two
+actors interleaved inside their transactions (:mod:`tests.interleave`): whatever the
+order, exactly one wins each step and nothing is lost."""
+
+import datetime
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy import update
+from sqlalchemy.orm import Session
+
+from dcmanager.db import api as db_api
+from dcmanager.db import orchestration as db
+from dcmanager.db.sqlalchemy import models
+from tests.interleave import interleave
+
+Step = models.StrategyStep
+NOW = datetime.datetime(2026, 12, 4, 12, 0, 0, 123456)
+LATER = NOW + datetime.timedelta(seconds=30)
+PAST = NOW - datetime.timedelta(seconds=1)
+PRECHECK, PREPARING = "prestage-precheck", "prestage-preparing-packages"
+
+
+def _strategy(count: int) -> tuple[int, list[int]]:
+    """A strategy over ``count`` new subclouds, its steps initial; its id and the step ids."""
+    ids = [
+        db_api.subcloud_create({"name": f"sc{i}", "endpoint": "simulated://x"}).id
+        for i in range(count)
+    ]
+    strategy = db.strategy_create(
+        {
+            "type": "prestage",
+            "subcloud_apply_type": "parallel",
+            "max_parallel_subclouds": count,
+            "extra_args": {"prestage-software-version": "25.09"},
+        },
+        [{"subcloud_id": sid, "state": "initial", "details": None} for sid in ids],
+    )
+    return strategy.id, [step.id for step, _ in db.steps_get(strategy.id)]
+
+
+def _set(engine, step_ids, **values) -> None:
+    with Session(engine) as session, session.begin():
+        session.execute(update(Step).where(Step.id.in_(step_ids)).values(**values))
+
+
+def _row(engine, step_id: int) -> Step:
+    with Session(engine) as session:
+        return session.scalars(select(Step).where(Step.id == step_id)).one()
+
+
+# steps_claim against steps_reclaim_expired.
+
+
+def _claim_and_reclaim(engine, order: str, max_attempts: int):
+    strategy_id, (step_id,) = _strategy(1)
+    _set(engine, [step_id], state=PRECHECK, owner="w1", lease_expires_at=PAST, attempts=1)
+
+    def claim():
+        return db.steps_claim([step_id], "w2", NOW, LATER)
+
+    def reclaim():
+        return db.steps_reclaim_expired(strategy_id, NOW, LATER, max_attempts, "lost")
+
+    actors = (reclaim, claim) if order == "reclaim first" else (claim, reclaim)
+    run = interleave(engine, *actors, before="UPDATE")
+    results = {"reclaim first": (run.first, run.second), "claim first": (run.second, run.first)}
+    reclaimed, claimed = results[order]
+    return step_id, reclaimed, claimed
+
+
+@pytest.mark.parametrize("order", ["reclaim first", "claim first"])
+def test_a_claim_and_a_reclaim_of_an_expired_step_count_one_attempt(any_db, order):
+    step_id, (released, failed), claimed = _claim_and_reclaim(any_db, order, max_attempts=3)
+
+    row = _row(any_db, step_id)
+    assert [c.step.id for c in claimed] == [step_id]
+    assert (row.owner, row.lease_expires_at, row.state, row.attempts) == ("w2", LATER, PRECHECK, 2)
+    assert failed == []
+    # The reclaim released it only if it came first: it never takes it from the claimant.
+    if released:
+        assert released == [step_id]
+
+
+@pytest.mark.parametrize("order", ["reclaim first", "claim first"])
+def test_a_step_out_of_attempts_is_either_failed_or_claimed_never_both(any_db, order):
+    step_id, (released, failed), claimed = _claim_and_reclaim(any_db, order, max_attempts=1)
+
+    row = _row(any_db, step_id)
+    assert released == []
+    if failed:
+        assert (failed, claimed, row.state, row.owner) == ([step_id], [], "failed", None)
+    else:
+        assert [c.step.id for c in claimed] == [step_id]
+        assert (row.state, row.owner, row.attempts) == (PRECHECK, "w2", 2)
+
+
+def test_two_workers_claiming_one_step_one_holds_it(any_db):
+    _, (step_id,) = _strategy(1)
+    _set(any_db, [step_id], state=PRECHECK, owner=None, lease_expires_at=LATER, attempts=0)
+
+    run = interleave(
+        any_db,
+        lambda: db.steps_claim([step_id], "w1", NOW, LATER),
+        lambda: db.steps_claim([step_id], "w2", NOW, LATER),
+        before="UPDATE",
+    )
+
+    holders = [name for name, got in (("w1", run.first), ("w2", run.second)) if got]
+    row = _row(any_db, step_id)
+    assert holders == [row.owner]
+    assert row.attempts == 1
+
+
+# steps_record against a reclaim and another worker's claim.
+
+
+def _move(step_id: int, expected: str = PRECHECK) -> db.StepChange:
+    return db.StepChange(
+        step_id=step_id,
+        expected_state=expected,
+        values={"state": PREPARING, "operation": None},
+        subcloud_id=None,
+        subcloud_values=None,
+    )
+
+
+def _taken_over(strategy_id: int, step_id: int):
+    def take() -> None:
+        assert db.steps_reclaim_expired(strategy_id, NOW, LATER, 3, "lost") == ([step_id], [])
+        assert [c.step.id for c in db.steps_claim([step_id], "w2", NOW, LATER)] == [step_id]
+
+    return take
+
+
+@pytest.mark.parametrize("held_before", ["SELECT", "UPDATE"])
+def test_a_record_after_the_lease_was_reclaimed_loses_and_changes_nothing(any_db, held_before):
+    strategy_id, (step_id,) = _strategy(1)
+    _set(any_db, [step_id], state=PRECHECK, owner="w1", lease_expires_at=PAST, attempts=1)
+    subcloud_id = _row(any_db, step_id).subcloud_id
+    change = _move(step_id)
+    change.subcloud_id, change.subcloud_values = subcloud_id, {"prestage_status": "prestaging"}
+
+    run = interleave(
+        any_db,
+        lambda: db.steps_record("w1", [change]),
+        _taken_over(strategy_id, step_id),
+        before=held_before,
+    )
+
+    row = _row(any_db, step_id)
+    assert row.owner == "w2"
+    if run.first == [True]:
+        # The record came first (the takeover waited for it): its move stands, and the
+        # new holder resumes from it.
+        assert not run.second_ended_first
+        assert row.state == PREPARING
+        assert db_api.subcloud_get(subcloud_id).prestage_status == "prestaging"
+    else:
+        assert run.first == [False]
+        assert row.state == PRECHECK
+        assert db_api.subcloud_get(subcloud_id).prestage_status is None
+
+
+def test_a_record_is_not_confused_by_a_move_stamped_the_same_microsecond(any_db, monkeypatch):
+    strategy_id, (mine, lost) = _strategy(2)
+    _set(any_db, [mine], state=PRECHECK, owner="w1", lease_expires_at=LATER, attempts=1)
+    _set(any_db, [lost], state=PRECHECK, owner="w1", lease_expires_at=PAST, attempts=1)
+    # The orchestrator takes ``lost`` back at the very instant w1 records both.
+    assert db.steps_reclaim_expired(strategy_id, NOW, LATER, 3, "lost") == ([lost], [])
+    monkeypatch.setattr(models, "utcnow", lambda: NOW)
+
+    assert db.steps_record("w1", [_move(mine), _move(lost)]) == [True, False]
+    assert (_row(any_db, mine).state, _row(any_db, lost).state) == (PREPARING, PRECHECK)
+
+
+def test_a_record_of_a_step_that_moved_meanwhile_loses(any_db):
+    _, (step_id,) = _strategy(1)
+    _set(any_db, [step_id], state=PREPARING, owner="w1", lease_expires_at=LATER)
+
+    assert db.steps_record("w1", [_move(step_id, expected=PRECHECK)]) == [False]
+    assert _row(any_db, step_id).state == PREPARING
+
+
+# steps_dispatch: two dispatchers over one window.
+
+
+@pytest.mark.parametrize("same_instant", [False, True])
+def test_two_dispatchers_never_start_one_step_twice(any_db, same_instant):
+    strategy_id, step_ids = _strategy(6)
+    second_now = NOW if same_instant else NOW + datetime.timedelta(microseconds=1)
+
+    run = interleave(
+        any_db,
+        lambda: db.steps_dispatch(strategy_id, 4, NOW, LATER),
+        lambda: db.steps_dispatch(strategy_id, 4, second_now, LATER),
+        before="UPDATE",
+    )
+
+    # The second waited for the first's locks, then found the next initial steps: none
+    # started twice, and every step that left "initial" was handed to the one caller
+    # that started it (none started and forgotten).
+    assert (run.first, run.second) == (step_ids[:4], step_ids[4:])
+    assert not run.second_ended_first
+    for sid in step_ids:
+        row = _row(any_db, sid)
+        assert (row.state, row.started_at) == (
+            PRECHECK,
+            NOW if sid in run.first else second_now,
+        )
+
+
+def test_dispatch_starts_in_id_order_and_only_initial_steps(any_db):
+    strategy_id, step_ids = _strategy(5)
+    _set(any_db, step_ids[:1], state="aborted")
+
+    assert db.steps_dispatch(strategy_id, 2, NOW, LATER) == step_ids[1:3]
+    assert db.steps_dispatch(strategy_id, 9, NOW, LATER) == step_ids[3:]
+    assert db.steps_dispatch(strategy_id, 9, NOW, LATER) == []
+    row = _row(any_db, step_ids[1])
+    assert (row.state, row.owner, row.lease_expires_at) == (PRECHECK, None, LATER)
+
+
+# preparation_claim: the preparation of a strategy is taken once.
+
+
+def test_a_preparation_claimed_twice_at_once_is_taken_once(any_db):
+    strategy_id, _ = _strategy(1)
+
+    run = interleave(
+        any_db,
+        lambda: db.preparation_claim(strategy_id, "25.09", "w1", NOW, LATER),
+        lambda: db.preparation_claim(strategy_id, "25.09", "w2", NOW, LATER),
+        before="INSERT",
+    )
+
+    (row1, taken1), (row2, taken2) = run.first, run.second
+    assert [taken1, taken2].count(True) == 1
+    winner = "w1" if taken1 else "w2"
+    assert row1.owner == row2.owner == winner
+    loser = "w2" if taken1 else "w1"
+    assert db.preparation_finish(strategy_id, loser, "done", None) is False
+    assert db.preparation_finish(strategy_id, winner, "done", None) is True
+
+
+def test_an_expired_preparation_is_taken_over_by_one_worker(any_db):
+    strategy_id, _ = _strategy(1)
+    assert db.preparation_claim(strategy_id, "25.09", "w0", PAST, PAST)[1] is True
+
+    run = interleave(
+        any_db,
+        lambda: db.preparation_claim(strategy_id, "25.09", "w1", NOW, LATER),
+        lambda: db.preparation_claim(strategy_id, "25.09", "w2", NOW, LATER),
+        before="UPDATE",
+    )
+
+    assert [run.first[1], run.second[1]].count(True) == 1
+    owner = db.preparation_get(strategy_id).owner
+    assert owner == ("w1" if run.first[1] else "w2")
+    assert db.preparation_finish(strategy_id, "w0", "done", None) is False
