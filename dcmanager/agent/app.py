@@ -28,6 +28,7 @@ from keystonemiddleware import auth_token
 from oslo_config import cfg
 
 from dcmanager import version
+from dcmanager.agent import admission
 from dcmanager.agent import conf as agent_conf
 from dcmanager.agent import operations
 from dcmanager.common import wsgi
@@ -95,7 +96,7 @@ class AgentApp:
             return _error(400, "the body is not JSON")
         try:
             record, created = self.agent.start(body)
-        except operations.Refused as exc:
+        except admission.Refused as exc:
             return _error(exc.status, str(exc))
         return _json(201 if created else 200, record.view())
 

@@ -1,32 +1,16 @@
 """The agent's prestage operations: precheck, packages and images, run in the background.
 
-State directory layout:
-
-``blobs/sha256/ab/<hex>``
-    every package file and image blob, once, by digest (shared by all releases);
-``partial/<hex>``
-    downloads under way (resumed after a restart);
-``releases/<version>/packages/<path>``
-    the release's package tree, hard links into ``blobs``;
-``releases/<version>/packages.json``, ``images.json``
-    written last, once the phase is complete: what counts as prestaged;
-``operations/<id>.json``
-    each operation's last known state (the password is never written).
+The state directory's layout is in :mod:`dcmanager.agent.statedir`.
 
 An operation that was running when the agent stopped runs again when it starts; what
 was already downloaded is kept (whole blobs) or resumed (partial ones).
 """
 
 import concurrent.futures
-import dataclasses
-import errno
-import hmac
 import io
-import json
 import logging
 import os
 import posixpath
-import re
 import shutil
 import tempfile
 import threading
@@ -39,104 +23,30 @@ import requests
 from keystoneauth1 import exceptions as ks_exc
 from oslo_config import cfg
 
+from dcmanager.agent import admission
 from dcmanager.agent import images
-from dcmanager.agent import passwords
+from dcmanager.agent import records
+from dcmanager.agent import statedir
 from dcmanager.agent import transfer
 from dcmanager.common import pacing
 from dcmanager.releases import store
 
 LOG = logging.getLogger(__name__)
 
-PRECHECK, PACKAGES, IMAGES = "precheck", "packages", "images"
-KINDS = (PRECHECK, PACKAGES, IMAGES)
-RUNNING, DONE, FAILED, CANCELLED = "running", "done", "failed", "cancelled"
 NO_IMAGES = "the release has no image list: no images to prestage"
-# Operation ids and release names become file names.
-_ID = re.compile(r"[A-Za-z0-9:-]{1,128}")
-_RELEASE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
-# Finished operations kept on disk (the newest); older ones are forgotten at start.
-KEEP_FINISHED = 200
-
-
-class Refused(Exception):
-    """A request the agent will not run; the message says why."""
-
-    def __init__(self, message: str, status: int = 400) -> None:
-        super().__init__(message)
-        self.status = status
-
-
-class Failed(Exception):
-    """An operation that failed; the message is its reason."""
-
-
-@dataclasses.dataclass
-class Record:
-    id: str
-    kind: str
-    release: str
-    repository_url: str
-    registry_url: str | None = None
-    max_bandwidth: float | None = None
-    state: str = RUNNING
-    error: str | None = None
-    result: dict[str, Any] = dataclasses.field(default_factory=dict)
-    bytes_done: int = 0
-    bytes_total: int = 0
-    artifacts_done: int = 0
-    artifacts_total: int = 0
-    started_at: float = dataclasses.field(default_factory=time.time)
-
-    def view(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "kind": self.kind,
-            "release": self.release,
-            "state": self.state,
-            "error": self.error,
-            "result": self.result,
-            "progress": {
-                "bytes_done": self.bytes_done,
-                "bytes_total": self.bytes_total,
-                "artifacts_done": self.artifacts_done,
-                "artifacts_total": self.artifacts_total,
-            },
-        }
-
-
-def _write_json(path: str, data: Any) -> None:
-    """Write ``path`` whole or not at all."""
-    directory = os.path.dirname(path)
-    os.makedirs(directory, mode=0o700, exist_ok=True)
-    fd, temporary = tempfile.mkstemp(dir=directory, prefix=".tmp-")
-    try:
-        with os.fdopen(fd, "w") as out:
-            json.dump(data, out)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(temporary, path)
-    finally:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
 
 
 def _safe_path(path: Any) -> str:
     """A manifest path as a relative path inside the release tree.
 
-    :raises Failed: absolute, empty, or climbing out with ``..``.
+    :raises records.Failed: absolute, empty, or climbing out with ``..``.
     """
     if not isinstance(path, str) or not path or path.startswith("/") or "\\" in path:
-        raise Failed(f"the release manifest has an unsafe path: {path!r}")
+        raise records.Failed(f"the release manifest has an unsafe path: {path!r}")
     normal = posixpath.normpath(path)
     if normal != path or normal.startswith("..") or "/../" in f"/{normal}/":
-        raise Failed(f"the release manifest has an unsafe path: {path!r}")
+        raise records.Failed(f"the release manifest has an unsafe path: {path!r}")
     return normal
-
-
-def _disk_error(exc: OSError, where: str) -> Failed:
-    if exc.errno == errno.ENOSPC:
-        return Failed(f"no space left on the subcloud's disk ({where})")
-    return Failed(f"cannot write to {exc.filename or where}: {exc.strerror or exc}")
 
 
 class Agent:
@@ -159,15 +69,15 @@ class Agent:
         self.partial_dir = os.path.join(self.state_dir, "partial")
         self.releases_dir = os.path.join(self.state_dir, "releases")
         self.operations_dir = os.path.join(self.state_dir, "operations")
+        self._store = records.RecordStore(self.operations_dir)
+        self._passwords = admission.PasswordCheck(conf)
         self._controller_get = controller_get
         self._registry_get = registry_get
         self._lock = threading.Lock()
-        self._records: dict[str, Record] = {}
+        self._records: dict[str, records.Record] = {}
         self._cancel: dict[str, threading.Event] = {}
         self._threads: dict[str, threading.Thread] = {}
         self._stopped = False
-        self._session_key = os.urandom(32)
-        self._verified: set[bytes] = set()
 
     # Life cycle.
 
@@ -180,24 +90,9 @@ class Agent:
             self.operations_dir,
         ):
             os.makedirs(directory, mode=0o700, exist_ok=True)
-        records = []
-        for name in os.listdir(self.operations_dir):
-            if not name.endswith(".json"):
-                continue
-            path = os.path.join(self.operations_dir, name)
-            try:
-                with open(path) as handle:
-                    records.append(Record(**json.load(handle)))
-            except (OSError, ValueError, TypeError) as exc:
-                LOG.warning("Ignoring unreadable operation file %s: %s", path, exc)
-        records.sort(key=lambda r: r.started_at)
-        finished = [r for r in records if r.state != RUNNING]
-        for record in finished[:-KEEP_FINISHED]:
-            os.unlink(self._record_path(record.id))
-            records.remove(record)
-        for record in records:
+        for record in self._store.load():
             self._records[record.id] = record
-            if record.state == RUNNING:
+            if record.state == records.RUNNING:
                 LOG.info(
                     "Resuming operation %s (%s of release %s)",
                     record.id,
@@ -240,36 +135,37 @@ class Agent:
             directory = os.path.join(self.releases_dir, version)
             if all(
                 os.path.exists(os.path.join(directory, f"{phase}.json"))
-                for phase in (PACKAGES, IMAGES)
+                for phase in (records.PACKAGES, records.IMAGES)
             ):
                 versions.append(version)
         return versions
 
-    def start(self, body: dict[str, Any]) -> tuple[Record, bool]:
+    def start(self, body: dict[str, Any]) -> tuple[records.Record, bool]:
         """Start the operation ``body`` describes, or find the one already started
         under its id; the record and whether it is new.
 
-        :raises Refused: the request is malformed, or its password does not match.
+        :raises admission.Refused: the request is malformed, its password does not
+            match, its id runs for another release, or the record cannot be written.
         """
-        request = self._parse(body)
-        self._check_password(body.get("sysadmin_password"))
+        request = admission.parse(body, self.conf.agent.repository_urls)
+        self._passwords.check(body.get("sysadmin_password"))
         with self._lock:
             existing = self._records.get(request.id)
             if existing is not None:
                 if (existing.kind, existing.release) == (request.kind, request.release):
                     return existing, False
-                if existing.state == RUNNING:
-                    raise Refused(
+                if existing.state == records.RUNNING:
+                    raise admission.Refused(
                         f"operation {request.id} is running for {existing.kind} of release "
                         f"{existing.release}",
                         status=409,
                     )
             try:
-                self._save(request)
+                self._store.save(request)
             except OSError as exc:
-                raise Refused(
-                    f"the agent cannot record the operation: {_disk_error(exc, self.state_dir)}",
-                    status=507,
+                failure = records.disk_failure(exc, self.state_dir)
+                raise admission.Refused(
+                    f"the agent cannot record the operation: {failure}", status=507
                 ) from None
             self._records[request.id] = request
             self._launch(request)
@@ -278,101 +174,23 @@ class Agent:
         )
         return request, True
 
-    def get(self, operation_id: str) -> Record | None:
+    def get(self, operation_id: str) -> records.Record | None:
         return self._records.get(operation_id)
 
-    def cancel(self, operation_id: str) -> Record | None:
+    def cancel(self, operation_id: str) -> records.Record | None:
         with self._lock:
             record = self._records.get(operation_id)
             event = self._cancel.get(operation_id)
-        if record is not None and event is not None and record.state == RUNNING:
+        if record is not None and event is not None and record.state == records.RUNNING:
             event.set()
             thread = self._threads.get(operation_id)
             if thread is not None:
                 thread.join(self.conf.agent.request_timeout)
         return record
 
-    # Requests.
-
-    def _parse(self, body: dict[str, Any]) -> Record:
-        if not isinstance(body, dict):
-            raise Refused("the body must be a JSON object")
-        problems = []
-        for name in ("id", "kind", "release", "repository_url"):
-            if not isinstance(body.get(name), str) or not body[name]:
-                problems.append(f"'{name}' is required (a string)")
-        if body.get("kind") not in KINDS:
-            problems.append(f"'kind' must be one of {', '.join(KINDS)}")
-        if isinstance(body.get("id"), str) and not _ID.fullmatch(body["id"]):
-            problems.append("'id' may hold only letters, digits, ':' and '-' (128 at most)")
-        if isinstance(body.get("release"), str) and not _RELEASE.fullmatch(body["release"]):
-            problems.append(
-                "'release' may hold only letters, digits, '.', '_' and '-' (64 at most, "
-                "not starting with '.')"
-            )
-        for name in ("repository_url", "registry_url"):
-            value = body.get(name)
-            if value is not None and (
-                not isinstance(value, str)
-                or urllib.parse.urlsplit(value).scheme not in ("http", "https")
-            ):
-                problems.append(f"'{name}' must be an http(s) URL")
-        trusted = [url.rstrip("/") for url in self.conf.agent.repository_urls]
-        repository = body.get("repository_url")
-        if trusted and isinstance(repository, str) and repository.rstrip("/") not in trusted:
-            problems.append(
-                "'repository_url' is not a controller this agent fetches from "
-                "([agent] repository_urls)"
-            )
-        bandwidth = body.get("max_bandwidth")
-        if bandwidth is not None and (
-            isinstance(bandwidth, bool) or not isinstance(bandwidth, (int, float)) or bandwidth <= 0
-        ):
-            problems.append("'max_bandwidth' must be a positive number of bytes per second")
-        if problems:
-            raise Refused("; ".join(problems))
-        return Record(
-            id=body["id"],
-            kind=body["kind"],
-            release=body["release"],
-            repository_url=body["repository_url"].rstrip("/"),
-            registry_url=(body.get("registry_url") or "").rstrip("/") or None,
-            max_bandwidth=bandwidth,
-        )
-
-    def _check_password(self, password: Any) -> None:
-        encoded = self.conf.agent.sysadmin_password_hash
-        if not encoded:
-            raise Refused(
-                "the agent has no sysadmin password hash ([agent] sysadmin_password_hash): "
-                "it refuses every prestage",
-                status=403,
-            )
-        try:
-            password_bytes = password.encode()
-        except (AttributeError, UnicodeEncodeError):  # not a string, or lone surrogates
-            raise Refused("the sysadmin password does not match", status=403) from None
-        # scrypt is slow on purpose; a password that matched once is remembered (as a
-        # keyed hash, in memory) so the phases of a prestage do not pay it again.
-        seen = hmac.new(self._session_key, encoded.encode() + b"\0" + password_bytes, "sha256")
-        seen = seen.digest()
-        if seen in self._verified:
-            return
-        if not passwords.verify(password_bytes, encoded):
-            raise Refused("the sysadmin password does not match", status=403)
-        with self._lock:
-            self._verified.add(seen)
-
     # Running.
 
-    def _record_path(self, operation_id: str) -> str:
-        # Ids hold letters, digits, ':' and '-', never '_': one file per id.
-        return os.path.join(self.operations_dir, f"{operation_id.replace(':', '_')}.json")
-
-    def _save(self, record: Record) -> None:
-        _write_json(self._record_path(record.id), dataclasses.asdict(record))
-
-    def _launch(self, record: Record) -> None:
+    def _launch(self, record: records.Record) -> None:
         cancelled = threading.Event()
         thread = threading.Thread(
             target=self._run, args=(record, cancelled), name=f"op-{record.id}", daemon=True
@@ -381,34 +199,36 @@ class Agent:
         self._threads[record.id] = thread
         thread.start()
 
-    def _run(self, record: Record, cancelled: threading.Event) -> None:
-        run = {PRECHECK: self._precheck, PACKAGES: self._packages, IMAGES: self._images}[
-            record.kind
-        ]
+    def _run(self, record: records.Record, cancelled: threading.Event) -> None:
+        run = {
+            records.PRECHECK: self._precheck,
+            records.PACKAGES: self._packages,
+            records.IMAGES: self._images,
+        }[record.kind]
         result: dict[str, Any] = {}
         error = None
         try:
             result = run(record, cancelled) or {}
-            state = DONE
+            state = records.DONE
         except transfer.Cancelled:
             if self._stopped:
                 return  # the agent stops: the operation runs again at its next start
-            state, error = CANCELLED, "cancelled"
-        except (Failed, transfer.TransferError, images.ImageError) as exc:
-            state, error = FAILED, str(exc)
+            state, error = records.CANCELLED, "cancelled"
+        except (records.Failed, transfer.TransferError, images.ImageError) as exc:
+            state, error = records.FAILED, str(exc)
         except ks_exc.ClientException as exc:
             state, error = (
-                FAILED,
+                records.FAILED,
                 (
                     f"the agent could not authenticate to the system controller ({exc}); "
                     "check the [controller] options"
                 ),
             )
         except OSError as exc:
-            state, error = FAILED, str(_disk_error(exc, self.state_dir))
+            state, error = records.FAILED, str(records.disk_failure(exc, self.state_dir))
         except Exception as exc:
             LOG.exception("Operation %s failed", record.id)
-            state, error = FAILED, f"internal error: {type(exc).__name__}: {exc}"
+            state, error = records.FAILED, f"internal error: {type(exc).__name__}: {exc}"
         LOG.info(
             "Operation %s (%s of release %s) %s%s",
             record.id,
@@ -421,7 +241,7 @@ class Agent:
             # A poll sees the result, the error and the state change together.
             record.result, record.error, record.state = result, error, state
             try:
-                self._save(record)
+                self._store.save(record)
             except OSError as exc:
                 LOG.warning("Could not record the end of operation %s: %s", record.id, exc)
             if self._threads.get(record.id) is threading.current_thread():
@@ -430,7 +250,7 @@ class Agent:
 
     # The controller's release store.
 
-    def _release(self, record: Record) -> dict[str, Any]:
+    def _release(self, record: records.Record) -> dict[str, Any]:
         url = f"{record.repository_url}/v1.0/releases/{urllib.parse.quote(record.release, safe='')}"
         problem = ""
         for _ in range(self.conf.agent.max_attempts):
@@ -439,12 +259,12 @@ class Agent:
                     if response.status_code == 200:
                         return response.json()
                     if response.status_code == 404:
-                        raise Failed(
+                        raise records.Failed(
                             f"release {record.release} is not in the system controller's "
                             "release store"
                         )
                     if response.status_code in (401, 403):
-                        raise Failed(
+                        raise records.Failed(
                             f"the system controller refused the agent's credentials "
                             f"({response.status_code}); check the [controller] options"
                         )
@@ -452,7 +272,9 @@ class Agent:
             except transfer.TRANSIENT as exc:
                 problem = f"is unreachable ({type(exc).__name__})"
             time.sleep(1.0)
-        raise Failed(f"the system controller's release store at {record.repository_url} {problem}")
+        raise records.Failed(
+            f"the system controller's release store at {record.repository_url} {problem}"
+        )
 
     def _controller_blob(self, url: str, headers: dict[str, str]) -> requests.Response:
         return self._controller_get(
@@ -464,7 +286,7 @@ class Agent:
             url, headers=headers, stream=True, timeout=self.conf.agent.request_timeout
         )
 
-    def _fetcher(self, record: Record, cancelled: threading.Event) -> transfer.Fetcher:
+    def _fetcher(self, record: records.Record, cancelled: threading.Event) -> transfer.Fetcher:
         def on_bytes(size: int) -> None:
             with self._lock:
                 record.bytes_done += size
@@ -480,7 +302,7 @@ class Agent:
 
     def _fetch_all(
         self,
-        record: Record,
+        record: records.Record,
         fetcher: transfer.Fetcher,
         jobs: list[tuple[Callable[..., requests.Response], str, str, int | None, str]],
         on_done: Callable[[str], None],
@@ -515,7 +337,7 @@ class Agent:
 
     # Phases.
 
-    def _precheck(self, record: Record, cancelled: threading.Event) -> dict[str, Any]:
+    def _precheck(self, record: records.Record, cancelled: threading.Event) -> dict[str, Any]:
         """System information, plus the bytes the release still needs here."""
         release = self._release(record)
         needed = {
@@ -534,7 +356,7 @@ class Agent:
         )
         return info
 
-    def _packages(self, record: Record, cancelled: threading.Event) -> dict[str, Any]:
+    def _packages(self, record: records.Record, cancelled: threading.Event) -> dict[str, Any]:
         release = self._release(record)
         files = release.get("files") or []
         paths = {_safe_path(f.get("path")): f for f in files}
@@ -568,8 +390,8 @@ class Agent:
         ]
         self._fetch_all(record, fetcher, jobs, done)
         self._link_tree(record.release, paths)
-        _write_json(
-            os.path.join(self.releases_dir, record.release, f"{PACKAGES}.json"),
+        statedir.write_json(
+            os.path.join(self.releases_dir, record.release, f"{records.PACKAGES}.json"),
             [{"path": p, "size": f["size"], "digest": f["digest"]} for p, f in paths.items()],
         )
         return {"bytes_transferred": fetcher.bytes_received, "files_transferred": len(missing)}
@@ -607,10 +429,10 @@ class Agent:
         else:
             os.replace(building, final)
 
-    def _manifests(self, record: Record, names: list[str]) -> dict[str, images.Manifest]:
+    def _manifests(self, record: records.Record, names: list[str]) -> dict[str, images.Manifest]:
         """Each image's manifest from the registry (checked, not yet stored)."""
         if not record.registry_url:
-            raise Failed(
+            raise records.Failed(
                 "the system controller names no container registry ([prestage] registry_url)"
             )
         found = {}
@@ -620,7 +442,7 @@ class Agent:
         return found
 
     def _manifest(
-        self, record: Record, image: images.ImageRef, reference: str, depth: int
+        self, record: records.Record, image: images.ImageRef, reference: str, depth: int
     ) -> images.Manifest:
         url = f"{record.registry_url}/v2/{image.repository}/manifests/{reference}"
         try:
@@ -628,11 +450,11 @@ class Agent:
                 url, headers={"Accept": images.ACCEPT}, timeout=self.conf.agent.request_timeout
             ) as response:
                 if response.status_code == 404:
-                    raise Failed(
+                    raise records.Failed(
                         f"image {image.name}: not in the container registry {record.registry_url}"
                     )
                 if response.status_code != 200:
-                    raise Failed(
+                    raise records.Failed(
                         f"image {image.name}: the container registry {record.registry_url} "
                         f"answered {response.status_code} {response.reason}"
                     )
@@ -640,12 +462,12 @@ class Agent:
                 content_type = response.headers.get("Content-Type")
                 announced = response.headers.get("Docker-Content-Digest")
         except transfer.TRANSIENT as exc:
-            raise Failed(
+            raise records.Failed(
                 f"the container registry {record.registry_url} is unreachable "
                 f"({type(exc).__name__})"
             ) from None
         if len(body) > images.MAX_MANIFEST_BYTES:
-            raise Failed(
+            raise records.Failed(
                 f"image {image.name}: the manifest is larger than {images.MAX_MANIFEST_BYTES} bytes"
             )
         expected = reference if reference.startswith(store.DIGEST_PREFIX) else announced
@@ -653,18 +475,18 @@ class Agent:
         media_type = images.media_type_of(content_type, data)
         if images.is_index(media_type):
             if depth:
-                raise Failed(f"image {image.name}: an index inside an index")
+                raise records.Failed(f"image {image.name}: an index inside an index")
             return self._manifest(
                 record, image, images.choose(image, data, self.conf.agent.platform), 1
             )
         return images.manifest_of(image, media_type, digest, body, data)
 
-    def _images(self, record: Record, cancelled: threading.Event) -> dict[str, Any]:
+    def _images(self, record: records.Record, cancelled: threading.Event) -> dict[str, Any]:
         release = self._release(record)
         names = release.get("images") or []
-        target = os.path.join(self.releases_dir, record.release, f"{IMAGES}.json")
+        target = os.path.join(self.releases_dir, record.release, f"{records.IMAGES}.json")
         if not names:
-            _write_json(target, {})
+            statedir.write_json(target, {})
             return {"skipped": NO_IMAGES}
         manifests = self._manifests(record, names)
         sizes: dict[str, int] = {}
@@ -695,5 +517,5 @@ class Agent:
             self.blobs.put(manifest.digest, io.BytesIO(manifest.body), len(manifest.body))
             references[name] = {"manifest": manifest.digest, "media_type": manifest.media_type}
         record.artifacts_done = len(names)
-        _write_json(target, references)
+        statedir.write_json(target, references)
         return {"bytes_transferred": fetcher.bytes_received, "blobs_transferred": len(missing)}

@@ -14,6 +14,7 @@ from dcmanager.agent import conf as agent_conf
 from dcmanager.agent import images
 from dcmanager.agent import operations
 from dcmanager.agent import passwords
+from dcmanager.agent import records
 from dcmanager.cmd import agent as agent_cmd
 from dcmanager.common import pacing
 from tests.clock import FakeClock
@@ -202,7 +203,7 @@ def test_malformed_manifests_are_refused(data):
     "path", ["/etc/passwd", "../x", "a/../../x", "a/./b", "", "a//b", "a\\b", None, 5, "a/"]
 )
 def test_unsafe_paths_in_a_release_are_refused(path):
-    with pytest.raises(operations.Failed, match="unsafe path"):
+    with pytest.raises(records.Failed, match="unsafe path"):
         operations._safe_path(path)
 
 

@@ -1,0 +1,120 @@
+"""Whether the agent takes a request to start an operation: the body parsed into a
+record, and the sysadmin password checked against ``[agent] sysadmin_password_hash``."""
+
+import hmac
+import os
+import re
+import threading
+import urllib.parse
+from typing import Any
+
+from oslo_config import cfg
+
+from dcmanager.agent import passwords
+from dcmanager.agent import records
+
+# Operation ids and release names become file names.
+_ID = re.compile(r"[A-Za-z0-9:-]{1,128}")
+_RELEASE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+
+
+class Refused(Exception):
+    """A request the agent will not run; the message says why."""
+
+    def __init__(self, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def parse(body: Any, trusted: list[str]) -> records.Record:
+    """The operation ``body`` asks for (not yet running, with no password).
+
+    :param trusted: the controllers the agent may fetch from (``[agent] repository_urls``;
+        empty: any).
+    :raises Refused: the body is malformed; the message names every bad field.
+    """
+    if not isinstance(body, dict):
+        raise Refused("the body must be a JSON object")
+    problems = _problems(body, trusted)
+    if problems:
+        raise Refused("; ".join(problems))
+    return records.Record(
+        id=body["id"],
+        kind=body["kind"],
+        release=body["release"],
+        repository_url=body["repository_url"].rstrip("/"),
+        registry_url=(body.get("registry_url") or "").rstrip("/") or None,
+        max_bandwidth=body.get("max_bandwidth"),
+    )
+
+
+def _problems(body: dict[str, Any], trusted: list[str]) -> list[str]:
+    problems = []
+    for name in ("id", "kind", "release", "repository_url"):
+        if not isinstance(body.get(name), str) or not body[name]:
+            problems.append(f"'{name}' is required (a string)")
+    if body.get("kind") not in records.KINDS:
+        problems.append(f"'kind' must be one of {', '.join(records.KINDS)}")
+    if isinstance(body.get("id"), str) and not _ID.fullmatch(body["id"]):
+        problems.append("'id' may hold only letters, digits, ':' and '-' (128 at most)")
+    if isinstance(body.get("release"), str) and not _RELEASE.fullmatch(body["release"]):
+        problems.append(
+            "'release' may hold only letters, digits, '.', '_' and '-' (64 at most, "
+            "not starting with '.')"
+        )
+    for name in ("repository_url", "registry_url"):
+        value = body.get(name)
+        if value is not None and (
+            not isinstance(value, str)
+            or urllib.parse.urlsplit(value).scheme not in ("http", "https")
+        ):
+            problems.append(f"'{name}' must be an http(s) URL")
+    trusted = [url.rstrip("/") for url in trusted]
+    repository = body.get("repository_url")
+    if trusted and isinstance(repository, str) and repository.rstrip("/") not in trusted:
+        problems.append(
+            "'repository_url' is not a controller this agent fetches from ([agent] repository_urls)"
+        )
+    bandwidth = body.get("max_bandwidth")
+    if bandwidth is not None and (
+        isinstance(bandwidth, bool) or not isinstance(bandwidth, (int, float)) or bandwidth <= 0
+    ):
+        problems.append("'max_bandwidth' must be a positive number of bytes per second")
+    return problems
+
+
+class PasswordCheck:
+    """Checks the sysadmin password of each request (thread-safe).
+
+    scrypt is slow on purpose; a password that matched once is remembered (as a keyed
+    hash, in memory, with a key of this process) so the phases of a prestage do not pay
+    it again.
+    """
+
+    def __init__(self, conf: cfg.ConfigOpts) -> None:
+        self.conf = conf
+        self._session_key = os.urandom(32)
+        self._verified: set[bytes] = set()
+        self._lock = threading.Lock()
+
+    def check(self, password: Any) -> None:
+        """:raises Refused: (403) no hash is configured, or ``password`` does not match."""
+        encoded = self.conf.agent.sysadmin_password_hash
+        if not encoded:
+            raise Refused(
+                "the agent has no sysadmin password hash ([agent] sysadmin_password_hash): "
+                "it refuses every prestage",
+                status=403,
+            )
+        try:
+            password_bytes = password.encode()
+        except (AttributeError, UnicodeEncodeError):  # not a string, or lone surrogates
+            raise Refused("the sysadmin password does not match", status=403) from None
+        seen = hmac.new(self._session_key, encoded.encode() + b"\0" + password_bytes, "sha256")
+        seen = seen.digest()
+        if seen in self._verified:
+            return
+        if not passwords.verify(password_bytes, encoded):
+            raise Refused("the sysadmin password does not match", status=403)
+        with self._lock:
+            self._verified.add(seen)

@@ -1,0 +1,34 @@
+"""The agent's state directory (``[agent] state_dir``).
+
+``blobs/sha256/ab/<hex>``
+    every package file and image blob, once, by digest (shared by all releases);
+``partial/<hex>``
+    downloads under way (resumed after a restart);
+``releases/<version>/packages/<path>``
+    the release's package tree, hard links into ``blobs``;
+``releases/<version>/packages.json``, ``images.json``
+    written last, once the phase is complete: what counts as prestaged;
+``operations/<id>.json``
+    each operation's last known state (the password is never written).
+"""
+
+import json
+import os
+import tempfile
+from typing import Any
+
+
+def write_json(path: str, data: Any) -> None:
+    """Write ``path`` whole or not at all."""
+    directory = os.path.dirname(path)
+    os.makedirs(directory, mode=0o700, exist_ok=True)
+    fd, temporary = tempfile.mkstemp(dir=directory, prefix=".tmp-")
+    try:
+        with os.fdopen(fd, "w") as out:
+            json.dump(data, out)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(temporary, path)
+    finally:
+        if os.path.exists(temporary):
+            os.unlink(temporary)
