@@ -6,7 +6,6 @@ An operation that was running when the agent stopped runs again when it starts; 
 was already downloaded is kept (whole blobs) or resumed (partial ones).
 """
 
-import concurrent.futures
 import io
 import logging
 import os
@@ -15,7 +14,6 @@ import shutil
 import tempfile
 import threading
 import time
-import urllib.parse
 from collections.abc import Callable
 from typing import Any
 
@@ -24,8 +22,10 @@ from keystoneauth1 import exceptions as ks_exc
 from oslo_config import cfg
 
 from dcmanager.agent import admission
+from dcmanager.agent import controller
 from dcmanager.agent import images
 from dcmanager.agent import records
+from dcmanager.agent import registry
 from dcmanager.agent import statedir
 from dcmanager.agent import transfer
 from dcmanager.common import pacing
@@ -248,42 +248,18 @@ class Agent:
                 self._cancel.pop(record.id, None)
                 self._threads.pop(record.id, None)
 
-    # The controller's release store.
+    # The controller and the registry.
 
-    def _release(self, record: records.Record) -> dict[str, Any]:
-        url = f"{record.repository_url}/v1.0/releases/{urllib.parse.quote(record.release, safe='')}"
-        problem = ""
-        for _ in range(self.conf.agent.max_attempts):
-            try:
-                with self._controller_get(url, timeout=self.conf.agent.request_timeout) as response:
-                    if response.status_code == 200:
-                        return response.json()
-                    if response.status_code == 404:
-                        raise records.Failed(
-                            f"release {record.release} is not in the system controller's "
-                            "release store"
-                        )
-                    if response.status_code in (401, 403):
-                        raise records.Failed(
-                            f"the system controller refused the agent's credentials "
-                            f"({response.status_code}); check the [controller] options"
-                        )
-                    problem = f"answered {response.status_code} {response.reason}"
-            except transfer.TRANSIENT as exc:
-                problem = f"is unreachable ({type(exc).__name__})"
-            time.sleep(1.0)
-        raise records.Failed(
-            f"the system controller's release store at {record.repository_url} {problem}"
+    def _release_store(self, record: records.Record) -> controller.ReleaseStore:
+        agent = self.conf.agent
+        return controller.ReleaseStore(
+            self._controller_get, record.repository_url, agent.request_timeout, agent.max_attempts
         )
 
-    def _controller_blob(self, url: str, headers: dict[str, str]) -> requests.Response:
-        return self._controller_get(
-            url, headers=headers, stream=True, timeout=self.conf.agent.request_timeout
-        )
-
-    def _registry_blob(self, url: str, headers: dict[str, str]) -> requests.Response:
-        return self._registry_get(
-            url, headers=headers, stream=True, timeout=self.conf.agent.request_timeout
+    def _registry(self, record: records.Record) -> registry.Registry:
+        agent = self.conf.agent
+        return registry.Registry(
+            self._registry_get, record.registry_url, agent.request_timeout, agent.platform
         )
 
     def _fetcher(self, record: records.Record, cancelled: threading.Event) -> transfer.Fetcher:
@@ -300,53 +276,18 @@ class Agent:
             on_bytes,
         )
 
-    def _fetch_all(
-        self,
-        record: records.Record,
-        fetcher: transfer.Fetcher,
-        jobs: list[tuple[Callable[..., requests.Response], str, str, int | None, str]],
-        on_done: Callable[[str], None],
-    ) -> None:
-        """Fetch every ``(get, url, digest, size, what)`` on a few threads; the first
-        failure stops the rest."""
-        if not jobs:
-            return
-        failed = threading.Event()
-
-        def one(job) -> None:
-            get, url, digest, size, what = job
-            if failed.is_set():
-                return
-            try:
-                fetcher.fetch(get, url, digest, size, what)
-            except BaseException:
-                failed.set()
-                raise
-            on_done(digest)
-
-        workers = min(self.conf.agent.download_concurrency, len(jobs))
-        with concurrent.futures.ThreadPoolExecutor(
-            workers, thread_name_prefix=f"get-{record.id}"
-        ) as pool:
-            futures = [pool.submit(one, job) for job in jobs]
-        errors = [f.exception() for f in futures if f.exception() is not None]
-        # A real failure says more than the cancellations it caused.
-        errors.sort(key=lambda e: isinstance(e, transfer.Cancelled))
-        if errors:
-            raise errors[0]
-
     # Phases.
 
     def _precheck(self, record: records.Record, cancelled: threading.Event) -> dict[str, Any]:
         """System information, plus the bytes the release still needs here."""
-        release = self._release(record)
+        release = self._release_store(record).release(record.release)
         needed = {
             f["digest"]: f["size"]
             for f in release.get("files") or ()
             if not self.blobs.has(f["digest"])
         }
         if release.get("images"):
-            for manifest in self._manifests(record, release["images"]).values():
+            for manifest in self._registry(record).manifests(release["images"]).values():
                 needed.update(
                     {b.digest: b.size for b in manifest.blobs if not self.blobs.has(b.digest)}
                 )
@@ -357,8 +298,8 @@ class Agent:
         return info
 
     def _packages(self, record: records.Record, cancelled: threading.Event) -> dict[str, Any]:
-        release = self._release(record)
-        files = release.get("files") or []
+        release_store = self._release_store(record)
+        files = release_store.release(record.release).get("files") or []
         paths = {_safe_path(f.get("path")): f for f in files}
         sizes = {f["digest"]: f["size"] for f in files}
         for digest in sizes:
@@ -372,39 +313,29 @@ class Agent:
             files_of.setdefault(f["digest"], []).append(f)
         record.artifacts_done = sum(len(files_of[d]) for d in sizes if d not in missing)
         fetcher = self._fetcher(record, cancelled)
-        record.bytes_done += self._partial_bytes(missing, sizes)
+        record.bytes_done += fetcher.resumed_bytes(missing, sizes)
 
         def done(digest: str) -> None:
             with self._lock:
                 record.artifacts_done += len(files_of[digest])
 
         jobs = [
-            (
-                self._controller_blob,
-                f"{record.repository_url}/v1.0/blobs/{digest}",
+            transfer.Job(
+                release_store.get_blob,
+                release_store.blob_url(digest),
                 digest,
                 sizes[digest],
                 files_of[digest][0]["path"],
             )
             for digest in missing
         ]
-        self._fetch_all(record, fetcher, jobs, done)
+        fetcher.fetch_all(jobs, self.conf.agent.download_concurrency, done, record.id)
         self._link_tree(record.release, paths)
         statedir.write_json(
             os.path.join(self.releases_dir, record.release, f"{records.PACKAGES}.json"),
             [{"path": p, "size": f["size"], "digest": f["digest"]} for p, f in paths.items()],
         )
         return {"bytes_transferred": fetcher.bytes_received, "files_transferred": len(missing)}
-
-    def _partial_bytes(self, digests: list[str], sizes: dict[str, int]) -> int:
-        """What resumed downloads already hold (counted as done, as their fetcher
-        subtracts it if it throws a partial file away)."""
-        held = 0
-        for digest in digests:
-            partial = os.path.join(self.partial_dir, store.parse_digest(digest))
-            if os.path.exists(partial):
-                held += min(os.path.getsize(partial), sizes[digest])
-        return held
 
     def _link_tree(self, version: str, paths: dict[str, dict]) -> None:
         """``releases/<version>/packages``: the release's files, as hard links to blobs
@@ -429,66 +360,14 @@ class Agent:
         else:
             os.replace(building, final)
 
-    def _manifests(self, record: records.Record, names: list[str]) -> dict[str, images.Manifest]:
-        """Each image's manifest from the registry (checked, not yet stored)."""
-        if not record.registry_url:
-            raise records.Failed(
-                "the system controller names no container registry ([prestage] registry_url)"
-            )
-        found = {}
-        for name in names:
-            image = images.parse(name)
-            found[name] = self._manifest(record, image, image.reference, depth=0)
-        return found
-
-    def _manifest(
-        self, record: records.Record, image: images.ImageRef, reference: str, depth: int
-    ) -> images.Manifest:
-        url = f"{record.registry_url}/v2/{image.repository}/manifests/{reference}"
-        try:
-            with self._registry_get(
-                url, headers={"Accept": images.ACCEPT}, timeout=self.conf.agent.request_timeout
-            ) as response:
-                if response.status_code == 404:
-                    raise records.Failed(
-                        f"image {image.name}: not in the container registry {record.registry_url}"
-                    )
-                if response.status_code != 200:
-                    raise records.Failed(
-                        f"image {image.name}: the container registry {record.registry_url} "
-                        f"answered {response.status_code} {response.reason}"
-                    )
-                body = response.content
-                content_type = response.headers.get("Content-Type")
-                announced = response.headers.get("Docker-Content-Digest")
-        except transfer.TRANSIENT as exc:
-            raise records.Failed(
-                f"the container registry {record.registry_url} is unreachable "
-                f"({type(exc).__name__})"
-            ) from None
-        if len(body) > images.MAX_MANIFEST_BYTES:
-            raise records.Failed(
-                f"image {image.name}: the manifest is larger than {images.MAX_MANIFEST_BYTES} bytes"
-            )
-        expected = reference if reference.startswith(store.DIGEST_PREFIX) else announced
-        digest, data = images.check_manifest(image, body, expected)
-        media_type = images.media_type_of(content_type, data)
-        if images.is_index(media_type):
-            if depth:
-                raise records.Failed(f"image {image.name}: an index inside an index")
-            return self._manifest(
-                record, image, images.choose(image, data, self.conf.agent.platform), 1
-            )
-        return images.manifest_of(image, media_type, digest, body, data)
-
     def _images(self, record: records.Record, cancelled: threading.Event) -> dict[str, Any]:
-        release = self._release(record)
-        names = release.get("images") or []
+        names = self._release_store(record).release(record.release).get("images") or []
         target = os.path.join(self.releases_dir, record.release, f"{records.IMAGES}.json")
         if not names:
             statedir.write_json(target, {})
             return {"skipped": NO_IMAGES}
-        manifests = self._manifests(record, names)
+        source = self._registry(record)
+        manifests = source.manifests(names)
         sizes: dict[str, int] = {}
         repository_of: dict[str, str] = {}
         for name, manifest in manifests.items():
@@ -499,19 +378,21 @@ class Agent:
         record.artifacts_total = len(names)
         record.bytes_total = sum(sizes.values())
         record.bytes_done = record.bytes_total - sum(sizes[d] for d in missing)
-        record.bytes_done += self._partial_bytes(missing, sizes)
         fetcher = self._fetcher(record, cancelled)
+        record.bytes_done += fetcher.resumed_bytes(missing, sizes)
         jobs = [
-            (
-                self._registry_blob,
-                f"{record.registry_url}/v2/{repository_of[d]}/blobs/{d}",
+            transfer.Job(
+                source.get_blob,
+                source.blob_url(repository_of[d], d),
                 d,
                 sizes[d],
                 f"image blob of {repository_of[d]}",
             )
             for d in missing
         ]
-        self._fetch_all(record, fetcher, jobs, lambda digest: None)
+        fetcher.fetch_all(
+            jobs, self.conf.agent.download_concurrency, lambda digest: None, record.id
+        )
         references = {}
         for name, manifest in manifests.items():
             self.blobs.put(manifest.digest, io.BytesIO(manifest.body), len(manifest.body))

@@ -7,6 +7,8 @@ killed agent) resumes from the partial file with an HTTP Range request; a partia
 whose digest turns out wrong is thrown away and the blob fetched again from the start.
 """
 
+import concurrent.futures
+import dataclasses
 import hashlib
 import logging
 import os
@@ -46,6 +48,17 @@ class Cancelled(Exception):
 Getter = Callable[[str, dict[str, str]], requests.Response]
 """Sends ``GET url`` with the given headers, streaming the body (a requests-style
 response; the caller closes it)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Job:
+    """One blob to fetch, as :meth:`Fetcher.fetch` takes it."""
+
+    get: Getter
+    url: str
+    digest: str
+    size: int | None
+    what: str
 
 
 class Fetcher:
@@ -111,6 +124,52 @@ class Fetcher:
                     "%s (%s): attempt %d of %d: %s", what, digest, attempt, self.attempts, problem
                 )
             raise TransferError(f"{what} ({digest}): {problem}")
+
+    def fetch_all(
+        self, jobs: list[Job], workers: int, on_done: Callable[[str], None], name: str
+    ) -> None:
+        """Fetch every job on up to ``workers`` threads (named after ``name``); the first
+        failure stops the rest.
+
+        :param on_done: told the digest of each blob once it is in the store.
+        :raises TransferError: the first real failure (rather than the cancellations it
+            caused).
+        :raises Cancelled: the operation was cancelled meanwhile.
+        """
+        if not jobs:
+            return
+        failed = threading.Event()
+
+        def one(job: Job) -> None:
+            if failed.is_set():
+                return
+            try:
+                self.fetch(job.get, job.url, job.digest, job.size, job.what)
+            except BaseException:
+                failed.set()
+                raise
+            on_done(job.digest)
+
+        with concurrent.futures.ThreadPoolExecutor(
+            min(workers, len(jobs)), thread_name_prefix=f"get-{name}"
+        ) as pool:
+            futures = [pool.submit(one, job) for job in jobs]
+        errors = [f.exception() for f in futures if f.exception() is not None]
+        # A real failure says more than the cancellations it caused.
+        errors.sort(key=lambda e: isinstance(e, Cancelled))
+        if errors:
+            raise errors[0]
+
+    def resumed_bytes(self, digests: list[str], sizes: dict[str, int]) -> int:
+        """What the partial files of ``digests`` already hold, up to their ``sizes``
+        (to count as done: :meth:`fetch` subtracts it through ``on_bytes`` if it throws
+        a partial file away)."""
+        held = 0
+        for digest in digests:
+            partial = os.path.join(self.partial_dir, store.parse_digest(digest))
+            if os.path.exists(partial):
+                held += min(os.path.getsize(partial), sizes[digest])
+        return held
 
     def _attempt(
         self, get: Getter, url: str, digest: str, size: int | None, partial: str
