@@ -17,6 +17,32 @@ import os
 import tempfile
 from typing import Any
 
+from dcmanager.releases import store
+
+
+class StateDir:
+    """The paths of the layout above, under ``root``."""
+
+    def __init__(self, root: str) -> None:
+        self.root = root
+        self.blobs = store.BlobStore(os.path.join(root, "blobs"))
+        self.partial = os.path.join(root, "partial")
+        self.releases = os.path.join(root, "releases")
+        self.operations = os.path.join(root, "operations")
+
+    def create(self) -> None:
+        """Make those of the directories above that do not exist yet (mode 0700)."""
+        for directory in (self.blobs.root, self.partial, self.releases, self.operations):
+            os.makedirs(directory, mode=0o700, exist_ok=True)
+
+    def release(self, version: str) -> str:
+        """``releases/<version>``."""
+        return os.path.join(self.releases, version)
+
+    def phase_file(self, version: str, phase: str) -> str:
+        """``releases/<version>/<phase>.json``: there once ``phase`` is complete."""
+        return os.path.join(self.release(version), f"{phase}.json")
+
 
 def write_json(path: str, data: Any) -> None:
     """Write ``path`` whole or not at all."""

@@ -15,6 +15,7 @@ from dcmanager.agent import images
 from dcmanager.agent import operations
 from dcmanager.agent import passwords
 from dcmanager.agent import records
+from dcmanager.agent.phases import packages
 from dcmanager.cmd import agent as agent_cmd
 from dcmanager.common import pacing
 from tests.clock import FakeClock
@@ -204,12 +205,12 @@ def test_malformed_manifests_are_refused(data):
 )
 def test_unsafe_paths_in_a_release_are_refused(path):
     with pytest.raises(records.Failed, match="unsafe path"):
-        operations._safe_path(path)
+        packages.safe_path(path)
 
 
 def test_safe_paths_are_kept():
-    assert operations._safe_path("Packages/x.deb") == "Packages/x.deb"
-    assert operations._safe_path("a..b/c") == "a..b/c"
+    assert packages.safe_path("Packages/x.deb") == "Packages/x.deb"
+    assert packages.safe_path("a..b/c") == "a..b/c"
 
 
 # The web app.

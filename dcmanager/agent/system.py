@@ -1,0 +1,37 @@
+"""What the agent reports about its subcloud (``GET /v1/info`` and the precheck)."""
+
+import os
+from typing import Any
+
+from oslo_config import cfg
+
+from dcmanager.agent import records
+from dcmanager.agent import statedir
+
+
+def info(conf: cfg.ConfigOpts, state: statedir.StateDir) -> dict[str, Any]:
+    """The configured system facts, the free disk and the releases prestaged."""
+    agent = conf.agent
+    stat = os.statvfs(state.root)
+    return {
+        "system_mode": agent.system_mode,
+        "controller0_active": agent.controller0_active,
+        "management_alarms": agent.management_alarms,
+        "free_disk_bytes": max(0, stat.f_bavail * stat.f_frsize - agent.reserved_disk_bytes),
+        "deploy_status": "complete",
+        "software_version": agent.software_version,
+        "prestaged_versions": prestaged_versions(state),
+        "health_problem": None,
+    }
+
+
+def prestaged_versions(state: statedir.StateDir) -> list[str]:
+    """The releases whose packages and images phases are both complete."""
+    return [
+        version
+        for version in sorted(os.listdir(state.releases))
+        if all(
+            os.path.exists(state.phase_file(version, phase))
+            for phase in (records.PACKAGES, records.IMAGES)
+        )
+    ]
