@@ -26,10 +26,10 @@ from cliff import show
 
 from dcmanager.cli.client import CommandError
 from dcmanager.cli.client import quote
-from dcmanager.orchestrator.states import STEP_ACTIVE
-from dcmanager.orchestrator.states import STEP_FINISHED
-from dcmanager.orchestrator.states import StepState
-from dcmanager.orchestrator.states import StrategyState
+from dcmanager.common.states import STEP_ACTIVE
+from dcmanager.common.states import STEP_FINISHED
+from dcmanager.common.states import StepState
+from dcmanager.common.states import StrategyState
 
 STRATEGY_TYPE = "prestage"
 STRATEGY_PATH = "/sw-update-strategy"

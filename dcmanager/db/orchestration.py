@@ -26,10 +26,10 @@ from sqlalchemy import select
 from sqlalchemy import update
 
 from dcmanager.common import exception
+from dcmanager.common import states
 from dcmanager.common.subcloud_states import PrestageStatus
 from dcmanager.db import session
 from dcmanager.db.sqlalchemy import models
-from dcmanager.orchestrator import states
 
 _ACTIVE = [str(state) for state in states.STEP_ACTIVE]
 _UNFINISHED = _ACTIVE + [str(states.StepState.INITIAL)]

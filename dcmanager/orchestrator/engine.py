@@ -27,12 +27,12 @@ from oslo_utils import timeutils
 from dcmanager import drivers
 from dcmanager.common import crypt
 from dcmanager.common import service
+from dcmanager.common import states
 from dcmanager.db import orchestration as db
 from dcmanager.db.sqlalchemy import models
 from dcmanager.drivers import base as driver_base
 from dcmanager.orchestrator import preparer
 from dcmanager.orchestrator import prestage
-from dcmanager.orchestrator import states
 
 LOG = logging.getLogger(__name__)
 

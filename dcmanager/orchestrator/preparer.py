@@ -17,11 +17,11 @@ from oslo_config import cfg
 from oslo_db import exception as db_exc
 from oslo_utils import timeutils
 
+from dcmanager.common.states import PreparationState
 from dcmanager.db import orchestration as db
 from dcmanager.db.sqlalchemy import models
 from dcmanager.orchestrator import preparation
 from dcmanager.orchestrator import prestage
-from dcmanager.orchestrator.states import PreparationState
 
 LOG = logging.getLogger(__name__)
 

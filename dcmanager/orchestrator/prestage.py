@@ -16,15 +16,15 @@ from oslo_config import cfg
 from oslo_db import exception as db_exc
 
 from dcmanager.common import exception
+from dcmanager.common.states import MAX_DETAILS
+from dcmanager.common.states import PreparationState
+from dcmanager.common.states import StepState
 from dcmanager.common.subcloud_states import AvailabilityStatus
 from dcmanager.common.subcloud_states import DeployStatus
 from dcmanager.common.subcloud_states import ManagementState
 from dcmanager.common.subcloud_states import PrestageStatus
 from dcmanager.db.sqlalchemy import models
 from dcmanager.drivers import base as driver_base
-from dcmanager.orchestrator.states import MAX_DETAILS
-from dcmanager.orchestrator.states import PreparationState
-from dcmanager.orchestrator.states import StepState
 
 LOG = logging.getLogger(__name__)
 

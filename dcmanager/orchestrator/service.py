@@ -16,11 +16,11 @@ from oslo_utils import timeutils
 from dcmanager.common import context as dc_context
 from dcmanager.common import rpc
 from dcmanager.common import service
+from dcmanager.common.states import STEP_ACTIVE
+from dcmanager.common.states import StepState
+from dcmanager.common.states import StrategyState
 from dcmanager.db import orchestration as db
 from dcmanager.orchestrator import rpcapi
-from dcmanager.orchestrator.states import STEP_ACTIVE
-from dcmanager.orchestrator.states import StepState
-from dcmanager.orchestrator.states import StrategyState
 
 LOG = logging.getLogger(__name__)
 

@@ -2,9 +2,9 @@
 
 import pytest
 
-from dcmanager.orchestrator import states
-from dcmanager.orchestrator.states import StepState
-from dcmanager.orchestrator.states import StrategyState
+from dcmanager.common import states
+from dcmanager.common.states import StepState
+from dcmanager.common.states import StrategyState
 
 
 def _reachable(transitions, start):

@@ -5,14 +5,13 @@ from typing import Any
 
 from dcmanager.api import validation
 from dcmanager.common import exception
+from dcmanager.common import states
+from dcmanager.common.states import ApplyType
 from dcmanager.db import api as db_api
-from dcmanager.orchestrator.states import ApplyType
 
 MAX_NAME_LENGTH = 255
 # A description must be shorter than this many characters.
 DESCRIPTION_LIMIT = 255
-MIN_PARALLEL = 1
-MAX_PARALLEL = 5000
 DEFAULT_DESCRIPTION = "No description provided"
 DEFAULT_MAX_PARALLEL = 2
 
@@ -54,7 +53,7 @@ def _apply_type(value: Any) -> str:
 
 def _max_parallel(value: Any) -> int:
     number = validation.parse_int(value)
-    if number is None or not MIN_PARALLEL <= number <= MAX_PARALLEL:
+    if number is None or not states.MIN_PARALLEL <= number <= states.MAX_PARALLEL:
         raise exception.Invalid("Invalid group max_parallel_subclouds")
     return number
 

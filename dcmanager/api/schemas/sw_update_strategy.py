@@ -9,16 +9,15 @@ from typing import Any
 
 from dcmanager.api import validation
 from dcmanager.common import exception
+from dcmanager.common import states
+from dcmanager.common.states import ApplyType
+from dcmanager.common.states import StepState
+from dcmanager.common.states import StrategyType
 from dcmanager.db import api as db_api
 from dcmanager.db import releases as db_releases
 from dcmanager.db.sqlalchemy import models
 from dcmanager.orchestrator import prestage
-from dcmanager.orchestrator.states import ApplyType
-from dcmanager.orchestrator.states import StepState
-from dcmanager.orchestrator.states import StrategyType
 
-MIN_PARALLEL = 1
-MAX_PARALLEL = 5000
 DEFAULT_PARALLEL = 2
 _RELEASE_RE = re.compile(r"[0-9]{2}\.[0-9]{2}")
 NO_RELEASE = "No release in the release store: upload one first (dcmanager release upload)"
@@ -136,10 +135,10 @@ def _max_parallel(body: dict[str, Any], apply_type: str, default: int) -> int:
     value = validation.parse_int(raw)
     if value is None:
         raise exception.Invalid(f"max-parallel-subclouds invalid value. Value: {raw}")
-    if not MIN_PARALLEL <= value <= MAX_PARALLEL:
+    if not states.MIN_PARALLEL <= value <= states.MAX_PARALLEL:
         raise exception.Invalid(
             f"Invalid max-parallel-subclouds value: {value}. For {body.get('type')} strategy, "
-            f"the value must be between {MIN_PARALLEL} and {MAX_PARALLEL}."
+            f"the value must be between {states.MIN_PARALLEL} and {states.MAX_PARALLEL}."
         )
     return value
 

@@ -14,8 +14,8 @@ from dcmanager.api.schemas import sw_update_strategy as schema
 from dcmanager.common import crypt
 from dcmanager.common import exception
 from dcmanager.common import policy
+from dcmanager.common import states
 from dcmanager.db import orchestration as db
-from dcmanager.orchestrator import states
 
 POLICY = "dc_api:sw_update_strategy:%s"
 MAX_STEPS_LIMIT = 10000

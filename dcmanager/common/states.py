@@ -1,8 +1,11 @@
-"""Orchestration states as data: every state, and every transition allowed between them.
+"""The orchestration vocabulary shared by the API, the database layer, the engine and the
+CLI: strategy types and apply types, every strategy, step and preparation state, the
+prestage phases, the limits of a strategy, and the transitions allowed between states.
 
-The engine moves strategies and steps only along these tables (each move a
-compare-and-swap in the database); ``tests/unit/test_states.py`` walks the graphs, and
-``tox -e states`` renders them (``python -m dcmanager.orchestrator.states``).
+It sits at the bottom of the package and imports nothing of it. The engine moves
+strategies and steps only along these tables (each move a compare-and-swap in the
+database, which checks it against them); ``tests/unit/test_states.py`` walks the graphs, and
+``tox -e states`` renders them (``python -m dcmanager.common.states``).
 """
 
 import enum
@@ -91,6 +94,10 @@ class StepState(enum.StrEnum):
 
 # A step's details (``<state>: <reason>``) never exceed this many characters.
 MAX_DETAILS = 1000
+
+# How many subclouds a strategy (or a group's default) may work on at once.
+MIN_PARALLEL = 1
+MAX_PARALLEL = 5000
 
 # The prestage phases in the order a step walks them.
 PRESTAGE_PHASES = (
