@@ -79,35 +79,59 @@ def roles(fast_engine, db):
     service.stop_all(services)
 
 
-def _migrated_engine(backend: str, tmp_path, monkeypatch):
-    """Migrate a new database on ``backend`` and point the DB API at it."""
-    with databases.temporary_database(backend, tmp_path) as url:
+def _migrate(url: str, variant: str) -> None:
+    """Migrate the database at ``url``; the ``seeded`` variant also gets the test
+    releases' records (their blobs go into each test's store, see ``db``)."""
+    context_manager = enginefacade.transaction_context()
+    context_manager.configure(connection=url, sqlite_fk=True)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(session, "main_context_manager", context_manager)
+        try:
+            migration.upgrade("head", engine=session.get_engine())
+            if variant == "seeded":
+                test_releases.seed_records()
+        finally:
+            context_manager.dispose_pool()
+
+
+@pytest.fixture(scope="session")
+def db_templates(tmp_path_factory):
+    """Migrated databases to copy, made once per test process (see
+    :class:`tests.databases.Templates`)."""
+    templates = databases.Templates(tmp_path_factory.mktemp("db-templates"), _migrate)
+    yield templates
+    templates.drop()
+
+
+def _migrated_engine(db_templates, backend, tmp_path, monkeypatch, variant="migrated"):
+    """A migrated database on ``backend`` (a copy of the template) that the DB API uses."""
+    with db_templates.copy(backend, tmp_path, variant) as url:
         context_manager = enginefacade.transaction_context()
         context_manager.configure(connection=url, sqlite_fk=True)
         monkeypatch.setattr(session, "main_context_manager", context_manager)
-        engine = session.get_engine()
         try:
-            migration.upgrade("head", engine=engine)
-            yield engine
+            yield session.get_engine()
         finally:
             context_manager.dispose_pool()
 
 
 @pytest.fixture
-def db(request, conf, tmp_path, monkeypatch):
+def db(request, conf, tmp_path, monkeypatch, db_templates):
     """A migrated SQLite database that the DB API uses, with releases 24.09 and 25.09
     (the newest) in the release store, unless the test is marked
     ``empty_release_store``."""
-    for engine in _migrated_engine("sqlite", tmp_path, monkeypatch):
-        if not request.node.get_closest_marker("empty_release_store"):
-            test_releases.seed(conf.prestage.release_store)
-        yield engine
+    seeded = not request.node.get_closest_marker("empty_release_store")
+    if seeded:
+        test_releases.seed_blobs(conf.prestage.release_store)
+    yield from _migrated_engine(
+        db_templates, "sqlite", tmp_path, monkeypatch, "seeded" if seeded else "migrated"
+    )
 
 
 @pytest.fixture(params=databases.BACKENDS)
-def any_db(request, conf, tmp_path, monkeypatch):
+def any_db(request, conf, tmp_path, monkeypatch, db_templates):
     """A migrated database on each backend in turn (SQLite, PostgreSQL, MySQL)."""
-    yield from _migrated_engine(request.param, tmp_path, monkeypatch)
+    yield from _migrated_engine(db_templates, request.param, tmp_path, monkeypatch)
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
 # How long ``second`` may run before it counts as blocked by ``first``.
-BLOCKED_AFTER = 0.5
+BLOCKED_AFTER = 0.25
 TIMEOUT = 30.0
 
 
