@@ -88,17 +88,34 @@ class RequestContextSerializer(oslo_messaging.Serializer):
         return dc_context.RequestContext.from_dict(ctxt)
 
 
-def get_server(
-    conf: cfg.ConfigOpts, topic: str, server: str, endpoints: list[object]
-) -> oslo_messaging.MessageHandlingServer:
-    """An RPC server for ``topic``; its endpoints declare their ``target`` version.
+def topic(conf: cfg.ConfigOpts, name: str) -> str:
+    """The topic ``name`` of this deployment: ``[DEFAULT] control_exchange`` and the name
+    (``dcmanager-orchestrator`` by default).
 
-    oslo.messaging dispatches on threads, which are green threads once eventlet has
-    patched the process.
+    RabbitMQ queues are named after topics, whatever the exchange: without the prefix,
+    two deployments sharing a broker would share queues and take each other's
+    messages.
+    """
+    _register_transport_opts(conf)
+    return f"{conf.control_exchange}-{name}"
+
+
+def get_server(
+    conf: cfg.ConfigOpts, topic_name: str, role: str, endpoints: list[object]
+) -> oslo_messaging.MessageHandlingServer:
+    """An RPC server for topic ``topic_name``; its endpoints declare their ``target``
+    version.
+
+    The server is named after this host and ``role``, not after the process: its queue
+    (``<topic>.<host>:<role>``, kept by the broker after the process ends unless
+    ``amqp_auto_delete`` is set) is the same at every start, so restarts leave none
+    behind. Nothing is ever sent to one server by name: casts go to the topic or to
+    every server. oslo.messaging dispatches on threads, which are green threads once
+    eventlet has patched the process.
     """
     return oslo_messaging.get_rpc_server(
         get_transport(conf),
-        oslo_messaging.Target(topic=topic, server=server),
+        oslo_messaging.Target(topic=topic(conf, topic_name), server=f"{conf.host}:{role}"),
         endpoints,
         serializer=RequestContextSerializer(),
         access_policy=oslo_messaging.DefaultRPCAccessPolicy,
@@ -118,7 +135,7 @@ class RPCClient:
     RPC_API_VERSION: ClassVar[str]
 
     def __init__(self, conf: cfg.ConfigOpts, timeout: float | None = None) -> None:
-        target = oslo_messaging.Target(topic=self.TOPIC, version=self.RPC_API_VERSION)
+        target = oslo_messaging.Target(topic=topic(conf, self.TOPIC), version=self.RPC_API_VERSION)
         self._client = oslo_messaging.get_rpc_client(
             get_transport(conf),
             target,
@@ -143,10 +160,9 @@ class RPCClient:
         method: str,
         version: str,
         args: dict[str, Any] | None = None,
-        server: str | None = None,
         fanout: bool = False,
     ) -> None:
-        """Send ``method(**args)`` without waiting: to one server of the topic, the named
-        ``server``, or every server (``fanout``)."""
-        client = self._client.prepare(version=version, server=server, fanout=fanout)
+        """Send ``method(**args)`` without waiting: to one server of the topic, or every
+        server (``fanout``)."""
+        client = self._client.prepare(version=version, fanout=fanout)
         client.cast(ctxt, method, **(args or {}))

@@ -3,7 +3,8 @@
 from dcmanager.common import context as dc_context
 from dcmanager.common import rpc
 
-TOPIC = "dcmanager-manager"
+# Prefixed with the deployment's control exchange (see rpc.topic).
+TOPIC = "manager"
 
 
 class ManagerClient(rpc.RPCClient):

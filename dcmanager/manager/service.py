@@ -40,9 +40,7 @@ class ManagerService:
         self._scan = service.Periodic(
             "manager-scan", conf.orchestrator.scan_interval, self.reclaim_expired
         )
-        self._server = rpc.get_server(
-            conf, rpcapi.TOPIC, self.owner, [ManagerEndpoint(self.engine)]
-        )
+        self._server = rpc.get_server(conf, rpcapi.TOPIC, "manager", [ManagerEndpoint(self.engine)])
 
     def _finished(self, steps: list[engine.FinishedStep]) -> None:
         # The outcome is on the subcloud; the step row has done its job.

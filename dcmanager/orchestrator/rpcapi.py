@@ -3,8 +3,9 @@
 from dcmanager.common import context as dc_context
 from dcmanager.common import rpc
 
-ORCHESTRATOR_TOPIC = "dcmanager-orchestrator"
-WORKER_TOPIC = "dcmanager-orchestrator-worker"
+# Topic names, each prefixed with the deployment's control exchange (see rpc.topic).
+ORCHESTRATOR_TOPIC = "orchestrator"
+WORKER_TOPIC = "orchestrator-worker"
 
 
 class OrchestratorClient(rpc.RPCClient):

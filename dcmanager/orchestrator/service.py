@@ -191,7 +191,7 @@ class OrchestratorService:
             "orchestrator", conf.orchestrator.scan_interval, self.orchestrator.tick
         )
         self._server = rpc.get_server(
-            conf, rpcapi.ORCHESTRATOR_TOPIC, self.owner, [OrchestratorEndpoint(self._loop.wake)]
+            conf, rpcapi.ORCHESTRATOR_TOPIC, "orchestrator", [OrchestratorEndpoint(self._loop.wake)]
         )
 
     def start(self) -> None:

@@ -42,7 +42,7 @@ class WorkerService:
             conf, self.owner, on_finished=self._finished, on_prepared=self._prepared
         )
         self._server = rpc.get_server(
-            conf, rpcapi.WORKER_TOPIC, self.owner, [WorkerEndpoint(self.engine)]
+            conf, rpcapi.WORKER_TOPIC, "worker", [WorkerEndpoint(self.engine)]
         )
 
     def _finished(self, steps: list[engine.FinishedStep]) -> None:

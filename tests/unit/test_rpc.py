@@ -9,7 +9,7 @@ from dcmanager.common import context as dc_context
 from dcmanager.common import rpc
 from tests import services
 
-TOPIC = "dcmanager-test-rpc"
+TOPIC = "test-rpc"
 
 
 class EchoEndpoint:
@@ -69,7 +69,7 @@ def transport(request, conf):
 @pytest.fixture
 def endpoint(conf, transport):
     endpoint = EchoEndpoint()
-    server = rpc.get_server(conf, TOPIC, "test-host", [endpoint])
+    server = rpc.get_server(conf, TOPIC, "test", [endpoint])
     server.start()
     yield endpoint
     server.stop()
