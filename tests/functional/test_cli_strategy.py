@@ -3,14 +3,11 @@
 As in ``test_cli``: the CLI runs in-process against ``live_api`` and the tests check what
 the user sees. Without the ``roles`` fixture nothing runs a strategy, so its state stays
 where the API put it; with ``roles`` strategies really run on simulated subclouds.
-The live view's rendering is tested on its own at the end (pure functions).
+The live view's rendering is tested on its own in ``tests/unit/test_cli_live.py``.
 """
 
 import base64
-import datetime
-import io
 import json
-import os
 import re
 from typing import Any
 
@@ -20,8 +17,8 @@ from sqlalchemy import orm
 from sqlalchemy import select
 from sqlalchemy import update
 
+from dcmanager.cli import live
 from dcmanager.cli import strategy as cli_strategy
-from dcmanager.cli.client import CommandError
 from dcmanager.common import crypt
 from dcmanager.db import api as db_api
 from dcmanager.db import orchestration as db_orchestration
@@ -33,6 +30,9 @@ from tests.functional.test_cli import SUBCLOUD_FIELDS
 from tests.functional.test_cli import Result
 from tests.functional.test_cli import closed_port
 from tests.functional.test_cli import run_cli
+from tests.unit.test_cli_live import HIDE_CURSOR
+from tests.unit.test_cli_live import SHOW_CURSOR
+from tests.unit.test_cli_live import screen
 
 PASSWORD = "Pr3stage-S3cret!"
 ENCODED = base64.b64encode(PASSWORD.encode()).decode()
@@ -966,17 +966,27 @@ class TestWatch:
         )
 
     def test_on_a_terminal(self, cli, api, roles, monkeypatch):
-        monkeypatch.setattr(cli_strategy, "_is_tty", lambda stream: True)
+        monkeypatch.setattr(live, "is_terminal", lambda stream: True)
+        monkeypatch.setenv("COLUMNS", "100")
+        monkeypatch.setenv("LINES", "30")
         run_strategy(cli, api, {"sc1": "delay=0.2", "sc2": "fail=images"})
         result = run_beside_engine(cli, "prestage-strategy", "watch", "--interval=0.05")
         assert result.rc == 1, result
         out = result.out
-        assert out.startswith(cli_strategy.HIDE_CURSOR)
-        assert out.endswith(cli_strategy.SHOW_CURSOR)
-        assert "\x1b[J" in out  # redrawn in place
-        assert "Prestage strategy failed (parallel, max 2 at a time" in out
-        assert "2/2 steps finished (100%)" in out
-        assert "Failed:\n  sc2: prestaging-images: simulated failure of the images" in out
+        assert out.startswith(HIDE_CURSOR)
+        assert SHOW_CURSOR in out
+        assert "\x1b[1A\x1b[2K" in out  # redrawn in place
+        # The terminal shows the last view only, then the summary.
+        shown = screen(out)
+        assert shown[0].startswith("Prestage strategy failed (parallel, max 2 at a time")
+        assert shown[1].endswith(" 2/2 steps finished (100%)")
+        assert shown[2] == "complete 1, failed 1"
+        assert shown[3:] == [
+            "",
+            "Prestage strategy failed: 2 steps: complete 1, failed 1",
+            "Failed:",
+            "  sc2: prestaging-images: simulated failure of the images transfer (fail=images)",
+        ]
 
     def test_finished_strategy_returns_at_once(self, cli, api, db):
         add_online(api, "site1")
@@ -1004,436 +1014,6 @@ class TestWatch:
             result = cli.run("prestage-strategy", *command, f"--interval={interval}")
             assert result.rc == 2, result
             assert f"invalid interval: '{interval}'" in result.err
-
-
-# --- rendering (pure functions) ------------------------------------------------------
-
-NOW = datetime.datetime(2025, 1, 2, 3, 4, 5, tzinfo=datetime.UTC)
-
-
-def step(step_id, cloud, state, details=None, progress=None, started_at=None) -> dict:
-    return {
-        "id": step_id,
-        "cloud": cloud,
-        "stage": 1,
-        "state": state,
-        "details": details,
-        "progress": progress,
-        "started-at": started_at,
-        "finished-at": None,
-    }
-
-
-def strategy(state="applying", **extra) -> dict:
-    return {
-        "id": 1,
-        "type": "prestage",
-        "subcloud-apply-type": "parallel",
-        "max-parallel-subclouds": 2,
-        "stop-on-failure": False,
-        "state": state,
-        "created-at": "2025-01-02T03:00:00+00:00",
-        "updated-at": None,
-        "extra-args": {"prestage-software-version": "25.09", **extra},
-    }
-
-
-class TestFormatting:
-    @pytest.mark.parametrize(
-        ("count", "text"),
-        [
-            (0, "0 B"),
-            (1023, "1023 B"),
-            (1024, "1.0 KiB"),
-            (1536, "1.5 KiB"),
-            (5 * 1024**2, "5.0 MiB"),
-            (int(1.2 * GIB), "1.2 GiB"),
-            (3 * 1024**4, "3.0 TiB"),
-            (2048 * 1024**5, "2048.0 PiB"),
-        ],
-    )
-    def test_format_bytes(self, count, text):
-        assert cli_strategy.format_bytes(count) == text
-
-    @pytest.mark.parametrize(
-        ("progress", "text"),
-        [
-            (None, None),
-            ({}, None),
-            (
-                {
-                    "bytes_done": 0,
-                    "bytes_total": 0,
-                    "artifacts_done": 0,
-                    "artifacts_total": 0,
-                },
-                None,
-            ),
-            (
-                {
-                    "bytes_done": int(1.2 * GIB),
-                    "bytes_total": 2 * GIB,
-                    "artifacts_done": 100,
-                    "artifacts_total": 400,
-                },
-                "1.2/2.0 GiB, 100/400",
-            ),
-            ({"bytes_done": 512 * 1024, "bytes_total": 3 * GIB}, "0.0/3.0 GiB"),
-            ({"bytes_done": 10, "bytes_total": 100}, "10/100 B"),
-            ({"bytes_done": 1024**2, "bytes_total": 4 * 1024**2}, "1.0/4.0 MiB"),
-            ({"artifacts_done": 7, "artifacts_total": 60}, "7/60"),
-            ({"bytes_done": None, "bytes_total": GIB, "artifacts_total": None}, "0.0/1.0 GiB"),
-        ],
-    )
-    def test_progress_summary(self, progress, text):
-        assert cli_strategy.progress_summary(progress) == text
-
-    def test_state_counts_in_walking_order(self):
-        steps = [
-            step(1, "a", "complete"),
-            step(2, "b", "initial"),
-            step(3, "c", "zz-new-state"),
-            step(4, "d", "prestaging-images"),
-            step(5, "e", "complete"),
-            step(6, "f", "failed"),
-            step(7, "g", "aa-new-state"),
-            step(8, "h", "prestage-precheck"),
-        ]
-        counts = cli_strategy.state_counts(steps)
-        assert list(counts.items()) == [
-            ("initial", 1),
-            ("prestage-precheck", 1),
-            ("prestaging-images", 1),
-            ("complete", 2),
-            ("failed", 1),
-            ("aa-new-state", 1),
-            ("zz-new-state", 1),
-        ]
-        assert cli_strategy.format_counts(counts).startswith("initial 1, prestage-precheck 1, ")
-        assert cli_strategy.format_counts({}) == "no steps"
-
-    def test_finished_count(self):
-        states = ["initial", "prestaging-packages", "complete", "failed", "aborted", "skipped"]
-        steps = [step(i, f"s{i}", state) for i, state in enumerate(states)]
-        assert cli_strategy.finished_count(steps) == 4
-
-    @pytest.mark.parametrize(
-        ("done", "total", "width", "text"),
-        [
-            (0, 4, 8, "[........] 0/4 steps finished (0%)"),
-            (3, 10, 10, "[###.......]  3/10 steps finished (30%)"),
-            (2, 3, 6, "[####..] 2/3 steps finished (66%)"),
-            (10, 10, 4, "[####] 10/10 steps finished (100%)"),
-            (0, 0, 4, "[####] 0/0 steps finished (100%)"),
-        ],
-    )
-    def test_progress_bar(self, done, total, width, text):
-        assert cli_strategy.progress_bar(done, total, width) == text
-
-    @pytest.mark.parametrize(
-        ("started", "text"),
-        [
-            (None, ""),
-            ("", ""),
-            ("garbage", ""),
-            ("2025-01-02T03:04:05+00:00", "0:00"),
-            ("2025-01-02T03:03:00+00:00", "1:05"),
-            ("2025-01-02T03:03:00", "1:05"),  # naive: UTC
-            ("2025-01-02T01:02:03+00:00", "2:02:02"),
-            ("2025-01-02T04:00:00+00:00", "0:00"),  # clock skew: never negative
-            ("2025-01-02T04:04:05+01:00", "0:00"),
-        ],
-    )
-    def test_elapsed(self, started, text):
-        assert cli_strategy.elapsed(started, NOW) == text
-
-    def test_headline(self):
-        assert cli_strategy.strategy_headline(strategy()) == (
-            "Prestage strategy applying (parallel, max 2 at a time, release 25.09)"
-        )
-        everything = dict(
-            strategy("initial", force=True, for_install=True),
-            **{"stop-on-failure": True, "subcloud-apply-type": "serial"},
-        )
-        everything["max-parallel-subclouds"] = 1
-        assert cli_strategy.strategy_headline(everything) == (
-            "Prestage strategy initial (serial, max 1 at a time, release 25.09, "
-            "stop on failure, force, for install)"
-        )
-        deploy = cli_strategy.strategy_headline(strategy(for_sw_deploy=True))
-        assert deploy.endswith(", for sw deploy)")
-
-
-class TestRenderView:
-    def test_running(self):
-        progress = {
-            "bytes_done": GIB,
-            "bytes_total": 2 * GIB,
-            "artifacts_done": 200,
-            "artifacts_total": 400,
-        }
-        steps = [
-            step(1, "site1", "complete"),
-            step(
-                2,
-                "a-long-name",
-                "prestaging-packages",
-                progress=progress,
-                started_at="2025-01-02T03:02:05+00:00",
-            ),
-            step(3, "site3", "prestage-precheck", started_at="2025-01-02T03:04:00+00:00"),
-            step(4, "site4", "initial"),
-            step(5, "site5", "failed", details="prestage-precheck: boom"),
-        ]
-        lines = cli_strategy.render_view(strategy(), steps, NOW, width=120)
-        assert lines[0] == "Prestage strategy applying (parallel, max 2 at a time, release 25.09)"
-        assert lines[1] == "[################........................] 2/5 steps finished (40%)"
-        assert lines[2] == (
-            "initial 1, prestage-precheck 1, prestaging-packages 1, complete 1, failed 1"
-        )
-        assert lines[3] == "In flight (2):"
-        assert lines[4:] == [
-            "  a-long-name  prestaging-packages     2:00  1.0/2.0 GiB, 200/400",
-            "  site3        prestage-precheck       0:05",
-        ]
-
-    def test_nothing_in_flight(self):
-        steps = [step(1, "site1", "complete"), step(2, "site2", "initial")]
-        lines = cli_strategy.render_view(strategy("complete"), steps, NOW)
-        assert len(lines) == 3
-        assert lines[2] == "initial 1, complete 1"
-
-    def test_no_steps(self):
-        lines = cli_strategy.render_view(strategy(), [], NOW)
-        assert lines[2] == "no steps"
-
-    def test_many_in_flight_are_cut(self):
-        steps = [step(i, f"sc{i}", "prestaging-images") for i in range(1, 11)]
-        lines = cli_strategy.render_view(strategy(), steps, NOW, max_steps=3)
-        assert lines[3] == "In flight (10):"
-        assert [line.split()[0] for line in lines[4:7]] == ["sc1", "sc2", "sc3"]
-        assert lines[7:] == ["  ... and 7 more"]
-        # A terminal too small for any: still one.
-        lines = cli_strategy.render_view(strategy(), steps, NOW, max_steps=-5)
-        assert lines[5] == "  ... and 9 more"
-
-    def test_lines_never_wrap(self):
-        steps = [step(1, "x" * 200, "prestaging-images", started_at="2025-01-02T03:00:00")]
-        for width in (20, 40, 79):
-            lines = cli_strategy.render_view(strategy(), steps, NOW, width=width)
-            assert all(len(line) < width for line in lines), lines
-            assert lines[-1].endswith("...")
-        assert max(len(line) for line in cli_strategy.render_view(strategy(), steps, NOW, 0)) > 200
-
-    def test_redraw(self):
-        assert cli_strategy.redraw(["a", "b"], 0) == "a\nb\n"
-        assert cli_strategy.redraw(["a"], 3) == "\x1b[3F\x1b[Ja\n"
-        assert cli_strategy.redraw([], 2) == "\x1b[2F\x1b[J"
-
-
-class TestRenderChanges:
-    def stamp(self) -> str:
-        return NOW.astimezone().strftime("%H:%M:%S")
-
-    def test_first_time(self):
-        steps = [
-            step(1, "site1", "initial"),
-            step(2, "site2", "skipped", details="Subcloud is offline."),
-            step(3, "site3", "prestage-precheck"),
-        ]
-        lines = cli_strategy.render_changes(None, strategy(), steps, NOW)
-        stamp = self.stamp()
-        assert lines == [
-            f"{stamp} Prestage strategy applying (parallel, max 2 at a time, release 25.09)",
-            f"{stamp} site2: skipped: Subcloud is offline.",
-            f"{stamp} site3: prestage-precheck",
-            f"{stamp} [##########....................] 1/3 steps finished (33%)",
-        ]
-
-    def test_changes(self):
-        before = [
-            step(1, "site1", "prestaging-images"),
-            step(2, "site2", "prestaging-packages", progress={"bytes_done": 1}),
-            step(3, "site3", "initial"),
-        ]
-        after = [
-            step(1, "site1", "complete"),
-            step(2, "site2", "failed", details="prestaging-packages: boom"),
-            step(3, "site3", "prestage-precheck"),
-        ]
-        lines = cli_strategy.render_changes((strategy(), before), strategy("failed"), after, NOW)
-        stamp = self.stamp()
-        assert lines == [
-            f"{stamp} strategy: applying -> failed",
-            f"{stamp} site1: prestaging-images -> complete",
-            f"{stamp} site2: prestaging-packages -> failed: prestaging-packages: boom",
-            f"{stamp} site3: initial -> prestage-precheck",
-            f"{stamp} [####################..........] 2/3 steps finished (66%)",
-        ]
-
-    def test_no_change_no_line(self):
-        steps = [step(1, "site1", "prestaging-packages", progress={"bytes_done": 1})]
-        moved = [step(1, "site1", "prestaging-packages", progress={"bytes_done": 2})]
-        assert cli_strategy.render_changes((strategy(), steps), strategy(), moved, NOW) == []
-
-    def test_state_change_without_finishing_has_no_bar(self):
-        before = [step(1, "site1", "initial")]
-        after = [step(1, "site1", "prestage-precheck")]
-        lines = cli_strategy.render_changes((strategy(), before), strategy(), after, NOW)
-        assert lines == [f"{self.stamp()} site1: initial -> prestage-precheck"]
-
-
-class TestRenderSummary:
-    def test_complete(self):
-        steps = [step(1, "site1", "complete"), step(2, "site2", "complete")]
-        assert cli_strategy.render_summary(strategy("complete"), steps) == [
-            "Prestage strategy complete: 2 steps: complete 2"
-        ]
-
-    def test_failed_and_skipped_with_details(self):
-        steps = [
-            step(1, "site1", "complete"),
-            step(2, "site2", "failed", details="prestage-precheck: boom"),
-            step(3, "site3", "skipped", details="Subcloud is offline."),
-            step(4, "site4", "aborted"),
-            step(5, "site5", "failed"),
-        ]
-        assert cli_strategy.render_summary(strategy("failed"), steps) == [
-            "Prestage strategy failed: 5 steps: complete 1, failed 2, aborted 1, skipped 1",
-            "Failed:",
-            "  site2: prestage-precheck: boom",
-            "  site5: -",
-            "Skipped:",
-            "  site3: Subcloud is offline.",
-        ]
-
-    def test_one_step(self):
-        summary = cli_strategy.render_summary(strategy("aborted"), [step(1, "a", "aborted")])
-        assert summary == ["Prestage strategy aborted: 1 step: aborted 1"]
-
-    @pytest.mark.parametrize(
-        ("state", "status"),
-        [
-            ("complete", 0),
-            ("failed", 1),
-            ("aborted", 1),
-            ("initial", None),
-            ("applying", None),
-            ("abort requested", None),
-            ("aborting", None),
-        ],
-    )
-    def test_exit_status(self, state, status):
-        assert cli_strategy.exit_status(strategy(state)) == status
-
-    def test_exit_status_deleting(self):
-        with pytest.raises(CommandError, match="The strategy is being deleted."):
-            cli_strategy.exit_status(strategy("deleting"))
-
-
-class FakeTerminal(io.StringIO):
-    def __init__(self, tty: bool):
-        super().__init__()
-        self.tty = tty
-
-    def isatty(self):
-        return self.tty
-
-
-class TestWatcher:
-    """The polling loop, on canned answers instead of a server."""
-
-    def snapshots(self):
-        return [
-            (strategy("initial"), [step(1, "site1", "initial"), step(2, "site2", "initial")]),
-            (
-                strategy("applying"),
-                [
-                    step(1, "site1", "prestaging-packages", progress={"artifacts_total": 4}),
-                    step(2, "site2", "initial"),
-                ],
-            ),
-            (
-                strategy("failed"),
-                [step(1, "site1", "complete"), step(2, "site2", "failed", details="x: boom")],
-            ),
-        ]
-
-    def watcher(self, out, tty, snapshots):
-        answers = iter(snapshots)
-        sleeps = []
-        watcher = cli_strategy.Watcher(
-            fetch=lambda: next(answers),
-            out=out,
-            interval=0.25,
-            tty=tty,
-            sleep=sleeps.append,
-            now=lambda: NOW,
-            terminal_size=lambda: os.terminal_size((60, 12)),
-        )
-        return watcher, sleeps
-
-    def test_lines(self):
-        out = FakeTerminal(False)
-        watcher, sleeps = self.watcher(out, False, self.snapshots())
-        assert watcher.run() == 1
-        assert sleeps == [0.25, 0.25]
-        text = re.sub(r"^\d\d:\d\d:\d\d ", "", out.getvalue(), flags=re.M)
-        assert text.splitlines() == [
-            "Prestage strategy initial (parallel, max 2 at a time, release 25.09)",
-            "[..............................] 0/2 steps finished (0%)",
-            "strategy: initial -> applying",
-            "site1: initial -> prestaging-packages",
-            "strategy: applying -> failed",
-            "site1: prestaging-packages -> complete",
-            "site2: initial -> failed: x: boom",
-            "[##############################] 2/2 steps finished (100%)",
-            "",
-            "Prestage strategy failed: 2 steps: complete 1, failed 1",
-            "Failed:",
-            "  site2: x: boom",
-        ]
-
-    def test_terminal(self):
-        out = FakeTerminal(True)
-        snapshots = self.snapshots()
-        snapshots[-1] = (strategy("complete"), [step(1, "site1", "complete")] * 2)
-        watcher, sleeps = self.watcher(out, True, snapshots)
-        assert watcher.run() == 0
-        text = out.getvalue()
-        assert text.startswith(cli_strategy.HIDE_CURSOR + "Prestage strategy initial")
-        assert text.endswith(
-            "\nPrestage strategy complete: 2 steps: complete 2\n" + cli_strategy.SHOW_CURSOR
-        )
-        assert all(
-            len(re.sub(r"\x1b\[[0-9?]*[A-Za-z]", "", line)) < 60 for line in text.splitlines()
-        )
-        frames = text.split("\x1b[J")
-        assert len(frames) == 3
-        # Each redraw goes back over exactly the lines drawn before it.
-        assert frames[0].endswith("\x1b[3F")  # headline, bar, counts
-        assert frames[1].endswith("\x1b[5F")  # + in flight, site1
-        assert f"  site1  prestaging-packages  {' ' * 7}  0/4\n" in frames[1]
-
-    def test_error_restores_the_cursor(self):
-        out = FakeTerminal(True)
-
-        def fetch():
-            raise CommandError("Connection failed")
-
-        watcher = cli_strategy.Watcher(fetch=fetch, out=out, tty=True)
-        with pytest.raises(CommandError):
-            watcher.run()
-        assert out.getvalue() == cli_strategy.HIDE_CURSOR + cli_strategy.SHOW_CURSOR
-
-    @pytest.mark.parametrize(
-        ("tty", "term", "expected"),
-        [(True, "xterm", True), (True, "dumb", False), (False, "xterm", False)],
-    )
-    def test_is_tty(self, monkeypatch, tty, term, expected):
-        monkeypatch.setenv("TERM", term)
-        assert cli_strategy._is_tty(FakeTerminal(tty)) is expected
-        assert cli_strategy._is_tty(object()) is False
 
 
 def test_password_encoding():
