@@ -234,7 +234,7 @@ def prestage_body(parsed_args: argparse.Namespace, stderr: TextIO) -> dict[str, 
 class CreatePrestageStrategy(show.ShowOne):
     """Create a prestage strategy: for one subcloud, a group, or every subcloud."""
 
-    def get_parser(self, prog_name):
+    def get_parser(self, prog_name: str) -> argparse.ArgumentParser:
         parser = super().get_parser(prog_name)
         parser.add_argument(
             "cloud_name", nargs="?", help="The one subcloud to prestage (default: all)."
@@ -259,7 +259,7 @@ class CreatePrestageStrategy(show.ShowOne):
         add_prestage_options(parser)
         return parser
 
-    def take_action(self, parsed_args):
+    def take_action(self, parsed_args: argparse.Namespace) -> tuple[tuple[str, ...], tuple]:
         body: dict[str, Any] = {"type": STRATEGY_TYPE}
         if parsed_args.cloud_name is not None:
             body["cloud_name"] = parsed_args.cloud_name
@@ -278,18 +278,18 @@ class CreatePrestageStrategy(show.ShowOne):
 class ShowPrestageStrategy(show.ShowOne):
     """Show the prestage strategy, or follow it live with --watch."""
 
-    def get_parser(self, prog_name):
+    def get_parser(self, prog_name: str) -> argparse.ArgumentParser:
         parser = super().get_parser(prog_name)
         _add_watch_options(parser, with_flag=True)
         return parser
 
-    def run(self, parsed_args):
+    def run(self, parsed_args: argparse.Namespace) -> int:
         if parsed_args.watch:
             parsed_args = self._run_before_hooks(parsed_args)
             return watch(self.app.client, self.app.stdout, parsed_args.interval)
         return super().run(parsed_args)
 
-    def take_action(self, parsed_args):
+    def take_action(self, parsed_args: argparse.Namespace) -> tuple[tuple[str, ...], tuple]:
         return strategy_detail(self.app.client.get(STRATEGY_PATH + TYPE_QUERY))
 
 
@@ -297,19 +297,19 @@ class WatchPrestageStrategy(command.Command):
     """Follow the prestage strategy live until it ends: exit 0 if it completes, 1 if it
     fails or is aborted."""
 
-    def get_parser(self, prog_name):
+    def get_parser(self, prog_name: str) -> argparse.ArgumentParser:
         parser = super().get_parser(prog_name)
         _add_watch_options(parser, with_flag=False)
         return parser
 
-    def take_action(self, parsed_args):
+    def take_action(self, parsed_args: argparse.Namespace) -> int:
         return watch(self.app.client, self.app.stdout, parsed_args.interval)
 
 
 class _StrategyAction(show.ShowOne):
     action: str
 
-    def take_action(self, parsed_args):
+    def take_action(self, parsed_args: argparse.Namespace) -> tuple[tuple[str, ...], tuple]:
         path = f"{STRATEGY_PATH}/actions{TYPE_QUERY}"
         return strategy_detail(self.app.client.post(path, {"action": self.action}))
 
@@ -329,7 +329,7 @@ class AbortPrestageStrategy(_StrategyAction):
 class DeletePrestageStrategy(show.ShowOne):
     """Delete the prestage strategy (unless it is running)."""
 
-    def take_action(self, parsed_args):
+    def take_action(self, parsed_args: argparse.Namespace) -> tuple[tuple[str, ...], tuple]:
         return strategy_detail(self.app.client.delete(STRATEGY_PATH + TYPE_QUERY))
 
 
@@ -339,7 +339,7 @@ class DeletePrestageStrategy(show.ShowOne):
 class ListSteps(lister.Lister):
     """List the steps of the current strategy, one per subcloud, in order."""
 
-    def get_parser(self, prog_name):
+    def get_parser(self, prog_name: str) -> argparse.ArgumentParser:
         parser = super().get_parser(prog_name)
         parser.add_argument("--state", help="Only the steps in this state.")
         parser.add_argument("--limit", type=int, metavar="N", help="At most N steps.")
@@ -348,7 +348,7 @@ class ListSteps(lister.Lister):
         )
         return parser
 
-    def take_action(self, parsed_args):
+    def take_action(self, parsed_args: argparse.Namespace) -> tuple[tuple[str, ...], list[tuple]]:
         query = {
             key: getattr(parsed_args, key)
             for key in ("state", "limit", "marker")
@@ -361,10 +361,10 @@ class ListSteps(lister.Lister):
 class ShowStep(show.ShowOne):
     """Show the step of one subcloud in the current strategy."""
 
-    def get_parser(self, prog_name):
+    def get_parser(self, prog_name: str) -> argparse.ArgumentParser:
         parser = super().get_parser(prog_name)
         parser.add_argument("cloud_name", help="Name of the subcloud.")
         return parser
 
-    def take_action(self, parsed_args):
+    def take_action(self, parsed_args: argparse.Namespace) -> tuple[tuple[str, ...], tuple]:
         return step_detail(self.app.client.get(f"{STEPS_PATH}/{quote(parsed_args.cloud_name)}"))
