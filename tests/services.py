@@ -42,5 +42,12 @@ def require_rabbitmq() -> str:
     return RABBIT_URL
 
 
+def free_port() -> int:
+    """A TCP port free on the loopback address now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
 def have_command(name: str) -> bool:
     return shutil.which(name) is not None

@@ -11,6 +11,8 @@ import urllib.request
 import pytest
 
 from tests import keystone as test_keystone
+from tests import private_services
+from tests.services import free_port
 
 BIN = os.path.dirname(sys.executable)
 STARTUP_TIMEOUT = 60
@@ -20,12 +22,6 @@ def pytest_collection_modifyitems(items):
     for item in items:
         if "/tests/e2e/" in str(item.fspath):
             item.add_marker(pytest.mark.e2e)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def port_is_free(port: int) -> bool:
@@ -117,3 +113,11 @@ def keystone(tmp_path_factory):
     """A Keystone for the whole test session (see :mod:`tests.keystone`)."""
     with test_keystone.running(tmp_path_factory.mktemp("keystone"), free_port()) as instance:
         yield instance
+
+
+@pytest.fixture(scope="session")
+def private_rabbitmq():
+    """A RabbitMQ node of this test process's own, which tests may trace, stop and start
+    (see :mod:`tests.private_services`); the machine's broker is never touched."""
+    with private_services.rabbitmq() as node:
+        yield node

@@ -14,8 +14,8 @@ from tests import keystone as test_keystone
 from tests import releases as test_releases
 from tests.e2e.conftest import Service
 from tests.e2e.conftest import clean_env
-from tests.e2e.conftest import free_port
 from tests.e2e.conftest import run
+from tests.services import free_port
 
 API = "dcmanager-api"
 ORCHESTRATOR = "dcmanager-orchestrator"

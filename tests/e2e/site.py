@@ -21,10 +21,10 @@ from tests import keystone as test_keystone
 from tests.e2e.conftest import STARTUP_TIMEOUT
 from tests.e2e.conftest import Service
 from tests.e2e.conftest import clean_env
-from tests.e2e.conftest import free_port
 from tests.e2e.conftest import run
 from tests.e2e.proxy import FaultProxy
 from tests.functional.strategy_helpers import wait_for
+from tests.services import free_port
 
 PASSWORD = "Li69nux*"
 AGENT_TOKEN = "agent-token-0123456789abcdef"

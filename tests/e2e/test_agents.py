@@ -22,8 +22,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from tests import registry as test_registry
 from tests.e2e import site as e2e_site
-from tests.e2e.conftest import free_port
 from tests.functional.strategy_helpers import wait_for
+from tests.services import free_port
 
 MIB = 1024**2
 

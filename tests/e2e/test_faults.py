@@ -1,7 +1,9 @@
 """Faults in the production topology (RabbitMQ + PostgreSQL, one orchestrator, three
 workers, each a real process): a worker killed, roles restarted, the broker and the
-database stopped and started mid-strategy. Every strategy must still finish with every
-step complete, and no step may ever be driven by two processes at once.
+database stopped and started mid-strategy (a RabbitMQ node and a PostgreSQL cluster of
+the test's own, :mod:`tests.private_services`: the machine's are never touched). Every
+strategy must still finish with every step complete, and no step may ever be driven by
+two processes at once.
 
 Who drove what comes from the simulator's journal (``DCMANAGER_SIMULATOR_JOURNAL``): one
 line per call a process makes to a simulated subcloud.
@@ -10,16 +12,16 @@ line per call a process makes to a simulated subcloud.
 import base64
 import collections
 import contextlib
+import functools
 import json
-import os
 import signal
-import subprocess
 import time
 
 import pytest
 import sqlalchemy
 
 from tests import databases
+from tests import private_services
 from tests import services as test_services
 from tests.e2e import deployment as e2e
 from tests.functional.strategy_helpers import wait_for
@@ -36,18 +38,22 @@ def journal(tmp_path):
     return tmp_path / "journal.jsonl"
 
 
+def _deploy(tmp_path, services, journal, database_url: str, transport_url: str):
+    deployment = e2e.Deployment(
+        tmp_path,
+        services,
+        database_url,
+        transport_url,
+        env={"DCMANAGER_SIMULATOR_JOURNAL": str(journal)},
+    )
+    deployment.start_all(workers=3)
+    return deployment
+
+
 @pytest.fixture
 def deployment(tmp_path, services, journal):
     with databases.temporary_database("postgresql", tmp_path) as url:
-        deployment = e2e.Deployment(
-            tmp_path,
-            services,
-            url,
-            test_services.require_rabbitmq(),
-            env={"DCMANAGER_SIMULATOR_JOURNAL": str(journal)},
-        )
-        deployment.start_all(workers=3)
-        yield deployment
+        yield _deploy(tmp_path, services, journal, url, test_services.require_rabbitmq())
 
 
 def _records(journal) -> list[dict]:
@@ -244,31 +250,15 @@ def test_second_orchestrator_takes_over(deployment, journal):
     deployment.stop_all(secrets=SECRETS)
 
 
-def _command(*args: str) -> None:
-    result = subprocess.run(list(args), capture_output=True, text=True, timeout=120)
-    assert result.returncode == 0, result.stdout + result.stderr
-
-
 @contextlib.contextmanager
-def _rabbitmq_stopped():
-    """Stop the RabbitMQ application; start it again whatever happens."""
-    _command("rabbitmqctl", "stop_app")
+def _away(stop, start):
+    """The service is away for the block (``stop``); ``start`` brings it back, whatever
+    happens."""
+    stop()
     try:
         yield
     finally:
-        _command("rabbitmqctl", "start_app")
-        _command("rabbitmqctl", "await_startup")
-
-
-@contextlib.contextmanager
-def _postgresql_stopped():
-    """Stop the PostgreSQL cluster; start it again whatever happens."""
-    cluster = ["--skip-systemctl-redirect", os.listdir("/etc/postgresql")[0], "main"]
-    _command("pg_ctlcluster", *cluster, "stop")
-    try:
-        yield
-    finally:
-        _command("pg_ctlcluster", *cluster, "start")
+        start()
 
 
 def _strategy_survives(deployment, journal, outage, seconds: float) -> None:
@@ -287,13 +277,17 @@ def _strategy_survives(deployment, journal, outage, seconds: float) -> None:
     deployment.stop_all(secrets=SECRETS)
 
 
-def test_rabbitmq_stopped_and_started_mid_strategy(deployment, journal):
-    if os.geteuid() != 0 or not test_services.have_command("rabbitmqctl"):
-        test_services.unavailable("stopping RabbitMQ needs rabbitmqctl as root")
-    _strategy_survives(deployment, journal, _rabbitmq_stopped, seconds=5)
+def test_rabbitmq_stopped_and_started_mid_strategy(tmp_path, services, journal, private_rabbitmq):
+    with databases.temporary_database("postgresql", tmp_path) as url:
+        deployment = _deploy(tmp_path, services, journal, url, private_rabbitmq.url)
+        outage = functools.partial(_away, private_rabbitmq.stop_app, private_rabbitmq.start_app)
+        _strategy_survives(deployment, journal, outage, seconds=5)
 
 
-def test_database_restarted_mid_strategy(deployment, journal):
-    if os.geteuid() != 0 or not test_services.have_command("pg_ctlcluster"):
-        test_services.unavailable("restarting PostgreSQL needs pg_ctlcluster as root")
-    _strategy_survives(deployment, journal, _postgresql_stopped, seconds=3)
+def test_database_restarted_mid_strategy(tmp_path, services, journal):
+    with private_services.postgresql() as cluster:
+        deployment = _deploy(
+            tmp_path, services, journal, cluster.url, test_services.require_rabbitmq()
+        )
+        outage = functools.partial(_away, cluster.stop, cluster.start)
+        _strategy_survives(deployment, journal, outage, seconds=3)

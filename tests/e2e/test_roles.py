@@ -2,16 +2,10 @@
 prestage run to the end."""
 
 import base64
-import contextlib
 import json
-import os
 import signal
-import subprocess
 import time
-import uuid
-from collections.abc import Iterator
 
-import kombu
 import pytest
 
 from tests import databases
@@ -40,7 +34,7 @@ def deployment(tmp_path, services, database_url):
     deployment.stop_all(secrets=("Li69nux", PASSWORD))
 
 
-def _strategy_and_standalone_prestage(deployment) -> list:
+def strategy_and_standalone_prestage(deployment) -> list:
     """Run a strategy over ten subclouds, then a standalone prestage of another, and
     check that both complete; every answer of the API, in order."""
     answers = []
@@ -97,47 +91,8 @@ def _strategy_and_standalone_prestage(deployment) -> list:
 
 
 def test_strategy_and_standalone_prestage_across_processes(deployment):
-    answers = _strategy_and_standalone_prestage(deployment)
+    answers = strategy_and_standalone_prestage(deployment)
     assert "Li69nux" not in json.dumps(answers) and PASSWORD not in json.dumps(answers)
-
-
-@contextlib.contextmanager
-def _rabbitmq_trace() -> Iterator[list[bytes]]:
-    """Copies of every message published on the broker meanwhile (RabbitMQ's firehose
-    tracer, switched on for the block): a list filled when the block ends."""
-    if os.geteuid() != 0 or not test_services.have_command("rabbitmqctl"):
-        test_services.unavailable("tracing RabbitMQ messages needs rabbitmqctl as root")
-    url = test_services.require_rabbitmq().replace("rabbit://", "amqp://", 1)
-    bodies: list[bytes] = []
-    with kombu.Connection(url) as connection:
-        queue = kombu.Queue(
-            f"dcmanager-test-trace-{uuid.uuid4().hex[:8]}",
-            exchange=kombu.Exchange("amq.rabbitmq.trace", type="topic", no_declare=True),
-            routing_key="publish.#",
-            exclusive=True,
-        )(connection.default_channel)
-        queue.declare()
-        subprocess.run(["rabbitmqctl", "trace_on"], check=True, capture_output=True)
-        try:
-            yield bodies
-        finally:
-            subprocess.run(["rabbitmqctl", "trace_off"], check=True, capture_output=True)
-        while (message := queue.get(no_ack=True)) is not None:
-            bodies.append(message.body)
-
-
-def test_password_in_no_rabbitmq_message(tmp_path, services):
-    with databases.temporary_database("sqlite", tmp_path) as url:
-        deployment = e2e.Deployment(tmp_path, services, url, test_services.require_rabbitmq())
-        deployment.start_all(workers=2)
-        with _rabbitmq_trace() as bodies:
-            _strategy_and_standalone_prestage(deployment)
-        deployment.stop_all(secrets=("Li69nux", PASSWORD))
-
-    # The capture saw the traffic: the casts that start steps, among others.
-    assert any(b"run_steps" in body for body in bodies), len(bodies)
-    for body in bodies:
-        assert b"Li69nux" not in body and PASSWORD.encode() not in body, body
 
 
 def test_roles_refuse_the_in_process_transport(tmp_path):

@@ -13,9 +13,9 @@ from dcmanager.db.sqlalchemy import migration
 from tests import databases
 from tests.e2e.conftest import Service
 from tests.e2e.conftest import clean_env
-from tests.e2e.conftest import free_port
 from tests.e2e.conftest import port_is_free
 from tests.e2e.conftest import run
+from tests.services import free_port
 
 DEFAULT_PORT = 8119
 

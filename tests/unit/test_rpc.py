@@ -1,6 +1,7 @@
 """RPC plumbing over oslo.messaging: the in-process transport and RabbitMQ."""
 
 import queue
+import uuid
 
 import oslo_messaging
 import pytest
@@ -60,9 +61,16 @@ def transport(request, conf):
         rpc.default_to_in_process(conf)
     else:
         conf.set_override("transport_url", services.require_rabbitmq())
+        # Queues of its own, whatever else lives on the broker.
+        conf.set_override("control_exchange", f"dcmanager-test-{uuid.uuid4().hex[:8]}")
+        rpc.get_transport(conf)  # registers the driver's options
+        conf.set_override("amqp_auto_delete", True, group="oslo_messaging_rabbit")
     yield request.param
     rpc.cleanup()
     conf.clear_override("transport_url")
+    if request.param == "rabbit":
+        conf.clear_override("control_exchange")
+        conf.clear_override("amqp_auto_delete", group="oslo_messaging_rabbit")
     conf.set_default("transport_url", None)
 
 
