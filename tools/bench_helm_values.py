@@ -7,7 +7,7 @@ with every kind of scalar. Each run times, in one process:
 1. ``load``: reading it from YAML with Helm's typing (``yamlio.load_values``);
 2. ``set``: parsing the same leaves as one ``--set`` expression per leaf into an empty
    map (``strvals.parse_set``);
-3. ``merge``: ``merge_maps`` of the loaded set with the parsed set;
+3. ``merge``: ``maps.merge_maps`` of the loaded set with the parsed set;
 4. ``pipeline``: what ``PATCH /helm_charts`` does with it: the file and the
    expressions through ``user_values`` (load, merge, parse), then the result written
    as YAML (``yamlio.dump``);
@@ -25,6 +25,7 @@ import statistics
 import time
 from collections.abc import Callable
 
+from dcmanager.helm import maps
 from dcmanager.helm import strvals
 from dcmanager.helm import values
 from dcmanager.helm import yamlio
@@ -97,12 +98,12 @@ def main() -> None:
         yamlio.dump(values.user_values(inputs))
 
     def combine() -> None:
-        yamlio.dump(values.merge_maps(system, yamlio.load_values(stored)))
+        yamlio.dump(maps.merge_maps(system, yamlio.load_values(stored)))
 
     stages = {
         "load": lambda: yamlio.load_values(text),
         "set": set_all,
-        "merge": lambda: values.merge_maps(loaded, parsed),
+        "merge": lambda: maps.merge_maps(loaded, parsed),
         "pipeline": pipeline,
         "combine": combine,
     }

@@ -17,6 +17,7 @@ from dcmanager.common import crypt
 from dcmanager.common import exception
 from dcmanager.db import api as db_api
 from dcmanager.db import helm as db_helm
+from dcmanager.helm import maps
 from dcmanager.helm import plugins
 from dcmanager.helm import values
 from dcmanager.helm import yamlio
@@ -85,7 +86,7 @@ class ChartOverrides:
 
     @property
     def combined(self) -> dict[str, Any]:
-        return values.merge_maps(self.system, self.user)
+        return maps.merge_maps(self.system, self.user)
 
     def view(self) -> dict[str, str]:
         return {

@@ -13,6 +13,7 @@ from typing import Any
 
 from dcmanager.helm import strvals
 from dcmanager.helm import yamlio
+from dcmanager.helm.maps import merge_maps
 from dcmanager.helm.strvals import ValuesError
 
 ORDER = ("files", "set_json", "set", "set_string", "set_file", "set_literal")
@@ -32,20 +33,6 @@ def _check_depth(values: dict[str, Any]) -> None:
             raise ValuesError(f"the values nest deeper than {MAX_DEPTH} levels")
         children = value.values() if isinstance(value, dict) else value
         stack.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
-
-
-def merge_maps(base: Mapping[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
-    """Helm's ``mergeMaps``: ``over`` wins; where both hold a map, they are merged;
-    anything else (lists, scalars, null) replaces. Neither argument is changed; the
-    result shares the parts it took from them."""
-    merged = dict(base)
-    for key, value in over.items():
-        current = merged.get(key)
-        if isinstance(value, dict) and isinstance(current, dict):
-            merged[key] = merge_maps(current, value)
-        else:
-            merged[key] = value
-    return merged
 
 
 def coalesce(defaults: Mapping[str, Any], user: Mapping[str, Any]) -> tuple[dict, list[str]]:

@@ -27,6 +27,7 @@ import yaml
 from yaml import nodes
 
 from dcmanager.helm import numbers
+from dcmanager.helm.maps import merge_maps
 from dcmanager.helm.strvals import Budget
 from dcmanager.helm.strvals import ValuesError
 
@@ -323,7 +324,7 @@ def _unshared(value: Any) -> Any:
 
 def load_values(text: str, budget: Budget | None = None) -> dict[str, Any]:
     """A values file as Helm reads it: each YAML document merged over the previous
-    one (:func:`dcmanager.helm.values.merge_maps`); an empty file or document is ``{}``.
+    one (:func:`dcmanager.helm.maps.merge_maps`); an empty file or document is ``{}``.
 
     ``budget`` counts the values the documents expand to (aliases written out); without
     one, each document may expand to :data:`MAX_EXPANDED_VALUES`.
@@ -331,8 +332,6 @@ def load_values(text: str, budget: Budget | None = None) -> dict[str, Any]:
     :raises ValuesError: the text is not YAML, a document is not a map, or the budget
         is exceeded.
     """
-    from dcmanager.helm.values import merge_maps  # noqa: PLC0415 - values imports this
-
     result: dict[str, Any] = {}
     loader = _Loader(text)
     loader.budget = budget

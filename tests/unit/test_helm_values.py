@@ -5,6 +5,7 @@ Each table row is an input and what Helm makes of it: the resulting map, or the 
 
 import pytest
 
+from dcmanager.helm import maps
 from dcmanager.helm import strvals
 from dcmanager.helm import values
 from dcmanager.helm import yamlio
@@ -483,7 +484,7 @@ MERGE_CASES = [
 @pytest.mark.parametrize(("base", "over", "expected"), MERGE_CASES)
 def test_merge_maps(base, over, expected):
     before = repr(base), repr(over)
-    assert values.merge_maps(base, over) == expected
+    assert maps.merge_maps(base, over) == expected
     assert (repr(base), repr(over)) == before
 
 
