@@ -6,8 +6,8 @@ Drivers are ``dcmanager.drivers`` entry points named after the scheme they serve
 
 import functools
 import importlib.metadata
-import urllib.parse
 
+from dcmanager.common import endpoints
 from dcmanager.common import exception
 from dcmanager.drivers import base
 
@@ -26,29 +26,11 @@ def _driver_class(scheme: str) -> type[base.SubcloudDriver]:
     return next(iter(found)).load()
 
 
-def _scheme(endpoint: str) -> str:
-    return urllib.parse.urlsplit(endpoint).scheme.lower()
-
-
-def validate_endpoint(endpoint: str) -> None:
-    """Check the endpoint's options with its driver, if one serves its scheme.
-
-    Endpoints of schemes no driver serves yet are accepted; their steps fail at precheck.
-
-    :raises Invalid: the driver refuses the endpoint, saying why.
-    """
-    try:
-        driver_class = _driver_class(_scheme(endpoint))
-    except NoDriver:
-        return
-    driver_class.validate_endpoint(endpoint)
-
-
 def blocking_io(endpoint: str) -> bool:
     """Whether calls to the driver of ``endpoint`` wait on the network (True when no
     driver serves it: the call will fail, wherever it runs)."""
     try:
-        return _driver_class(_scheme(endpoint)).blocking_io
+        return _driver_class(endpoints.scheme(endpoint)).blocking_io
     except NoDriver:
         return True
 
@@ -58,4 +40,4 @@ def get_driver(name: str, endpoint: str) -> base.SubcloudDriver:
 
     :raises NoDriver: no driver serves the endpoint's scheme.
     """
-    return _driver_class(_scheme(endpoint))(name, endpoint)
+    return _driver_class(endpoints.scheme(endpoint))(name, endpoint)

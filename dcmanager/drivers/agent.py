@@ -57,16 +57,6 @@ def reset_session() -> None:
 class AgentDriver(base.SubcloudDriver):
     blocking_io = True
 
-    @classmethod
-    def validate_endpoint(cls, endpoint: str) -> None:
-        parts = urllib.parse.urlsplit(endpoint)
-        try:
-            parts.port  # noqa: B018 - raises on a bad port
-        except ValueError:
-            raise exception.Invalid(
-                "Invalid endpoint: the agent's port must be a number from 1 to 65535"
-            ) from None
-
     def _url(self, path: str) -> str:
         """``path`` under the endpoint: its scheme, host, port and path (credentials and
         query in the endpoint are not the agent's business; ``[subcloud_agent]`` says

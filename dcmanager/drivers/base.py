@@ -118,12 +118,6 @@ class SubcloudDriver(abc.ABC):
         self.name = name
         self.endpoint = endpoint
 
-    @classmethod
-    def validate_endpoint(cls, endpoint: str) -> None:
-        """:raises Invalid: this driver cannot use ``endpoint`` (say why, without
-        echoing credentials). Every endpoint of the scheme is fine by default."""
-        return None
-
     @abc.abstractmethod
     def get_system_info(self) -> SystemInfo:
         """:raises SubcloudUnreachable: no answer."""

@@ -41,10 +41,9 @@ import dataclasses
 import json
 import os
 import time
-import urllib.parse
 from typing import Any
 
-from dcmanager.common import exception
+from dcmanager.common import endpoints
 from dcmanager.drivers import base
 
 # What a simulated release transfers.
@@ -54,77 +53,11 @@ IMAGES_BYTES = 3 * 1024**3
 IMAGES_COUNT = 60
 RELEASE_BYTES = PACKAGES_BYTES + IMAGES_BYTES
 
-_PHASES = tuple(str(kind) for kind in base.OperationKind)
 JOURNAL_VARIABLE = "DCMANAGER_SIMULATOR_JOURNAL"
-_SYSTEM_MODES = ("simplex", "duplex")
-
-
-def _bool(value: str, name: str) -> bool:
-    if value.lower() in ("true", "false"):
-        return value.lower() == "true"
-    raise ValueError(f"{name} must be true or false")
-
-
-def _non_negative(convert, name: str):
-    def parse(value: str):
-        try:
-            number = convert(value)
-        except ValueError:
-            number = -1
-        if not number >= 0:  # also refuses NaN
-            raise ValueError(f"{name} must be a number of at least 0")
-        return number
-
-    return parse
-
-
-def _choice(choices: tuple[str, ...], name: str):
-    def parse(value: str) -> str:
-        if value not in choices:
-            raise ValueError(f"{name} must be one of {', '.join(choices)}")
-        return value
-
-    return parse
-
-
-_OPTIONS = {
-    "delay": (_non_negative(float, "delay"), 0.0),
-    "fail": (_choice(_PHASES, "fail"), None),
-    "offline": (lambda v: _bool(v, "offline"), False),
-    "system_mode": (_choice(_SYSTEM_MODES, "system_mode"), "simplex"),
-    "alarms": (_non_negative(int, "alarms"), 0),
-    "controller0_active": (lambda v: _bool(v, "controller0_active"), True),
-    "image_list": (lambda v: _bool(v, "image_list"), True),
-    "deploy_status": (str, "complete"),
-    "free_disk_gb": (_non_negative(float, "free_disk_gb"), 100.0),
-    "software_version": (str, None),
-}
-
-
-def parse_options(endpoint: str) -> dict[str, Any]:
-    """The endpoint's options with defaults filled in.
-
-    :raises ValueError: an unknown option or a bad value, saying which.
-    """
-    query = urllib.parse.urlsplit(endpoint).query
-    pairs = urllib.parse.parse_qsl(query, keep_blank_values=True, strict_parsing=bool(query))
-    options = {name: default for name, (_, default) in _OPTIONS.items()}
-    for name, value in pairs:
-        if name not in _OPTIONS:
-            raise ValueError(f"unknown option '{name}' (known: {', '.join(_OPTIONS)})")
-        options[name] = _OPTIONS[name][0](value)
-    return options
 
 
 class SimulatedSubcloud(base.SubcloudDriver):
     blocking_io = False
-
-    @classmethod
-    def validate_endpoint(cls, endpoint: str) -> None:
-        try:
-            parse_options(endpoint)
-        except ValueError as exc:
-            raise exception.Invalid(f"Invalid endpoint: simulated subcloud {exc}") from exc
 
     def _record(self, call: str, kind: str | None = None) -> None:
         path = os.environ.get(JOURNAL_VARIABLE)
@@ -145,7 +78,7 @@ class SimulatedSubcloud(base.SubcloudDriver):
             journal.write(line + "\n")
 
     def _options(self) -> dict[str, Any]:
-        options = parse_options(self.endpoint)
+        options = endpoints.simulator_options(self.endpoint)
         if options["offline"]:
             raise base.SubcloudUnreachable(name=self.name, reason="simulated offline")
         return options

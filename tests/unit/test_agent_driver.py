@@ -5,6 +5,7 @@ tests/e2e/test_agents.py)."""
 import pytest
 
 from dcmanager import drivers
+from dcmanager.common import endpoints
 from dcmanager.common import exception
 from dcmanager.drivers import agent as agent_driver
 from dcmanager.drivers import base
@@ -17,9 +18,11 @@ def test_http_endpoints_are_agents(scheme):
 
 
 def test_a_bad_port_is_refused_when_the_subcloud_is_registered():
-    with pytest.raises(exception.Invalid, match="port must be a number from 1 to 65535"):
-        drivers.validate_endpoint("https://sc1:99999")
-    drivers.validate_endpoint("https://user:secret@sc1:8129/agent?x=1")
+    with pytest.raises(exception.Invalid, match="Invalid endpoint: must be a URL") as caught:
+        endpoints.validate("https://user:secret@sc1:99999")
+    assert "secret" not in str(caught.value)
+    endpoint = "https://user:secret@sc1:8129/agent?x=1"
+    assert endpoints.validate(endpoint) == endpoint
 
 
 @pytest.mark.parametrize(

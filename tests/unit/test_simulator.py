@@ -6,6 +6,7 @@ import os
 import pytest
 
 from dcmanager import drivers
+from dcmanager.common import endpoints
 from dcmanager.common import exception
 from dcmanager.drivers import base
 from dcmanager.drivers import simulator
@@ -45,7 +46,7 @@ def test_defaults():
 )
 def test_bad_options_are_refused_with_the_reason(options, message):
     with pytest.raises(exception.Invalid, match=message):
-        drivers.validate_endpoint(f"simulated://sc1?{options}")
+        endpoints.validate(f"simulated://sc1?{options}")
 
 
 def test_offline_subcloud_is_unreachable():
@@ -119,7 +120,7 @@ def test_no_image_list_skips_images():
 
 
 def test_endpoints_of_unknown_schemes_are_accepted_but_have_no_driver():
-    drivers.validate_endpoint("ssh://subcloud1:22")
+    assert endpoints.validate("ssh://subcloud1:22") == "ssh://subcloud1:22"
 
     with pytest.raises(drivers.NoDriver, match="scheme 'ssh'"):
         drivers.get_driver("sc1", "ssh://subcloud1:22")
@@ -151,3 +152,7 @@ def test_no_journal_without_the_variable(tmp_path, monkeypatch):
     _driver().get_system_info()
 
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_simulated_site_can_be_told_to_fail_each_operation_kind_and_no_other():
+    assert set(endpoints.SIMULATED_PHASES) == {str(kind) for kind in base.OperationKind}

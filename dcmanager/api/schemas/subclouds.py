@@ -1,23 +1,20 @@
 """Validation of subcloud requests."""
 
 import re
-import urllib.parse
 from typing import Any
 
-from dcmanager import drivers
 from dcmanager.api import validation
+from dcmanager.common import endpoints
 from dcmanager.common import exception
 from dcmanager.common.subcloud_states import ManagementState
 from dcmanager.db import api as db_api
 
 MAX_NAME_LENGTH = 255
 MAX_TEXT_LENGTH = 255
-MAX_ENDPOINT_LENGTH = 1024
 
 # Used with fullmatch: "$" would also match before a trailing newline.
 _NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 _VERSION_RE = re.compile(r"[0-9]{2}\.[0-9]{2}")
-_SCHEME_RE = re.compile(r"[a-z][a-z0-9+.-]*")
 
 
 def _name(value: Any) -> str:
@@ -37,30 +34,9 @@ def _name(value: Any) -> str:
 
 
 def _endpoint(value: Any) -> str:
-    # Never echo the value: it may carry credentials.
     if value is None:
         raise exception.Invalid("endpoint required")
-    error = exception.Invalid(
-        "Invalid endpoint: must be a URL of at most "
-        f"{MAX_ENDPOINT_LENGTH} characters with a scheme and a host or name, "
-        "such as https://host:port or simulated://name"
-    )
-    if (
-        not isinstance(value, str)
-        or len(value) > MAX_ENDPOINT_LENGTH
-        or not value.isprintable()
-        or any(char.isspace() for char in value)
-    ):
-        raise error
-    try:
-        parts = urllib.parse.urlsplit(value)
-        parts.port  # noqa: B018 - raises ValueError on a malformed port
-    except ValueError as exc:
-        raise error from exc
-    if not _SCHEME_RE.fullmatch(parts.scheme) or not parts.netloc or not parts.hostname:
-        raise error
-    drivers.validate_endpoint(value)
-    return value
+    return endpoints.validate(value)
 
 
 def _text(field: str):
