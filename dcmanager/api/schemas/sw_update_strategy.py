@@ -1,31 +1,51 @@
 """Validation of strategy and prestage requests, in the order and with the messages of
-the API contract (the first problem found is the one reported)."""
+the API contract (the first problem found is the one reported).
+
+Shapes and types only: the two checks the contract places among them that need stored
+state (the group exists, the release is in the store) are asked of a :class:`Lookups`
+the caller passes, and which subclouds a strategy covers is planned by
+:mod:`dcmanager.orchestrator.planning`.
+"""
 
 import base64
 import binascii
 import dataclasses
+import enum
 import re
 from typing import Any
+from typing import Protocol
 
 from dcmanager.api import validation
 from dcmanager.common import exception
 from dcmanager.common import states
 from dcmanager.common.states import ApplyType
-from dcmanager.common.states import StepState
 from dcmanager.common.states import StrategyType
-from dcmanager.db import api as db_api
-from dcmanager.db import releases as db_releases
-from dcmanager.db.sqlalchemy import models
-from dcmanager.orchestrator import prestage
 
 DEFAULT_PARALLEL = 2
 _RELEASE_RE = re.compile(r"[0-9]{2}\.[0-9]{2}")
-NO_RELEASE = "No release in the release store: upload one first (dcmanager release upload)"
 ACTIONS = ("apply", "abort")
+INVALID_GROUP = "Invalid group_id"
 
 
-class NoSteps(exception.Unprocessable):
-    msg_fmt = "Strategy has no steps to apply"
+class Group(Protocol):
+    """What a strategy takes from its subcloud group."""
+
+    id: int
+    update_apply_type: str
+    max_parallel_subclouds: int
+
+
+class Lookups(Protocol):
+    """The stored state validation consults, at the point the contract says."""
+
+    def group(self, ref: int | str) -> Group | None:
+        """The group of this id or name, or None."""
+
+    def release(self, version: str | None) -> str:
+        """The release to prestage: ``version``, or by default the one uploaded last.
+
+        :raises Invalid: it is not in the release store (or the store is empty).
+        """
 
 
 @dataclasses.dataclass
@@ -53,8 +73,10 @@ class StrategyRequest:
     values: dict[str, Any]
     """Strategy columns, except the secret."""
     prestage: PrestageArgs
-    steps: list[dict[str, Any]]
-    """``subcloud_id``, ``state`` and ``details`` of each step, in order."""
+    group_id: int | None
+    """The group in scope, if one was named."""
+    cloud_name: str | None
+    """The one subcloud in scope, if one was named (not yet looked up)."""
 
 
 def _bool(body: dict[str, Any], field: str) -> bool:
@@ -78,8 +100,9 @@ def _password(body: dict[str, Any]) -> bytes:
     return password
 
 
-def prestage_args(body: dict[str, Any], force: bool) -> PrestageArgs:
-    """Release and password rules, then the install flags."""
+def prestage_args(body: dict[str, Any], force: bool, lookups: Lookups) -> PrestageArgs:
+    """Release and password rules, then the install flags, then the release's presence
+    in the store."""
     release = body.get("release")
     if release is not None and (not isinstance(release, str) or not _RELEASE_RE.fullmatch(release)):
         raise exception.Invalid(
@@ -90,26 +113,10 @@ def prestage_args(body: dict[str, Any], force: bool) -> PrestageArgs:
     for_sw_deploy = _bool(body, "for_sw_deploy")
     if for_install and for_sw_deploy:
         raise exception.Invalid("for_install and for_sw_deploy are mutually exclusive")
-    return PrestageArgs(_stored_release(release), force, for_install, for_sw_deploy, password)
+    return PrestageArgs(lookups.release(release), force, for_install, for_sw_deploy, password)
 
 
-def _stored_release(release: str | None) -> str:
-    """The release asked for, which must be in the release store; by default the one
-    uploaded last."""
-    if release is None:
-        newest = db_releases.newest_version()
-        if newest is None:
-            raise exception.Invalid(NO_RELEASE)
-        return newest
-    if not db_releases.release_exists(release):
-        raise exception.Invalid(
-            f"Release {release} is not in the release store: upload it first "
-            "(dcmanager release upload)"
-        )
-    return release
-
-
-def _group(body: dict[str, Any]) -> models.SubcloudGroup | None:
+def _group(body: dict[str, Any], lookups: Lookups) -> Group | None:
     key = "subcloud_group" if "subcloud_group" in body else "group"
     if key not in body or body[key] is None:
         return None
@@ -119,11 +126,11 @@ def _group(body: dict[str, Any]) -> models.SubcloudGroup | None:
     if isinstance(ref, str) and validation.is_storable_text(ref):
         ref = validation.parse_ref(ref)
     elif not isinstance(ref, int) or isinstance(ref, bool):
-        raise exception.Invalid("Invalid group_id")
-    try:
-        return db_api.subcloud_group_get(ref)
-    except exception.SubcloudGroupNotFound as exc:
-        raise exception.Invalid("Invalid group_id") from exc
+        raise exception.Invalid(INVALID_GROUP)
+    group = lookups.group(ref)
+    if group is None:
+        raise exception.Invalid(INVALID_GROUP)
+    return group
 
 
 def _max_parallel(body: dict[str, Any], apply_type: str, default: int) -> int:
@@ -143,57 +150,38 @@ def _max_parallel(body: dict[str, Any], apply_type: str, default: int) -> int:
     return value
 
 
-def _scope(body: dict[str, Any], group: models.SubcloudGroup | None) -> list[dict[str, Any]]:
-    """The strategy's steps: one per subcloud in scope, ineligible ones skipped."""
+def _cloud_name(body: dict[str, Any]) -> str | None:
     cloud_name = body.get("cloud_name")
-    if cloud_name is not None:
-        if not isinstance(cloud_name, str) or not validation.is_storable_text(cloud_name):
-            raise exception.Invalid(f"Subcloud {cloud_name} does not exist")
-        try:
-            subcloud = db_api.subcloud_get(cloud_name)
-        except exception.SubcloudNotFound as exc:
-            raise exception.Invalid(f"Subcloud {cloud_name} does not exist") from exc
-        problem = prestage.eligibility_problem(subcloud)
-        if problem:
-            raise exception.Invalid(f"Prestage skipped '{cloud_name}': {problem}")
-        subclouds = [subcloud]
-    elif group is not None:
-        subclouds = list(db_api.subcloud_group_subclouds(group.id))
-    else:
-        subclouds = list(db_api.subcloud_get_all())
-    steps = []
-    for subcloud in subclouds:
-        problem = prestage.eligibility_problem(subcloud)
-        steps.append(
-            {
-                "subcloud_id": subcloud.id,
-                "state": str(StepState.SKIPPED if problem else StepState.INITIAL),
-                "details": problem,
-            }
-        )
-    if not any(step["state"] == StepState.INITIAL for step in steps):
-        raise NoSteps()
-    return steps
+    if cloud_name is not None and (
+        not isinstance(cloud_name, str) or not validation.is_storable_text(cloud_name)
+    ):
+        raise exception.Invalid(f"Subcloud {cloud_name} does not exist")
+    return cloud_name
 
 
-def validate_create(body: dict[str, Any]) -> StrategyRequest:
+def _enum(body: dict[str, Any], field: str, choices: type[enum.StrEnum]) -> str | None:
+    """The field's value if it is one of ``choices`` (a list or a map never is)."""
+    value = body.get(field)
+    if value is None:
+        return None
+    if not isinstance(value, str) or value not in set(choices):
+        raise exception.Invalid(f"{field} invalid")
+    return value
+
+
+def validate_create(body: dict[str, Any], lookups: Lookups) -> StrategyRequest:
     force = _bool(body, "force")
-    apply_type = body.get("subcloud-apply-type")
-    if apply_type is not None and apply_type not in set(ApplyType):
-        raise exception.Invalid("subcloud-apply-type invalid")
-    group = _group(body)
+    apply_type = _enum(body, "subcloud-apply-type", ApplyType)
+    group = _group(body, lookups)
     if apply_type is None:
         apply_type = group.update_apply_type if group else ApplyType.PARALLEL
     default_parallel = group.max_parallel_subclouds if group else DEFAULT_PARALLEL
     max_parallel = _max_parallel(body, apply_type, default_parallel)
-    strategy_type = body.get("type")
-    if strategy_type is None or strategy_type == "":
+    if body.get("type") is None or body.get("type") == "":
         raise exception.Invalid("type required")
-    if strategy_type not in set(StrategyType):
-        raise exception.Invalid("type invalid")
-    args = prestage_args(body, force)
+    strategy_type = _enum(body, "type", StrategyType)
+    args = prestage_args(body, force, lookups)
     stop_on_failure = _bool(body, "stop-on-failure")
-    steps = _scope(body, group)
     return StrategyRequest(
         values={
             "type": str(strategy_type),
@@ -203,7 +191,8 @@ def validate_create(body: dict[str, Any]) -> StrategyRequest:
             "extra_args": args.extra_args(),
         },
         prestage=args,
-        steps=steps,
+        group_id=group.id if group else None,
+        cloud_name=_cloud_name(body),
     )
 
 
@@ -211,16 +200,11 @@ def validate_action(body: dict[str, Any]) -> str:
     action = body.get("action")
     if action is None or action == "":
         raise exception.Invalid("action required")
-    if action not in ACTIONS:
+    if not isinstance(action, str) or action not in ACTIONS:
         raise exception.Invalid(f"Invalid action '{action}': must be one of {', '.join(ACTIONS)}")
     return action
 
 
-def validate_standalone(body: dict[str, Any], subcloud: models.Subcloud) -> PrestageArgs:
-    """A standalone prestage: the same rules, and the same eligibility, as a strategy."""
-    force = _bool(body, "force")
-    args = prestage_args(body, force)
-    problem = prestage.eligibility_problem(subcloud)
-    if problem and problem != prestage.ALREADY_PRESTAGING:
-        raise exception.Invalid(f"Prestage skipped '{subcloud.name}': {problem}")
-    return args
+def validate_standalone(body: dict[str, Any], lookups: Lookups) -> PrestageArgs:
+    """A standalone prestage: the same rules as a strategy's prestage arguments."""
+    return prestage_args(body, _bool(body, "force"), lookups)

@@ -14,6 +14,7 @@ from dcmanager.common import crypt
 from dcmanager.common import policy
 from dcmanager.db import api as db_api
 from dcmanager.db import orchestration
+from dcmanager.orchestrator import planning
 
 POLICY = "dc_api:subclouds:%s"
 # PATCH /subclouds/{ref}/prestage starts a standalone prestage.
@@ -60,7 +61,8 @@ class SubcloudsController(base.ResourceController):
         _authorize("prestage")
         subcloud = db_api.subcloud_get(validation.parse_ref(ref))
         conf = pecan.request.conf
-        args = strategy_schema.validate_standalone(validation.json_body(), subcloud)
+        args = strategy_schema.validate_standalone(validation.json_body(), planning.LOOKUPS)
+        planning.check_standalone(subcloud)
         now = timeutils.utcnow()
         step = orchestration.standalone_step_create(
             subcloud.id,

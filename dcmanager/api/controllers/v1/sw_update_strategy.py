@@ -16,6 +16,7 @@ from dcmanager.common import exception
 from dcmanager.common import policy
 from dcmanager.common import states
 from dcmanager.db import orchestration as db
+from dcmanager.orchestrator import planning
 
 POLICY = "dc_api:sw_update_strategy:%s"
 MAX_STEPS_LIMIT = 10000
@@ -158,9 +159,10 @@ class StrategyController:
         _no_deeper(path)
         _authorize("create")
         conf = pecan.request.conf
-        request = schema.validate_create(validation.json_body())
+        request = schema.validate_create(validation.json_body(), planning.LOOKUPS)
+        steps = planning.plan_steps(request.group_id, request.cloud_name)
         values = dict(request.values, secret=crypt.encrypt(conf, request.prestage.password))
-        return views.strategy(db.strategy_create(values, request.steps))
+        return views.strategy(db.strategy_create(values, steps))
 
     @index.when(method="DELETE", template="json")
     def index_delete(self, *path: str, **query: str) -> dict:
