@@ -5,7 +5,9 @@ dependency.
 """
 
 import ast
+import importlib.metadata
 import pathlib
+import re
 import subprocess
 import sys
 
@@ -180,3 +182,34 @@ def test_no_import_cycles():
         if module not in index:
             visit(module)
     assert cycles == []
+
+
+def _third_party_imports() -> set[str]:
+    names = set()
+    for path in PACKAGE.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                names.update(alias.name.split(".")[0] for alias in node.names)
+            elif isinstance(node, ast.ImportFrom) and not node.level and node.module:
+                names.add(node.module.split(".")[0])
+    return names - set(sys.stdlib_module_names) - {"dcmanager"}
+
+
+def _canonical(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def test_every_library_the_package_imports_is_a_declared_requirement():
+    requirements = PACKAGE.parent / "requirements.txt"
+    declared = {
+        _canonical(re.split(r"[<>=!~;\[ ]", line, maxsplit=1)[0])
+        for line in requirements.read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    }
+    distributions = importlib.metadata.packages_distributions()
+    undeclared = {
+        name: sorted(_canonical(dist) for dist in distributions.get(name, [name]))
+        for name in _third_party_imports()
+        if not declared & {_canonical(dist) for dist in distributions.get(name, [name])}
+    }
+    assert undeclared == {}
