@@ -1,7 +1,7 @@
 """Engine and transactions of ``[database] connection``, shared by the DB API modules.
 
-Only the DB API modules (:mod:`dcmanager.db.api`, :mod:`dcmanager.db.orchestration`)
-open transactions, with :func:`reader` and :func:`writer`.
+Only the DB API modules (:mod:`dcmanager.db.api`, :mod:`dcmanager.db.orchestration` and
+the others beside them) open transactions, with :func:`reader` and :func:`writer`.
 """
 
 import contextlib
@@ -100,3 +100,18 @@ def writer() -> Iterator[Session]:
     else:
         with main_context_manager.writer.using(_CONTEXT) as session:
             yield session
+
+
+class LostUpdate(Exception):
+    """An UPDATE of rows this transaction had locked did not change them all: the
+    locking the DB API relies on does not hold (a bug, never a race)."""
+
+
+def check_rowcount(db, rowcount: int, expected: int, what: str, many: bool = False) -> None:
+    """Check an UPDATE's row count against the rows it was to change, where the driver
+    reports it (psycopg2 does not for an executemany)."""
+    dialect = db.get_bind().dialect
+    if many and not dialect.supports_sane_multi_rowcount:
+        return
+    if rowcount != expected:
+        raise LostUpdate(f"{what}: {rowcount} rows changed, {expected} expected")

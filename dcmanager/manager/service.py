@@ -15,6 +15,7 @@ from oslo_utils import timeutils
 from dcmanager.common import rpc
 from dcmanager.common import service
 from dcmanager.db import orchestration as db
+from dcmanager.db import prestage as db_prestage
 from dcmanager.manager import rpcapi
 from dcmanager.orchestrator import engine
 from dcmanager.orchestrator import service as orchestrator_service
@@ -44,7 +45,7 @@ class ManagerService:
 
     def _finished(self, steps: list[engine.FinishedStep]) -> None:
         # The outcome is on the subcloud; the step row has done its job.
-        db.standalone_steps_delete_finished([step.step_id for step in steps])
+        db_prestage.standalone_steps_delete_finished([step.step_id for step in steps])
 
     def reclaim_expired(self) -> None:
         """Resume standalone prestages whose manager stopped."""
@@ -58,7 +59,7 @@ class ManagerService:
             attempts,
             orchestrator_service.LOST_TOO_OFTEN.format(attempts=attempts),
         )
-        db.standalone_steps_delete_finished(failed)
+        db_prestage.standalone_steps_delete_finished(failed)
         if released:
             LOG.warning("Resuming %d standalone prestages", len(released))
             self.engine.claim(released)

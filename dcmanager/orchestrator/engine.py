@@ -28,7 +28,8 @@ from dcmanager import drivers
 from dcmanager.common import crypt
 from dcmanager.common import service
 from dcmanager.common import states
-from dcmanager.db import orchestration as db
+from dcmanager.db import prestage as db_prestage
+from dcmanager.db import worker_steps
 from dcmanager.db.sqlalchemy import models
 from dcmanager.drivers import base as driver_base
 from dcmanager.orchestrator import preparer
@@ -53,7 +54,7 @@ class FinishedStep:
         self.state = state
 
 
-def context_of(conf: cfg.ConfigOpts, claimed: db.ClaimedStep) -> prestage.StepContext:
+def context_of(conf: cfg.ConfigOpts, claimed: worker_steps.ClaimedStep) -> prestage.StepContext:
     """A held step's context, with its arguments and decrypted password."""
     step, subcloud, strategy = claimed.step, claimed.subcloud, claimed.strategy
     args = (strategy.extra_args if strategy else step.extra_args) or {}
@@ -158,7 +159,7 @@ class StepEngine:
             held = list(self._steps)
             self._steps.clear()
         try:
-            db.steps_release(self.owner, held, self._now())
+            worker_steps.steps_release(self.owner, held, self._now())
         except Exception as exc:
             service.log_failure(
                 LOG, exc, "Could not release %d steps; their leases will expire", len(held)
@@ -169,7 +170,7 @@ class StepEngine:
     def claim(self, step_ids: Collection[int]) -> int:
         """Take the given running steps if nobody holds them; returns how many."""
         now = self._now()
-        claimed = db.steps_claim(step_ids, self.owner, now, self._lease_until(now))
+        claimed = worker_steps.steps_claim(step_ids, self.owner, now, self._lease_until(now))
         unreadable = []
         with self._lock:
             for row in claimed:
@@ -185,7 +186,7 @@ class StepEngine:
             self._fail_unreadable(unreadable, now)
         return len(claimed)
 
-    def _fail_unreadable(self, rows: list[tuple[db.ClaimedStep, str]], now) -> None:
+    def _fail_unreadable(self, rows: list[tuple[worker_steps.ClaimedStep, str]], now) -> None:
         """Steps whose password this host cannot decrypt fail with the reason (a host
         with another key): holding them would keep them running forever."""
         changes = []
@@ -193,7 +194,7 @@ class StepEngine:
             details = f"{row.step.state}: {reason}"[: states.MAX_DETAILS]
             LOG.error("Step %s (%s): %s", row.step.id, row.subcloud.name, reason)
             changes.append(
-                db.StepChange(
+                worker_steps.StepChange(
                     step_id=row.step.id,
                     expected_state=row.step.state,
                     values={
@@ -206,7 +207,7 @@ class StepEngine:
                     subcloud_values={"prestage_status": "failed", "error_description": reason},
                 )
             )
-        recorded = db.steps_record(self.owner, changes)
+        recorded = worker_steps.steps_record(self.owner, changes)
         self._on_finished(
             [
                 FinishedStep(row.step.id, row.step.strategy_id, states.StepState.FAILED)
@@ -289,8 +290,8 @@ class StepEngine:
                     self._ready.put(step_id)
 
     def _load_batch(self, batch: list[prestage.StepContext]) -> None:
-        self._batch_subclouds = db.subclouds_get({ctx.subcloud_id for ctx in batch})
-        self._batch_active = db.active_steps_by_subcloud(
+        self._batch_subclouds = worker_steps.subclouds_get({ctx.subcloud_id for ctx in batch})
+        self._batch_active = worker_steps.active_steps_by_subcloud(
             {ctx.subcloud_id for ctx in batch if ctx.state == states.StepState.PRECHECK}
         )
         self._preparer.load(
@@ -308,7 +309,7 @@ class StepEngine:
         changes = [
             self._change(ctx, outcome, now) for ctx, outcome in zip(batch, outcomes, strict=True)
         ]
-        recorded = db.steps_record(self.owner, changes)
+        recorded = worker_steps.steps_record(self.owner, changes)
         finished: list[FinishedStep] = []
         with self._lock:
             for ctx, outcome, ok in zip(batch, outcomes, recorded, strict=True):
@@ -345,7 +346,7 @@ class StepEngine:
     @staticmethod
     def _change(
         ctx: prestage.StepContext, outcome: prestage.Outcome, now: datetime.datetime
-    ) -> db.StepChange:
+    ) -> worker_steps.StepChange:
         values: dict = {}
         if outcome.state is not None:
             states.check_step_transition(ctx.state, outcome.state)
@@ -358,7 +359,7 @@ class StepEngine:
             values["progress"] = outcome.progress
         if outcome.details is not None:
             values["details"] = outcome.details
-        return db.StepChange(
+        return worker_steps.StepChange(
             step_id=ctx.step_id,
             expected_state=str(ctx.state),
             values=values,
@@ -411,7 +412,7 @@ class StepEngine:
             preparing = [strategy_id for strategy_id in preparing if strategy_id is not None]
             if preparing:
                 try:
-                    rows = db.preparations_get(preparing)
+                    rows = db_prestage.preparations_get(preparing)
                 except Exception as exc:
                     service.log_failure(LOG, exc, "Could not read preparations; will look again")
                     continue
@@ -431,8 +432,8 @@ class StepEngine:
             with self._lock:
                 try:
                     until = self._lease_until(self._now())
-                    held = db.steps_renew(self.owner, until)
-                    db.preparations_renew(self.owner, until)
+                    held = worker_steps.steps_renew(self.owner, until)
+                    db_prestage.preparations_renew(self.owner, until)
                 except Exception as exc:
                     service.log_failure(LOG, exc, "Lease renewal failed; will try again")
                     continue

@@ -18,7 +18,7 @@ from oslo_db import exception as db_exc
 from oslo_utils import timeutils
 
 from dcmanager.common.states import PreparationState
-from dcmanager.db import orchestration as db
+from dcmanager.db import prestage as db_prestage
 from dcmanager.db.sqlalchemy import models
 from dcmanager.orchestrator import preparation
 from dcmanager.orchestrator import prestage
@@ -62,7 +62,7 @@ class Preparer:
 
     def load(self, strategy_ids: Collection[int]) -> None:
         """Read the preparation rows of the strategies a batch waits on."""
-        rows = db.preparations_get(strategy_ids)
+        rows = db_prestage.preparations_get(strategy_ids)
         with self._lock:
             self._rows.update(rows)
 
@@ -78,7 +78,7 @@ class Preparer:
             if key in self._running:
                 return self._rows[ctx.strategy_id], False
             now, until = self._lease()
-            row, taken = db.preparation_claim(
+            row, taken = db_prestage.preparation_claim(
                 ctx.strategy_id, ctx.request.release, self.owner, now, until
             )
             self._rows[ctx.strategy_id] = row
@@ -130,8 +130,8 @@ class Preparer:
         state = PreparationState.FAILED if error else PreparationState.DONE
         while not self._stopping.is_set():
             try:
-                db.preparation_finish(ctx.strategy_id, self.owner, str(state), error)
-                row = db.preparation_get(ctx.strategy_id)
+                db_prestage.preparation_finish(ctx.strategy_id, self.owner, str(state), error)
+                row = db_prestage.preparation_get(ctx.strategy_id)
             except db_exc.DBError:
                 LOG.warning("Cannot record the preparation of strategy %s yet", ctx.strategy_id)
                 self._stopping.wait(RECORD_RETRY_SECONDS)

@@ -281,7 +281,7 @@ def test_worker_crash_mid_strategy_is_recovered_by_lease_expiry(
 ):
     names = _start_strategy(api)
     # A crash: the worker goes without giving its steps back.
-    monkeypatch.setattr(engine_module.db, "steps_release", lambda *args: None)
+    monkeypatch.setattr(engine_module.worker_steps, "steps_release", lambda *args: None)
 
     _replace(roles, 1, worker.WorkerService(fast_engine))
     final = sh.wait_final(api)

@@ -11,6 +11,8 @@ from sqlalchemy.orm import Session
 
 from dcmanager.db import api as db_api
 from dcmanager.db import orchestration as db
+from dcmanager.db import prestage as db_prestage
+from dcmanager.db import worker_steps
 from dcmanager.db.sqlalchemy import models
 from tests.interleave import interleave
 
@@ -57,7 +59,7 @@ def _claim_and_reclaim(engine, order: str, max_attempts: int):
     _set(engine, [step_id], state=PRECHECK, owner="w1", lease_expires_at=PAST, attempts=1)
 
     def claim():
-        return db.steps_claim([step_id], "w2", NOW, LATER)
+        return worker_steps.steps_claim([step_id], "w2", NOW, LATER)
 
     def reclaim():
         return db.steps_reclaim_expired(strategy_id, NOW, LATER, max_attempts, "lost")
@@ -101,8 +103,8 @@ def test_two_workers_claiming_one_step_one_holds_it(any_db):
 
     run = interleave(
         any_db,
-        lambda: db.steps_claim([step_id], "w1", NOW, LATER),
-        lambda: db.steps_claim([step_id], "w2", NOW, LATER),
+        lambda: worker_steps.steps_claim([step_id], "w1", NOW, LATER),
+        lambda: worker_steps.steps_claim([step_id], "w2", NOW, LATER),
         before="UPDATE",
     )
 
@@ -115,8 +117,8 @@ def test_two_workers_claiming_one_step_one_holds_it(any_db):
 # steps_record against a reclaim and another worker's claim.
 
 
-def _move(step_id: int, expected: str = PRECHECK) -> db.StepChange:
-    return db.StepChange(
+def _move(step_id: int, expected: str = PRECHECK) -> worker_steps.StepChange:
+    return worker_steps.StepChange(
         step_id=step_id,
         expected_state=expected,
         values={"state": PREPARING, "operation": None},
@@ -128,7 +130,9 @@ def _move(step_id: int, expected: str = PRECHECK) -> db.StepChange:
 def _taken_over(strategy_id: int, step_id: int):
     def take() -> None:
         assert db.steps_reclaim_expired(strategy_id, NOW, LATER, 3, "lost") == ([step_id], [])
-        assert [c.step.id for c in db.steps_claim([step_id], "w2", NOW, LATER)] == [step_id]
+        assert [c.step.id for c in worker_steps.steps_claim([step_id], "w2", NOW, LATER)] == [
+            step_id
+        ]
 
     return take
 
@@ -143,7 +147,7 @@ def test_a_record_after_the_lease_was_reclaimed_loses_and_changes_nothing(any_db
 
     run = interleave(
         any_db,
-        lambda: db.steps_record("w1", [change]),
+        lambda: worker_steps.steps_record("w1", [change]),
         _taken_over(strategy_id, step_id),
         before=held_before,
     )
@@ -170,7 +174,7 @@ def test_a_record_is_not_confused_by_a_move_stamped_the_same_microsecond(any_db,
     assert db.steps_reclaim_expired(strategy_id, NOW, LATER, 3, "lost") == ([lost], [])
     monkeypatch.setattr(models, "utcnow", lambda: NOW)
 
-    assert db.steps_record("w1", [_move(mine), _move(lost)]) == [True, False]
+    assert worker_steps.steps_record("w1", [_move(mine), _move(lost)]) == [True, False]
     assert (_row(any_db, mine).state, _row(any_db, lost).state) == (PREPARING, PRECHECK)
 
 
@@ -178,7 +182,7 @@ def test_a_record_of_a_step_that_moved_meanwhile_loses(any_db):
     _, (step_id,) = _strategy(1)
     _set(any_db, [step_id], state=PREPARING, owner="w1", lease_expires_at=LATER)
 
-    assert db.steps_record("w1", [_move(step_id, expected=PRECHECK)]) == [False]
+    assert worker_steps.steps_record("w1", [_move(step_id, expected=PRECHECK)]) == [False]
     assert _row(any_db, step_id).state == PREPARING
 
 
@@ -229,8 +233,8 @@ def test_a_preparation_claimed_twice_at_once_is_taken_once(any_db):
 
     run = interleave(
         any_db,
-        lambda: db.preparation_claim(strategy_id, "25.09", "w1", NOW, LATER),
-        lambda: db.preparation_claim(strategy_id, "25.09", "w2", NOW, LATER),
+        lambda: db_prestage.preparation_claim(strategy_id, "25.09", "w1", NOW, LATER),
+        lambda: db_prestage.preparation_claim(strategy_id, "25.09", "w2", NOW, LATER),
         before="INSERT",
     )
 
@@ -239,22 +243,22 @@ def test_a_preparation_claimed_twice_at_once_is_taken_once(any_db):
     winner = "w1" if taken1 else "w2"
     assert row1.owner == row2.owner == winner
     loser = "w2" if taken1 else "w1"
-    assert db.preparation_finish(strategy_id, loser, "done", None) is False
-    assert db.preparation_finish(strategy_id, winner, "done", None) is True
+    assert db_prestage.preparation_finish(strategy_id, loser, "done", None) is False
+    assert db_prestage.preparation_finish(strategy_id, winner, "done", None) is True
 
 
 def test_an_expired_preparation_is_taken_over_by_one_worker(any_db):
     strategy_id, _ = _strategy(1)
-    assert db.preparation_claim(strategy_id, "25.09", "w0", PAST, PAST)[1] is True
+    assert db_prestage.preparation_claim(strategy_id, "25.09", "w0", PAST, PAST)[1] is True
 
     run = interleave(
         any_db,
-        lambda: db.preparation_claim(strategy_id, "25.09", "w1", NOW, LATER),
-        lambda: db.preparation_claim(strategy_id, "25.09", "w2", NOW, LATER),
+        lambda: db_prestage.preparation_claim(strategy_id, "25.09", "w1", NOW, LATER),
+        lambda: db_prestage.preparation_claim(strategy_id, "25.09", "w2", NOW, LATER),
         before="UPDATE",
     )
 
     assert [run.first[1], run.second[1]].count(True) == 1
-    owner = db.preparation_get(strategy_id).owner
+    owner = db_prestage.preparation_get(strategy_id).owner
     assert owner == ("w1" if run.first[1] else "w2")
-    assert db.preparation_finish(strategy_id, "w0", "done", None) is False
+    assert db_prestage.preparation_finish(strategy_id, "w0", "done", None) is False

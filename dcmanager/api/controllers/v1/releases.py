@@ -23,7 +23,7 @@ from dcmanager.api.schemas import releases as schema
 from dcmanager.common import exception
 from dcmanager.common import pacing
 from dcmanager.common import policy
-from dcmanager.db import orchestration
+from dcmanager.db import prestage as db_prestage
 from dcmanager.db import releases as db_releases
 from dcmanager.releases import store
 
@@ -144,7 +144,7 @@ class ReleasesController(base.ResourceController):
         _authorize(POLICY, "delete")
         if not db_releases.release_exists(version):
             raise exception.ReleaseNotFound(version=version)
-        if version in orchestration.releases_in_use():
+        if version in db_prestage.releases_in_use():
             raise exception.ReleaseInUse(version=version)
         orphans = db_releases.release_destroy(version)
         blobs = blob_store()

@@ -13,7 +13,7 @@ from dcmanager.api.schemas import sw_update_strategy as strategy_schema
 from dcmanager.common import crypt
 from dcmanager.common import policy
 from dcmanager.db import api as db_api
-from dcmanager.db import orchestration
+from dcmanager.db import prestage as db_prestage
 from dcmanager.orchestrator import planning
 
 POLICY = "dc_api:subclouds:%s"
@@ -64,7 +64,7 @@ class SubcloudsController(base.ResourceController):
         args = strategy_schema.validate_standalone(validation.json_body(), planning.LOOKUPS)
         planning.check_standalone(subcloud)
         now = timeutils.utcnow()
-        step = orchestration.standalone_step_create(
+        step = db_prestage.standalone_step_create(
             subcloud.id,
             args.extra_args(),
             crypt.encrypt(conf, args.password),
