@@ -21,6 +21,64 @@ def _env(*names: str, default: str | None = None) -> str | None:
 # Stands for a command's own --version while cliff parses the global options.
 _COMMAND_VERSION = "--dcmanager-command-version"
 
+# How the CLI reaches the API: flag, metavar, environment variable, default, help.
+_CONNECTION_OPTIONS = (
+    (
+        "--dcmanager-url",
+        "URL",
+        "DCMANAGER_URL",
+        None,
+        "dcmanager API URL, e.g. http://127.0.0.1:8119/v1.0 (env DCMANAGER_URL). "
+        "Without an auth URL, the CLI talks to it directly.",
+    ),
+    ("--os-auth-url", "URL", "OS_AUTH_URL", None, "Keystone URL (env OS_AUTH_URL)."),
+    ("--os-username", "NAME", "OS_USERNAME", None, "User name (env OS_USERNAME)."),
+    ("--os-password", "PASSWORD", "OS_PASSWORD", None, "Password (env OS_PASSWORD)."),
+    (
+        "--os-project-name",
+        "NAME",
+        "OS_PROJECT_NAME",
+        None,
+        "Project to scope the token to (env OS_PROJECT_NAME).",
+    ),
+    (
+        "--os-user-domain-name",
+        "NAME",
+        "OS_USER_DOMAIN_NAME",
+        "Default",
+        "Domain of the user (env OS_USER_DOMAIN_NAME, default Default).",
+    ),
+    (
+        "--os-project-domain-name",
+        "NAME",
+        "OS_PROJECT_DOMAIN_NAME",
+        "Default",
+        "Domain of the project (env OS_PROJECT_DOMAIN_NAME, default Default).",
+    ),
+    (
+        "--os-auth-token",
+        "TOKEN",
+        "OS_AUTH_TOKEN",
+        None,
+        "An existing token instead of a password (env OS_AUTH_TOKEN).",
+    ),
+    (
+        "--os-region-name",
+        "NAME",
+        "OS_REGION_NAME",
+        None,
+        "Region of the dcmanager endpoint in the catalog (env OS_REGION_NAME).",
+    ),
+    (
+        "--os-interface",
+        "INTERFACE",
+        "OS_INTERFACE",
+        "public",
+        "Catalog interface: public, internal or admin (env OS_INTERFACE).",
+    ),
+    ("--os-cacert", "FILE", "OS_CACERT", None, "CA bundle to verify TLS servers (env OS_CACERT)."),
+)
+
 
 class DCManagerShell(app.App):
     def __init__(self) -> None:
@@ -34,75 +92,11 @@ class DCManagerShell(app.App):
 
     def build_option_parser(self, description, version, argparse_kwargs=None):
         parser = super().build_option_parser(description, version, argparse_kwargs)
-        add = parser.add_argument
-        add(
-            "--dcmanager-url",
-            metavar="URL",
-            default=_env("DCMANAGER_URL"),
-            help="dcmanager API URL, e.g. http://127.0.0.1:8119/v1.0 "
-            "(env DCMANAGER_URL). Without an auth URL, the CLI talks to it directly.",
-        )
-        add(
-            "--os-auth-url",
-            metavar="URL",
-            default=_env("OS_AUTH_URL"),
-            help="Keystone URL (env OS_AUTH_URL).",
-        )
-        add(
-            "--os-username",
-            metavar="NAME",
-            default=_env("OS_USERNAME"),
-            help="User name (env OS_USERNAME).",
-        )
-        add(
-            "--os-password",
-            metavar="PASSWORD",
-            default=_env("OS_PASSWORD"),
-            help="Password (env OS_PASSWORD).",
-        )
-        add(
-            "--os-project-name",
-            metavar="NAME",
-            default=_env("OS_PROJECT_NAME"),
-            help="Project to scope the token to (env OS_PROJECT_NAME).",
-        )
-        add(
-            "--os-user-domain-name",
-            metavar="NAME",
-            default=_env("OS_USER_DOMAIN_NAME", default="Default"),
-            help="Domain of the user (env OS_USER_DOMAIN_NAME, default Default).",
-        )
-        add(
-            "--os-project-domain-name",
-            metavar="NAME",
-            default=_env("OS_PROJECT_DOMAIN_NAME", default="Default"),
-            help="Domain of the project (env OS_PROJECT_DOMAIN_NAME, default Default).",
-        )
-        add(
-            "--os-auth-token",
-            metavar="TOKEN",
-            default=_env("OS_AUTH_TOKEN"),
-            help="An existing token instead of a password (env OS_AUTH_TOKEN).",
-        )
-        add(
-            "--os-region-name",
-            metavar="NAME",
-            default=_env("OS_REGION_NAME"),
-            help="Region of the dcmanager endpoint in the catalog (env OS_REGION_NAME).",
-        )
-        add(
-            "--os-interface",
-            metavar="INTERFACE",
-            default=_env("OS_INTERFACE", default="public"),
-            help="Catalog interface: public, internal or admin (env OS_INTERFACE).",
-        )
-        add(
-            "--os-cacert",
-            metavar="FILE",
-            default=_env("OS_CACERT"),
-            help="CA bundle to verify TLS servers (env OS_CACERT).",
-        )
-        add(
+        for flag, metavar, variable, default, text in _CONNECTION_OPTIONS:
+            parser.add_argument(
+                flag, metavar=metavar, default=_env(variable, default=default), help=text
+            )
+        parser.add_argument(
             "--insecure", action="store_true", default=False, help="Do not verify TLS certificates."
         )
         return parser

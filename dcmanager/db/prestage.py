@@ -31,20 +31,10 @@ class SubcloudBusy(exception.Conflict):
 # Standalone prestage.
 
 
-@oslo_db_api.retry_on_deadlock
-def standalone_step_create(
-    subcloud_id: int,
-    extra_args: dict[str, Any],
-    secret: bytes,
-    now: datetime.datetime,
-    lease_until: datetime.datetime,
-) -> models.StrategyStep:
-    """Start a standalone prestage of one subcloud, atomically refused while a strategy
-    holds the subcloud or it is already prestaging.
-
-    :raises SubcloudBusy: either of those.
-    """
-    held_by_strategy = (
+def _held_by_strategy(subcloud_id: int):
+    """Whether an unfinished step of a live strategy (or a standalone one) holds the
+    subcloud, as an EXISTS clause."""
+    return (
         exists()
         .where(Step.subcloud_id == subcloud_id)
         .where(Step.state.in_(orchestration.UNFINISHED))
@@ -59,6 +49,21 @@ def standalone_step_create(
             )
         )
     )
+
+
+@oslo_db_api.retry_on_deadlock
+def standalone_step_create(
+    subcloud_id: int,
+    extra_args: dict[str, Any],
+    secret: bytes,
+    now: datetime.datetime,
+    lease_until: datetime.datetime,
+) -> models.StrategyStep:
+    """Start a standalone prestage of one subcloud, atomically refused while a strategy
+    holds the subcloud or it is already prestaging.
+
+    :raises SubcloudBusy: either of those.
+    """
     with session.writer() as db:
         result = db.execute(
             update(models.Subcloud)
@@ -69,7 +74,7 @@ def standalone_step_create(
                     models.Subcloud.prestage_status != str(PrestageStatus.PRESTAGING),
                 )
             )
-            .where(~held_by_strategy)
+            .where(~_held_by_strategy(subcloud_id))
             .values(
                 prestage_status=str(PrestageStatus.PRESTAGING),
                 error_description=None,

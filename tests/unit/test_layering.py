@@ -213,3 +213,26 @@ def test_every_library_the_package_imports_is_a_declared_requirement():
         if not declared & {_canonical(dist) for dist in distributions.get(name, [name])}
     }
     assert undeclared == {}
+
+
+MAX_MODULE_LINES = 600
+MAX_FUNCTION_LINES = 60
+
+
+def test_modules_and_functions_stay_small():
+    """Past these sizes a module or function is split by responsibility (migrations are
+    written once and never change, so they are left out)."""
+    too_big = []
+    for path in PACKAGE.rglob("*.py"):
+        if "alembic" in path.parts:
+            continue
+        text = path.read_text()
+        name = _module_name(path)
+        if text.count("\n") > MAX_MODULE_LINES:
+            too_big.append(f"{name}: {text.count(chr(10))} lines")
+        for node in ast.walk(ast.parse(text)):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                length = node.end_lineno - node.lineno + 1
+                if length > MAX_FUNCTION_LINES:
+                    too_big.append(f"{name}.{node.name}: {length} lines")
+    assert too_big == []
