@@ -14,6 +14,7 @@ import logging
 from oslo_config import cfg
 
 from dcmanager import drivers
+from dcmanager.common import clock as clock_module
 from dcmanager.common import service
 from dcmanager.db import api as db_api
 from dcmanager.drivers import base as driver_base
@@ -21,9 +22,11 @@ from dcmanager.drivers import base as driver_base
 LOG = logging.getLogger(__name__)
 
 
-def audit_one(name: str, endpoint: str, subcloud_id: int) -> db_api.AuditResult:
+def audit_one(
+    name: str, endpoint: str, subcloud_id: int, clock: clock_module.Clock = clock_module.SYSTEM
+) -> db_api.AuditResult:
     try:
-        info = drivers.get_driver(name, endpoint).get_system_info()
+        info = drivers.get_driver(name, endpoint, clock).get_system_info()
     except (driver_base.SubcloudUnreachable, drivers.NoDriver) as exc:
         LOG.debug("Audit: %s", exc.message)
         return db_api.AuditResult(subcloud_id, reachable=False)
@@ -41,8 +44,11 @@ def audit_one(name: str, endpoint: str, subcloud_id: int) -> db_api.AuditResult:
 
 
 class AuditService:
-    def __init__(self, conf: cfg.ConfigOpts) -> None:
+    def __init__(
+        self, conf: cfg.ConfigOpts, clock: clock_module.Clock = clock_module.SYSTEM
+    ) -> None:
         self.conf = conf
+        self.clock = clock
         self._pool = concurrent.futures.ThreadPoolExecutor(
             max_workers=conf.scheduler.audit_pool_size, thread_name_prefix="audit"
         )
@@ -53,7 +59,9 @@ class AuditService:
     def audit(self) -> None:
         """One round over every subcloud."""
         subclouds = db_api.subcloud_get_all()
-        results = list(self._pool.map(lambda sc: audit_one(sc.name, sc.endpoint, sc.id), subclouds))
+        results = list(
+            self._pool.map(lambda sc: audit_one(sc.name, sc.endpoint, sc.id, self.clock), subclouds)
+        )
         for change in db_api.subclouds_record_audit(
             results, self.conf.scheduler.offline_after_failures
         ):

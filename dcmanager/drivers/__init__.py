@@ -7,6 +7,7 @@ Drivers are ``dcmanager.drivers`` entry points named after the scheme they serve
 import functools
 import importlib.metadata
 
+from dcmanager.common import clock as clock_module
 from dcmanager.common import endpoints
 from dcmanager.common import exception
 from dcmanager.drivers import base
@@ -35,9 +36,11 @@ def blocking_io(endpoint: str) -> bool:
         return True
 
 
-def get_driver(name: str, endpoint: str) -> base.SubcloudDriver:
+def get_driver(
+    name: str, endpoint: str, clock: clock_module.Clock = clock_module.SYSTEM
+) -> base.SubcloudDriver:
     """The driver of subcloud ``name`` at ``endpoint``.
 
     :raises NoDriver: no driver serves the endpoint's scheme.
     """
-    return _driver_class(endpoints.scheme(endpoint))(name, endpoint)
+    return _driver_class(endpoints.scheme(endpoint))(name, endpoint, clock)

@@ -14,6 +14,7 @@ import enum
 from typing import Any
 from typing import ClassVar
 
+from dcmanager.common import clock as clock_module
 from dcmanager.common import exception
 
 
@@ -114,9 +115,12 @@ class SubcloudDriver(abc.ABC):
     #: a driver that answers from memory is called inline.
     blocking_io: ClassVar[bool] = True
 
-    def __init__(self, name: str, endpoint: str) -> None:
+    def __init__(
+        self, name: str, endpoint: str, clock: clock_module.Clock = clock_module.SYSTEM
+    ) -> None:
         self.name = name
         self.endpoint = endpoint
+        self.clock = clock
 
     @abc.abstractmethod
     def get_system_info(self) -> SystemInfo:

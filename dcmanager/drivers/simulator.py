@@ -40,7 +40,6 @@ again (a step resumed before its operation was recorded) starts its clock again.
 import dataclasses
 import json
 import os
-import time
 from typing import Any
 
 from dcmanager.common import endpoints
@@ -65,7 +64,7 @@ class SimulatedSubcloud(base.SubcloudDriver):
             return
         line = json.dumps(
             {
-                "t": time.time(),
+                "t": self.clock.time(),
                 "pid": os.getpid(),
                 "subcloud": self.name,
                 "call": call,
@@ -108,7 +107,7 @@ class SimulatedSubcloud(base.SubcloudDriver):
     ) -> base.Operation:
         self._record("start", str(kind))
         self._options()
-        return self._poll({"kind": str(kind), "id": f"{kind}:{key}:{time.time():.6f}"})
+        return self._poll({"kind": str(kind), "id": f"{kind}:{key}:{self.clock.time():.6f}"})
 
     def poll(self, handle: dict[str, str]) -> base.Operation:
         self._record("poll", handle["kind"])
@@ -119,7 +118,7 @@ class SimulatedSubcloud(base.SubcloudDriver):
         kind = base.OperationKind(handle["kind"])
         started = float(handle["id"].rsplit(":", 1)[1])
         delay = options["delay"]
-        fraction = 1.0 if delay <= 0 else min(1.0, (time.time() - started) / delay)
+        fraction = 1.0 if delay <= 0 else min(1.0, (self.clock.time() - started) / delay)
         done = fraction >= 1.0
         operation = {"kind": kind, "id": handle["id"], "done": done}
         if kind == base.OperationKind.PRECHECK:

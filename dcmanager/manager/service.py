@@ -5,13 +5,12 @@ while a strategy holds the subcloud) and casts it here; the manager runs it with
 same step engine as the workers, and takes back its expired leases itself.
 """
 
-import datetime
 import logging
 
 import oslo_messaging
 from oslo_config import cfg
-from oslo_utils import timeutils
 
+from dcmanager.common import clock as clock_module
 from dcmanager.common import rpc
 from dcmanager.common import service
 from dcmanager.db import orchestration as db
@@ -34,10 +33,13 @@ class ManagerEndpoint:
 
 
 class ManagerService:
-    def __init__(self, conf: cfg.ConfigOpts) -> None:
+    def __init__(
+        self, conf: cfg.ConfigOpts, clock: clock_module.Clock = clock_module.SYSTEM
+    ) -> None:
         self.conf = conf
+        self.clock = clock
         self.owner = service.worker_name(conf, "manager")
-        self.engine = engine.StepEngine(conf, self.owner, on_finished=self._finished)
+        self.engine = engine.StepEngine(conf, self.owner, on_finished=self._finished, clock=clock)
         self._scan = service.Periodic(
             "manager-scan", conf.orchestrator.scan_interval, self.reclaim_expired
         )
@@ -49,8 +51,7 @@ class ManagerService:
 
     def reclaim_expired(self) -> None:
         """Resume standalone prestages whose manager stopped."""
-        now = timeutils.utcnow()
-        until = now + datetime.timedelta(seconds=self.conf.orchestrator.step_lease_seconds)
+        now, until = clock_module.lease(self.clock, self.conf.orchestrator.step_lease_seconds)
         attempts = self.conf.orchestrator.max_step_attempts
         released, failed = db.steps_reclaim_expired(
             None,

@@ -17,14 +17,13 @@ import datetime
 import logging
 import queue
 import threading
-import time
 from collections.abc import Callable
 from collections.abc import Collection
 
 from oslo_config import cfg
-from oslo_utils import timeutils
 
 from dcmanager import drivers
+from dcmanager.common import clock as clock_module
 from dcmanager.common import crypt
 from dcmanager.common import service
 from dcmanager.common import states
@@ -88,6 +87,7 @@ class StepEngine:
         owner: str,
         on_finished: Callable[[list[FinishedStep]], None],
         on_prepared: Callable[[int], None] | None = None,
+        clock: clock_module.Clock = clock_module.SYSTEM,
     ) -> None:
         """
         :param owner: this engine's unique name, written as the owner of its steps.
@@ -97,6 +97,7 @@ class StepEngine:
         """
         self.conf = conf
         self.owner = owner
+        self.clock = clock
         self._on_finished = on_finished
         self._on_prepared = on_prepared or (lambda strategy_id: None)
         self._lock = threading.Lock()
@@ -117,9 +118,9 @@ class StepEngine:
         self._in_batch: set[int] = set()
         # Until when this engine's leases are surely valid: it stops moving steps past
         # that (a failing heartbeat), since another worker may have them by then.
-        self._leases_valid_until = self._lease_until(self._now())
+        self._leases_valid_until = self._lease()[1]
         self._preparer = preparer.Preparer(
-            conf, owner, self._pool, self._stop, self._prepared, self._wake_step
+            conf, owner, self._pool, self._stop, self._prepared, self._wake_step, clock
         )
         self.env = prestage.Environment(
             conf=conf,
@@ -133,7 +134,7 @@ class StepEngine:
             preparation_state=self._preparer.state,
             start_preparation=self._preparer.start,
             standalone_preparation=self._preparer.standalone_result,
-            clock=time.monotonic,
+            clock=clock.monotonic,
         )
 
     # Life cycle.
@@ -169,8 +170,8 @@ class StepEngine:
 
     def claim(self, step_ids: Collection[int]) -> int:
         """Take the given running steps if nobody holds them; returns how many."""
-        now = self._now()
-        claimed = worker_steps.steps_claim(step_ids, self.owner, now, self._lease_until(now))
+        now, until = self._lease()
+        claimed = worker_steps.steps_claim(step_ids, self.owner, now, until)
         unreadable = []
         with self._lock:
             for row in claimed:
@@ -236,10 +237,10 @@ class StepEngine:
     # The loop.
 
     def _now(self) -> datetime.datetime:
-        return timeutils.utcnow()
+        return self.clock.utcnow()
 
-    def _lease_until(self, now: datetime.datetime) -> datetime.datetime:
-        return now + datetime.timedelta(seconds=self.conf.orchestrator.step_lease_seconds)
+    def _lease(self) -> tuple[datetime.datetime, datetime.datetime]:
+        return clock_module.lease(self.clock, self.conf.orchestrator.step_lease_seconds)
 
     def _endpoint(self, ctx: prestage.StepContext) -> str:
         """The subcloud's endpoint as the database has it now (an operator may change
@@ -248,7 +249,7 @@ class StepEngine:
         return subcloud.endpoint if subcloud is not None else ctx.endpoint
 
     def _driver(self, ctx: prestage.StepContext) -> driver_base.SubcloudDriver:
-        return drivers.get_driver(ctx.subcloud_name, self._endpoint(ctx))
+        return drivers.get_driver(ctx.subcloud_name, self._endpoint(ctx), self.clock)
 
     def _next_batch(self) -> list[prestage.StepContext]:
         if self._now() > self._leases_valid_until:
@@ -431,7 +432,7 @@ class StepEngine:
             # either in ``held`` or added after the comparison, never counted as lost.
             with self._lock:
                 try:
-                    until = self._lease_until(self._now())
+                    until = self._lease()[1]
                     held = worker_steps.steps_renew(self.owner, until)
                     db_prestage.preparations_renew(self.owner, until)
                 except Exception as exc:

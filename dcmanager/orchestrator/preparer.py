@@ -15,8 +15,8 @@ from collections.abc import Collection
 
 from oslo_config import cfg
 from oslo_db import exception as db_exc
-from oslo_utils import timeutils
 
+from dcmanager.common import clock as clock_module
 from dcmanager.common.states import PreparationState
 from dcmanager.db import prestage as db_prestage
 from dcmanager.db.sqlalchemy import models
@@ -39,6 +39,7 @@ class Preparer:
         stopping: threading.Event,
         wake_strategy: Callable[[int], None],
         wake_step: Callable[[int], None],
+        clock: clock_module.Clock = clock_module.SYSTEM,
     ) -> None:
         """
         :param wake_strategy: called when a strategy's preparation ended here (the
@@ -47,6 +48,7 @@ class Preparer:
         """
         self.conf = conf
         self.owner = owner
+        self.clock = clock
         self._pool = pool
         self._stopping = stopping
         self._wake_strategy = wake_strategy
@@ -57,8 +59,7 @@ class Preparer:
         self._standalone: dict[int, str | None] = {}
 
     def _lease(self) -> tuple[datetime.datetime, datetime.datetime]:
-        now = timeutils.utcnow()
-        return now, now + datetime.timedelta(seconds=self.conf.orchestrator.step_lease_seconds)
+        return clock_module.lease(self.clock, self.conf.orchestrator.step_lease_seconds)
 
     def load(self, strategy_ids: Collection[int]) -> None:
         """Read the preparation rows of the strategies a batch waits on."""

@@ -11,8 +11,8 @@ import logging
 
 import oslo_messaging
 from oslo_config import cfg
-from oslo_utils import timeutils
 
+from dcmanager.common import clock as clock_module
 from dcmanager.common import context as dc_context
 from dcmanager.common import rpc
 from dcmanager.common import service
@@ -42,8 +42,15 @@ def final_state(counts: dict[str, int], aborting: bool) -> StrategyState:
 class Orchestrator:
     """The strategy state machine. :meth:`tick` does everything due now."""
 
-    def __init__(self, conf: cfg.ConfigOpts, owner: str, workers: rpcapi.WorkerClient) -> None:
+    def __init__(
+        self,
+        conf: cfg.ConfigOpts,
+        owner: str,
+        workers: rpcapi.WorkerClient,
+        clock: clock_module.Clock = clock_module.SYSTEM,
+    ) -> None:
         self.conf = conf
+        self.clock = clock
         self.owner = owner
         self.workers = workers
         self._context = dc_context.get_admin_context()
@@ -52,10 +59,6 @@ class Orchestrator:
         # event, so a busy window costs few writes.
         self._lease_until = datetime.datetime.min
         self._last_reclaim = datetime.datetime.min
-
-    def _lease(self, seconds: float) -> tuple[datetime.datetime, datetime.datetime]:
-        now = timeutils.utcnow()
-        return now, now + datetime.timedelta(seconds=seconds)
 
     def tick(self) -> None:
         try:
@@ -90,7 +93,7 @@ class Orchestrator:
             state = StrategyState.ABORTING
         if state == StrategyState.ABORTING:
             db.steps_finish_initial(strategy.id, StepState.ABORTED, ABORTED)
-        if timeutils.utcnow() >= self._last_reclaim + datetime.timedelta(
+        if self.clock.utcnow() >= self._last_reclaim + datetime.timedelta(
             seconds=self.conf.orchestrator.scan_interval
         ):
             self._reclaim(strategy.id)
@@ -109,7 +112,7 @@ class Orchestrator:
                 final,
                 "finished",
                 # The password is needed no more: a finished strategy cannot run again.
-                {"finished_at": timeutils.utcnow(), "owner": None, "secret": None},
+                {"finished_at": self.clock.utcnow(), "owner": None, "secret": None},
             )
             LOG.info("Strategy %s (%s) ended %s: %s", strategy.id, strategy.type, final, counts)
 
@@ -117,12 +120,12 @@ class Orchestrator:
         """Whether this orchestrator drives the strategy (renewing its lease when a third
         of it is left); another one does while its lease is current."""
         scan = self.conf.orchestrator.scan_interval
-        now = timeutils.utcnow()
+        now = self.clock.utcnow()
         if strategy.owner == self.owner and now < self._lease_until - datetime.timedelta(
             seconds=scan
         ):
             return True
-        now, until = self._lease(3 * scan)
+        now, until = clock_module.lease(self.clock, 3 * scan)
         if not db.strategy_claim(strategy.id, self.owner, now, until):
             return False
         self._lease_until = until
@@ -130,7 +133,7 @@ class Orchestrator:
 
     def _reclaim(self, strategy_id: int) -> None:
         """Give the steps of workers that stopped renewing their leases to others."""
-        now, until = self._lease(self.conf.orchestrator.step_lease_seconds)
+        now, until = clock_module.lease(self.clock, self.conf.orchestrator.step_lease_seconds)
         self._last_reclaim = now
         attempts = self.conf.orchestrator.max_step_attempts
         released, failed = db.steps_reclaim_expired(
@@ -152,7 +155,7 @@ class Orchestrator:
         free = width - _active(counts)
         if free <= 0 or not counts.get(StepState.INITIAL):
             return counts
-        now, until = self._lease(self.conf.orchestrator.step_lease_seconds)
+        now, until = clock_module.lease(self.clock, self.conf.orchestrator.step_lease_seconds)
         started = db.steps_dispatch(strategy_id, free, now, until)
         self._hand_out(started)
         return db.step_counts(strategy_id)

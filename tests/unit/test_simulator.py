@@ -10,12 +10,14 @@ from dcmanager.common import endpoints
 from dcmanager.common import exception
 from dcmanager.drivers import base
 from dcmanager.drivers import simulator
+from tests.clock import FakeClock
 
 REQUEST = base.PrestageRequest(release="25.09")
 
 
-def _driver(options: str = "") -> base.SubcloudDriver:
-    return drivers.get_driver("sc1", f"simulated://sc1{'?' + options if options else ''}")
+def _driver(options: str = "", clock=None) -> base.SubcloudDriver:
+    endpoint = f"simulated://sc1{'?' + options if options else ''}"
+    return drivers.get_driver("sc1", endpoint, *([clock] if clock else []))
 
 
 def test_defaults():
@@ -67,15 +69,14 @@ def test_zero_delay_operations_are_done_at_once_with_full_progress():
     )
 
 
-def test_a_delayed_operation_is_polled_until_done(monkeypatch):
-    clock = [1000.0]
-    monkeypatch.setattr(simulator.time, "time", lambda: clock[0])
-    driver = _driver("delay=10")
+def test_a_delayed_operation_is_polled_until_done():
+    clock = FakeClock(1000.0)
+    driver = _driver("delay=10", clock)
 
     operation = driver.start(base.OperationKind.IMAGES, REQUEST, "k")
-    clock[0] += 4
+    clock.advance(4)
     halfway = driver.poll(operation.handle())
-    clock[0] += 6
+    clock.advance(6)
     done = driver.poll(operation.handle())
 
     assert not operation.done
@@ -83,14 +84,13 @@ def test_a_delayed_operation_is_polled_until_done(monkeypatch):
     assert done.done and done.error is None
 
 
-def test_operations_survive_a_new_driver_instance(monkeypatch):
+def test_operations_survive_a_new_driver_instance():
     """A step resumed on another worker polls the same operation."""
-    clock = [50.0]
-    monkeypatch.setattr(simulator.time, "time", lambda: clock[0])
-    handle = _driver("delay=2").start(base.OperationKind.PACKAGES, REQUEST, "k").handle()
-    clock[0] += 2
+    clock = FakeClock(50.0)
+    handle = _driver("delay=2", clock).start(base.OperationKind.PACKAGES, REQUEST, "k").handle()
+    clock.advance(2)
 
-    assert _driver("delay=2").poll(handle).done
+    assert _driver("delay=2", clock).poll(handle).done
 
 
 @pytest.mark.parametrize("phase", ["packages", "images"])

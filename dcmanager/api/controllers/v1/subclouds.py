@@ -1,15 +1,13 @@
 """``/v1.0/subclouds``: the subcloud inventory."""
 
-import datetime
-
 import pecan
-from oslo_utils import timeutils
 
 from dcmanager.api import validation
 from dcmanager.api import views
 from dcmanager.api.controllers import base
 from dcmanager.api.schemas import subclouds as schema
 from dcmanager.api.schemas import sw_update_strategy as strategy_schema
+from dcmanager.common import clock
 from dcmanager.common import crypt
 from dcmanager.common import policy
 from dcmanager.db import api as db_api
@@ -63,13 +61,9 @@ class SubcloudsController(base.ResourceController):
         conf = pecan.request.conf
         args = strategy_schema.validate_standalone(validation.json_body(), planning.LOOKUPS)
         planning.check_standalone(subcloud)
-        now = timeutils.utcnow()
+        now, until = clock.lease(clock.SYSTEM, conf.orchestrator.step_lease_seconds)
         step = db_prestage.standalone_step_create(
-            subcloud.id,
-            args.extra_args(),
-            crypt.encrypt(conf, args.password),
-            now,
-            now + datetime.timedelta(seconds=conf.orchestrator.step_lease_seconds),
+            subcloud.id, args.extra_args(), crypt.encrypt(conf, args.password), now, until
         )
         pecan.request.manager.prestage_subcloud(pecan.request.context, step.id)
         return views.subcloud(db_api.subcloud_get(subcloud.id))
