@@ -15,6 +15,7 @@ from oslo_config import cfg
 
 from dcmanager import drivers
 from dcmanager.common import clock as clock_module
+from dcmanager.common import logcontext
 from dcmanager.common import service
 from dcmanager.db import api as db_api
 from dcmanager.drivers import base as driver_base
@@ -32,7 +33,7 @@ def audit_one(
         return db_api.AuditResult(subcloud_id, reachable=False)
     except Exception:
         # One driver's bug must not stop the audit of every other subcloud.
-        LOG.exception("Audit of subcloud %s failed; counted as not answering", name)
+        logcontext.bind(LOG, subcloud=name).exception("Audit failed; counted as not answering")
         return db_api.AuditResult(subcloud_id, reachable=False)
     return db_api.AuditResult(
         subcloud_id,

@@ -25,6 +25,7 @@ from oslo_config import cfg
 from dcmanager import drivers
 from dcmanager.common import clock as clock_module
 from dcmanager.common import crypt
+from dcmanager.common import logcontext
 from dcmanager.common import service
 from dcmanager.common import states
 from dcmanager.db import prestage as db_prestage
@@ -193,7 +194,9 @@ class StepEngine:
         changes = []
         for row, reason in rows:
             details = f"{row.step.state}: {reason}"[: states.MAX_DETAILS]
-            LOG.error("Step %s (%s): %s", row.step.id, row.subcloud.name, reason)
+            logcontext.bind(LOG, row.step.strategy_id, row.subcloud.name, row.step.id).error(
+                "%s", reason
+            )
             changes.append(
                 worker_steps.StepChange(
                     step_id=row.step.id,
@@ -315,7 +318,7 @@ class StepEngine:
         with self._lock:
             for ctx, outcome, ok in zip(batch, outcomes, recorded, strict=True):
                 if not ok:
-                    LOG.warning("Step %s (%s) is no longer ours", ctx.step_id, ctx.subcloud_name)
+                    prestage.log_for(ctx, LOG).warning("no longer ours: another worker holds it")
                     self._steps.pop(ctx.step_id, None)
                     continue
                 self._advance(ctx, outcome, finished)
@@ -386,12 +389,8 @@ class StepEngine:
         if outcome.state in states.STEP_FINISHED:
             self._steps.pop(ctx.step_id, None)
             finished.append(FinishedStep(ctx.step_id, ctx.strategy_id, outcome.state))
-            LOG.info(
-                "Step %s (%s) ended %s%s",
-                ctx.step_id,
-                ctx.subcloud_name,
-                outcome.state,
-                f": {outcome.details}" if outcome.details else "",
+            prestage.log_for(ctx, LOG).info(
+                "ended %s%s", outcome.state, f": {outcome.details}" if outcome.details else ""
             )
         else:
             self._ready.put(ctx.step_id)

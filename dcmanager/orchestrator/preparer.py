@@ -17,6 +17,7 @@ from oslo_config import cfg
 from oslo_db import exception as db_exc
 
 from dcmanager.common import clock as clock_module
+from dcmanager.common import logcontext
 from dcmanager.common.states import PreparationState
 from dcmanager.db import prestage as db_prestage
 from dcmanager.db.sqlalchemy import models
@@ -28,6 +29,13 @@ LOG = logging.getLogger(__name__)
 INTERNAL_ERROR = "internal error while preparing the packages (see the dcmanager log)"
 # Seconds between attempts to record a preparation's outcome while the database is away.
 RECORD_RETRY_SECONDS = 1.0
+
+
+def _log(ctx: prestage.StepContext) -> logging.LoggerAdapter:
+    """The preparation belongs to the strategy (or, standalone, to the step)."""
+    if ctx.strategy_id is None:
+        return prestage.log_for(ctx, LOG)
+    return logcontext.bind(LOG, strategy=ctx.strategy_id)
 
 
 class Preparer:
@@ -112,7 +120,7 @@ class Preparer:
         except preparation.PreparationFailed as exc:
             error = exc.message
         except Exception:
-            LOG.exception("Preparing the packages of release %s failed", ctx.request.release)
+            _log(ctx).exception("Preparing the packages of release %s failed", ctx.request.release)
             error = INTERNAL_ERROR
         if ctx.strategy_id is None:
             with self._lock:
@@ -134,17 +142,12 @@ class Preparer:
                 db_prestage.preparation_finish(ctx.strategy_id, self.owner, str(state), error)
                 row = db_prestage.preparation_get(ctx.strategy_id)
             except db_exc.DBError:
-                LOG.warning("Cannot record the preparation of strategy %s yet", ctx.strategy_id)
+                _log(ctx).warning("Cannot record the preparation yet: the database is away")
                 self._stopping.wait(RECORD_RETRY_SECONDS)
                 continue
             with self._lock:
                 self._rows[ctx.strategy_id] = row
-            LOG.info(
-                "Preparation of release %s for strategy %s: %s",
-                ctx.request.release,
-                ctx.strategy_id,
-                error or "done",
-            )
+            _log(ctx).info("Preparation of release %s: %s", ctx.request.release, error or "done")
             return
 
     def forget_standalone(self, step_ids: Collection[int]) -> None:

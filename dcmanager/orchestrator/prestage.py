@@ -16,6 +16,7 @@ from oslo_config import cfg
 from oslo_db import exception as db_exc
 
 from dcmanager.common import exception
+from dcmanager.common import logcontext
 from dcmanager.common.states import MAX_DETAILS
 from dcmanager.common.states import PreparationState
 from dcmanager.common.states import StepState
@@ -71,6 +72,11 @@ class StepContext:
     prestage_versions: str | None
     unreachable_since: float | None = None
     """When (monotonic clock) the subcloud stopped answering this step, if it did."""
+
+
+def log_for(ctx: StepContext, logger: logging.Logger = LOG) -> logging.LoggerAdapter:
+    """``logger`` with the step's context on every line."""
+    return logcontext.bind(logger, ctx.strategy_id, ctx.subcloud_name, ctx.step_id)
 
 
 class Wait(enum.Enum):
@@ -292,5 +298,5 @@ def act(ctx: StepContext, env: Environment) -> Outcome:
     except exception.DCManagerException as exc:
         return fail(ctx, exc.message)
     except Exception:
-        LOG.exception("Step %s (%s) failed in %s", ctx.step_id, ctx.subcloud_name, ctx.state)
+        log_for(ctx).exception("failed in %s", ctx.state)
         return fail(ctx, "internal error (see the dcmanager log)")

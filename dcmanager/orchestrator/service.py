@@ -14,6 +14,7 @@ from oslo_config import cfg
 
 from dcmanager.common import clock as clock_module
 from dcmanager.common import context as dc_context
+from dcmanager.common import logcontext
 from dcmanager.common import rpc
 from dcmanager.common import service
 from dcmanager.common.states import STEP_ACTIVE
@@ -84,7 +85,7 @@ class Orchestrator:
             return
         if state == StrategyState.DELETING:
             db.strategy_destroy(strategy.id)
-            LOG.info("Strategy %s (%s) deleted", strategy.id, strategy.type)
+            _log(strategy.id).info("%s strategy deleted", strategy.type)
             return
         if state == StrategyState.ABORT_REQUESTED:
             strategy = db.strategy_transition(
@@ -114,7 +115,7 @@ class Orchestrator:
                 # The password is needed no more: a finished strategy cannot run again.
                 {"finished_at": self.clock.utcnow(), "owner": None, "secret": None},
             )
-            LOG.info("Strategy %s (%s) ended %s: %s", strategy.id, strategy.type, final, counts)
+            _log(strategy.id).info("%s strategy ended %s: %s", strategy.type, final, counts)
 
     def _hold(self, strategy) -> bool:
         """Whether this orchestrator drives the strategy (renewing its lease when a third
@@ -140,15 +141,9 @@ class Orchestrator:
             strategy_id, now, until, attempts, LOST_TOO_OFTEN.format(attempts=attempts)
         )
         if failed:
-            LOG.warning(
-                "Strategy %s: %d steps failed: their workers kept stopping",
-                strategy_id,
-                len(failed),
-            )
+            _log(strategy_id).warning("%d steps failed: their workers kept stopping", len(failed))
         if released:
-            LOG.warning(
-                "Strategy %s: %d steps with expired leases resumed", strategy_id, len(released)
-            )
+            _log(strategy_id).warning("%d steps with expired leases resumed", len(released))
             self._hand_out(released)
 
     def _fill_window(self, strategy_id: int, width: int, counts: dict[str, int]) -> dict:
@@ -166,6 +161,10 @@ class Orchestrator:
             self.workers.run_steps(self._context, step_ids[first : first + size])
 
 
+def _log(strategy_id: int) -> logging.LoggerAdapter:
+    return logcontext.bind(LOG, strategy=strategy_id)
+
+
 def _active(counts: dict[str, int]) -> int:
     return sum(counts.get(state, 0) for state in STEP_ACTIVE)
 
@@ -180,7 +179,7 @@ class OrchestratorEndpoint:
         self._wake()
 
     def steps_finished(self, ctxt, strategy_id: int, count: int) -> None:
-        LOG.debug("%d steps of strategy %s ended", count, strategy_id)
+        _log(strategy_id).debug("%d steps ended", count)
         self._wake()
 
 

@@ -246,7 +246,7 @@ def test_second_orchestrator_takes_over(deployment, journal):
     assert _wait_for_end(deployment) == "complete"
     _assert_every_step_complete(deployment, names)
     _assert_one_driver_at_a_time(_records(journal), names)
-    assert "Strategy 1 (prestage) ended complete" in standby.log
+    assert "[strategy=1] prestage strategy ended complete" in standby.log
     deployment.stop_all(secrets=SECRETS)
 
 
