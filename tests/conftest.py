@@ -1,5 +1,6 @@
 """Shared fixtures: configuration, migrated databases, the API app."""
 
+import os
 import socketserver
 import threading
 import wsgiref.simple_server
@@ -21,6 +22,14 @@ from dcmanager.orchestrator import service as orchestrator_service
 from dcmanager.orchestrator import worker
 from tests import databases
 from tests import releases as test_releases
+
+# Test processes (pytest-xdist, ``--numprocesses auto``): one more than the cores, since
+# many tests wait on processes, brokers and databases rather than compute.
+MAX_TEST_PROCESSES = 8
+
+
+def pytest_xdist_auto_num_workers(config) -> int:
+    return min((os.cpu_count() or 1) + 1, MAX_TEST_PROCESSES)
 
 
 @pytest.fixture

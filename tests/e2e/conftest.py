@@ -64,6 +64,10 @@ class Service:
     def stop(self, sig: int = signal.SIGINT, timeout: float = 30) -> int:
         if self.process.poll() is None:
             self.process.send_signal(sig)
+        return self.wait_stopped(sig, timeout)
+
+    def wait_stopped(self, sig: int = signal.SIGINT, timeout: float = 30) -> int:
+        """Wait for the end of a process sent ``sig``; kill it after ``timeout``."""
         try:
             return self.process.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
@@ -77,6 +81,16 @@ class Service:
         except subprocess.TimeoutExpired:
             self.process.kill()
             raise AssertionError(f"{self.name} did not exit:\n{self.log}") from None
+
+
+def stop_together(services: list[Service]) -> None:
+    """Stop every running service gracefully, signalled all at once so that they wind
+    down together; each must exit with status 0."""
+    running = [service for service in services if service.process.poll() is None]
+    for service in running:
+        service.process.send_signal(signal.SIGINT)
+    for service in running:
+        assert service.wait_stopped() == 0, service.log
 
 
 @pytest.fixture

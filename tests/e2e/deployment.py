@@ -15,6 +15,7 @@ from tests import releases as test_releases
 from tests.e2e.conftest import Service
 from tests.e2e.conftest import clean_env
 from tests.e2e.conftest import run
+from tests.e2e.conftest import stop_together
 from tests.services import free_port
 
 API = "dcmanager-api"
@@ -61,14 +62,15 @@ class Deployment:
         self.url = f"http://127.0.0.1:{self.port}"
         self.config = tmp_path / "dcmanager.conf"
         auth = "keystone" if keystone else "noauth"
-        # A private exchange, and queues that go when the processes do.
+        # A private exchange, and queues that go when the processes do (reply and fanout
+        # queues, which oslo.messaging never auto-deletes, a minute after their last use).
         self.config.write_text(
             f"[DEFAULT]\nstate_path = {tmp_path / 'state'}\nauth_strategy = {auth}\n"
             f"transport_url = {transport_url}\n"
             f"control_exchange = dcmanager-test-{uuid.uuid4().hex[:8]}\n"
             f"[api]\nbind_port = {self.port}\n"
             f"[database]\nconnection = {database_url}\n"
-            "[oslo_messaging_rabbit]\namqp_auto_delete = true\n"
+            "[oslo_messaging_rabbit]\namqp_auto_delete = true\nrabbit_transient_queues_ttl = 60\n"
             + FAST_SETTINGS
             + (keystone.authtoken_options() if keystone else "")
         )
@@ -125,10 +127,10 @@ class Deployment:
 
         Services killed on purpose (``kill -9``) are left out of the exit-status check.
         """
+        ended = [service for service in self.services if service.process.poll() is not None]
+        stop_together(self.services)
         for service in self.services:
-            if service.process.poll() is None:
-                assert service.stop() == 0, service.log
-            elif service.process.returncode != -signal.SIGKILL:
+            if service in ended and service.process.returncode != -signal.SIGKILL:
                 assert service.process.returncode == 0, service.log
             assert "Traceback" not in service.log, service.log
             for secret in secrets:

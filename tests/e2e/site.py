@@ -22,6 +22,7 @@ from tests.e2e.conftest import STARTUP_TIMEOUT
 from tests.e2e.conftest import Service
 from tests.e2e.conftest import clean_env
 from tests.e2e.conftest import run
+from tests.e2e.conftest import stop_together
 from tests.e2e.proxy import FaultProxy
 from tests.functional.strategy_helpers import wait_for
 from tests.services import free_port
@@ -163,9 +164,8 @@ class Site:
     def stop(self) -> None:
         """Stop every process gracefully; no log may hold a traceback or the password."""
         self.proxy.stop()
+        stop_together(self.services)
         for service in self.services:
-            if service.process.poll() is None:
-                assert service.stop() == 0, service.log
             assert "Traceback" not in service.log, service.log
             assert PASSWORD not in service.log, service.log_path
 

@@ -232,9 +232,19 @@ def test_cli_strategy_with_keystone_tokens(tmp_path, services, keystone, backend
             return result.stdout
 
         names = [f"sc{i:02}" for i in range(1, 13)]
-        for name in names:
-            cli("subcloud", "add", "--name", name, "--endpoint", f"simulated://{name}?delay=0.3")
-            cli("subcloud", "manage", name)
+        # Two through the CLI; the rest through the API with the same admin's token, as
+        # a script would (each CLI run is a process start and a token).
+        token = keystone.token(keystone.admin)
+        for number, name in enumerate(names):
+            endpoint = f"simulated://{name}?delay=0.3"
+            if number < 2:
+                cli("subcloud", "add", "--name", name, "--endpoint", endpoint)
+                cli("subcloud", "manage", name)
+            else:
+                deployment.call("POST", "/subclouds", {"name": name, "endpoint": endpoint}, token)
+                deployment.call(
+                    "PATCH", f"/subclouds/{name}", {"management-state": "managed"}, token
+                )
         wait_for(
             lambda: all(
                 row["availability"] == "online"

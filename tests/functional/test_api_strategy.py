@@ -1264,6 +1264,7 @@ class TestRun:
             lambda: api.get(STRATEGY, expect_errors=True).status_int == 404, what="the deletion"
         )
 
+    @pytest.mark.slow
     def test_progress_is_shown_while_transferring(self, api, roles):
         sh.add_subclouds(api, ["sc1"], "delay=2")
         post_strategy(api)

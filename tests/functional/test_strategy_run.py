@@ -264,8 +264,11 @@ def _attempts(engine) -> dict[int, int]:
     return dict(rows)
 
 
+@pytest.mark.slow
 def test_worker_restart_mid_strategy_loses_nothing(api, roles, fast_engine, db):
-    names = _start_strategy(api)
+    # Phases long enough that the steps the worker holds are still running when its
+    # RPC server has wound down (up to a second) and it gives them back.
+    names = _start_strategy(api, count=3, delay=1.5)
 
     _replace(roles, 1, worker.WorkerService(fast_engine))
     final = sh.wait_final(api)
@@ -276,6 +279,7 @@ def test_worker_restart_mid_strategy_loses_nothing(api, roles, fast_engine, db):
     assert max(_attempts(db).values()) == 2
 
 
+@pytest.mark.slow
 def test_worker_crash_mid_strategy_is_recovered_by_lease_expiry(
     api, roles, fast_engine, db, monkeypatch
 ):
