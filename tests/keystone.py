@@ -210,8 +210,8 @@ def running(directory: pathlib.Path, port: int) -> Iterator[Keystone]:
             "bootstrap",
             "--bootstrap-username",
             admin.name,
-            "--bootstrap-password",
-            admin.password,
+            # One word: a generated password may begin with "-".
+            f"--bootstrap-password={admin.password}",
             "--bootstrap-project-name",
             admin.project,
             "--bootstrap-region-id",
