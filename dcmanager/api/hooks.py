@@ -3,7 +3,6 @@
 from oslo_config import cfg
 from pecan import hooks
 
-from dcmanager.api import validation
 from dcmanager.common import context as dc_context
 from dcmanager.conf import default as default_conf
 from dcmanager.manager import rpcapi as manager_rpcapi
@@ -26,22 +25,6 @@ class ContextHook(hooks.PecanHook):
         else:
             ctx = dc_context.get_admin_context()
         state.request.context = ctx
-
-
-BINARY_CONTENT_TYPE = "application/octet-stream"
-
-
-class JsonBodyHook(hooks.PecanHook):
-    """Decode the JSON body once, before routing.
-
-    Routing decodes a JSON body to look for arguments, and pecan answers a bare 400 (or
-    fails) when that does not work; this says what is wrong instead.
-    """
-
-    def on_route(self, state) -> None:
-        if state.request.content_type != BINARY_CONTENT_TYPE:
-            # A blob upload's body is streamed to the store, never read whole.
-            validation.parse_body(state.request)
 
 
 class ServicesHook(hooks.PecanHook):

@@ -1,12 +1,15 @@
 """Input normalisation at the edge: the API turns request values into clean typed
 values once, so nothing behind it parses strings again."""
 
+import io
 import json
 import re
 from typing import Any
 
+import multipart
 import pecan
 
+from dcmanager.api import body
 from dcmanager.common import exception
 
 # Ids and counts fit in 64 bits; longer digit strings are not numbers we accept (and
@@ -14,46 +17,92 @@ from dcmanager.common import exception
 MAX_DIGITS = 18
 _INT_RE = re.compile(rf"[+-]?[0-9]{{1,{MAX_DIGITS}}}")
 
-# Where parse_body() keeps the decoded body in the WSGI environment.
+# Where json_body() keeps the decoded body in the WSGI environment.
 _BODY_KEY = "dcmanager.json_body"
+JSON_TYPES = ("application/json", "application/javascript")
+FORM_TYPE = "multipart/form-data"
+# The most fields a multipart form may have (the reference client sends a handful).
+MAX_FORM_FIELDS = 64
 
 
-def parse_body(request) -> None:
-    """Decode the request's JSON body once, before pecan routes the request.
-
-    The result, or the error it gives, is kept for :func:`json_body`.
-
-    :raises MalformedBody: the body claims to be JSON and is not (pecan would fail on it
-        while routing).
-    """
-    raw = request.body
+def _decode_json(raw: bytes) -> Any:
     if not raw or not raw.strip():
-        request.environ[_BODY_KEY] = exception.BodyRequired()
-        return
+        raise exception.BodyRequired()
     try:
-        request.environ[_BODY_KEY] = json.loads(raw.decode("utf-8"))
+        return json.loads(raw.decode("utf-8"))
     except (ValueError, UnicodeDecodeError, RecursionError) as exc:
-        error = exception.MalformedBody()
-        if request.content_type in ("application/json", "application/javascript"):
-            raise error from exc
-        request.environ[_BODY_KEY] = error
+        raise exception.MalformedBody() from exc
+
+
+def _decode_form(raw: bytes, content_type_header: str) -> dict[str, str]:
+    """A multipart/form-data body as one string per field (the first of a repeated
+    field; parts sent as files are read as text too)."""
+    if not raw.strip():
+        raise exception.BodyRequired()
+    _, options = multipart.parse_options_header(content_type_header)
+    boundary = options.get("boundary")
+    if not boundary:
+        raise exception.Invalid("Invalid multipart/form-data body: the boundary is missing")
+    fields: dict[str, str] = {}
+    try:
+        parser = multipart.MultipartParser(
+            io.BytesIO(raw),
+            boundary,
+            content_length=len(raw),
+            part_limit=MAX_FORM_FIELDS,
+            memory_limit=len(raw) + 1,
+            spool_limit=len(raw) + 1,
+            disk_limit=0,
+            strict=True,
+        )
+        for part in parser:
+            fields.setdefault(part.name, part.raw.decode("utf-8"))
+    except (multipart.MultipartError, UnicodeDecodeError) as exc:
+        raise exception.Invalid(f"Invalid multipart/form-data body: {exc}") from exc
+    if not fields:
+        raise exception.BodyRequired()
+    return fields
+
+
+def _body(allow_form: bool) -> Any:
+    environ = pecan.request.environ
+    if _BODY_KEY not in environ:
+        pending = body.pending(environ)
+        try:
+            raw = pending.read()
+            if allow_form and pending.content_type == FORM_TYPE:
+                environ[_BODY_KEY] = _decode_form(raw, pending.content_type_header)
+            else:
+                environ[_BODY_KEY] = _decode_json(raw)
+        except exception.DCManagerException as exc:
+            environ[_BODY_KEY] = exc
+    found = environ[_BODY_KEY]
+    if isinstance(found, exception.DCManagerException):
+        raise found
+    if not isinstance(found, dict):
+        raise exception.MalformedBody()
+    return found
 
 
 def json_body() -> dict[str, Any]:
-    """The request's JSON object.
+    """The request's JSON object, read now (call it after the policy check).
 
     :raises BodyRequired: the body is empty.
     :raises MalformedBody: the body is not a JSON object.
+    :raises BodyTooLarge: the body is longer than the route allows.
     """
-    body = pecan.request.environ.get(_BODY_KEY)
-    if body is None:
-        parse_body(pecan.request)
-        body = pecan.request.environ[_BODY_KEY]
-    if isinstance(body, exception.DCManagerException):
-        raise body
-    if not isinstance(body, dict):
-        raise exception.MalformedBody()
-    return body
+    return _body(allow_form=False)
+
+
+def json_or_form_body() -> dict[str, Any]:
+    """The request's JSON object, or its multipart/form-data fields as strings (how
+    StarlingX's client sends updates and prestage requests); the same values follow,
+    since every check accepts strings where a client may send them.
+
+    :raises Invalid: as :func:`json_body`, and a form without a boundary or that does
+        not parse.
+    """
+    return _body(allow_form=True)
 
 
 def parse_bool(value: Any, field: str) -> bool:

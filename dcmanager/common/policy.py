@@ -31,6 +31,17 @@ def reset() -> None:
         _ENFORCER = None
 
 
+def authorize_any(rules: list[str], context: dc_context.RequestContext) -> None:
+    """Check that ``context`` may perform at least one of ``rules`` (before reading a
+    request that names which).
+
+    :raises PolicyNotAuthorized: it may perform none of them.
+    """
+    enforcer = get_enforcer()
+    if not any(enforcer.authorize(rule, {}, context, do_raise=False) for rule in rules):
+        raise exception.PolicyNotAuthorized(action=" or ".join(rules))
+
+
 def authorize(rule: str, context: dc_context.RequestContext, target: dict | None = None) -> None:
     """:raises PolicyNotAuthorized: ``context`` may not perform ``rule``."""
     try:

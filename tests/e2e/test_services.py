@@ -1,5 +1,6 @@
 """The console scripts as real processes: embedded mode, manage, and the API service."""
 
+import http.client
 import json
 import os
 import signal
@@ -87,6 +88,34 @@ def test_port_in_use_is_a_clear_error(tmp_path, services):
     assert "Traceback" not in second.log
 
 
+def _post_chunked(port: int, path: str, body: bytes) -> tuple[int, dict]:
+    """POST ``body`` in chunks, with no Content-Length (as streaming clients send)."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    try:
+        pieces = [body[i : i + 1000] for i in range(0, len(body), 1000)]
+        connection.request(
+            "POST",
+            path,
+            body=iter(pieces),
+            headers={"Content-Type": "application/json"},
+            encode_chunked=True,
+        )
+        response = connection.getresponse()
+        return response.status, json.loads(response.read())
+    finally:
+        connection.close()
+
+
+def _chunked_bodies_are_read_up_to_the_limit(port: int) -> None:
+    status, group = _post_chunked(port, "/v1.0/subcloud-groups", b'{"name": "chunked"}')
+    assert (status, group["name"]) == (200, "chunked")
+    padding = "x" * 200_000  # over [oslo_middleware] max_request_body_size
+    status, error = _post_chunked(
+        port, "/v1.0/subcloud-groups", json.dumps({"name": "big", "pad": padding}).encode()
+    )
+    assert (status, error["message"]) == (413, "Request is too large.")
+
+
 def _write_config(tmp_path, connection: str, port: int) -> str:
     path = tmp_path / "dcmanager.conf"
     path.write_text(
@@ -124,6 +153,7 @@ def test_manage_and_api_service_with_a_config_file(tmp_path, services, backend):
         assert added.returncode == 0, added.stderr
         listed = run("dcmanager", "subcloud-group", "list", "-f", "json", env=cli_env)
         assert [g["name"] for g in json.loads(listed.stdout)] == ["Default", "edge"]
+        _chunked_bodies_are_read_up_to_the_limit(port)
 
         assert api.stop(signal.SIGTERM) == 0
         assert "dcmanager-api stopped" in api.log
@@ -189,6 +219,7 @@ def test_api_under_gunicorn(tmp_path, services):
     assert "not found" in missing.stderr.lower(), missing.stderr
     listed = run("dcmanager", "subcloud-group", "list", "-f", "json", env=cli_env)
     assert [g["name"] for g in json.loads(listed.stdout)] == ["Default", "edge"]
+    _chunked_bodies_are_read_up_to_the_limit(port)
 
     assert server.stop(signal.SIGTERM) == 0
     assert "Traceback" not in server.log, server.log

@@ -10,9 +10,9 @@ from http import HTTPStatus
 import pytest
 import webtest
 from keystonemiddleware import opts as keystone_opts
-from oslo_middleware import sizelimit
 
 from dcmanager.api import app as api_app
+from dcmanager.api import body
 from dcmanager.common import exception
 from dcmanager.db import api as db_api
 
@@ -67,7 +67,7 @@ def populated(api):
 
 
 def _small_limit_app(conf) -> webtest.TestApp:
-    conf.register_opts(sizelimit.OPTS, group="oslo_middleware")
+    body.register_opts(conf)
     conf.set_override("max_request_body_size", BODY_LIMIT, group="oslo_middleware")
     return webtest.TestApp(api_app.setup_app(conf))
 
@@ -485,10 +485,10 @@ class TestErrorShape:
         assert "Traceback" not in resp.text
 
     def test_error_escaping_the_middleware_is_a_json_500_with_a_request_id(self, api, monkeypatch):
-        def broken(self, name):
+        def broken(self, method, path):
             raise RuntimeError("secret internals")
 
-        monkeypatch.setattr(sizelimit.RequestBodySizeLimiter, "_conf_get", broken)
+        monkeypatch.setattr(body.BodyGate, "_limit", broken)
 
         resp = api.get("/v1.0/subclouds", expect_errors=True)
 

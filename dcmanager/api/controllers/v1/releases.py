@@ -14,8 +14,8 @@ import os
 import pecan
 import webob
 
+from dcmanager.api import body
 from dcmanager.api import errors
-from dcmanager.api import hooks
 from dcmanager.api import validation
 from dcmanager.api import views
 from dcmanager.api.controllers import base
@@ -31,7 +31,7 @@ LOG = logging.getLogger(__name__)
 
 POLICY = "dc_api:releases:%s"
 BLOB_POLICY = "dc_api:blobs:%s"
-BLOB_CONTENT_TYPE = hooks.BINARY_CONTENT_TYPE
+BLOB_CONTENT_TYPE = "application/octet-stream"
 BLOB_METHODS = "GET, HEAD, PUT"
 # How many missing blobs an error names before it only counts the rest.
 NAMED_MISSING = 5
@@ -196,9 +196,10 @@ class BlobsController(base.ResourceController):
         digest = _digest(self._blob_ref(path))
         _authorize(BLOB_POLICY, "upload")
         request = pecan.request
-        if request.content_type != BLOB_CONTENT_TYPE:
+        upload = body.pending(request.environ)
+        if upload.content_type != BLOB_CONTENT_TYPE:
             raise exception.Invalid(f"A blob is sent as {BLOB_CONTENT_TYPE}")
-        size = request.content_length
+        size = upload.length
         if size is None:
             raise exception.Invalid("A blob upload needs a Content-Length")
         if size > request.conf.prestage.max_blob_bytes:
@@ -207,7 +208,7 @@ class BlobsController(base.ResourceController):
                 f"({request.conf.prestage.max_blob_bytes} bytes)"
             )
         try:
-            created = blob_store().put(digest, request.body_file, size)
+            created = blob_store().put(digest, upload.stream_declared(), size)
         except store.BlobError as exc:
             raise exception.Invalid(f"Blob {digest} refused: {exc}") from exc
         pecan.response.status = 201 if created else 200

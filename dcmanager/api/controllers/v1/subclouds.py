@@ -51,7 +51,7 @@ class SubcloudsController(base.ResourceController):
         ref = self.item_ref(path)
         _authorize("modify")
         subcloud = db_api.subcloud_get(validation.parse_ref(ref))
-        values = schema.validate_update(validation.json_body())
+        values = schema.validate_update(validation.json_or_form_body())
         return views.subcloud(db_api.subcloud_update(subcloud.id, values))
 
     def _prestage(self, ref: str) -> dict:
@@ -59,7 +59,7 @@ class SubcloudsController(base.ResourceController):
         _authorize("prestage")
         subcloud = db_api.subcloud_get(validation.parse_ref(ref))
         conf = pecan.request.conf
-        args = strategy_schema.validate_standalone(validation.json_body(), planning.LOOKUPS)
+        args = strategy_schema.validate_standalone(validation.json_or_form_body(), planning.LOOKUPS)
         planning.check_standalone(subcloud)
         now, until = clock.lease(clock.SYSTEM, conf.orchestrator.step_lease_seconds)
         step = db_prestage.standalone_step_create(

@@ -49,6 +49,8 @@ class ActionsController:
     @index.when(method="POST", template="json")
     def index_post(self, *path: str, **query: str) -> dict:
         _no_deeper(path)
+        # Whether the caller may act at all, before the body says how.
+        policy.authorize_any([POLICY % action for action in schema.ACTIONS], pecan.request.context)
         action = schema.validate_action(validation.json_body())
         _authorize(action)
         strategy = _current_strategy()
