@@ -155,7 +155,9 @@ class Bench:
         wait("the API", lambda: answers(url + "/"), 60)
         return url, process
 
-    def agents(self, api: str, count: int, first: int = 1) -> list[tuple[str, subprocess.Popen]]:
+    def agents(
+        self, api: str, registry_url: str, count: int, first: int = 1
+    ) -> list[tuple[str, subprocess.Popen]]:
         hashed = passwords.hash_password(PASSWORD.encode())
         started = []
         for number in range(first, first + count):
@@ -166,7 +168,8 @@ class Bench:
                 out.write(
                     f"[agent]\nbind_port = {port}\nstate_dir = {self.work}/{name}\n"
                     f"sysadmin_password_hash = {hashed}\nauth_strategy = token\n"
-                    f"auth_token = {TOKEN}\n[DEFAULT]\ndebug = false\n"
+                    f"auth_token = {TOKEN}\nrepository_urls = {api}\n"
+                    f"registry_urls = {registry_url}\n[DEFAULT]\ndebug = false\n"
                 )
             process = self.spawn("dcmanager-agent", "--config-file", config, log=f"{name}.log")
             wait(name, lambda port=port: answers(f"http://127.0.0.1:{port}/"), 30)
@@ -337,7 +340,7 @@ def one_run(bench: Bench, registry, args, run: int) -> dict[str, float]:
     total = sum(sizes.values()) + image_bytes
 
     if args.cap or args.total_cap:
-        bench.agents(api, args.agents)
+        bench.agents(api, registry.url, args.agents)
         seconds = bench.prestage(api, "25.09", args.agents)
         if args.total_cap:
             # The API's cap holds for package files only (images come from the registry).
@@ -354,7 +357,7 @@ def one_run(bench: Bench, registry, args, run: int) -> dict[str, float]:
         )
         return {"rate_mib_s": rate, "share_of_cap_pct": rate / cap * 100}
 
-    agents = bench.agents(api, args.agents)
+    agents = bench.agents(api, registry.url, args.agents)
     servers = [controller.pid, registry.process.pid]
     clients = [p.pid for _, p in agents]
     servers_before, clients_before = cpu_seconds(servers), cpu_seconds(clients)

@@ -2,6 +2,7 @@
 record, and the sysadmin password checked against ``[agent] sysadmin_password_hash``."""
 
 import hmac
+import math
 import os
 import re
 import threading
@@ -26,18 +27,23 @@ class Refused(Exception):
         self.status = status
 
 
-def parse(body: Any, trusted: list[str]) -> records.Record:
+def parse(body: Any, repositories: list[str], registries: list[str]) -> records.Record:
     """The operation ``body`` asks for (not yet running, with no password).
 
-    :param trusted: the controllers the agent may fetch from (``[agent] repository_urls``;
-        empty: any).
-    :raises Refused: the body is malformed; the message names every bad field.
+    :param repositories: the controllers the agent may fetch from (``[agent]
+        repository_urls``).
+    :param registries: the registries it may pull from (``[agent] registry_urls``).
+    :raises Refused: the body is malformed (400; the message names every bad field), or
+        names a controller or registry the agent does not trust (403).
     """
     if not isinstance(body, dict):
         raise Refused("the body must be a JSON object")
-    problems = _problems(body, trusted)
+    problems = _problems(body)
     if problems:
         raise Refused("; ".join(problems))
+    _check_trusted(body["repository_url"], repositories, "repository_url", "repository_urls")
+    if body.get("registry_url"):
+        _check_trusted(body["registry_url"], registries, "registry_url", "registry_urls")
     return records.Record(
         id=body["id"],
         kind=body["kind"],
@@ -48,7 +54,17 @@ def parse(body: Any, trusted: list[str]) -> records.Record:
     )
 
 
-def _problems(body: dict[str, Any], trusted: list[str]) -> list[str]:
+def _check_trusted(url: str, trusted: list[str], field: str, option: str) -> None:
+    """:raises Refused: (403) ``url`` is not one of ``trusted``."""
+    if not trusted:
+        raise Refused(
+            f"the agent trusts no URL for '{field}' yet: set [agent] {option}", status=403
+        )
+    if url.rstrip("/") not in {entry.rstrip("/") for entry in trusted}:
+        raise Refused(f"'{field}' is not one this agent trusts ([agent] {option})", status=403)
+
+
+def _problems(body: dict[str, Any]) -> list[str]:
     problems = []
     for name in ("id", "kind", "release", "repository_url"):
         if not isinstance(body.get(name), str) or not body[name]:
@@ -69,15 +85,12 @@ def _problems(body: dict[str, Any], trusted: list[str]) -> list[str]:
             or urllib.parse.urlsplit(value).scheme not in ("http", "https")
         ):
             problems.append(f"'{name}' must be an http(s) URL")
-    trusted = [url.rstrip("/") for url in trusted]
-    repository = body.get("repository_url")
-    if trusted and isinstance(repository, str) and repository.rstrip("/") not in trusted:
-        problems.append(
-            "'repository_url' is not a controller this agent fetches from ([agent] repository_urls)"
-        )
     bandwidth = body.get("max_bandwidth")
     if bandwidth is not None and (
-        isinstance(bandwidth, bool) or not isinstance(bandwidth, (int, float)) or bandwidth <= 0
+        isinstance(bandwidth, bool)
+        or not isinstance(bandwidth, (int, float))
+        or not math.isfinite(bandwidth)
+        or bandwidth <= 0
     ):
         problems.append("'max_bandwidth' must be a positive number of bytes per second")
     return problems

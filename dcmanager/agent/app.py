@@ -60,6 +60,14 @@ class AgentApp:
 
     @webob.dec.wsgify
     def __call__(self, request: webob.Request) -> webob.Response:
+        try:
+            return self._dispatch(request)
+        except Exception:
+            # A bug must still answer as the API does: JSON, and no traceback.
+            LOG.exception("%s %s failed", request.method, request.path_info)
+            return _error(500, "internal error (see the agent's log)")
+
+    def _dispatch(self, request: webob.Request) -> webob.Response:
         parts = [p for p in request.path_info.split("/") if p]
         if not parts:
             if request.method != "GET":
@@ -92,8 +100,8 @@ class AgentApp:
             return _error(400, f"the body must be JSON of at most {MAX_BODY_BYTES} bytes")
         try:
             body = json.loads(request.body)
-        except ValueError:
-            return _error(400, "the body is not JSON")
+        except (ValueError, RecursionError):
+            return _error(400, "the body is not JSON (or nests too deeply)")
         try:
             record, created = self.agent.start(body)
         except admission.Refused as exc:

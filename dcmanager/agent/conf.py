@@ -76,8 +76,15 @@ opts = [
         default=[],
         help="The system controller URLs (as in its [prestage] repository_url) this agent "
         "fetches releases from, and sends its [controller] credentials to; an "
-        "operation naming another is refused. Required when [controller] has "
-        "credentials; empty otherwise means any.",
+        "operation naming another is refused (403). Empty: every operation is refused "
+        "until it is set. Required to start when [controller] has credentials.",
+    ),
+    cfg.ListOpt(
+        "registry_urls",
+        default=[],
+        help="The container registries (as in the controller's [prestage] registry_url) "
+        "this agent pulls images from; an operation naming another is refused (403). "
+        "Empty: no images are pulled.",
     ),
     cfg.IntOpt(
         "download_concurrency",

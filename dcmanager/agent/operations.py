@@ -107,7 +107,9 @@ class Agent:
         :raises admission.Refused: the request is malformed, its password does not
             match, its id runs for another release, or the record cannot be written.
         """
-        request = admission.parse(body, self.conf.agent.repository_urls)
+        request = admission.parse(
+            body, self.conf.agent.repository_urls, self.conf.agent.registry_urls
+        )
         self._passwords.check(body.get("sysadmin_password"))
         with self._lock:
             existing = self._records.get(request.id)

@@ -142,6 +142,8 @@ def _check(conf: cfg.ConfigOpts) -> None:
             raise agent_app.ConfigError(f"[agent] sysadmin_password_hash is {exc}") from None
     else:
         LOG.warning("[agent] sysadmin_password_hash is not set: every prestage will be refused")
+    if not conf.agent.repository_urls:
+        LOG.warning("[agent] repository_urls is not set: every prestage will be refused")
     if conf.controller.auth_type and not conf.agent.repository_urls:
         raise agent_app.ConfigError(
             "[controller] credentials need [agent] repository_urls: the controllers the "

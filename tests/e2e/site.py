@@ -67,7 +67,10 @@ class Agent:
             f"[agent]\nbind_port = {self.port}\nstate_dir = {self.state}\n"
             f"sysadmin_password_hash = {_PASSWORD_HASH}\n"
             f"auth_strategy = token\nauth_token = {AGENT_TOKEN}\n"
-            "request_timeout = 5\n" + extra
+            f"repository_urls = {site.proxy.url}\n"
+            + (f"registry_urls = {site.registry_url}\n" if site.registry_url else "")
+            + "request_timeout = 5\n"
+            + extra
         )
         self.service: Service | None = None
         self._starts = 0
@@ -125,6 +128,7 @@ class Site:
             test calls it as the admin); otherwise it runs with noauth.
         """
         self.keystone = keystone
+        self.registry_url = registry_url
         self.tmp_path = tmp_path
         self.services = services
         self.port = free_port()

@@ -422,8 +422,7 @@ def test_agents_read_a_keystone_protected_store_as_a_reader(tmp_path, services, 
         f"project_name = {viewer.project}\nuser_domain_name = Default\n"
         "project_domain_name = Default\n"
     )
-    # The credentials go to this controller only.
-    reader = f"repository_urls = {site.proxy.url}\n" + reader
+    # The credentials go to this controller only: the one [agent] repository_urls names.
     anonymous, with_reader = site.add_agents(1) + site.add_agents(1, extra=reader)
 
     steps = site.prestage("25.09")

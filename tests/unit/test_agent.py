@@ -22,6 +22,8 @@ from tests.clock import FakeClock
 
 TOKEN = "a-shared-token-of-some-length"
 PASSWORD_HASH = passwords.hash_password(b"Li69nux*")
+REPOSITORY = "http://127.0.0.1:1"
+REGISTRY = "http://127.0.0.1:2"
 
 
 @pytest.fixture
@@ -33,6 +35,8 @@ def agent_conf_(tmp_path):
     conf.set_override("sysadmin_password_hash", PASSWORD_HASH, group="agent")
     conf.set_override("auth_strategy", "token", group="agent")
     conf.set_override("auth_token", TOKEN, group="agent")
+    conf.set_override("repository_urls", [REPOSITORY], group="agent")
+    conf.set_override("registry_urls", [REGISTRY], group="agent")
     yield conf
     # Overrides stick to the option objects, which every ConfigOpts here shares.
     for opt in agent_conf.opts:
@@ -252,7 +256,7 @@ GOOD = {
     "id": "12:packages",
     "kind": "packages",
     "release": "25.09",
-    "repository_url": "http://127.0.0.1:1",
+    "repository_url": REPOSITORY,
     "sysadmin_password": "Li69nux*",
 }
 
@@ -275,6 +279,8 @@ GOOD = {
         ({"max_bandwidth": 0}, "'max_bandwidth' must be a positive number"),
         ({"max_bandwidth": True}, "'max_bandwidth' must be a positive number"),
         ({"max_bandwidth": "fast"}, "'max_bandwidth' must be a positive number"),
+        ({"max_bandwidth": float("nan")}, "'max_bandwidth' must be a positive number"),
+        ({"max_bandwidth": float("inf")}, "'max_bandwidth' must be a positive number"),
     ],
 )
 def test_malformed_operations_get_400_naming_the_field(app, agent, change, message):
@@ -284,14 +290,59 @@ def test_malformed_operations_get_400_naming_the_field(app, agent, change, messa
     assert agent.get(GOOD["id"]) is None
 
 
-def test_only_trusted_repositories_when_the_agent_names_them(app, agent, agent_conf_):
+def test_only_trusted_repositories(app, agent, agent_conf_):
     agent_conf_.set_override(
         "repository_urls", ["http://10.0.0.2:8119/", "http://10.0.0.3:8119"], group="agent"
     )
     status, body = _call(app, "POST", "/v1/operations", GOOD)
-    assert status == 400
-    assert "not a controller this agent fetches from" in body["error"]
+    assert status == 403
+    assert (
+        body["error"] == "'repository_url' is not one this agent trusts ([agent] repository_urls)"
+    )
     assert agent.get(GOOD["id"]) is None
+
+
+def test_no_repository_is_trusted_until_one_is_configured(app, agent, agent_conf_):
+    agent_conf_.clear_override("repository_urls", group="agent")
+    status, body = _call(app, "POST", "/v1/operations", GOOD)
+    assert status == 403
+    assert body["error"] == (
+        "the agent trusts no URL for 'repository_url' yet: set [agent] repository_urls"
+    )
+    assert agent.get(GOOD["id"]) is None
+
+
+@pytest.mark.parametrize(
+    ("trusted", "message"),
+    [
+        ([], "the agent trusts no URL for 'registry_url' yet: set [agent] registry_urls"),
+        (
+            ["http://10.0.0.9:5000"],
+            "'registry_url' is not one this agent trusts ([agent] registry_urls)",
+        ),
+    ],
+)
+def test_only_trusted_registries(app, agent, agent_conf_, trusted, message):
+    agent_conf_.set_override("registry_urls", trusted, group="agent")
+    request = {**GOOD, "id": "12:images", "kind": "images", "registry_url": REGISTRY}
+    status, body = _call(app, "POST", "/v1/operations", request)
+    assert (status, body["error"]) == (403, message)
+    assert agent.get(request["id"]) is None
+
+
+def test_json_nested_beyond_the_parser_is_400_not_500(app):
+    status, body = _call(app, "POST", "/v1/operations", raw=b"[" * 100_000 + b"]" * 100_000)
+    assert status == 400
+    assert "JSON" in body["error"]
+
+
+def test_a_bug_is_a_json_500_without_a_traceback(app, agent, monkeypatch):
+    def broken(body):
+        raise RuntimeError("secret internals")
+
+    monkeypatch.setattr(agent, "start", broken)
+    status, body = _call(app, "POST", "/v1/operations", GOOD)
+    assert (status, body) == (500, {"error": "internal error (see the agent's log)"})
 
 
 @pytest.mark.parametrize("raw", [b"{", b"[]", b'"x"', b"null"])
@@ -370,6 +421,7 @@ def test_tls_needs_both_files_and_files_that_load(agent_conf_, tmp_path):
 
 def test_controller_credentials_need_the_controllers_they_may_go_to(agent_conf_):
     agent_conf_.set_override("auth_type", "password", group="controller")
+    agent_conf_.clear_override("repository_urls", group="agent")
     try:
         with pytest.raises(agent_app.ConfigError, match="need \\[agent\\] repository_urls"):
             agent_cmd._check(agent_conf_)
