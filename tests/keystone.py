@@ -9,7 +9,9 @@ the tests need:
 - ``admin`` (role ``admin`` on project ``admin``, from ``keystone-manage bootstrap``);
 - ``viewer`` (role ``reader`` on project ``admin``);
 - ``dcmanager`` (role ``service`` on project ``service``): the API's service user, which
-  keystonemiddleware uses to validate tokens.
+  keystonemiddleware uses to validate tokens;
+- ``outsider`` (role ``admin`` on project ``tenant1``): an admin of another project,
+  who is no admin of the fleet.
 """
 
 import contextlib
@@ -90,6 +92,7 @@ class Keystone:
     admin: User
     viewer: User
     service: User
+    outsider: User
 
     def token(self, user: User) -> str:
         """A new project-scoped token for the user."""
@@ -257,9 +260,11 @@ def running(directory: pathlib.Path, port: int) -> Iterator[Keystone]:
             admin=admin,
             viewer=User("viewer", secrets.token_urlsafe(12), "admin"),
             service=User("dcmanager", secrets.token_urlsafe(12), "service"),
+            outsider=User("outsider", secrets.token_urlsafe(12), "tenant1"),
         )
         keystone.add_user(keystone.viewer, "reader")
         keystone.add_user(keystone.service, "service")
+        keystone.add_user(keystone.outsider, "admin")
         yield keystone
     finally:
         # uWSGI's workers go with their master (its own process group).

@@ -26,6 +26,7 @@ def _secrets(keystone) -> tuple[str, ...]:
         keystone.admin.password,
         keystone.viewer.password,
         keystone.service.password,
+        keystone.outsider.password,
     )
 
 
@@ -126,6 +127,17 @@ class TestAuthMatrix:
         assert answer["code"] == 403
         assert "not allowed" in answer["message"] or "policy" in answer["message"].lower()
         assert sqlite_deployment.call("GET", "/subclouds", token=token) == before
+
+    @pytest.mark.parametrize(("method", "path", "body"), [("GET", "/subclouds", None), *WRITES])
+    def test_an_admin_of_another_project_may_do_nothing(
+        self, sqlite_deployment, keystone, method, path, body
+    ):
+        before = sqlite_deployment.call("GET", "/subclouds", token=keystone.token(keystone.admin))
+        token = keystone.token(keystone.outsider)
+        status, answer = _status(sqlite_deployment, method, path, body, token=token)
+        assert (status, answer["code"]) == (403, 403), answer
+        after = sqlite_deployment.call("GET", "/subclouds", token=keystone.token(keystone.admin))
+        assert after == before
 
     def test_admin_may_write(self, sqlite_deployment, keystone):
         token = keystone.token(keystone.admin)

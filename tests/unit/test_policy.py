@@ -1,4 +1,5 @@
-"""Default policies: reads need reader, writes need admin or configurator."""
+"""Default policies: reads need reader, writes need admin or configurator, in a system
+project (admin or services) or with a system-scoped token."""
 
 import pytest
 
@@ -14,8 +15,10 @@ WRITE_RULES = [
 ]
 
 
-def _ctx(*roles: str) -> dc_context.RequestContext:
-    return dc_context.RequestContext(user_id="u", project_id="p", roles=list(roles))
+def _ctx(*roles: str, project: str = "admin") -> dc_context.RequestContext:
+    return dc_context.RequestContext(
+        user_id="u", project_id="p", project_name=project, roles=list(roles)
+    )
 
 
 @pytest.mark.parametrize("rule", READ_RULES + WRITE_RULES)
@@ -59,3 +62,16 @@ def test_policy_file_overrides_defaults(conf, tmp_path):
             policy.authorize("dc_api:subclouds:get", _ctx("reader"))
     finally:
         conf.clear_override("policy_file", group="oslo_policy")
+
+
+@pytest.mark.parametrize("rule", READ_RULES + WRITE_RULES)
+def test_an_admin_of_another_project_is_no_admin_here(conf, rule):
+    with pytest.raises(exception.PolicyNotAuthorized):
+        policy.authorize(rule, _ctx("admin", "reader", project="tenant1"))
+
+
+@pytest.mark.parametrize("rule", READ_RULES + WRITE_RULES)
+def test_the_services_project_and_system_scope_count(conf, rule):
+    policy.authorize(rule, _ctx("admin", project="services"))
+    system = dc_context.RequestContext(user_id="u", roles=["admin"], system_scope="all")
+    policy.authorize(rule, system)
