@@ -16,6 +16,8 @@ def timestamp(value: datetime.datetime | None) -> str | None:
 
 
 def subcloud(sc: models.Subcloud) -> dict[str, Any]:
+    """Every key StarlingX's client reads, null where dcmanager keeps nothing (its
+    client builds a subcloud from a fixed set of keys and fails on a missing one)."""
     return {
         "id": sc.id,
         "name": sc.name,
@@ -26,14 +28,42 @@ def subcloud(sc: models.Subcloud) -> dict[str, Any]:
         "availability-status": sc.availability_status,
         "deploy-status": sc.deploy_status,
         "backup-status": sc.backup_status,
+        "backup-datetime": None,
         "prestage-status": sc.prestage_status,
         "prestage-versions": sc.prestage_versions,
+        "prestage-software-version": sc.prestage_software_version,
         "error-description": sc.error_description,
         "region-name": sc.region_name,
+        "management-subnet": sc.management_subnet,
+        "management-start-ip": sc.management_start_ip,
+        "management-end-ip": sc.management_end_ip,
+        "management-gateway-ip": sc.management_gateway_ip,
+        "systemcontroller-gateway-ip": sc.systemcontroller_gateway_ip,
+        "openstack-installed": None,
+        "data_install": None,
+        "data_upgrade": None,
         "group_id": sc.group_id,
+        "peer_group_id": None,
+        "rehome_data": None,
+        "sync_status": None,
+        "endpoint_sync_status": [],
         "endpoint": redaction.redact_url(sc.endpoint),
         "created-at": timestamp(sc.created_at),
         "updated-at": timestamp(sc.updated_at),
+    }
+
+
+UNAVAILABLE = "unavailable"
+UNKNOWN = "unknown"
+
+
+def subcloud_detail(sc: models.Subcloud) -> dict[str, Any]:
+    """A subcloud with what ``subcloud show --detail`` reads besides."""
+    return {
+        **subcloud(sc),
+        "oam_floating_ip": UNAVAILABLE,
+        "deploy_config_sync_status": UNKNOWN,
+        "region_name": sc.region_name,
     }
 
 

@@ -59,17 +59,42 @@ class StepNotFound(exception.NotFound):
 # Strategies.
 
 
+class SubcloudsBusy(exception.Conflict):
+    msg_fmt = "Every subcloud the strategy would run on is prestaging on its own"
+
+
 @oslo_db_api.retry_on_deadlock
-def strategy_create(values: dict[str, Any], steps: Sequence[dict[str, Any]]) -> models.Strategy:
+def strategy_create(
+    values: dict[str, Any], steps: Sequence[dict[str, Any]], busy_details: str
+) -> models.Strategy:
     """Create the strategy and all its steps in one transaction.
+
+    The subclouds of its initial steps are locked first (in id order), as a standalone
+    prestage locks its subcloud: one whose standalone prestage started meanwhile gets a
+    ``skipped`` step with ``busy_details`` instead, so a subcloud is never both in a
+    strategy and prestaging on its own.
 
     :param values: strategy columns (type, apply type, max parallel, ...).
     :param steps: per step ``subcloud_id``, ``state`` (initial or skipped), ``details``.
     :raises StrategyExists: a strategy (of any type) already exists.
+    :raises SubcloudsBusy: every initial step's subcloud is prestaging on its own.
     """
     strategy = models.Strategy(slot=1, state=str(states.StrategyState.INITIAL), **values)
+    initial = str(states.StepState.INITIAL)
     try:
         with session.writer() as db:
+            busy = _prestaging_on_their_own(
+                db, [step["subcloud_id"] for step in steps if step["state"] == initial]
+            )
+            if busy:
+                steps = [
+                    {**step, "state": str(states.StepState.SKIPPED), "details": busy_details}
+                    if step["subcloud_id"] in busy and step["state"] == initial
+                    else step
+                    for step in steps
+                ]
+                if not any(step["state"] == initial for step in steps):
+                    raise SubcloudsBusy()
             db.add(strategy)
             db.flush()
             now = models.utcnow()
@@ -92,6 +117,19 @@ def strategy_create(values: dict[str, Any], steps: Sequence[dict[str, Any]]) -> 
         existing = strategy_get()
         raise StrategyExists(type=existing.type) from exc
     return strategy
+
+
+def _prestaging_on_their_own(db, subcloud_ids: list[int]) -> set[int]:
+    """Lock these subclouds' rows; those prestaging (a standalone prestage)."""
+    if not subcloud_ids:
+        return set()
+    rows = db.execute(
+        select(models.Subcloud.id, models.Subcloud.prestage_status)
+        .where(models.Subcloud.id.in_(subcloud_ids))
+        .order_by(models.Subcloud.id)
+        .with_for_update()
+    ).all()
+    return {row.id for row in rows if row.prestage_status == str(PrestageStatus.PRESTAGING)}
 
 
 def strategy_get(strategy_type: str | None = None) -> models.Strategy:

@@ -59,35 +59,35 @@ def standalone_step_create(
     now: datetime.datetime,
     lease_until: datetime.datetime,
 ) -> models.StrategyStep:
-    """Start a standalone prestage of one subcloud, atomically refused while a strategy
-    holds the subcloud or it is already prestaging.
+    """Start a standalone prestage of one subcloud, refused while a strategy holds the
+    subcloud or it is already prestaging.
+
+    The subcloud's row is locked first, as a strategy's creation locks the rows of the
+    subclouds it takes: of the two, the second sees what the first committed (its
+    checks are statements after the lock, which read what is committed then).
 
     :raises SubcloudBusy: either of those.
     """
     with session.writer() as db:
-        result = db.execute(
+        subcloud = db.scalars(
+            select(models.Subcloud).where(models.Subcloud.id == subcloud_id).with_for_update()
+        ).first()
+        if subcloud is None:
+            raise exception.SubcloudNotFound()
+        if subcloud.prestage_status == str(PrestageStatus.PRESTAGING):
+            raise SubcloudBusy(name=subcloud.name, reason="is already prestaging")
+        if db.scalar(select(_held_by_strategy(subcloud_id))):
+            raise SubcloudBusy(name=subcloud.name, reason="is part of the current strategy")
+        db.execute(
             update(models.Subcloud)
             .where(models.Subcloud.id == subcloud_id)
-            .where(
-                or_(
-                    models.Subcloud.prestage_status.is_(None),
-                    models.Subcloud.prestage_status != str(PrestageStatus.PRESTAGING),
-                )
-            )
-            .where(~_held_by_strategy(subcloud_id))
             .values(
                 prestage_status=str(PrestageStatus.PRESTAGING),
+                prestage_software_version=extra_args.get("prestage-software-version"),
                 error_description=None,
                 updated_at=now,
             )
         )
-        subcloud = db.get(models.Subcloud, subcloud_id)
-        if result.rowcount != 1:
-            if subcloud is None:
-                raise exception.SubcloudNotFound()
-            if subcloud.prestage_status == str(PrestageStatus.PRESTAGING):
-                raise SubcloudBusy(name=subcloud.name, reason="is already prestaging")
-            raise SubcloudBusy(name=subcloud.name, reason="is part of the current strategy")
         step = Step(
             strategy_id=None,
             subcloud_id=subcloud_id,

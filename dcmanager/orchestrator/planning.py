@@ -9,6 +9,7 @@ from typing import Any
 from dcmanager.common import exception
 from dcmanager.common.states import StepState
 from dcmanager.db import api as db_api
+from dcmanager.db import orchestration as db_orchestration
 from dcmanager.db import releases as db_releases
 from dcmanager.db.sqlalchemy import models
 from dcmanager.orchestrator import prestage
@@ -81,6 +82,27 @@ def plan_steps(group_id: int | None, cloud_name: str | None) -> list[dict[str, A
     if not any(step["state"] == StepState.INITIAL for step in steps):
         raise NoSteps()
     return steps
+
+
+def create_strategy(values: dict[str, Any], group_id: int | None, cloud_name: str | None):
+    """Plan the strategy's steps and create it with them.
+
+    A subcloud whose standalone prestage starts between the plan and the creation is
+    skipped as ``Subcloud is already prestaging.`` (the database decides, atomically).
+
+    :raises Invalid: the named subcloud does not exist or is not eligible.
+    :raises NoSteps: no subcloud in scope is eligible.
+    :raises StrategyExists: a strategy exists already.
+    """
+    steps = plan_steps(group_id, cloud_name)
+    try:
+        return db_orchestration.strategy_create(values, steps, prestage.ALREADY_PRESTAGING)
+    except db_orchestration.SubcloudsBusy:
+        if cloud_name is not None:
+            raise exception.Invalid(
+                f"Prestage skipped '{cloud_name}': {prestage.ALREADY_PRESTAGING}"
+            ) from None
+        raise NoSteps() from None
 
 
 def check_standalone(subcloud: models.Subcloud) -> None:

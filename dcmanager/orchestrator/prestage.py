@@ -136,7 +136,11 @@ def fail(ctx: StepContext, reason: str, touch_subcloud: bool = True) -> Outcome:
 def _starting(ctx: StepContext) -> dict[str, Any] | None:
     """Subcloud columns to set when the step really starts (its first precheck)."""
     if ctx.state == StepState.PRECHECK and ctx.operation is None:
-        return {"prestage_status": str(PrestageStatus.PRESTAGING), "error_description": None}
+        return {
+            "prestage_status": str(PrestageStatus.PRESTAGING),
+            "prestage_software_version": ctx.request.release,
+            "error_description": None,
+        }
     return None
 
 

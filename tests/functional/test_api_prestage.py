@@ -251,8 +251,10 @@ class TestStart:
         subcloud = prestage(api, ref)
 
         assert subcloud["prestage-status"] == "prestaging"
+        assert subcloud["prestage-software-version"] == "25.09"
         assert subcloud["error-description"] is None
-        unchanged = {k: v for k, v in before.items() if k not in ("prestage-status", "updated-at")}
+        changed = ("prestage-status", "prestage-software-version", "updated-at")
+        unchanged = {k: v for k, v in before.items() if k not in changed}
         assert {k: subcloud[k] for k in unchanged} == unchanged
         assert api.get(f"{SUBCLOUDS}/sc1").json == subcloud
         assert prestage_status(api, "sc2") is None

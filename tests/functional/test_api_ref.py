@@ -61,6 +61,7 @@ OVERSIZED_PADDING = "x" * 200_000
 
 S = "/v1.0/subclouds"
 S1 = "/v1.0/subclouds/{subcloud}"
+SD = "/v1.0/subclouds/{subcloud}/detail"
 G = "/v1.0/subcloud-groups"
 G1 = "/v1.0/subcloud-groups/{group}"
 GS = "/v1.0/subcloud-groups/{group}/subclouds"
@@ -577,6 +578,22 @@ SCENARIOS: dict[tuple[str, str], list[Call]] = {
         Call("GET", S1, {"subcloud": "9" * 30}, status=404, message=SUBCLOUD_NOT_FOUND),
         not_acceptable("GET", S1, {"subcloud": "sc1"}),
     ],
+    ("GET", SD): [
+        new_subcloud("sc1", **{"management-subnet": "192.168.101.0/24"}),
+        Call(
+            "GET",
+            SD,
+            {"subcloud": "sc1"},
+            expect={
+                "name": "sc1",
+                "management-subnet": "192.168.101.0/24",
+                "oam_floating_ip": "unavailable",
+                "deploy_config_sync_status": "unknown",
+            },
+        ),
+        Call("GET", SD, {"subcloud": "2"}, status=404, message=SUBCLOUD_NOT_FOUND),
+        not_acceptable("GET", SD, {"subcloud": "sc1"}),
+    ],
     ("PATCH", S1): [
         new_subcloud("sc1"),
         new_group("edge"),
@@ -670,8 +687,8 @@ SCENARIOS: dict[tuple[str, str], list[Call]] = {
         ),
         Call("GET", S1, {"subcloud": "sc1"}, expect={"name": "sc1"}),
         Call("PATCH", S1, {"subcloud": "sc1"}, body={"management-state": "unmanaged"}),
-        Call("DELETE", S1, {"subcloud": "sc1"}, status=204),
-        Call("DELETE", S1, {"subcloud": "2"}, status=204),
+        Call("DELETE", S1, {"subcloud": "sc1"}, expect={"name": "sc1"}),
+        Call("DELETE", S1, {"subcloud": "2"}, expect={"name": "sc2"}),
         Call("DELETE", S1, {"subcloud": "sc1"}, status=404, message=SUBCLOUD_NOT_FOUND),
         Call("GET", S1, {"subcloud": "sc1"}, status=404, message=SUBCLOUD_NOT_FOUND),
         Call("GET", S, expect={"subclouds": []}),
@@ -920,8 +937,8 @@ SCENARIOS: dict[tuple[str, str], list[Call]] = {
         Call("GET", G1, {"group": "west"}, expect={"id": 3}),
         Call("DELETE", G1, {"group": "east"}, status=409, message="Subcloud Group not empty"),
         Call("PATCH", S1, {"subcloud": "sc1"}, body={"group_id": 1}, expect={"group_id": 1}),
-        Call("DELETE", G1, {"group": "east"}, status=204),
-        Call("DELETE", G1, {"group": "3"}, status=204),
+        Call("DELETE", G1, {"group": "east"}, expect={"name": "east"}),
+        Call("DELETE", G1, {"group": "3"}),
         Call("DELETE", G1, {"group": "east"}, status=404, message=GROUP_NOT_FOUND),
         Call("GET", G, expect={"subcloud_groups": [{"name": "Default"}]}),
     ],
@@ -2337,7 +2354,7 @@ def test_a_group_name_is_either_refused_or_usable_as_reference(live_api, http, o
         live_api,
         [
             Call("GET", G1, {"group": "subclouds"}, expect={"name": "subclouds"}),
-            Call("DELETE", G1, {"group": "subclouds"}, status=204),
+            Call("DELETE", G1, {"group": "subclouds"}, expect={"name": "subclouds"}),
         ],
     )
 

@@ -29,14 +29,46 @@ SUBCLOUD_KEYS = {
     "availability-status",
     "deploy-status",
     "backup-status",
+    "backup-datetime",
     "prestage-status",
     "prestage-versions",
+    "prestage-software-version",
     "error-description",
     "region-name",
+    "management-subnet",
+    "management-start-ip",
+    "management-end-ip",
+    "management-gateway-ip",
+    "systemcontroller-gateway-ip",
+    "openstack-installed",
+    "data_install",
+    "data_upgrade",
     "group_id",
+    "peer_group_id",
+    "rehome_data",
+    "sync_status",
+    "endpoint_sync_status",
     "endpoint",
     "created-at",
     "updated-at",
+}
+# What dcmanager keeps nothing of: always the same.
+UNKNOWN_FIELDS = {
+    "backup-datetime": None,
+    "openstack-installed": None,
+    "data_install": None,
+    "data_upgrade": None,
+    "peer_group_id": None,
+    "rehome_data": None,
+    "sync_status": None,
+    "endpoint_sync_status": [],
+}
+NO_NETWORK = {
+    "management-subnet": None,
+    "management-start-ip": None,
+    "management-end-ip": None,
+    "management-gateway-ip": None,
+    "systemcontroller-gateway-ip": None,
 }
 SECRET = "S3cretPw"
 
@@ -288,10 +320,10 @@ INVALID_GROUP_REFS = [
     pytest.param({"group_id": 0}, group_missing("group_id", 0), id="group_id-0"),
     pytest.param({"group_id": -1}, group_missing("group_id", -1), id="group_id--1"),
     pytest.param({"group_id": 10**30}, group_missing("group_id", 10**30), id="group_id-huge"),
-    pytest.param({"group_id": "abc"}, "Invalid group_id", id="group_id-abc"),
-    pytest.param({"group_id": "edge"}, "Invalid group_id", id="group_id-a-name"),
-    pytest.param({"group_id": ""}, "Invalid group_id", id="group_id-empty"),
-    pytest.param({"group_id": "2.0"}, "Invalid group_id", id="group_id-'2.0'"),
+    # A name is a reference too (StarlingX's client sends --group NAME as group_id).
+    pytest.param({"group_id": "abc"}, group_missing("group_id", "abc"), id="group_id-abc"),
+    pytest.param({"group_id": ""}, group_missing("group_id", ""), id="group_id-empty"),
+    pytest.param({"group_id": "2.0"}, group_missing("group_id", "2.0"), id="group_id-'2.0'"),
     pytest.param({"group_id": 1.5}, "Invalid group_id", id="group_id-1.5"),
     pytest.param({"group_id": True}, "Invalid group_id", id="group_id-true"),
     pytest.param({"group_id": None}, "Invalid group_id", id="group_id-null"),
@@ -315,6 +347,7 @@ INVALID_GROUP_REFS = [
 VALID_GROUP_REFS = [
     ({"group_id": 2}, 2),
     ({"group_id": "2"}, 2),
+    ({"group_id": "edge"}, 2),
     ({"group": "edge"}, 2),
     ({"group": 2}, 2),
     ({"group": "2"}, 2),
@@ -377,10 +410,13 @@ class TestCreate:
             "backup-status": None,
             "prestage-status": None,
             "prestage-versions": None,
+            "prestage-software-version": None,
             "error-description": None,
             "group_id": 1,
             "endpoint": "simulated://sc1",
             "updated-at": None,
+            **UNKNOWN_FIELDS,
+            **NO_NETWORK,
         }
         now = datetime.datetime.now(datetime.UTC)
         assert before <= parse_timestamp(created["created-at"]) <= now
@@ -774,10 +810,13 @@ class TestDelete:
         create(api, "sc1", group="edge")
         kept = create(api, "sc2")
 
+        before = api.get(f"{SUBCLOUDS}/sc1").json
+
         resp = api.delete(f"{SUBCLOUDS}/{ref}")
 
-        assert resp.status_int == 204
-        assert resp.body == b""
+        # 200 with the subcloud as it was: StarlingX's client takes 204 for a failure.
+        assert resp.status_int == 200
+        assert resp.json == before
         for gone in ("1", "sc1"):
             assert_error(api.get(f"{SUBCLOUDS}/{gone}", expect_errors=True), 404, NOT_FOUND)
         assert api.get(SUBCLOUDS).json == {"subclouds": [kept]}
@@ -807,7 +846,7 @@ class TestDelete:
         api.patch_json(f"{SUBCLOUDS}/sc1", {"management-state": "managed"})
         api.patch_json(f"{SUBCLOUDS}/sc1", {"management-state": "unmanaged"})
 
-        assert api.delete(f"{SUBCLOUDS}/sc1").status_int == 204
+        assert api.delete(f"{SUBCLOUDS}/sc1").status_int == 200
 
     @pytest.mark.parametrize("state", ["initial", "applying", "complete", "failed", "aborted"])
     def test_subcloud_in_a_strategy_is_not_deleted(self, api, db, sc1, state):
@@ -822,13 +861,13 @@ class TestDelete:
         with orm.Session(db) as session, session.begin():
             session.execute(delete(models.Strategy))
 
-        assert api.delete(f"{SUBCLOUDS}/sc1").status_int == 204
+        assert api.delete(f"{SUBCLOUDS}/sc1").status_int == 200
 
     def test_another_subclouds_strategy_step_does_not_block(self, api, db, sc1):
         other = create(api, "sc2")
         add_strategy_step(db, other["id"])
 
-        assert api.delete(f"{SUBCLOUDS}/sc1").status_int == 204
+        assert api.delete(f"{SUBCLOUDS}/sc1").status_int == 200
         assert [sc["name"] for sc in api.get(SUBCLOUDS).json["subclouds"]] == ["sc2"]
 
     @pytest.mark.parametrize("ref", ["2", "99", "nope", "9" * 30, "%C2%B2"])
@@ -978,3 +1017,68 @@ class TestEveryBackend:
             409,
             "Cannot delete subcloud sc1: it is part of the current strategy.",
         )
+
+
+class TestManagementNetwork:
+    NETWORK = {
+        "management-subnet": "192.168.101.0/24",
+        "management-start-ip": "192.168.101.2",
+        "management-end-ip": "192.168.101.50",
+        "management-gateway-ip": "192.168.101.1",
+        "systemcontroller-gateway-ip": "192.168.204.101",
+    }
+
+    def test_registered_with_its_network(self, api):
+        created = create(api, "sc1", **self.NETWORK)
+
+        assert {key: created[key] for key in self.NETWORK} == self.NETWORK
+
+    def test_the_reference_spelling_with_underscores_and_ipv6(self, api):
+        created = create(api, "sc1", management_subnet="fd01::/64", management_start_ip="fd01::2")
+
+        assert (created["management-subnet"], created["management-start-ip"]) == (
+            "fd01::/64",
+            "fd01::2",
+        )
+
+    @pytest.mark.parametrize(
+        ("fields", "message"),
+        [
+            (
+                {"management-subnet": "192.168.101.1/24"},
+                "Invalid management-subnet '192.168.101.1/24': must be a network in CIDR notation",
+            ),
+            (
+                {"management-subnet": 24},
+                "Invalid management-subnet '24': must be a network in CIDR notation",
+            ),
+            (
+                {"management-start-ip": "300.1.1.1"},
+                "Invalid management-start-ip '300.1.1.1': must be an IP address",
+            ),
+            (
+                {"systemcontroller-gateway-ip": ["10.0.0.1"]},
+                "Invalid systemcontroller-gateway-ip '['10.0.0.1']': must be an IP address",
+            ),
+            (
+                {"management-subnet": "192.168.101.0/24", "management-gateway-ip": "10.0.0.1"},
+                "Invalid management-gateway-ip '10.0.0.1': not in management-subnet "
+                "192.168.101.0/24",
+            ),
+            (
+                {"management-start-ip": "192.168.101.9", "management-end-ip": "192.168.101.2"},
+                "Invalid management-end-ip '192.168.101.2': must not come before "
+                "management-start-ip 192.168.101.9",
+            ),
+            (
+                {"management-start-ip": "192.168.101.9", "management-end-ip": "fd01::2"},
+                "Invalid management-end-ip 'fd01::2': must not come before "
+                "management-start-ip 192.168.101.9",
+            ),
+        ],
+    )
+    def test_an_invalid_network_is_refused_and_nothing_is_stored(self, api, fields, message):
+        resp = api.post_json(SUBCLOUDS, {**body_of("sc1"), **fields}, expect_errors=True)
+
+        assert_error(resp, 400, message)
+        assert api.get(SUBCLOUDS).json == {"subclouds": []}

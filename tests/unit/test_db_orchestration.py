@@ -21,6 +21,13 @@ NOW = datetime.datetime(2026, 12, 4, 12, 0, 0, 123456)
 LATER = NOW + datetime.timedelta(seconds=30)
 PAST = NOW - datetime.timedelta(seconds=1)
 PRECHECK, PREPARING = "prestage-precheck", "prestage-preparing-packages"
+BUSY = "Subcloud is already prestaging."
+STRATEGY_VALUES = {
+    "type": "prestage",
+    "subcloud_apply_type": "parallel",
+    "max_parallel_subclouds": 2,
+    "extra_args": {"prestage-software-version": "25.09"},
+}
 
 
 def _strategy(count: int) -> tuple[int, list[int]]:
@@ -37,6 +44,7 @@ def _strategy(count: int) -> tuple[int, list[int]]:
             "extra_args": {"prestage-software-version": "25.09"},
         },
         [{"subcloud_id": sid, "state": "initial", "details": None} for sid in ids],
+        BUSY,
     )
     return strategy.id, [step.id for step, _ in db.steps_get(strategy.id)]
 
@@ -262,3 +270,56 @@ def test_an_expired_preparation_is_taken_over_by_one_worker(any_db):
     owner = db_prestage.preparation_get(strategy_id).owner
     assert owner == ("w1" if run.first[1] else "w2")
     assert db_prestage.preparation_finish(strategy_id, "w0", "done", None) is False
+
+
+# A strategy naming a subcloud against a standalone prestage of it: never both.
+
+
+def _create_strategy(subcloud_ids: list[int]):
+    steps = [{"subcloud_id": sid, "state": "initial", "details": None} for sid in subcloud_ids]
+    try:
+        return db.strategy_create(STRATEGY_VALUES, steps, BUSY)
+    except db.SubcloudsBusy as exc:
+        return exc
+
+
+def _prestage_alone(subcloud_id: int):
+    try:
+        return db_prestage.standalone_step_create(subcloud_id, {}, b"s", NOW, LATER)
+    except db_prestage.SubcloudBusy as exc:
+        return exc
+
+
+@pytest.mark.parametrize("first", ["strategy", "standalone"])
+def test_a_strategy_and_a_standalone_prestage_of_one_subcloud_never_both_win(any_db, first):
+    subcloud = db_api.subcloud_create({"name": "sc1", "endpoint": "simulated://x"}).id
+    actors = {
+        "strategy": (lambda: _create_strategy([subcloud]), "INSERT"),
+        "standalone": (lambda: _prestage_alone(subcloud), "UPDATE"),
+    }
+    second = "standalone" if first == "strategy" else "strategy"
+
+    run = interleave(any_db, actors[first][0], actors[second][0], before=actors[first][1])
+
+    outcomes = {first: run.first, second: run.second}
+    won = {name for name, outcome in outcomes.items() if not isinstance(outcome, Exception)}
+    assert won == {first}
+    if first == "strategy":
+        assert str(outcomes["standalone"]) == "Subcloud sc1 is part of the current strategy"
+        assert db_api.subcloud_get(subcloud).prestage_status is None
+    else:
+        assert isinstance(outcomes["strategy"], db.SubcloudsBusy)
+        assert db.strategy_find() is None
+        assert db_api.subcloud_get(subcloud).prestage_status == "prestaging"
+
+
+def test_a_strategy_skips_a_subcloud_whose_standalone_prestage_started_after_planning(any_db):
+    busy, free = (
+        db_api.subcloud_create({"name": f"sc{i}", "endpoint": "simulated://x"}).id for i in (1, 2)
+    )
+    assert not isinstance(_prestage_alone(busy), Exception)
+
+    strategy = _create_strategy([busy, free])
+
+    steps = {step.subcloud_id: (step.state, step.details) for step, _ in db.steps_get(strategy.id)}
+    assert steps == {busy: ("skipped", BUSY), free: ("initial", None)}

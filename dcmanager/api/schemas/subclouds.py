@@ -1,5 +1,6 @@
 """Validation of subcloud requests."""
 
+import ipaddress
 import re
 from typing import Any
 
@@ -83,20 +84,71 @@ def _group_id(body: dict[str, Any]) -> int:
     """Resolve ``group_id`` (an id) or ``group`` (an id or a name) to an existing id."""
     if "group_id" in body and "group" in body:
         raise exception.Invalid("group_id and group are mutually exclusive")
-    if "group_id" in body:
-        field, ref = "group_id", validation.parse_int(body["group_id"])
-    else:
-        field, ref = "group", body["group"]
-        if isinstance(ref, str):
-            ref = validation.parse_ref(ref) if validation.is_storable_text(ref) else None
-        elif not isinstance(ref, int) or isinstance(ref, bool):
-            ref = None
+    # Both take an id or a name: StarlingX's client sends a group's name as group_id.
+    field = "group_id" if "group_id" in body else "group"
+    ref = body[field]
+    if field == "group_id" and validation.parse_int(ref) is not None:
+        ref = validation.parse_int(ref)
+    elif isinstance(ref, str):
+        ref = validation.parse_ref(ref) if validation.is_storable_text(ref) else None
+    elif not isinstance(ref, int) or isinstance(ref, bool):
+        ref = None
     if ref is None:
         raise exception.Invalid(f"Invalid {field}")
     try:
         return db_api.subcloud_group_get(ref).id
     except exception.SubcloudGroupNotFound as exc:
         raise exception.Invalid(f"Invalid {field}: subcloud group '{ref}' does not exist") from exc
+
+
+NETWORK_FIELDS = (
+    "management-subnet",
+    "management-start-ip",
+    "management-end-ip",
+    "management-gateway-ip",
+    "systemcontroller-gateway-ip",
+)
+"""The management network a subcloud may be registered with (StarlingX's client and
+scripts may spell them with ``_``)."""
+
+
+def _network_value(body: dict[str, Any], field: str) -> str | None:
+    value = body.get(field, body.get(field.replace("-", "_")))
+    if value is None:
+        return None
+    try:
+        if not isinstance(value, str):
+            raise ValueError
+        if field == "management-subnet":
+            return str(ipaddress.ip_network(value.strip(), strict=True))
+        return str(ipaddress.ip_address(value.strip()))
+    except ValueError:
+        kind = "a network in CIDR notation" if field == "management-subnet" else "an IP address"
+        raise exception.Invalid(f"Invalid {field} '{value}': must be {kind}") from None
+
+
+def _management_network(body: dict[str, Any]) -> dict[str, str]:
+    """The management network fields given, each valid, the addresses inside the
+    subnet and the range in order."""
+    given = {field: _network_value(body, field) for field in NETWORK_FIELDS}
+    subnet = given["management-subnet"]
+    if subnet is not None:
+        network = ipaddress.ip_network(subnet)
+        for field in ("management-start-ip", "management-end-ip", "management-gateway-ip"):
+            address = given[field]
+            if address is not None and ipaddress.ip_address(address) not in network:
+                raise exception.Invalid(
+                    f"Invalid {field} '{address}': not in management-subnet {subnet}"
+                )
+    start, end = given["management-start-ip"], given["management-end-ip"]
+    if start is not None and end is not None:
+        first, last = ipaddress.ip_address(start), ipaddress.ip_address(end)
+        if first.version != last.version or first > last:
+            raise exception.Invalid(
+                f"Invalid management-end-ip '{end}': must not come before "
+                f"management-start-ip {start}"
+            )
+    return {field.replace("-", "_"): value for field, value in given.items() if value is not None}
 
 
 # Request field -> (column, check) for the plain fields.
@@ -124,6 +176,7 @@ def validate_create(body: dict[str, Any]) -> dict[str, Any]:
     """The new subcloud's column values."""
     values = {"name": _name(body.get("name")), "endpoint": _endpoint(body.get("endpoint"))}
     values.update(_plain_fields(body, _CREATE_FIELDS))
+    values.update(_management_network(body))
     if "group_id" in body or "group" in body:
         values["group_id"] = _group_id(body)
     return values

@@ -79,6 +79,14 @@ class Subcloud(TimestampMixin, Base):
     audit_fail_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     # simplex or duplex, as the subcloud last told an audit; None until then.
     system_mode: Mapped[str | None] = mapped_column(String(32))
+    # Its management network, as registered (addresses and a CIDR, validated).
+    management_subnet: Mapped[str | None] = mapped_column(String(64))
+    management_start_ip: Mapped[str | None] = mapped_column(String(64))
+    management_end_ip: Mapped[str | None] = mapped_column(String(64))
+    management_gateway_ip: Mapped[str | None] = mapped_column(String(64))
+    systemcontroller_gateway_ip: Mapped[str | None] = mapped_column(String(64))
+    # The release its last (or current) prestage was for.
+    prestage_software_version: Mapped[str | None] = mapped_column(String(32))
 
 
 class Strategy(TimestampMixin, Base):

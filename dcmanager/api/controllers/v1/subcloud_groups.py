@@ -60,10 +60,11 @@ class SubcloudGroupsController(base.ResourceController):
         values = schema.validate_update(group.id, group.name, validation.json_body())
         return views.subcloud_group(db_api.subcloud_group_update(group.id, values))
 
-    @pecan.expose(content_type="application/json")
-    def delete(self, *path: str) -> None:
+    @pecan.expose("json")
+    def delete(self, *path: str) -> dict:
+        """200 with the group as it was (StarlingX's client takes 204 for a failure)."""
         ref = self.item_ref(path)
         _authorize("delete")
         group = db_api.subcloud_group_get(validation.parse_ref(ref))
         db_api.subcloud_group_destroy(group.id)
-        pecan.response.status = 204
+        return views.subcloud_group(group)

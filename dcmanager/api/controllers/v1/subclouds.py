@@ -17,6 +17,8 @@ from dcmanager.orchestrator import planning
 POLICY = "dc_api:subclouds:%s"
 # PATCH /subclouds/{ref}/prestage starts a standalone prestage.
 PRESTAGE = "prestage"
+# GET /subclouds/{ref}/detail: the subcloud and what `subcloud show --detail` reads.
+DETAIL = "detail"
 
 
 def _authorize(action: str) -> None:
@@ -24,7 +26,7 @@ def _authorize(action: str) -> None:
 
 
 class SubcloudsController(base.ResourceController):
-    subpaths = {PRESTAGE: "PATCH"}
+    subpaths = {PRESTAGE: "PATCH", DETAIL: "GET"}
 
     @pecan.expose("json")
     def get_all(self) -> dict:
@@ -33,6 +35,11 @@ class SubcloudsController(base.ResourceController):
 
     @pecan.expose("json")
     def get_one(self, *path: str) -> dict:
+        """``GET /subclouds/{ref}`` and ``GET /subclouds/{ref}/detail`` (one method, so
+        that a subcloud may be named "detail")."""
+        if len(path) == 2 and path[1] == DETAIL:
+            _authorize("get")
+            return views.subcloud_detail(db_api.subcloud_get(validation.parse_ref(path[0])))
         ref = self.item_ref(path)
         _authorize("get")
         return views.subcloud(db_api.subcloud_get(validation.parse_ref(ref)))
@@ -68,10 +75,11 @@ class SubcloudsController(base.ResourceController):
         pecan.request.manager.prestage_subcloud(pecan.request.context, step.id)
         return views.subcloud(db_api.subcloud_get(subcloud.id))
 
-    @pecan.expose(content_type="application/json")
-    def delete(self, *path: str) -> None:
+    @pecan.expose("json")
+    def delete(self, *path: str) -> dict:
+        """200 with the subcloud as it was (StarlingX's client takes 204 for a failure)."""
         ref = self.item_ref(path)
         _authorize("delete")
         subcloud = db_api.subcloud_get(validation.parse_ref(ref))
         db_api.subcloud_destroy(subcloud.id)
-        pecan.response.status = 204
+        return views.subcloud(subcloud)

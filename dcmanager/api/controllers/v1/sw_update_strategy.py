@@ -162,9 +162,10 @@ class StrategyController:
         _authorize("create")
         conf = pecan.request.conf
         request = schema.validate_create(validation.json_body(), planning.LOOKUPS)
-        steps = planning.plan_steps(request.group_id, request.cloud_name)
         values = dict(request.values, secret=crypt.encrypt(conf, request.prestage.password))
-        return views.strategy(db.strategy_create(values, steps))
+        return views.strategy(
+            planning.create_strategy(values, request.group_id, request.cloud_name)
+        )
 
     @index.when(method="DELETE", template="json")
     def index_delete(self, *path: str, **query: str) -> dict:
