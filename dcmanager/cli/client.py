@@ -224,3 +224,11 @@ def quote(ref: str) -> str:
     if ref in ("", ".", ".."):
         raise CommandError(f"Invalid name or id '{ref}'")
     return urllib.parse.quote(ref, safe="")
+
+
+def add_yes_option(parser) -> None:
+    """``--yes``, as StarlingX's client and scripts pass it to commands that may ask for
+    confirmation; this CLI asks for none, so it changes nothing."""
+    parser.add_argument(
+        "--yes", action="store_true", help="Do not ask for confirmation (none is asked)."
+    )

@@ -21,6 +21,7 @@ from cliff import show
 from dcmanager.cli import live
 from dcmanager.cli.client import Client
 from dcmanager.cli.client import CommandError
+from dcmanager.cli.client import add_yes_option
 from dcmanager.cli.client import quote
 from dcmanager.common.states import STEP_ACTIVE
 from dcmanager.common.states import STEP_FINISHED
@@ -43,14 +44,14 @@ EXIT_STATUS = {
     str(StrategyState.ABORTED): 1,
 }
 
-# (column, how to read it from the API's strategy)
+# (column, how to read it from the API's strategy), labelled as StarlingX's client does.
 STRATEGY_FIELDS: tuple[tuple[str, Callable[[dict], Any]], ...] = (
-    ("strategy_type", lambda s: s.get("type")),
-    ("subcloud_apply_type", lambda s: s.get("subcloud-apply-type")),
-    ("max_parallel_subclouds", lambda s: s.get("max-parallel-subclouds")),
-    ("stop_on_failure", lambda s: s.get("stop-on-failure")),
+    ("strategy type", lambda s: s.get("type")),
+    ("subcloud apply type", lambda s: s.get("subcloud-apply-type")),
+    ("max parallel subclouds", lambda s: s.get("max-parallel-subclouds")),
+    ("stop on failure", lambda s: s.get("stop-on-failure")),
     (
-        "prestage_software_version",
+        "prestage software version",
         lambda s: (s.get("extra-args") or {}).get("prestage-software-version"),
     ),
     ("state", lambda s: s.get("state")),
@@ -309,6 +310,11 @@ class WatchPrestageStrategy(command.Command):
 class _StrategyAction(show.ShowOne):
     action: str
 
+    def get_parser(self, prog_name: str) -> argparse.ArgumentParser:
+        parser = super().get_parser(prog_name)
+        add_yes_option(parser)
+        return parser
+
     def take_action(self, parsed_args: argparse.Namespace) -> tuple[tuple[str, ...], tuple]:
         path = f"{STRATEGY_PATH}/actions{TYPE_QUERY}"
         return strategy_detail(self.app.client.post(path, {"action": self.action}))
@@ -328,6 +334,11 @@ class AbortPrestageStrategy(_StrategyAction):
 
 class DeletePrestageStrategy(show.ShowOne):
     """Delete the prestage strategy (unless it is running)."""
+
+    def get_parser(self, prog_name: str) -> argparse.ArgumentParser:
+        parser = super().get_parser(prog_name)
+        add_yes_option(parser)
+        return parser
 
     def take_action(self, parsed_args: argparse.Namespace) -> tuple[tuple[str, ...], tuple]:
         return strategy_detail(self.app.client.delete(STRATEGY_PATH + TYPE_QUERY))

@@ -7,60 +7,101 @@ from cliff import lister
 from cliff import show
 
 from dcmanager.cli import strategy
+from dcmanager.cli.client import add_yes_option
 from dcmanager.cli.client import quote
 
+# (label, key in the API's subcloud): the columns and labels StarlingX's client prints.
 LIST_COLUMNS = (
     ("id", "id"),
     ("name", "name"),
     ("management", "management-state"),
     ("availability", "availability-status"),
     ("deploy status", "deploy-status"),
+    ("sync", "sync_status"),
+    ("backup status", "backup-status"),
     ("prestage status", "prestage-status"),
-    ("software version", "software-version"),
-    ("group id", "group_id"),
 )
 
-DETAIL_FIELDS = (
-    "id",
-    "name",
-    "description",
-    "location",
-    "software-version",
-    "management-state",
-    "availability-status",
-    "deploy-status",
-    "backup-status",
-    "prestage-status",
-    "prestage-versions",
-    "error-description",
-    "region-name",
-    "group_id",
-    "endpoint",
-    "created-at",
-    "updated-at",
+DETAIL_COLUMNS = (
+    ("id", "id"),
+    ("name", "name"),
+    ("description", "description"),
+    ("location", "location"),
+    ("software_version", "software-version"),
+    ("management", "management-state"),
+    ("availability", "availability-status"),
+    ("deploy_status", "deploy-status"),
+    ("management_subnet", "management-subnet"),
+    ("management_start_ip", "management-start-ip"),
+    ("management_end_ip", "management-end-ip"),
+    ("management_gateway_ip", "management-gateway-ip"),
+    ("systemcontroller_gateway_ip", "systemcontroller-gateway-ip"),
+    ("group_id", "group_id"),
+    ("peer_group_id", "peer_group_id"),
+    ("created_at", "created-at"),
+    ("updated_at", "updated-at"),
+    ("backup_status", "backup-status"),
+    ("backup_datetime", "backup-datetime"),
+    ("prestage_status", "prestage-status"),
+    ("prestage_versions", "prestage-versions"),
+    ("region_name", "region-name"),
+    # Ours, after StarlingX's.
+    ("prestage_software_version", "prestage-software-version"),
+    ("error_description", "error-description"),
+    ("endpoint", "endpoint"),
 )
+# `list --detail`: the detail columns, with `sync` after the deploy status.
+DETAIL_LIST_COLUMNS = (*DETAIL_COLUMNS[:8], ("sync", "sync_status"), *DETAIL_COLUMNS[8:21])
 
 
-def list_rows(subclouds: list[dict[str, Any]]) -> tuple[tuple[str, ...], list[tuple]]:
-    """Columns and rows of a subcloud listing."""
-    columns = tuple(title for title, _ in LIST_COLUMNS)
-    rows = [tuple(sc.get(key) for _, key in LIST_COLUMNS) for sc in subclouds]
-    return columns, rows
+def _rows(columns, subclouds: list[dict[str, Any]]) -> tuple[tuple[str, ...], list[tuple]]:
+    return (
+        tuple(label for label, _ in columns),
+        [tuple(sc.get(key) for _, key in columns) for sc in subclouds],
+    )
+
+
+def list_rows(
+    subclouds: list[dict[str, Any]], detailed: bool = False
+) -> tuple[tuple[str, ...], list[tuple]]:
+    """Columns and rows of a subcloud listing (every column, ``detailed``)."""
+    return _rows(DETAIL_LIST_COLUMNS if detailed else LIST_COLUMNS, subclouds)
 
 
 def detail(subcloud: dict[str, Any]) -> tuple[tuple[str, ...], tuple]:
-    """Field names (``-`` as ``_``) and values of one subcloud."""
-    return (
-        tuple(field.replace("-", "_") for field in DETAIL_FIELDS),
-        tuple(subcloud.get(field) for field in DETAIL_FIELDS),
-    )
+    """Field labels and values of one subcloud (with the endpoint sync statuses and the
+    detail fields when the API knows them, as StarlingX's client shows them)."""
+    columns = list(DETAIL_COLUMNS)
+    extra = [
+        (f"{s['endpoint_type']}_sync_status", s["sync_status"])
+        for s in subcloud.get("endpoint_sync_status") or []
+    ]
+    if subcloud.get("oam_floating_ip") not in (None, "unavailable"):
+        extra.append(("oam_floating_ip", subcloud["oam_floating_ip"]))
+    if subcloud.get("deploy_config_sync_status") not in (None, "unknown"):
+        extra.append(("deploy_config_sync_status", subcloud["deploy_config_sync_status"]))
+    labels, (values,) = _rows(columns, [subcloud])
+    return labels + tuple(label for label, _ in extra), values + tuple(v for _, v in extra)
 
 
 class ListSubclouds(lister.Lister):
     """List subclouds."""
 
+    def get_parser(self, prog_name):
+        parser = super().get_parser(prog_name)
+        parser.add_argument(
+            "-d", "--detail", action="store_true", help="List every column of the subclouds."
+        )
+        parser.add_argument(
+            "--all",
+            action="store_true",
+            help="Also secondary subclouds (accepted for StarlingX's scripts: every "
+            "subcloud here is listed either way).",
+        )
+        return parser
+
     def take_action(self, parsed_args):
-        return list_rows(self.app.client.get("/subclouds")["subclouds"])
+        return list_rows(self.app.client.get("/subclouds")["subclouds"], parsed_args.detail)
 
 
 class _OneSubcloud(show.ShowOne):
@@ -73,8 +114,27 @@ class _OneSubcloud(show.ShowOne):
 class ShowSubcloud(_OneSubcloud):
     """Show a subcloud."""
 
+    def get_parser(self, prog_name):
+        parser = super().get_parser(prog_name)
+        parser.add_argument("-d", "--detail", action="store_true", help="Show additional details.")
+        return parser
+
     def take_action(self, parsed_args):
-        return detail(self.app.client.get(f"/subclouds/{quote(parsed_args.subcloud)}"))
+        path = f"/subclouds/{quote(parsed_args.subcloud)}"
+        return detail(self.app.client.get(path + ("/detail" if parsed_args.detail else "")))
+
+
+class ShowSubcloudErrors(command.Command):
+    """Show why the last operation on a subcloud failed."""
+
+    def get_parser(self, prog_name):
+        parser = super().get_parser(prog_name)
+        parser.add_argument("subcloud", help="Name or id of the subcloud.")
+        return parser
+
+    def take_action(self, parsed_args):
+        subcloud = self.app.client.get(f"/subclouds/{quote(parsed_args.subcloud)}")
+        self.app.stdout.write((subcloud.get("error-description") or "") + "\n")
 
 
 def _add_common_options(parser) -> None:
@@ -154,6 +214,11 @@ class UnmanageSubcloud(_SetManagementState):
     """Unmanage a subcloud: orchestration leaves it alone."""
 
     state = "unmanaged"
+
+    def get_parser(self, prog_name):
+        parser = super().get_parser(prog_name)
+        add_yes_option(parser)
+        return parser
 
 
 class PrestageSubcloud(_OneSubcloud):

@@ -10,22 +10,23 @@ from dcmanager.cli import subcloud
 from dcmanager.cli.client import quote
 
 LIST_COLUMNS = ("id", "name", "description")
+# (label, key in the API's group), labelled as StarlingX's client does.
 DETAIL_FIELDS = (
-    "id",
-    "name",
-    "description",
-    "update_apply_type",
-    "max_parallel_subclouds",
-    "created-at",
-    "updated-at",
+    ("id", "id"),
+    ("name", "name"),
+    ("description", "description"),
+    ("update apply type", "update_apply_type"),
+    ("max parallel subclouds", "max_parallel_subclouds"),
+    ("created_at", "created-at"),
+    ("updated_at", "updated-at"),
 )
 
 
 def detail(group: dict[str, Any]) -> tuple[tuple[str, ...], tuple]:
-    """Field names (``-`` as ``_``) and values of one group."""
+    """Field labels and values of one group."""
     return (
-        tuple(field.replace("-", "_") for field in DETAIL_FIELDS),
-        tuple(group.get(field) for field in DETAIL_FIELDS),
+        tuple(label for label, _ in DETAIL_FIELDS),
+        tuple(group.get(key) for _, key in DETAIL_FIELDS),
     )
 
 
@@ -120,7 +121,7 @@ class DeleteGroup(command.Command):
 
 
 class ListGroupSubclouds(lister.Lister):
-    """List the subclouds of a subcloud group."""
+    """List the subclouds of a subcloud group, every column (as StarlingX's client)."""
 
     def get_parser(self, prog_name):
         parser = super().get_parser(prog_name)
@@ -129,4 +130,4 @@ class ListGroupSubclouds(lister.Lister):
 
     def take_action(self, parsed_args):
         path = f"/subcloud-groups/{quote(parsed_args.group)}/subclouds"
-        return subcloud.list_rows(self.app.client.get(path)["subclouds"])
+        return subcloud.list_rows(self.app.client.get(path)["subclouds"], detailed=True)

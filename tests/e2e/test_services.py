@@ -58,7 +58,7 @@ def test_embedded_mode_with_no_configuration_at_all(tmp_path, services):
         env=cli_env,
     )
     assert added.returncode == 0, added.stderr
-    assert json.loads(added.stdout)["management_state"] == "unmanaged"
+    assert json.loads(added.stdout)["management"] == "unmanaged"
 
     assert service.stop(signal.SIGINT) == 0
     assert "dcmanager-all stopped" in service.log

@@ -36,24 +36,33 @@ CLI_ENV = (
     "OS_CACERT",
 )
 
+# The labels StarlingX's client prints.
 SUBCLOUD_FIELDS = [
     "id",
     "name",
     "description",
     "location",
     "software_version",
-    "management_state",
-    "availability_status",
+    "management",
+    "availability",
     "deploy_status",
-    "backup_status",
-    "prestage_status",
-    "prestage_versions",
-    "error_description",
-    "region_name",
+    "management_subnet",
+    "management_start_ip",
+    "management_end_ip",
+    "management_gateway_ip",
+    "systemcontroller_gateway_ip",
     "group_id",
-    "endpoint",
+    "peer_group_id",
     "created_at",
     "updated_at",
+    "backup_status",
+    "backup_datetime",
+    "prestage_status",
+    "prestage_versions",
+    "region_name",
+    "prestage_software_version",
+    "error_description",
+    "endpoint",
 ]
 SUBCLOUD_LIST_COLUMNS = [
     "id",
@@ -61,16 +70,21 @@ SUBCLOUD_LIST_COLUMNS = [
     "management",
     "availability",
     "deploy status",
+    "sync",
+    "backup status",
     "prestage status",
-    "software version",
-    "group id",
+]
+SUBCLOUD_DETAIL_LIST_COLUMNS = [
+    *SUBCLOUD_FIELDS[:8],
+    "sync",
+    *SUBCLOUD_FIELDS[8:21],
 ]
 GROUP_FIELDS = [
     "id",
     "name",
     "description",
-    "update_apply_type",
-    "max_parallel_subclouds",
+    "update apply type",
+    "max parallel subclouds",
     "created_at",
     "updated_at",
 ]
@@ -79,6 +93,7 @@ GROUP_LIST_COLUMNS = ["id", "name", "description"]
 ALL_COMMANDS = (
     "subcloud list",
     "subcloud show",
+    "subcloud errors",
     "subcloud add",
     "subcloud update",
     "subcloud manage",
@@ -341,8 +356,8 @@ class TestFormats:
         assert header == SUBCLOUD_LIST_COLUMNS
         rows = [[cell.strip() for cell in line.strip("|").split("|")] for line in lines[3:-1]]
         assert rows == [
-            ["1", "site1", "unmanaged", "offline", "complete", "None", "None", "1"],
-            ["2", "site2", "unmanaged", "offline", "complete", "None", "None", "1"],
+            ["1", "site1", "unmanaged", "offline", "complete", "None", "None", "None"],
+            ["2", "site2", "unmanaged", "offline", "complete", "None", "None", "None"],
         ]
 
     def test_list_json(self, cli):
@@ -354,9 +369,9 @@ class TestFormats:
             "management": "unmanaged",
             "availability": "offline",
             "deploy status": "complete",
+            "sync": None,
+            "backup status": None,
             "prestage status": None,
-            "software version": None,
-            "group id": 1,
         }
 
     def test_list_yaml(self, cli):
@@ -379,7 +394,7 @@ class TestFormats:
         assert fields["name"] == "site1"
         assert fields["description"] == "first site"
         assert fields["location"] == "Ottawa"
-        assert fields["management_state"] == "unmanaged"
+        assert fields["management"] == "unmanaged"
 
     def test_show_json(self, cli):
         shown = cli.subcloud("site1")
@@ -403,7 +418,7 @@ class TestFormats:
         assert "| Default |" in lines[3].replace("  ", " ")
         shown = yaml.safe_load(cli.ok("subcloud-group", "show", "1", "-f", "yaml").out)
         assert shown["name"] == "Default"
-        assert shown["update_apply_type"] == "parallel"
+        assert shown["update apply type"] == "parallel"
 
 
 # --- subclouds -----------------------------------------------------------------------
@@ -422,9 +437,13 @@ class TestSubcloudList:
         rows = cli.subclouds()
         assert [(r["id"], r["name"]) for r in rows] == [(1, "zeta"), (2, "alpha"), (3, "mid")]
         assert by_name(rows)["alpha"]["management"] == "managed"
-        assert by_name(rows)["alpha"]["group id"] == 2
         assert by_name(rows)["zeta"]["management"] == "unmanaged"
-        assert by_name(rows)["zeta"]["group id"] == 1
+        detailed = cli.json("subcloud", "list", "--detail")
+        assert list(detailed[0]) == SUBCLOUD_DETAIL_LIST_COLUMNS
+        assert by_name(detailed)["alpha"]["group_id"] == 2
+        assert by_name(detailed)["zeta"]["group_id"] == 1
+        # --all is accepted as StarlingX's scripts pass it: every subcloud is listed.
+        assert cli.json("subcloud", "list", "--all") == rows
 
 
 class TestSubcloudShow:
@@ -432,6 +451,21 @@ class TestSubcloudShow:
         added = cli.add_subcloud("site1", "--description", "d")
         assert cli.subcloud("site1") == added
         assert cli.subcloud(added["id"]) == added
+
+    def test_detail_as_the_reference_prints_it(self, cli, api):
+        cli.add_subcloud("site1")
+        detailed = cli.json("subcloud", "show", "site1", "--detail")
+        # What dcmanager does not know (the OAM address) is left out, as StarlingX's
+        # client leaves it out.
+        assert list(detailed) == SUBCLOUD_FIELDS
+        assert cli.json("subcloud", "show", "site1", "-d") == detailed == cli.subcloud("site1")
+
+    def test_errors_prints_why_the_last_operation_failed(self, cli, db):
+        site = cli.add_subcloud("site1")
+        assert cli.ok("subcloud", "errors", "site1").out == "\n"
+        db_api.subcloud_update(site["id"], {"error_description": "precheck: disk full"})
+        assert cli.ok("subcloud", "errors", "site1").out == "precheck: disk full\n"
+        cli.fail("subcloud", "errors", "nowhere", message="Subcloud not found")
 
     def test_shows_what_the_api_holds(self, cli, api):
         api.post_json(
@@ -448,7 +482,7 @@ class TestSubcloudShow:
         assert shown["location"] == "Lab 4"
         assert shown["software_version"] == "24.09"
         assert shown["region_name"] == "RegionOne-site1"
-        assert shown["availability_status"] == "offline"
+        assert shown["availability"] == "offline"
 
     @pytest.mark.parametrize("ref", ["nope", "42", "site1x"])
     def test_unknown(self, cli, ref):
@@ -489,7 +523,7 @@ class TestSubcloudShow:
         cli.add_subcloud("site1", "--description", "kept")
         cli.fail(*command, message="Invalid name or id")
         assert cli.subcloud("site1")["description"] == "kept"
-        assert cli.subcloud("site1")["management_state"] == "unmanaged"
+        assert cli.subcloud("site1")["management"] == "unmanaged"
         assert cli.group("Default")["description"] == "Default Subcloud Group"
 
 
@@ -499,8 +533,8 @@ class TestSubcloudAdd:
         assert added["id"] == 1
         assert added["name"] == "site1"
         assert added["endpoint"] == "simulated://site1"
-        assert added["management_state"] == "unmanaged"
-        assert added["availability_status"] == "offline"
+        assert added["management"] == "unmanaged"
+        assert added["availability"] == "offline"
         assert added["group_id"] == 1
         assert added["description"] is None
         assert added["region_name"]
@@ -526,8 +560,8 @@ class TestSubcloudAdd:
             "description": "first site",
             "location": "Ottawa",
             "software_version": "24.09",
-            "management_state": "unmanaged",
-            "availability_status": "offline",
+            "management": "unmanaged",
+            "availability": "offline",
             "deploy_status": "complete",
             "backup_status": None,
             "prestage_status": None,
@@ -536,6 +570,14 @@ class TestSubcloudAdd:
             "region_name": "region-site1",
             "group_id": 2,
             "endpoint": "https://site1.example.com:8443",
+            "management_subnet": None,
+            "management_start_ip": None,
+            "management_end_ip": None,
+            "management_gateway_ip": None,
+            "systemcontroller_gateway_ip": None,
+            "peer_group_id": None,
+            "backup_datetime": None,
+            "prestage_software_version": None,
         }
         assert cli.subcloud(1) == added
         assert [sc["name"] for sc in cli.json("subcloud-group", "list-subclouds", "edge")] == [
@@ -582,9 +624,9 @@ class TestSubcloudAdd:
                 "management": "unmanaged",
                 "availability": "offline",
                 "deploy status": "complete",
+                "sync": None,
+                "backup status": None,
                 "prestage status": None,
-                "software version": None,
-                "group id": 1,
             }
         ]
         assert cli.subcloud("site1") == original
@@ -640,7 +682,7 @@ class TestSubcloudUpdate:
         assert updated["location"] == "Montreal"
         assert updated["group_id"] == 2
         assert updated["endpoint"] == "https://new.example.com:9443"
-        assert updated["management_state"] == "unmanaged"
+        assert updated["management"] == "unmanaged"
         assert cli.subcloud("site1") == updated
 
     def test_moving_between_groups(self, cli):
@@ -682,36 +724,39 @@ class TestSubcloudManagement:
 
     def test_manage_and_unmanage(self, cli, site):
         managed = cli.json("subcloud", "manage", "site1")
-        assert managed["management_state"] == "managed"
+        assert managed["management"] == "managed"
         assert managed["name"] == "site1"
-        assert cli.subcloud("site1")["management_state"] == "managed"
+        assert cli.subcloud("site1")["management"] == "managed"
         assert cli.subclouds()[0]["management"] == "managed"
 
         unmanaged = cli.json("subcloud", "unmanage", str(site["id"]))
-        assert unmanaged["management_state"] == "unmanaged"
-        assert cli.subcloud("site1")["management_state"] == "unmanaged"
+        assert unmanaged["management"] == "unmanaged"
+        assert cli.subcloud("site1")["management"] == "unmanaged"
+        # --yes, as StarlingX's scripts pass it.
+        cli.json("subcloud", "manage", "site1")
+        assert cli.json("subcloud", "unmanage", "site1", "--yes")["management"] == "unmanaged"
 
     def test_manage_whatever_the_availability(self, cli, site):
-        assert site["availability_status"] == "offline"
-        assert cli.json("subcloud", "manage", "1")["management_state"] == "managed"
+        assert site["availability"] == "offline"
+        assert cli.json("subcloud", "manage", "1")["management"] == "managed"
 
     def test_repeating_is_harmless(self, cli):
         cli.ok("subcloud", "manage", "site1")
-        assert cli.json("subcloud", "manage", "site1")["management_state"] == "managed"
+        assert cli.json("subcloud", "manage", "site1")["management"] == "managed"
         cli.ok("subcloud", "unmanage", "site1")
-        assert cli.json("subcloud", "unmanage", "site1")["management_state"] == "unmanaged"
+        assert cli.json("subcloud", "unmanage", "site1")["management"] == "unmanaged"
 
     def test_table_output(self, cli):
         out = cli.ok("subcloud", "manage", "site1").out
-        assert any(
-            line.replace(" ", "") == "|management_state|managed|" for line in out.splitlines()
-        ), out
+        assert any(line.replace(" ", "") == "|management|managed|" for line in out.splitlines()), (
+            out
+        )
 
     @pytest.mark.parametrize("command", ["manage", "unmanage"])
     def test_unknown(self, cli, command):
         cli.fail("subcloud", command, "nope", message="Subcloud not found")
         cli.fail("subcloud", command, "7", message="Subcloud not found")
-        assert cli.subcloud("site1")["management_state"] == "unmanaged"
+        assert cli.subcloud("site1")["management"] == "unmanaged"
 
 
 class TestSubcloudDelete:
@@ -744,7 +789,7 @@ class TestSubcloudDelete:
             "site1",
             message="Cannot delete subcloud site1: it is managed. Unmanage it first.",
         )
-        assert cli.subcloud("site1")["management_state"] == "managed"
+        assert cli.subcloud("site1")["management"] == "managed"
         cli.ok("subcloud", "unmanage", "site1")
         cli.ok("subcloud", "delete", "site1")
         assert cli.subclouds() == []
@@ -888,8 +933,8 @@ class TestGroupShow:
         shown = cli.group("Default")
         assert list(shown) == GROUP_FIELDS
         assert shown["id"] == 1
-        assert shown["update_apply_type"] == "parallel"
-        assert shown["max_parallel_subclouds"] == 2
+        assert shown["update apply type"] == "parallel"
+        assert shown["max parallel subclouds"] == 2
         assert cli.group("1") == shown
 
     @pytest.mark.parametrize("ref", ["nope", "99", "default-x"])
@@ -917,8 +962,8 @@ class TestGroupAdd:
             "id": 2,
             "name": "edge",
             "description": "No description provided",
-            "update_apply_type": "parallel",
-            "max_parallel_subclouds": 2,
+            "update apply type": "parallel",
+            "max parallel subclouds": 2,
         }
         assert added["created_at"].endswith("+00:00")
         assert cli.group("edge") == added
@@ -931,8 +976,8 @@ class TestGroupAdd:
             "--max_parallel_subclouds=5000",
         )
         assert added["description"] == "edge sites"
-        assert added["update_apply_type"] == "serial"
-        assert added["max_parallel_subclouds"] == 5000
+        assert added["update apply type"] == "serial"
+        assert added["max parallel subclouds"] == 5000
         assert cli.group(added["id"]) == added
         assert [g["name"] for g in cli.groups()] == ["Default", "edge"]
 
@@ -963,7 +1008,7 @@ class TestGroupAdd:
         assert [g["name"] for g in cli.groups()] == ["Default"]
 
     def test_limits_accepted(self, cli):
-        assert cli.add_group("g1", "--max_parallel_subclouds", "1")["max_parallel_subclouds"] == 1
+        assert cli.add_group("g1", "--max_parallel_subclouds", "1")["max parallel subclouds"] == 1
         assert cli.add_group("g2", "--description", "x" * 254)["description"] == "x" * 254
         assert cli.add_group("n" * 255)["name"] == "n" * 255
 
@@ -1013,17 +1058,17 @@ class TestGroupUpdate:
         assert updated["id"] == edge["id"]
         assert updated["name"] == "far-edge"
         assert updated["description"] == "far away"
-        assert updated["update_apply_type"] == "serial"
-        assert updated["max_parallel_subclouds"] == 10
+        assert updated["update apply type"] == "serial"
+        assert updated["max parallel subclouds"] == 10
         assert updated["updated_at"] is not None
         assert cli.group("far-edge") == updated
         cli.fail("subcloud-group", "show", "edge", message="Subcloud Group not found")
 
     def test_one_field_by_id(self, cli, edge):
         updated = cli.json("subcloud-group", "update", "2", "--max_parallel_subclouds", "7")
-        assert updated["max_parallel_subclouds"] == 7
+        assert updated["max parallel subclouds"] == 7
         assert updated["description"] == "edge sites"
-        assert updated["update_apply_type"] == "parallel"
+        assert updated["update apply type"] == "parallel"
 
     def test_renaming_keeps_members(self, cli):
         cli.add_subcloud("site1", "--group", "edge")
@@ -1054,7 +1099,7 @@ class TestGroupUpdate:
         )
         assert updated["name"] == "Default"
         assert updated["description"] == "main"
-        assert updated["max_parallel_subclouds"] == 3
+        assert updated["max parallel subclouds"] == 3
         assert cli.group("Default") == updated
 
     def test_rename_to_taken_name(self, cli, edge):
@@ -1142,8 +1187,8 @@ class TestGroupListSubclouds:
         cli.add_subcloud("site2")
         cli.add_subcloud("site3", "--group", "2")
         edge = cli.json("subcloud-group", "list-subclouds", "edge")
-        assert [list(row) for row in edge] == [SUBCLOUD_LIST_COLUMNS] * 2
-        assert [(m["id"], m["name"], m["group id"]) for m in edge] == [
+        assert [list(row) for row in edge] == [SUBCLOUD_DETAIL_LIST_COLUMNS] * 2
+        assert [(m["id"], m["name"], m["group_id"]) for m in edge] == [
             (1, "site1", 2),
             (3, "site3", 2),
         ]
@@ -1155,12 +1200,9 @@ class TestGroupListSubclouds:
     def test_table(self, cli):
         cli.add_subcloud("site1")
         lines = cli.ok("subcloud-group", "list-subclouds", "Default").out.splitlines()
-        assert [c.strip() for c in lines[1].strip("|").split("|")] == SUBCLOUD_LIST_COLUMNS
-        assert [c.strip() for c in lines[3].strip("|").split("|")][:3] == [
-            "1",
-            "site1",
-            "unmanaged",
-        ]
+        assert [c.strip() for c in lines[1].strip("|").split("|")] == SUBCLOUD_DETAIL_LIST_COLUMNS
+        row = [c.strip() for c in lines[3].strip("|").split("|")]
+        assert (row[0], row[1], row[5]) == ("1", "site1", "unmanaged")
 
     @pytest.mark.parametrize("ref", ["nope", "99"])
     def test_unknown(self, cli, ref):

@@ -39,11 +39,11 @@ ENCODED = base64.b64encode(PASSWORD.encode()).decode()
 DEFAULT_RELEASE = "25.09"
 
 STRATEGY_FIELDS = [
-    "strategy_type",
-    "subcloud_apply_type",
-    "max_parallel_subclouds",
-    "stop_on_failure",
-    "prestage_software_version",
+    "strategy type",
+    "subcloud apply type",
+    "max parallel subclouds",
+    "stop on failure",
+    "prestage software version",
     "state",
     "created_at",
     "updated_at",
@@ -221,11 +221,11 @@ class TestCreate:
         add_online(api, "site1", "site2")
         created = create(cli)
         assert list(created) == STRATEGY_FIELDS
-        assert created["strategy_type"] == "prestage"
-        assert created["subcloud_apply_type"] == "parallel"
-        assert created["max_parallel_subclouds"] == 2
-        assert created["stop_on_failure"] is False
-        assert created["prestage_software_version"] == DEFAULT_RELEASE
+        assert created["strategy type"] == "prestage"
+        assert created["subcloud apply type"] == "parallel"
+        assert created["max parallel subclouds"] == 2
+        assert created["stop on failure"] is False
+        assert created["prestage software version"] == DEFAULT_RELEASE
         assert created["state"] == "initial"
         assert created["created_at"] is not None
         assert cli.json("prestage-strategy", "show") == created
@@ -252,10 +252,10 @@ class TestCreate:
             "--force",
             "site2",
         )
-        assert created["subcloud_apply_type"] == "parallel"
-        assert created["max_parallel_subclouds"] == 5
-        assert created["stop_on_failure"] is True
-        assert created["prestage_software_version"] == "24.09"
+        assert created["subcloud apply type"] == "parallel"
+        assert created["max parallel subclouds"] == 5
+        assert created["stop on failure"] is True
+        assert created["prestage software version"] == "24.09"
         assert step_names(cli) == ["site2"]
         extra = api.get(sh.STRATEGY).json["extra-args"]
         assert extra["force"] is True
@@ -275,8 +275,8 @@ class TestCreate:
     def test_serial_means_one_at_a_time(self, cli, api):
         add_online(api, "site1", "site2")
         created = create(cli, "--subcloud-apply-type", "serial", "--max-parallel-subclouds", "9")
-        assert created["subcloud_apply_type"] == "serial"
-        assert created["max_parallel_subclouds"] == 1
+        assert created["subcloud apply type"] == "serial"
+        assert created["max parallel subclouds"] == 1
 
     @pytest.mark.parametrize("ref", ["edge", "2"])
     def test_group_and_its_defaults(self, cli, api, ref):
@@ -284,15 +284,15 @@ class TestCreate:
         add_online(api, "site1")
         add_online(api, "site2", "site3", group="edge")
         created = create(cli, "--group", ref)
-        assert created["subcloud_apply_type"] == "serial"
-        assert created["max_parallel_subclouds"] == 1
+        assert created["subcloud apply type"] == "serial"
+        assert created["max parallel subclouds"] == 1
         assert step_names(cli) == ["site2", "site3"]
 
     def test_group_defaults_can_be_overridden(self, cli, api):
         cli.add_group("edge", "--max_parallel_subclouds=7")
         add_online(api, "site1", group="edge")
         created = create(cli, "--group=edge", "--max-parallel-subclouds=50")
-        assert created["max_parallel_subclouds"] == 50
+        assert created["max parallel subclouds"] == 50
 
     def test_ineligible_group_members_are_skipped(self, cli, api):
         add_online(api, "site1")
@@ -308,7 +308,7 @@ class TestCreate:
         result = cli.ok("prestage-strategy", "create", "--sysadmin-password", PASSWORD)
         fields = table_fields(result.out)
         assert list(fields) == STRATEGY_FIELDS
-        assert fields["strategy_type"] == "prestage"
+        assert fields["strategy type"] == "prestage"
         assert fields["state"] == "initial"
         assert_no_password(result)
 
@@ -513,11 +513,11 @@ class TestShow:
         created = create(cli)
         fields = table_fields(cli.ok("prestage-strategy", "show").out)
         assert list(fields) == STRATEGY_FIELDS
-        assert fields["subcloud_apply_type"] == "parallel"
-        assert fields["prestage_software_version"] == DEFAULT_RELEASE
+        assert fields["subcloud apply type"] == "parallel"
+        assert fields["prestage software version"] == DEFAULT_RELEASE
         assert yaml.safe_load(cli.ok("prestage-strategy", "show", "-f", "yaml").out) == created
         out = cli.ok(
-            "prestage-strategy", "show", "-f", "value", "-c", "state", "-c", "strategy_type"
+            "prestage-strategy", "show", "-f", "value", "-c", "state", "-c", "strategy type"
         )
         assert out.out.splitlines() == ["prestage", "initial"]
 
@@ -527,11 +527,11 @@ class TestShow:
         raw = api.get(sh.STRATEGY).json
         shown = cli.json("prestage-strategy", "show")
         assert shown == {
-            "strategy_type": raw["type"],
-            "subcloud_apply_type": raw["subcloud-apply-type"],
-            "max_parallel_subclouds": 3,
-            "stop_on_failure": True,
-            "prestage_software_version": raw["extra-args"]["prestage-software-version"],
+            "strategy type": raw["type"],
+            "subcloud apply type": raw["subcloud-apply-type"],
+            "max parallel subclouds": 3,
+            "stop on failure": True,
+            "prestage software version": raw["extra-args"]["prestage-software-version"],
             "state": raw["state"],
             "created_at": raw["created-at"],
             "updated_at": raw["updated-at"],
@@ -564,6 +564,15 @@ class TestActions:
             "abort",
             message="Strategy in state abort requested cannot be aborted",
         )
+
+    def test_yes_is_accepted_as_starlingx_scripts_pass_it(self, cli):
+        create(cli)
+        assert cli.json("prestage-strategy", "apply", "--yes")["state"] == "applying"
+        assert cli.json("prestage-strategy", "abort", "--yes")["state"] == "abort requested"
+
+    def test_delete_with_yes(self, cli):
+        create(cli)
+        assert cli.json("prestage-strategy", "delete", "--yes")["state"] == "deleting"
 
     def test_abort_before_apply(self, cli):
         create(cli)
