@@ -34,6 +34,7 @@ def seed_records(versions: tuple[str, ...] = VERSIONS) -> None:
             version,
             [db_releases.ReleaseFile(f"Packages/stx-{version}.deb", len(data), _digest(data))],
             [f"registry.local:9001/starlingx/stx-platform:{version}"],
+            lambda files: None,  # seed_blobs stores them (in each test's own store)
         )
 
 

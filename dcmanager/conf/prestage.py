@@ -25,6 +25,21 @@ opts = [
         "digest) the API accepts, in bytes. Other request bodies are limited by "
         "[oslo_middleware] max_request_body_size.",
     ),
+    cfg.FloatOpt(
+        "blob_grace_seconds",
+        default=24 * 3600.0,
+        min=0.0,
+        help="How long a blob no release names is kept after it was last uploaded: an "
+        "upload sends blobs first and names them in its release after, so keep this "
+        "longer than the longest upload. Then the collector removes it.",
+    ),
+    cfg.FloatOpt(
+        "blob_collect_interval",
+        default=3600.0,
+        min=1.0,
+        help="Seconds between two runs of the collector of unused blobs (it runs in the "
+        "orchestrator; several orchestrators take turns, under a database lock).",
+    ),
     cfg.URIOpt(
         "repository_url",
         schemes=["http", "https"],

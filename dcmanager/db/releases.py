@@ -4,8 +4,11 @@ Callers get plain dataclasses, not ORM objects: a release's files and images are
 with it, inside the session.
 """
 
+import contextlib
 import dataclasses
 import datetime
+from collections.abc import Callable
+from collections.abc import Iterator
 
 from oslo_db import api as oslo_db_api
 from oslo_db import exception as db_exc
@@ -114,14 +117,46 @@ def release_get(version: str) -> Release:
     )
 
 
-@oslo_db_api.retry_on_deadlock
-def release_create(version: str, files: list[ReleaseFile], images: list[str]) -> Release:
-    """Record a release whose blobs are all in the store, in one transaction.
+STORE_LOCK = "release-store"
 
+
+def _lock_store(db) -> None:
+    """Take the release store's lock (released when the transaction ends)."""
+    db.execute(
+        select(models.NamedLock.name).where(models.NamedLock.name == STORE_LOCK).with_for_update()
+    )
+
+
+@contextlib.contextmanager
+def store_locked() -> Iterator[set[str]]:
+    """Hold the release store's lock for the block; yields every digest a release names.
+
+    While it is held no release naming blobs is created, so a blob that no release
+    names when the block starts is named by none before it ends.
+    """
+    with session.writer() as db:
+        _lock_store(db)
+        yield set(db.scalars(select(models.ReleaseFile.digest).distinct()).all())
+
+
+@oslo_db_api.retry_on_deadlock
+def release_create(
+    version: str,
+    files: list[ReleaseFile],
+    images: list[str],
+    check_blobs: Callable[[list[ReleaseFile]], None],
+) -> Release:
+    """Record a release, in one transaction.
+
+    :param check_blobs: raises if a file's blob is not in the store with its size; it
+        runs under the release store's lock, so the collector cannot remove a blob
+        between the check and the release naming it.
     :raises ReleaseExists: the version was uploaded before.
     """
     try:
         with session.writer() as db:
+            _lock_store(db)
+            check_blobs(files)
             release = models.Release(version=version)
             db.add(release)
             db.flush()
@@ -152,37 +187,16 @@ def release_create(version: str, files: list[ReleaseFile], images: list[str]) ->
 
 
 @oslo_db_api.retry_on_deadlock
-def release_destroy(version: str) -> set[str]:
-    """Delete the release; the digests of its blobs that no other release names.
+def release_destroy(version: str) -> None:
+    """Delete the release (its blobs stay until the collector finds them unused).
 
     :raises ReleaseNotFound: no release has this version.
     """
     with session.writer() as db:
         release = _find(db, version)
-        digests = set(
-            db.scalars(
-                select(models.ReleaseFile.digest).where(models.ReleaseFile.release_id == release.id)
-            ).all()
-        )
         db.execute(delete(models.ReleaseFile).where(models.ReleaseFile.release_id == release.id))
         db.execute(delete(models.ReleaseImage).where(models.ReleaseImage.release_id == release.id))
         db.execute(delete(models.Release).where(models.Release.id == release.id))
-        still_named = set(
-            db.scalars(
-                select(models.ReleaseFile.digest).where(models.ReleaseFile.digest.in_(digests))
-            ).all()
-        )
-    return digests - still_named
-
-
-def digests_named(digests: set[str]) -> set[str]:
-    """Which of these digests some release names."""
-    with session.reader() as db:
-        return set(
-            db.scalars(
-                select(models.ReleaseFile.digest).where(models.ReleaseFile.digest.in_(digests))
-            ).all()
-        )
 
 
 def release_exists(version: str) -> bool:

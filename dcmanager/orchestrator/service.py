@@ -22,6 +22,8 @@ from dcmanager.common.states import StepState
 from dcmanager.common.states import StrategyState
 from dcmanager.db import orchestration as db
 from dcmanager.orchestrator import rpcapi
+from dcmanager.releases import collector
+from dcmanager.releases import store
 
 LOG = logging.getLogger(__name__)
 
@@ -187,17 +189,27 @@ class OrchestratorService:
     """``dcmanager-orchestrator``: the state machine loop and its RPC server."""
 
     def __init__(self, conf: cfg.ConfigOpts) -> None:
+        self.conf = conf
         self.owner = service.worker_name(conf, "orchestrator")
         self.orchestrator = Orchestrator(conf, self.owner, rpcapi.WorkerClient(conf))
         self._loop = service.Periodic(
             "orchestrator", conf.orchestrator.scan_interval, self.orchestrator.tick
         )
+        self._collector = service.Periodic(
+            "blob-collector", conf.prestage.blob_collect_interval, self.collect_blobs
+        )
         self._server = rpc.get_server(
             conf, rpcapi.ORCHESTRATOR_TOPIC, "orchestrator", [OrchestratorEndpoint(self._loop.wake)]
         )
 
+    def collect_blobs(self) -> None:
+        """Remove the release store's blobs no release names, past their grace."""
+        prestage = self.conf.prestage
+        collector.sweep(store.BlobStore(prestage.release_store), prestage.blob_grace_seconds)
+
     def start(self) -> None:
         self._loop.start()
+        self._collector.start()
         self._server.start()
         self._loop.wake()
 
@@ -205,6 +217,7 @@ class OrchestratorService:
         self._server.stop()
         self._server.wait()
         self._loop.stop()
+        self._collector.stop()
         # Let another orchestrator take over at once rather than after the lease.
         try:
             db.strategy_release(self.owner)

@@ -57,7 +57,12 @@ class BlobStore:
         :raises BlobError: the bytes do not match ``digest`` (or ``size``); nothing is kept.
         """
         final = self.path(digest)
-        if os.path.isfile(final):
+        try:
+            # Uploaded again: it starts its grace before the collector again.
+            os.utime(final)
+        except FileNotFoundError:
+            pass
+        else:
             # Still read the body, so the connection stays usable.
             for _ in iter(lambda: stream.read(CHUNK), b""):
                 pass
@@ -86,6 +91,14 @@ class BlobStore:
         finally:
             if os.path.exists(temporary):
                 os.unlink(temporary)
+
+    def modified(self, digest: str) -> float:
+        """When the blob was last written or uploaded again (seconds since the epoch);
+        ``inf`` when it is gone."""
+        try:
+            return os.stat(self.path(digest)).st_mtime
+        except FileNotFoundError:
+            return float("inf")
 
     def delete(self, digest: str) -> None:
         try:

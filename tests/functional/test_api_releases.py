@@ -10,6 +10,7 @@ import webob
 from dcmanager.api.controllers.v1 import releases as releases_controller
 from dcmanager.common import pacing
 from dcmanager.conf import CONF
+from dcmanager.releases import collector
 from dcmanager.releases import store
 from tests.clock import FakeClock
 from tests.functional import strategy_helpers as sh
@@ -57,6 +58,10 @@ FILES = {
     "Packages/b.deb": b"b" * 2000,
     "repodata/index": b"index",
 }
+
+
+def _sweep(grace_seconds: float) -> None:
+    collector.sweep(store.BlobStore(CONF.prestage.release_store), grace_seconds)
 
 
 def _stored_blobs() -> set[str]:
@@ -211,6 +216,9 @@ class TestReleases:
 
         api.delete(f"{RELEASES}/25.09", status=204)
         assert api.get(RELEASES).json == {"releases": []}
+        # The blobs go with the collector's next sweep past their grace, not at once.
+        assert len(_stored_blobs()) == 3
+        _sweep(grace_seconds=0)
         assert _stored_blobs() == set()
 
     def test_newest_first(self, api):
@@ -228,8 +236,17 @@ class TestReleases:
         upload(api, {"Packages/a.deb": FILES["Packages/a.deb"], "new": b"new"}, "26.03")
 
         api.delete(f"{RELEASES}/25.09", status=204)
+        _sweep(grace_seconds=0)
 
         assert _stored_blobs() == {digest_of(FILES["Packages/a.deb"]), digest_of(b"new")}
+
+    def test_blobs_no_release_names_stay_for_their_grace(self, api):
+        put_blob(api, b"uploaded, never released")
+
+        _sweep(grace_seconds=3600)
+        assert _stored_blobs() == {digest_of(b"uploaded, never released")}
+        _sweep(grace_seconds=0)
+        assert _stored_blobs() == set()
 
     def test_missing_blobs_are_named(self, api):
         put_blob(api, FILES["Packages/a.deb"])

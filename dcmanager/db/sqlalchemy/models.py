@@ -236,6 +236,17 @@ class ReleaseImage(Base):
     reference: Mapped[str] = mapped_column(String(512))
 
 
+class NamedLock(Base):
+    """A row locked (``SELECT ... FOR UPDATE``) by actors that must take turns over
+    something outside the database: ``release-store`` is locked by the collector of
+    unused blobs and by the creation of a release naming blobs."""
+
+    __tablename__ = "named_locks"
+    __table_args__ = db_types.TABLE_OPTIONS
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+
+
 class HelmOverride(TimestampMixin, Base):
     """The operator's overrides of one Helm chart in one namespace (YAML text).
 

@@ -5,7 +5,8 @@ a blob (``PUT /blobs/sha256:<hex>``, the raw bytes; ``HEAD`` says whether it is 
 already), then the manifest (``POST /releases``: version, files with path, size and
 digest, image references). The manifest is accepted only when every blob it names is
 in the store with the size it states, so a release that exists is always complete.
-Blobs are shared by every release that names them and go when the last one is deleted.
+Blobs are shared by every release that names them; once no release names them, the
+collector removes them after a grace period (:mod:`dcmanager.releases.collector`).
 """
 
 import logging
@@ -95,6 +96,25 @@ def _digest(ref: str) -> str:
     return ref
 
 
+def _check_blobs(files: list[db_releases.ReleaseFile]) -> None:
+    """:raises Invalid: a file's blob is not in the store with the size given."""
+    blobs = blob_store()
+    wrong = []
+    for item in files:
+        size = blobs.size(item.digest)
+        if size is None:
+            wrong.append(f"{item.path} ({item.digest})")
+        elif size != item.size:
+            wrong.append(f"{item.path} (stored {size} bytes)")
+    if wrong:
+        named = ", ".join(wrong[:NAMED_MISSING])
+        more = f" and {len(wrong) - NAMED_MISSING} more" if len(wrong) > NAMED_MISSING else ""
+        raise exception.Invalid(
+            f"{len(wrong)} files are not in the store with the size given: {named}{more}. "
+            "Upload their blobs first (PUT /v1.0/blobs/<digest>)."
+        )
+
+
 class ReleasesController(base.ResourceController):
     @pecan.expose("json")
     def get_all(self) -> dict:
@@ -112,22 +132,7 @@ class ReleasesController(base.ResourceController):
         self.collection_only(path)
         _authorize(POLICY, "create")
         version, files, images = schema.validate_create(validation.json_body())
-        blobs = blob_store()
-        wrong = []
-        for item in files:
-            size = blobs.size(item.digest)
-            if size is None:
-                wrong.append(f"{item.path} ({item.digest})")
-            elif size != item.size:
-                wrong.append(f"{item.path} (stored {size} bytes)")
-        if wrong:
-            named = ", ".join(wrong[:NAMED_MISSING])
-            more = f" and {len(wrong) - NAMED_MISSING} more" if len(wrong) > NAMED_MISSING else ""
-            raise exception.Invalid(
-                f"{len(wrong)} files are not in the store with the size given: {named}{more}. "
-                "Upload their blobs first (PUT /v1.0/blobs/<digest>)."
-            )
-        release = db_releases.release_create(version, files, images)
+        release = db_releases.release_create(version, files, images, _check_blobs)
         LOG.debug(
             "Release %s uploaded: %d files, %d bytes, %d images",
             version,
@@ -146,12 +151,9 @@ class ReleasesController(base.ResourceController):
             raise exception.ReleaseNotFound(version=version)
         if version in db_prestage.releases_in_use():
             raise exception.ReleaseInUse(version=version)
-        orphans = db_releases.release_destroy(version)
-        blobs = blob_store()
-        # A release uploaded meanwhile may name one of them again: keep those.
-        for digest in orphans - db_releases.digests_named(orphans):
-            blobs.delete(digest)
-        LOG.debug("Release %s deleted; %d blobs no longer used removed", version, len(orphans))
+        # Its blobs stay until the collector finds them unused (dcmanager.releases.collector).
+        db_releases.release_destroy(version)
+        LOG.debug("Release %s deleted", version)
         pecan.response.status = 204
 
 
