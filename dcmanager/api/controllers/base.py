@@ -22,15 +22,21 @@ def method_not_allowed(allowed: str) -> None:
 
 
 class ResourceController(rest.RestController):
-    #: Names under an item that exist, with the one method each allows.
+    """Every method a resource does not serve on a path is a 405 whose ``Allow`` names
+    exactly what it serves there (pecan's own would list every method of the class)."""
+
+    #: What the collection and an item serve.
+    collection_methods = COLLECTION_METHODS
+    item_methods = ITEM_METHODS
+    #: Names under an item that exist, with the methods each serves.
     subpaths: dict[str, str] = {}
 
     def _reject(self, path: tuple[str, ...]) -> None:
         """Refuse the request's method on ``path``: 405 if the path exists, else 404."""
         if not path:
-            method_not_allowed(COLLECTION_METHODS)
+            method_not_allowed(self.collection_methods)
         if len(path) == 1:
-            method_not_allowed(ITEM_METHODS)
+            method_not_allowed(self.item_methods)
         if len(path) == 2 and path[1] in self.subpaths:
             method_not_allowed(self.subpaths[path[1]])
         pecan.abort(404)
@@ -46,7 +52,34 @@ class ResourceController(rest.RestController):
         if path:
             self._reject(path)
 
+    def _handle_unknown_method(self, method: str, remainder: list[str], request=None):
+        """Methods pecan has no routing of its own for: PATCH goes to ``patch``; OPTIONS,
+        TRACE and the rest are refused with this path's ``Allow``."""
+        controller = self._find_controller(method)
+        if controller:
+            return controller, remainder
+        # Refused when called, not while routing: pecan would replace the Allow header
+        # of a 405 raised while it routes with every method of the class.
+        return self.refuse, remainder
+
+    @pecan.expose(content_type="application/json")
+    def refuse(self, *path: str) -> None:
+        self._reject(path)
+
+    # The methods a resource may not serve: refused unless the resource defines them.
+
+    @pecan.expose(content_type="application/json")
+    def post(self, *path: str) -> None:
+        self._reject(path)
+
     @pecan.expose(content_type="application/json")
     def put(self, *path: str) -> None:
-        """No resource is replaced whole: PUT is refused everywhere."""
+        self._reject(path)
+
+    @pecan.expose(content_type="application/json")
+    def patch(self, *path: str) -> None:
+        self._reject(path)
+
+    @pecan.expose(content_type="application/json")
+    def delete(self, *path: str) -> None:
         self._reject(path)

@@ -31,6 +31,8 @@ def _site() -> plugins.Site:
 
 
 class HelmChartsController(base.ResourceController):
+    collection_methods = base.READ_ONLY_METHODS
+
     @pecan.expose("json")
     def get_all(self) -> dict:
         _authorize("get")
@@ -41,12 +43,6 @@ class HelmChartsController(base.ResourceController):
         chart = self.item_ref(path)
         _authorize("get")
         return overrides.show(chart, _namespace(), _site()).view()
-
-    @pecan.expose(content_type="application/json")
-    def post(self, *path: str) -> None:
-        if not path:
-            base.method_not_allowed(base.READ_ONLY_METHODS)
-        self._reject(path)
 
     @pecan.expose("json")
     def patch(self, *path: str) -> dict:

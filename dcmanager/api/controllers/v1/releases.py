@@ -116,6 +116,8 @@ def _check_blobs(files: list[db_releases.ReleaseFile]) -> None:
 
 
 class ReleasesController(base.ResourceController):
+    item_methods = "GET, DELETE"
+
     @pecan.expose("json")
     def get_all(self) -> dict:
         _authorize(POLICY, "get")
@@ -164,20 +166,9 @@ class BlobsController(base.ResourceController):
     def get_all(self) -> None:
         pecan.abort(404)
 
-    @pecan.expose(content_type="application/json")
-    def post(self, *path: str) -> None:
-        self._refuse(path)
-
-    @pecan.expose(content_type="application/json")
-    def patch(self, *path: str) -> None:
-        self._refuse(path)
-
-    @pecan.expose(content_type="application/json")
-    def delete(self, *path: str) -> None:
-        """Blobs go with the last release naming them, never on their own."""
-        self._refuse(path)
-
-    def _refuse(self, path: tuple[str, ...]) -> None:
+    def _reject(self, path: tuple[str, ...]) -> None:
+        """Only one blob is a resource here (never deleted through the API: the
+        collector removes unused ones)."""
         self._blob_ref(path)
         base.method_not_allowed(BLOB_METHODS)
 
