@@ -39,3 +39,26 @@ schema = schemathesis.openapi.from_path(DOC_PATH)
 def test_no_request_breaks_the_api_or_its_contract(live_api, case):
     response = case.call(base_url=live_api, timeout=30)
     case.validate_response(response, checks=CHECKS)
+
+
+def test_linked_calls_keep_the_api_consistent(live_api):
+    """Sequences of calls along the document's links (register a subcloud, then show,
+    update, prestage or delete it; create a group, a release, a blob, then use them)."""
+
+    class Workflow(schema.as_state_machine()):
+        def get_call_kwargs(self, case):
+            return {"base_url": live_api, "timeout": 30}
+
+        def validate_response(self, response, case, additional_checks=None, **kwargs):
+            case.validate_response(response, checks=CHECKS)
+
+    Workflow.run(
+        settings=hypothesis.settings(
+            max_examples=FUZZ_EXAMPLES,
+            stateful_step_count=10,
+            derandomize=True,
+            database=None,
+            deadline=None,
+            suppress_health_check=list(hypothesis.HealthCheck),
+        )
+    )
