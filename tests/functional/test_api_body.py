@@ -240,3 +240,29 @@ class TestLimits:
 
         assert status == 400
         assert answer["message"] == "Invalid Content-Length '12abc'"
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ({"type": []}, "type invalid"),
+        ({"type": {}}, "type invalid"),
+        ({"type": "prestage", "subcloud-apply-type": []}, "subcloud-apply-type invalid"),
+        ({"type": "prestage", "subcloud-apply-type": {"a": 1}}, "subcloud-apply-type invalid"),
+        ({"type": ["prestage"], "sysadmin_password": PASSWORD}, "type invalid"),
+    ],
+)
+def test_a_list_or_a_map_where_a_choice_is_expected_is_400(api, body, message):
+    answer = api.post_json("/v1.0/sw-update-strategy", body, expect_errors=True)
+
+    assert answer.status_int == 400
+    assert answer.json["message"] == message
+
+
+def test_an_action_that_is_a_list_is_400(api):
+    answer = api.post_json(
+        "/v1.0/sw-update-strategy/actions", {"action": ["apply"]}, expect_errors=True
+    )
+
+    assert answer.status_int == 400
+    assert answer.json["message"].startswith("Invalid action")
