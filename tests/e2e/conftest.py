@@ -61,6 +61,18 @@ class Service:
                 time.sleep(0.1)
         raise AssertionError(f"{self.name} did not answer {url}:\n{self.log}")
 
+    def wait_for_log(self, text: str) -> None:
+        """Until the service has logged ``text`` (a role logs that it runs once its
+        servers and loops have started)."""
+        deadline = time.monotonic() + STARTUP_TIMEOUT
+        while time.monotonic() < deadline:
+            if text in self.log:
+                return
+            if self.process.poll() is not None:
+                raise AssertionError(f"{self.name} exited early:\n{self.log}")
+            time.sleep(0.1)
+        raise AssertionError(f"{self.name} never logged {text!r}:\n{self.log}")
+
     def stop(self, sig: int = signal.SIGINT, timeout: float = 30) -> int:
         if self.process.poll() is None:
             self.process.send_signal(sig)

@@ -79,7 +79,9 @@ class Deployment:
         synced = run("dcmanager-manage", "--config-file", str(self.config), "db_sync", env=self.env)
         assert synced.returncode == 0, synced.stderr
 
-    def start(self, role: str) -> Service:
+    def start(self, role: str, wait: bool = True) -> Service:
+        """Start a role; with ``wait``, return once it serves (a signal that arrives while
+        a process still imports stops it with a traceback instead)."""
         self._started += 1
         service = Service(
             role,
@@ -88,14 +90,25 @@ class Deployment:
             self.tmp_path / f"{role}-{self._started}.log",
         )
         self.services.append(service)
-        if role == API:
-            service.wait_for_http(self.url + "/")
+        if wait:
+            self._wait_ready(service)
         return service
 
+    def _wait_ready(self, service: Service) -> None:
+        if service.name == API:
+            service.wait_for_http(self.url + "/")
+        else:
+            service.wait_for_log(f"{service.name} ")
+            service.wait_for_log(" running (host ")
+
     def start_all(self, workers: int = 2) -> None:
-        """Start every role, then put release 25.09 in the release store."""
-        for role in (ORCHESTRATOR, *[WORKER] * workers, MANAGER, AUDIT, API):
-            self.start(role)
+        """Start every role (all at once), then put release 25.09 in the release store."""
+        started = [
+            self.start(role, wait=False)
+            for role in (ORCHESTRATOR, *[WORKER] * workers, MANAGER, AUDIT, API)
+        ]
+        for service in started:
+            self._wait_ready(service)
         self.upload_release("25.09")
 
     def upload_release(self, version: str) -> None:
