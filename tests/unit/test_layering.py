@@ -5,6 +5,7 @@ dependency.
 """
 
 import ast
+import configparser
 import importlib.metadata
 import pathlib
 import re
@@ -199,13 +200,23 @@ def _canonical(name: str) -> str:
     return re.sub(r"[-_.]+", "-", name).lower()
 
 
-def test_every_library_the_package_imports_is_a_declared_requirement():
-    requirements = PACKAGE.parent / "requirements.txt"
-    declared = {
-        _canonical(re.split(r"[<>=!~;\[ ]", line, maxsplit=1)[0])
-        for line in requirements.read_text().splitlines()
-        if line.strip() and not line.startswith("#")
+def _declared() -> set[str]:
+    """The distributions requirements.txt and the extras of setup.cfg declare."""
+    lines = (PACKAGE.parent / "requirements.txt").read_text().splitlines()
+    setup = configparser.ConfigParser()
+    setup.read(PACKAGE.parent / "setup.cfg")
+    if setup.has_section("extras"):
+        for _, listed in setup.items("extras"):
+            lines += listed.splitlines()
+    return {
+        _canonical(re.split(r"[<>=!~;\[ ]", line.strip(), maxsplit=1)[0])
+        for line in lines
+        if line.strip() and not line.strip().startswith("#")
     }
+
+
+def test_every_library_the_package_imports_is_a_declared_requirement():
+    declared = _declared()
     distributions = importlib.metadata.packages_distributions()
     undeclared = {
         name: sorted(_canonical(dist) for dist in distributions.get(name, [name]))
