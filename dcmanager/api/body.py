@@ -8,6 +8,7 @@ arguments) nor a hook reads a byte of it. A controller asks for it with
 - ``PUT /v1.0/blobs/...``: streamed to the release store, never held in memory, up to
   ``[prestage] max_blob_bytes`` (checked by the controller, against Content-Length);
 - ``POST /v1.0/releases``: a release manifest, up to ``[prestage] max_manifest_bytes``;
+- ``POST /v1.0/apps``: an application tarball, up to ``[apps] max_tarball_bytes``;
 - any other body: up to ``[oslo_middleware] max_request_body_size``.
 
 A body declared larger than its limit is refused with 413 at once, before anything is
@@ -29,6 +30,7 @@ from dcmanager.common import exception
 ENVIRON_KEY = "dcmanager.pending_body"
 BLOBS_PATH = "/v1.0/blobs/"
 RELEASES_PATH = "/v1.0/releases"
+APPS_PATH = "/v1.0/apps"
 READ_CHUNK = 64 * 1024
 
 
@@ -117,6 +119,12 @@ class BodyGate:
     def _limit(self, method: str, path: str) -> tuple[int | None, str]:
         if method == "PUT" and path.startswith(BLOBS_PATH):
             return None, errors.TOO_LARGE_MESSAGE
+        if method == "POST" and path.rstrip("/") == APPS_PATH:
+            limit = self.conf.apps.max_tarball_bytes
+            return (
+                limit,
+                f"An application tarball is limited to [apps] max_tarball_bytes ({limit} bytes)",
+            )
         if method == "POST" and path.rstrip("/") == RELEASES_PATH:
             limit = self.conf.prestage.max_manifest_bytes
             return limit, (

@@ -3,7 +3,9 @@
 import datetime
 from typing import Any
 
+from dcmanager.apps import versions
 from dcmanager.common import redaction
+from dcmanager.db import apps as db_apps
 from dcmanager.db import releases as db_releases
 from dcmanager.db.sqlalchemy import models
 
@@ -122,3 +124,30 @@ def release(item: db_releases.Release) -> dict[str, Any]:
         view["files"] = [{"path": f.path, "size": f.size, "digest": f.digest} for f in item.files]
         view["images"] = list(item.images or ())
     return view
+
+
+def app_version(record: db_apps.AppVersion) -> dict[str, Any]:
+    details = record.details
+    return {
+        "name": record.name,
+        "version": record.version,
+        "semver": versions.parse(record.version) is not None,
+        "prerelease": versions.is_prerelease(record.version),
+        "charts": [
+            {key: chart[key] for key in ("name", "version", "namespace", "release")}
+            for chart in details["charts"]
+        ],
+        "images": details["images"],
+        "upgradable": details["upgradable"],
+        "md5": record.md5,
+        "created-at": timestamp(record.created_at),
+    }
+
+
+def app(name: str, records: list[db_apps.AppVersion]) -> dict[str, Any]:
+    """An application: its versions in ascending precedence, and which is latest."""
+    return {
+        "name": name,
+        "latest": versions.latest(record.version for record in records),
+        "versions": [app_version(record) for record in records],
+    }

@@ -175,6 +175,22 @@ class Client:
             },
         )
 
+    def post_file(self, path: str, data: BinaryIO, size: int) -> Any:
+        """POST a file as the body (an application tarball), streamed; the answer."""
+        response = self._send(
+            "POST",
+            path,
+            raise_exc=False,
+            data=data if size else b"",
+            log=False,
+            headers={
+                "Accept": "application/json",
+                "Content-Type": BLOB_TYPE,
+                "Content-Length": str(size),
+            },
+        )
+        return response.json()
+
     def get(self, path: str) -> Any:
         return self.request("GET", path)
 

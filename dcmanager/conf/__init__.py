@@ -3,6 +3,7 @@
 from oslo_config import cfg
 
 from dcmanager.conf import api
+from dcmanager.conf import apps
 from dcmanager.conf import database
 from dcmanager.conf import default
 from dcmanager.conf import helm
@@ -16,6 +17,7 @@ CONF = cfg.CONF
 default.register_opts(CONF)
 helm.register_opts(CONF)
 api.register_opts(CONF)
+apps.register_opts(CONF)
 database.register_opts(CONF)
 orchestrator.register_opts(CONF)
 prestage.register_opts(CONF)

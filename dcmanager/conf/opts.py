@@ -3,6 +3,7 @@
 from oslo_config import cfg
 
 from dcmanager.conf import api
+from dcmanager.conf import apps
 from dcmanager.conf import database
 from dcmanager.conf import default
 from dcmanager.conf import helm
@@ -16,6 +17,7 @@ def list_opts() -> list[tuple[str | None, list[cfg.Opt]]]:
     return [
         ("DEFAULT", default.opts),
         (api.GROUP.name, api.opts),
+        (apps.GROUP.name, apps.opts),
         (helm.GROUP.name, helm.opts),
         (orchestrator.GROUP.name, orchestrator.opts),
         (prestage.GROUP.name, prestage.opts),

@@ -120,7 +120,7 @@ def release_get(version: str) -> Release:
 STORE_LOCK = "release-store"
 
 
-def _lock_store(db) -> None:
+def lock_store(db) -> None:
     """Take the release store's lock (released when the transaction ends)."""
     db.execute(
         select(models.NamedLock.name).where(models.NamedLock.name == STORE_LOCK).with_for_update()
@@ -129,14 +129,16 @@ def _lock_store(db) -> None:
 
 @contextlib.contextmanager
 def store_locked() -> Iterator[set[str]]:
-    """Hold the release store's lock for the block; yields every digest a release names.
+    """Hold the release store's lock for the block; yields every digest a release or an
+    application version names.
 
-    While it is held no release naming blobs is created, so a blob that no release
-    names when the block starts is named by none before it ends.
+    While it is held neither is created, so a blob that nothing names when the block
+    starts is named by nothing before it ends.
     """
     with session.writer() as db:
-        _lock_store(db)
-        yield set(db.scalars(select(models.ReleaseFile.digest).distinct()).all())
+        lock_store(db)
+        named = set(db.scalars(select(models.ReleaseFile.digest).distinct()).all())
+        yield named | set(db.scalars(select(models.AppVersion.digest).distinct()).all())
 
 
 @oslo_db_api.retry_on_deadlock
@@ -155,7 +157,7 @@ def release_create(
     """
     try:
         with session.writer() as db:
-            _lock_store(db)
+            lock_store(db)
             check_blobs(files)
             release = models.Release(version=version)
             db.add(release)

@@ -5,6 +5,7 @@ import itertools
 
 from oslo_policy import policy
 
+from dcmanager.policies import apps
 from dcmanager.policies import base
 from dcmanager.policies import helm_charts
 from dcmanager.policies import releases
@@ -22,5 +23,6 @@ def list_rules() -> list[policy.RuleDefault]:
             sw_update_strategy.list_rules(),
             releases.list_rules(),
             helm_charts.list_rules(),
+            apps.list_rules(),
         )
     )

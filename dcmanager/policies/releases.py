@@ -26,7 +26,7 @@ rules = [
     policy.DocumentedRuleDefault(
         name=PREFIX % "delete",
         check_str=base.ADMIN,
-        description="Delete a release (and the blobs no other release uses).",
+        description="Delete a release (the collector removes the blobs nothing names).",
         operations=[{"method": "DELETE", "path": "/v1.0/releases/{version}"}],
     ),
     policy.DocumentedRuleDefault(

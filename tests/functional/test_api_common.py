@@ -120,6 +120,7 @@ class TestVersions:
             "sw-update-strategy",
             "releases",
             "helm_charts",
+            "apps",
         }
 
     @pytest.mark.parametrize("path", ["/v1.0", "/v1.0/"])
@@ -134,6 +135,7 @@ class TestVersions:
                 {"rel": "sw-update-strategy", "href": "http://localhost/v1.0/sw-update-strategy"},
                 {"rel": "releases", "href": "http://localhost/v1.0/releases"},
                 {"rel": "helm_charts", "href": "http://localhost/v1.0/helm_charts"},
+                {"rel": "apps", "href": "http://localhost/v1.0/apps"},
             ]
         }
 
@@ -144,6 +146,7 @@ class TestVersions:
             ("subcloud-groups", "subcloud_groups"),
             ("releases", "releases"),
             ("helm_charts", "charts"),
+            ("apps", "apps"),
         ],
     )
     def test_each_v1_link_leads_to_its_collection(self, api, rel, key):

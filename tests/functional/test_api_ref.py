@@ -47,6 +47,7 @@ from openapi_spec_validator import validate as validate_spec
 
 from dcmanager.db import api as db_api
 from dcmanager.drivers import simulator
+from tests import apps as test_apps
 from tests.functional import strategy_helpers as sh
 
 DOC_PATH = pathlib.Path(__file__).resolve().parents[2] / "api-ref" / "openapi.yaml"
@@ -72,6 +73,12 @@ SS = "/v1.0/sw-update-strategy/steps"
 SS1 = "/v1.0/sw-update-strategy/steps/{cloud_name}"
 R = "/v1.0/releases"
 R1 = "/v1.0/releases/{version}"
+A = "/v1.0/apps"
+A1 = "/v1.0/apps/{name}"
+AV = "/v1.0/apps/{name}/versions/{version}"
+APP_TYPE = "application/octet-stream"
+TARBALL_V1 = test_apps.app_tarball(version="1.0.0")
+APP_EXISTS = "Application demo already has version 1.0.0"
 B1 = "/v1.0/blobs/{digest}"
 BLOB_TYPE = "application/octet-stream"
 BLOB = b"package bytes"
@@ -205,6 +212,11 @@ def strategy_gone() -> Call:
 
 def new_group(name: str, **fields: Any) -> Call:
     return Call("POST", G, body={"name": name, **fields}, expect={"name": name})
+
+
+def upload_app(version: str) -> Call:
+    data = TARBALL_V1 if version == "1.0.0" else test_apps.app_tarball(version=version)
+    return Call("POST", A, body=Raw(data, APP_TYPE), status=201, expect={"version": version})
 
 
 def not_acceptable(
@@ -406,6 +418,7 @@ SCENARIOS: dict[tuple[str, str], list[Call]] = {
                     {"rel": "sw-update-strategy", "href": "{base}/v1.0/sw-update-strategy"},
                     {"rel": "releases", "href": "{base}/v1.0/releases"},
                     {"rel": "helm_charts", "href": "{base}/v1.0/helm_charts"},
+                    {"rel": "apps", "href": "{base}/v1.0/apps"},
                 ]
             },
         ),
@@ -1712,6 +1725,56 @@ SCENARIOS: dict[tuple[str, str], list[Call]] = {
         # Its blob stays until the collector finds it unused past its grace.
         Call("HEAD", B1, {"digest": BLOB_DIGEST}, accept=BLOB_TYPE),
     ],
+    ("GET", A): [
+        Call("GET", A, expect={"apps": []}),
+        upload_app("1.0.0"),
+        Call("GET", A, expect={"apps": [{"name": "demo", "latest": "1.0.0"}]}),
+        not_acceptable("GET", A),
+    ],
+    ("POST", A): [
+        upload_app("1.0.0"),
+        Call("POST", A, body=Raw(TARBALL_V1, APP_TYPE), status=409, message=APP_EXISTS),
+        Call("POST", A, body=Raw(b"not a tarball", APP_TYPE), status=400),
+        not_acceptable("POST", A, body=Raw(TARBALL_V1, APP_TYPE)),
+    ],
+    ("GET", A1): [
+        Call("GET", A1, {"name": "demo"}, status=404, message="Application demo not found"),
+        upload_app("1.0.0"),
+        Call("GET", A1, {"name": "demo"}, expect={"name": "demo", "latest": "1.0.0"}),
+        not_acceptable("GET", A1, {"name": "demo"}),
+    ],
+    ("GET", AV): [
+        upload_app("1.0.0"),
+        Call("GET", AV, {"name": "demo", "version": "latest"}, expect={"version": "1.0.0"}),
+        Call(
+            "GET",
+            AV,
+            {"name": "demo", "version": "1.0"},
+            status=404,
+            message="Application demo has no version 1.0",
+        ),
+        Call(
+            "GET",
+            AV,
+            {"name": "demo", "version": "latest"},
+            query="?include_prerelease=maybe",
+            status=400,
+            doc_accepts=False,
+        ),
+        not_acceptable("GET", AV, {"name": "demo", "version": "1.0.0"}),
+    ],
+    ("DELETE", AV): [
+        upload_app("1.0.0"),
+        not_acceptable("DELETE", AV, {"name": "demo", "version": "1.0.0"}),
+        Call("DELETE", AV, {"name": "demo", "version": "1.0.0"}, status=204),
+        Call(
+            "DELETE",
+            AV,
+            {"name": "demo", "version": "1.0.0"},
+            status=404,
+            message="Application demo not found",
+        ),
+    ],
     ("GET", H): [
         Call("GET", H, expect={"charts": HELM_CHARTS}),
         not_acceptable("GET", H),
@@ -1956,6 +2019,7 @@ UNREACHABLE_STATUSES: dict[int, str] = {
 UNREACHABLE_OPERATION_STATUSES: dict[tuple[str, str, int], str] = {
     ("POST", S, 404): "only when the group is deleted while the subcloud is registered",
     ("POST", R, 413): "only above [prestage] max_manifest_bytes (64 MiB; see test_api_releases)",
+    ("POST", A, 413): "only above [apps] max_tarball_bytes (256 MiB; see test_api_apps)",
     ("PATCH", H1, 409): "only when other updates win the race every time (see test_db_helm)",
 }
 

@@ -113,6 +113,10 @@ ALL_COMMANDS = (
     "helm-override-show",
     "helm-override-update",
     "helm-override-delete",
+    "app upload",
+    "app list",
+    "app show",
+    "app delete",
 )
 
 SECRET = "s3cr3t-Pa55"

@@ -236,6 +236,27 @@ class ReleaseImage(Base):
     reference: Mapped[str] = mapped_column(String(512))
 
 
+class AppVersion(Base):
+    """One version of an application in the catalog: its tarball (a blob of the release
+    store, by digest) and what was read from it."""
+
+    __tablename__ = "app_versions"
+    __table_args__ = (
+        UniqueConstraint("name", "version", name="uq_app_versions_name_version"),
+        db_types.TABLE_OPTIONS,
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(63))
+    version: Mapped[str] = mapped_column(String(64))
+    digest: Mapped[str] = mapped_column(String(71))
+    size: Mapped[int] = mapped_column(BigInteger)
+    md5: Mapped[str] = mapped_column(String(32))
+    # charts, images, upgradable, upgrades, phases (see dcmanager.apps.package).
+    details: Mapped[dict] = mapped_column(oslo_types.JsonEncodedDict(mysql_as_long=True))
+    created_at: Mapped[datetime.datetime] = mapped_column(db_types.Timestamp, default=utcnow)
+
+
 class NamedLock(Base):
     """A row locked (``SELECT ... FOR UPDATE``) by actors that must take turns over
     something outside the database: ``release-store`` is locked by the collector of

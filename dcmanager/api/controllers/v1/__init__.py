@@ -3,13 +3,21 @@
 import pecan
 
 from dcmanager.api.controllers import base
+from dcmanager.api.controllers.v1 import apps
 from dcmanager.api.controllers.v1 import helm_charts
 from dcmanager.api.controllers.v1 import releases
 from dcmanager.api.controllers.v1 import subcloud_groups
 from dcmanager.api.controllers.v1 import subclouds
 from dcmanager.api.controllers.v1 import sw_update_strategy
 
-RESOURCES = ("subclouds", "subcloud-groups", "sw-update-strategy", "releases", "helm_charts")
+RESOURCES = (
+    "subclouds",
+    "subcloud-groups",
+    "sw-update-strategy",
+    "releases",
+    "helm_charts",
+    "apps",
+)
 
 
 class V1Controller:
@@ -27,3 +35,4 @@ pecan.route(V1Controller, "sw-update-strategy", sw_update_strategy.StrategyContr
 pecan.route(V1Controller, "releases", releases.ReleasesController())
 pecan.route(V1Controller, "blobs", releases.BlobsController())
 pecan.route(V1Controller, "helm_charts", helm_charts.HelmChartsController())
+pecan.route(V1Controller, "apps", apps.AppsController())

@@ -1,0 +1,90 @@
+"""The application catalog's records: one per version of an application, naming its
+tarball (a blob of the release store) and what was read from it."""
+
+import dataclasses
+import datetime
+from collections.abc import Callable
+from typing import Any
+
+from oslo_db import api as oslo_db_api
+from oslo_db import exception as db_exc
+from sqlalchemy import delete
+from sqlalchemy import select
+
+from dcmanager.common import exception
+from dcmanager.db import releases as db_releases
+from dcmanager.db import session
+from dcmanager.db.sqlalchemy import models
+
+Row = models.AppVersion
+
+
+class AppVersionExists(exception.Conflict):
+    msg_fmt = "Application %(name)s already has version %(version)s"
+
+
+@dataclasses.dataclass(frozen=True)
+class AppVersion:
+    name: str
+    version: str
+    digest: str
+    size: int
+    md5: str
+    details: dict[str, Any]
+    created_at: datetime.datetime
+
+
+def _record(row: Row) -> AppVersion:
+    return AppVersion(
+        row.name, row.version, row.digest, row.size, row.md5, row.details, row.created_at
+    )
+
+
+@oslo_db_api.retry_on_deadlock
+def app_version_create(
+    values: dict[str, Any],
+    check_blob: Callable[[], None],
+    check_versions: Callable[[list[str]], None],
+) -> AppVersion:
+    """Record a version of an application, in one transaction under the release store's
+    lock (its tarball is a blob the collector must see as named).
+
+    :param values: ``name``, ``version``, ``digest``, ``size``, ``md5``, ``details``.
+    :param check_blob: raises if the tarball's blob is not stored (it runs under the
+        lock, so the collector cannot remove it before the record names it).
+    :param check_versions: given the versions the application has, raises if the new
+        one cannot join them (the check and the insert are one atomic step).
+    :raises AppVersionExists: the application has this version already.
+    """
+    try:
+        with session.writer() as db:
+            db_releases.lock_store(db)
+            check_blob()
+            existing = list(db.scalars(select(Row.version).where(Row.name == values["name"])))
+            if values["version"] in existing:
+                raise AppVersionExists(name=values["name"], version=values["version"])
+            check_versions(existing)
+            row = Row(**values)
+            db.add(row)
+            db.flush()
+            return _record(row)
+    except db_exc.DBDuplicateEntry as exc:
+        raise AppVersionExists(name=values["name"], version=values["version"]) from exc
+
+
+def app_versions(name: str | None = None) -> list[AppVersion]:
+    """Every version (of the application ``name``), in upload order."""
+    query = select(Row).order_by(Row.id)
+    if name is not None:
+        query = query.where(Row.name == name)
+    with session.reader() as db:
+        return [_record(row) for row in db.scalars(query)]
+
+
+@oslo_db_api.retry_on_deadlock
+def app_version_delete(name: str, version: str) -> bool:
+    """Forget a version (its blob stays until the collector finds it unused); whether
+    there was one."""
+    with session.writer() as db:
+        result = db.execute(delete(Row).where(Row.name == name).where(Row.version == version))
+    return result.rowcount == 1
