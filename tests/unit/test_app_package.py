@@ -92,37 +92,39 @@ def _device() -> tarfile.TarInfo:
     return info
 
 
-@pytest.mark.parametrize(
-    ("data", "message"),
-    [
-        (b"not a tarball", "not a gzipped tar archive"),
-        (_tar_with(_file("/etc/passwd"), b"x"), "unsafe entry '/etc/passwd'"),
-        (_tar_with(_file("../outside"), b"x"), "unsafe entry '../outside'"),
-        (_tar_with(_link("charts/evil", "/etc/shadow")), "unsafe entry 'charts/evil'"),
-        (_tar_with(_link("charts/evil", "../../x")), "unsafe entry 'charts/evil'"),
-        (_tar_with(_device()), "unsafe entry 'dev/sda'"),
-        (apps.packed({f"f{i}": b"x" for i in range(101)}), "more than 100 files"),
-        (apps.packed({"big": b"x" * (10 * 1024**2 + 1)}), "unpacks to more than"),
-        (apps.app_tarball(charts=()), "it holds no chart"),
-        (apps.app_tarball(None, "1.0.0"), "no app_name in metadata.yaml"),
-        (apps.app_tarball("demo", None), "no app_version in metadata.yaml"),
-        (apps.app_tarball("Demo_App"), "app_name 'Demo_App' is not valid"),
-        (apps.app_tarball(metadata={"images": "one"}), "images must be a list of strings"),
-        (apps.app_tarball(metadata={"upgradable": "no"}), "upgradable must be true or false"),
-        (
-            apps.app_tarball(metadata={"charts": [{"name": "ghost"}]}),
-            "places charts it does not hold: ghost",
-        ),
-        (
-            apps.app_tarball(metadata={"phases": {"deploy": {}}}),
-            "unknown phase 'deploy'",
-        ),
-        (
-            apps.app_tarball(extra={"charts/broken-1.0.0.tgz": b"garbage"}),
-            "Chart charts/broken-1.0.0.tgz",
-        ),
-    ],
-)
+REFUSED = [
+    (b"not a tarball", "not a gzipped tar archive"),
+    (_tar_with(_file("/etc/passwd"), b"x"), "unsafe entry '/etc/passwd'"),
+    (_tar_with(_file("../outside"), b"x"), "unsafe entry '../outside'"),
+    (_tar_with(_link("charts/evil", "/etc/shadow")), "unsafe entry 'charts/evil'"),
+    (_tar_with(_link("charts/evil", "../../x")), "unsafe entry 'charts/evil'"),
+    (_tar_with(_device()), "unsafe entry 'dev/sda'"),
+    (apps.packed({f"f{i}": b"x" for i in range(101)}), "more than 100 files"),
+    (apps.packed({"big": b"x" * (10 * 1024**2 + 1)}), "unpacks to more than"),
+    (apps.app_tarball(charts=()), "it holds no chart"),
+    (apps.app_tarball(None, "1.0.0"), "no app_name in metadata.yaml"),
+    (apps.app_tarball("demo", None), "no app_version in metadata.yaml"),
+    (apps.app_tarball("Demo_App"), "app_name 'Demo_App' is not valid"),
+    (apps.app_tarball(metadata={"images": "one"}), "images must be a list of strings"),
+    (apps.app_tarball(metadata={"upgradable": "no"}), "upgradable must be true or false"),
+    (
+        apps.app_tarball(metadata={"charts": [{"name": "ghost"}]}),
+        "places charts it does not hold: ghost",
+    ),
+    (
+        apps.app_tarball(metadata={"phases": {"deploy": {}}}),
+        "unknown phase 'deploy'",
+    ),
+    (
+        apps.app_tarball(extra={"charts/broken-1.0.0.tgz": b"garbage"}),
+        "Chart charts/broken-1.0.0.tgz",
+    ),
+]
+
+
+# The ids are the messages: gzip bytes carry a timestamp, and pytest-xdist
+# needs every worker to collect the same ids.
+@pytest.mark.parametrize(("data", "message"), REFUSED, ids=[m for _, m in REFUSED])
 def test_refused_with_the_reason(data, message):
     with pytest.raises(exception.Invalid) as caught:
         package.inspect(data, LIMITS)
