@@ -3,10 +3,12 @@
 import datetime
 from typing import Any
 
+from dcmanager.apps import site
 from dcmanager.apps import versions
 from dcmanager.common import redaction
 from dcmanager.db import apps as db_apps
 from dcmanager.db import releases as db_releases
+from dcmanager.db import site_apps as db_site_apps
 from dcmanager.db.sqlalchemy import models
 
 
@@ -151,3 +153,34 @@ def app(name: str, records: list[db_apps.AppVersion]) -> dict[str, Any]:
         "latest": versions.latest(record.version for record in records),
         "versions": [app_version(record) for record in records],
     }
+
+
+def site_apps(records: list[db_site_apps.SiteApp]) -> list[dict[str, Any]]:
+    """A site's applications, one entry each: the version it runs (or is getting) with
+    its status, progress, release ledger and phases, and the inactive versions an
+    update left behind."""
+    by_name: dict[str, list[db_site_apps.SiteApp]] = {}
+    for record in records:
+        by_name.setdefault(record.name, []).append(record)
+    shown = []
+    for name, versions_here in by_name.items():
+        record = site.current(versions_here)
+        target = [r for r in versions_here if r is not record and r.status != "inactive"]
+        shown.append(
+            {
+                "name": name,
+                "version": record.version if record else None,
+                "status": record.status if record else "inactive",
+                "progress": record.progress if record else None,
+                "target-version": target[0].version if target else None,
+                "releases": record.releases if record else [],
+                "phases": record.phases if record else {},
+                "inactive": [
+                    {"version": r.version, "releases": r.releases}
+                    for r in versions_here
+                    if r.status == "inactive"
+                ],
+                "updated-at": timestamp(record.updated_at or record.created_at) if record else None,
+            }
+        )
+    return shown

@@ -24,8 +24,19 @@ MAX_LENGTH = 1024
 SIMULATED = "simulated"
 # Used with fullmatch: "$" would also match before a trailing newline.
 _SCHEME_RE = re.compile(r"[a-z][a-z0-9+.-]*")
-SIMULATED_PHASES = ("precheck", "packages", "images")
-"""The phases a simulated site can be told to fail (``fail=``)."""
+SIMULATED_PHASES = (
+    "precheck",
+    "packages",
+    "images",
+    "app-upload",
+    "app-apply",
+    "app-rollback",
+    "app-test",
+    "app-cleanup",
+    "app-recover",
+    "app-remove",
+)
+"""The phases a simulated site can be told to fail (``fail=``, comma-separated)."""
 SYSTEM_MODES = ("simplex", "duplex")
 
 
@@ -65,9 +76,18 @@ def _choice(choices: tuple[str, ...], name: str) -> Callable[[str], str]:
     return parse
 
 
+def _choices(choices: tuple[str, ...], name: str) -> Callable[[str], frozenset[str]]:
+    one = _choice(choices, name)
+
+    def parse(value: str) -> frozenset[str]:
+        return frozenset(one(part) for part in value.split(","))
+
+    return parse
+
+
 SIMULATOR_OPTIONS: dict[str, tuple[Callable[[str], Any], Any]] = {
     "delay": (_non_negative(float, "delay"), 0.0),
-    "fail": (_choice(SIMULATED_PHASES, "fail"), None),
+    "fail": (_choices(SIMULATED_PHASES, "fail"), frozenset()),
     "offline": (_bool("offline"), False),
     "system_mode": (_choice(SYSTEM_MODES, "system_mode"), "simplex"),
     "alarms": (_non_negative(int, "alarms"), 0),

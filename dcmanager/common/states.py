@@ -90,6 +90,21 @@ class StepState(enum.StrEnum):
     """Never started: the strategy was aborted or stopped on a failure."""
     SKIPPED = "skipped"
     """Left out at creation (not eligible); ``details`` says why."""
+    APP_PRECHECK = "app-precheck"
+    """Checking an application operation may run on the subcloud (reachable, the
+    site's record of the application allows it) and choosing apply or rollback."""
+    APP_UPLOADING = "app-uploading"
+    """The application version's tarball is being put on the subcloud."""
+    APP_APPLYING = "app-applying"
+    """Its charts are being applied (Helm install / upgrade), phase by phase."""
+    APP_ROLLING_BACK = "app-rolling-back"
+    """Its releases are rolled back to the revisions the site ran this version at."""
+    APP_CLEANUP = "app-cleanup"
+    """The old version's releases that the new one lacks, and its files, are removed."""
+    APP_RECOVERING = "app-recovering"
+    """The update failed: the site is brought back to the version it ran."""
+    APP_REMOVING = "app-removing"
+    """The application's releases are uninstalled (its uninstall phase first)."""
 
 
 # A step's details (``<state>: <reason>``) never exceed this many characters.
@@ -106,17 +121,59 @@ PRESTAGE_PHASES = (
     StepState.PRESTAGING_PACKAGES,
     StepState.PRESTAGING_IMAGES,
 )
-STEP_ACTIVE = frozenset(PRESTAGE_PHASES)
+# The states of a step running an application operation on its subcloud.
+APP_PHASES = (
+    StepState.APP_PRECHECK,
+    StepState.APP_UPLOADING,
+    StepState.APP_APPLYING,
+    StepState.APP_ROLLING_BACK,
+    StepState.APP_CLEANUP,
+    StepState.APP_RECOVERING,
+    StepState.APP_REMOVING,
+)
+STEP_ACTIVE = frozenset(PRESTAGE_PHASES) | frozenset(APP_PHASES)
+# The states a strategy's steps may be in (application operations run outside
+# strategies for now), in the order the API lists them.
+STRATEGY_STEP_STATES = tuple(state for state in StepState if state not in APP_PHASES)
 STEP_FINISHED = frozenset(
     {StepState.COMPLETE, StepState.FAILED, StepState.ABORTED, StepState.SKIPPED}
 )
 
 STEP_TRANSITIONS: Mapping[StepState, frozenset[StepState]] = {
-    StepState.INITIAL: frozenset({StepState.PRECHECK, StepState.ABORTED}),
+    StepState.INITIAL: frozenset({StepState.PRECHECK, StepState.APP_PRECHECK, StepState.ABORTED}),
     StepState.PRECHECK: frozenset({StepState.PREPARING_PACKAGES, StepState.FAILED}),
     StepState.PREPARING_PACKAGES: frozenset({StepState.PRESTAGING_PACKAGES, StepState.FAILED}),
     StepState.PRESTAGING_PACKAGES: frozenset({StepState.PRESTAGING_IMAGES, StepState.FAILED}),
     StepState.PRESTAGING_IMAGES: frozenset({StepState.COMPLETE, StepState.FAILED}),
+    # Seed 000: upload, then apply (never applied at the site, or a simplex site) or
+    # roll back (an inactive record of the version), then clean up; a failure after
+    # the upload recovers the version the site ran.
+    StepState.APP_PRECHECK: frozenset(
+        {
+            StepState.APP_UPLOADING,
+            StepState.APP_APPLYING,
+            StepState.APP_REMOVING,
+            StepState.COMPLETE,
+            StepState.FAILED,
+        }
+    ),
+    StepState.APP_UPLOADING: frozenset(
+        {
+            StepState.APP_APPLYING,
+            StepState.APP_ROLLING_BACK,
+            StepState.APP_RECOVERING,
+            StepState.FAILED,
+        }
+    ),
+    StepState.APP_APPLYING: frozenset(
+        {StepState.APP_CLEANUP, StepState.APP_RECOVERING, StepState.COMPLETE, StepState.FAILED}
+    ),
+    StepState.APP_ROLLING_BACK: frozenset(
+        {StepState.APP_CLEANUP, StepState.APP_RECOVERING, StepState.FAILED}
+    ),
+    StepState.APP_CLEANUP: frozenset({StepState.COMPLETE, StepState.FAILED}),
+    StepState.APP_RECOVERING: frozenset({StepState.FAILED}),
+    StepState.APP_REMOVING: frozenset({StepState.COMPLETE, StepState.FAILED}),
     StepState.COMPLETE: frozenset(),
     StepState.FAILED: frozenset(),
     StepState.ABORTED: frozenset(),

@@ -31,6 +31,8 @@ from dcmanager.db.sqlalchemy import models
 
 ACTIVE = [str(state) for state in states.STEP_ACTIVE]
 """The step states of a running step, as stored."""
+PRESTAGING = [str(state) for state in states.PRESTAGE_PHASES]
+"""The step states of a running prestage step."""
 UNFINISHED = ACTIVE + [str(states.StepState.INITIAL)]
 LIVE_STRATEGY = [str(state) for state in states.STRATEGY_ACTIVE | {states.StrategyState.INITIAL}]
 Step = models.StrategyStep

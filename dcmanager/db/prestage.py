@@ -8,6 +8,7 @@ from typing import Any
 
 from oslo_db import api as oslo_db_api
 from oslo_db import exception as db_exc
+from sqlalchemy import and_
 from sqlalchemy import delete
 from sqlalchemy import exists
 from sqlalchemy import or_
@@ -31,16 +32,19 @@ class SubcloudBusy(exception.Conflict):
 # Standalone prestage.
 
 
-def _held_by_strategy(subcloud_id: int):
-    """Whether an unfinished step of a live strategy (or a standalone one) holds the
-    subcloud, as an EXISTS clause."""
+def held_by_strategy(subcloud_id: int, standalone: bool = True):
+    """Whether an unfinished step of a live strategy (or, with ``standalone``, a
+    standalone prestage) holds the subcloud, as an EXISTS clause."""
     return (
         exists()
         .where(Step.subcloud_id == subcloud_id)
         .where(Step.state.in_(orchestration.UNFINISHED))
         .where(
             or_(
-                Step.strategy_id.is_(None),
+                and_(
+                    Step.strategy_id.is_(None),
+                    Step.state.in_(orchestration.PRESTAGING if standalone else []),
+                ),
                 Step.strategy_id.in_(
                     select(models.Strategy.id).where(
                         models.Strategy.state.in_(orchestration.LIVE_STRATEGY)
@@ -76,7 +80,7 @@ def standalone_step_create(
             raise exception.SubcloudNotFound()
         if subcloud.prestage_status == str(PrestageStatus.PRESTAGING):
             raise SubcloudBusy(name=subcloud.name, reason="is already prestaging")
-        if db.scalar(select(_held_by_strategy(subcloud_id))):
+        if db.scalar(select(held_by_strategy(subcloud_id))):
             raise SubcloudBusy(name=subcloud.name, reason="is part of the current strategy")
         db.execute(
             update(models.Subcloud)

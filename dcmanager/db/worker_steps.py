@@ -12,6 +12,7 @@ from typing import Any
 from oslo_db import api as oslo_db_api
 from sqlalchemy import bindparam
 from sqlalchemy import case
+from sqlalchemy import delete
 from sqlalchemy import or_
 from sqlalchemy import select
 from sqlalchemy import update
@@ -117,6 +118,9 @@ class StepChange:
     subcloud_id: int | None = None
     subcloud_values: dict[str, Any] | None = None
     """Subcloud columns to set in the same transaction."""
+    app_records: Sequence[tuple[int, dict[str, Any] | None]] = ()
+    """Changes to the site's application records in the same transaction: (record
+    id, columns to set), or (record id, None) to delete the record."""
 
 
 @oslo_db_api.retry_on_deadlock
@@ -172,8 +176,18 @@ def steps_record(owner: str, changes: Sequence[StepChange]) -> list[bool]:
                 .values(updated_at=now, **{column: bindparam(column) for column in columns}),
                 [{"match_id": change.subcloud_id, **change.subcloud_values} for change in group],
             )
+        _record_apps(db, [record for change in matched for record in change.app_records], now)
     happened = {change.step_id for change in matched}
     return [change.step_id in happened for change in changes]
+
+
+def _record_apps(db, records: list[tuple[int, dict[str, Any] | None]], now) -> None:
+    apps = models.SubcloudApp.__table__
+    for record_id, values in records:
+        if values is None:
+            db.execute(delete(apps).where(apps.c.id == record_id))
+        else:
+            db.execute(update(apps).where(apps.c.id == record_id).values(updated_at=now, **values))
 
 
 def _by_columns(
@@ -187,14 +201,15 @@ def _by_columns(
 
 
 def active_steps_by_subcloud(subcloud_ids: Collection[int]) -> dict[int, set[int]]:
-    """The running steps (of any strategy, or standalone) on each of these subclouds."""
+    """The running prestage steps (of any strategy, or standalone) on each of these
+    subclouds (an application operation does not keep a prestage off its site)."""
     if not subcloud_ids:
         return {}
     with session.reader() as db:
         rows = db.execute(
             select(Step.subcloud_id, Step.id)
             .where(Step.subcloud_id.in_(list(subcloud_ids)))
-            .where(Step.state.in_(orchestration.ACTIVE))
+            .where(Step.state.in_(orchestration.PRESTAGING))
         ).all()
     found: dict[int, set[int]] = {}
     for subcloud_id, step_id in rows:

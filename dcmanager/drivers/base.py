@@ -32,6 +32,30 @@ class OperationKind(enum.StrEnum):
     """Transfer the release's packages."""
     IMAGES = "images"
     """Transfer the release's container images."""
+    APP_UPLOAD = "app-upload"
+    """Put an application version's tarball on the subcloud."""
+    APP_APPLY = "app-apply"
+    """Install or upgrade its charts' releases, running the given lifecycle phases."""
+    APP_ROLLBACK = "app-rollback"
+    """Roll its releases back to given revisions (an update to a version the site ran)."""
+    APP_CLEANUP = "app-cleanup"
+    """Uninstall the releases an update left behind, and the old version's files."""
+    APP_RECOVER = "app-recover"
+    """Roll the releases back to the version the site ran before a failed update."""
+    APP_REMOVE = "app-remove"
+    """Uninstall the application's releases (its uninstall phase first)."""
+
+
+APP_KINDS = frozenset(
+    {
+        OperationKind.APP_UPLOAD,
+        OperationKind.APP_APPLY,
+        OperationKind.APP_ROLLBACK,
+        OperationKind.APP_CLEANUP,
+        OperationKind.APP_RECOVER,
+        OperationKind.APP_REMOVE,
+    }
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -74,6 +98,36 @@ class PrestageRequest:
     for_install: bool = False
     for_sw_deploy: bool = False
     sysadmin_password: bytes = dataclasses.field(default=b"", repr=False)
+
+
+@dataclasses.dataclass(frozen=True)
+class AppRequest:
+    """What an application operation needs to know.
+
+    ``releases`` are the Helm releases the operation works on, each ``{release,
+    namespace, chart, chart_version, revision}``: ``revision`` is the one the site runs
+    now (0: not installed), and for a rollback or recover ``to_revision`` is the one to
+    go back to. ``values`` holds the user overrides of each release; ``phase_values``
+    the application's phase overlays (seed 003), which sit above them while
+    ``phases`` run in order. ``uninstall`` names releases to remove, and
+    ``old_version`` the version whose files a cleanup removes.
+    """
+
+    app: str
+    version: str
+    digest: str
+    releases: tuple[dict[str, Any], ...] = ()
+    values: dict[str, Any] = dataclasses.field(default_factory=dict)
+    phases: tuple[str, ...] = ()
+    phase_values: dict[str, Any] = dataclasses.field(default_factory=dict)
+    uninstall: tuple[str, ...] = ()
+    old_version: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        data = dataclasses.asdict(self)
+        for name in ("releases", "phases", "uninstall"):
+            data[name] = list(data[name])
+        return data
 
 
 @dataclasses.dataclass(frozen=True)
@@ -127,8 +181,12 @@ class SubcloudDriver(abc.ABC):
         """:raises SubcloudUnreachable: no answer."""
 
     @abc.abstractmethod
-    def start(self, kind: OperationKind, request: PrestageRequest, key: str) -> Operation:
-        """Start an operation, or find the one already started with the same ``key``
+    def start(
+        self, kind: OperationKind, request: PrestageRequest | AppRequest, key: str
+    ) -> Operation:
+        """Start an operation (an :class:`AppRequest` for the ``app-*`` kinds, whose
+        result holds the releases' new ledger and the state of each phase run), or find
+        the one already started with the same ``key``
         (starting is idempotent: a step resumed elsewhere may start it again).
 
         :raises SubcloudUnreachable: no answer.

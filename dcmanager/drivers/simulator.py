@@ -5,7 +5,10 @@ For the demo, tests and benchmarks. Options (query string, all optional):
 ``delay``
     seconds each phase (precheck, packages, images) takes; float, default 0.
 ``fail``
-    a phase that fails: ``precheck`` (health check), ``packages`` or ``images``.
+    phases that fail, comma-separated: ``precheck`` (health check), ``packages``,
+    ``images``, and the application operations ``app-upload``, ``app-apply``,
+    ``app-rollback``, ``app-test`` (the test phase of an update), ``app-cleanup``,
+    ``app-recover``, ``app-remove``.
 ``offline``
     ``true``: the subcloud does not answer.
 ``system_mode``
@@ -44,6 +47,7 @@ from typing import Any
 
 from dcmanager.common import endpoints
 from dcmanager.drivers import base
+from dcmanager.drivers import simulated_apps as apps
 
 # What a simulated release transfers.
 PACKAGES_BYTES = 2 * 1024**3
@@ -97,17 +101,22 @@ class SimulatedSubcloud(base.SubcloudDriver):
             software_version=options["software_version"],
             health_problem=(
                 "simulated health check failure (fail=precheck)"
-                if options["fail"] == base.OperationKind.PRECHECK
+                if base.OperationKind.PRECHECK in options["fail"]
                 else None
             ),
         )
 
     def start(
-        self, kind: base.OperationKind, request: base.PrestageRequest, key: str
+        self, kind: base.OperationKind, request: base.PrestageRequest | base.AppRequest, key: str
     ) -> base.Operation:
         self._record("start", str(kind))
         self._options()
-        return self._poll({"kind": str(kind), "id": f"{kind}:{key}:{self.clock.time():.6f}"})
+        # The id carries what the operation will report (an application operation's
+        # ledger), so that any worker's poll can tell without state here.
+        outcome = apps.outcome(kind, request) if kind in base.APP_KINDS else ""
+        return self._poll(
+            {"kind": str(kind), "id": f"{kind}:{key}:{outcome}:{self.clock.time():.6f}"}
+        )
 
     def poll(self, handle: dict[str, str]) -> base.Operation:
         self._record("poll", handle["kind"])
@@ -121,6 +130,8 @@ class SimulatedSubcloud(base.SubcloudDriver):
         fraction = 1.0 if delay <= 0 else min(1.0, (self.clock.time() - started) / delay)
         done = fraction >= 1.0
         operation = {"kind": kind, "id": handle["id"], "done": done}
+        if kind in base.APP_KINDS:
+            return apps.poll(kind, handle["id"], done, options["fail"])
         if kind == base.OperationKind.PRECHECK:
             if done:
                 info = dataclasses.replace(self._system_info(), needed_bytes=RELEASE_BYTES)
@@ -133,7 +144,7 @@ class SimulatedSubcloud(base.SubcloudDriver):
                 done=True,
                 result={"skipped": "the release has no image list: no images to prestage"},
             )
-        if done and options["fail"] == kind:
+        if done and kind in options["fail"]:
             operation["error"] = f"simulated failure of the {kind} transfer (fail={kind})"
             return base.Operation(**operation)
         total_bytes, total_count = (

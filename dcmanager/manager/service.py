@@ -1,8 +1,9 @@
-"""``dcmanager-manager``: subcloud operations outside strategies (standalone prestage).
+"""``dcmanager-manager``: subcloud operations outside strategies (standalone prestage,
+operations on a site's applications).
 
-A standalone prestage is a step of no strategy: the API creates it (atomically refused
-while a strategy holds the subcloud) and casts it here; the manager runs it with the
-same step engine as the workers, and takes back its expired leases itself.
+Each is a step of no strategy: the API creates it (atomically refused while a
+strategy holds the subcloud) and casts it here; the manager runs it with the same step
+engine as the workers, and takes back its expired leases itself.
 """
 
 import logging
@@ -23,12 +24,15 @@ LOG = logging.getLogger(__name__)
 
 
 class ManagerEndpoint:
-    target = oslo_messaging.Target(version="1.0")
+    target = oslo_messaging.Target(version="1.1")
 
     def __init__(self, step_engine: engine.StepEngine) -> None:
         self.engine = step_engine
 
     def prestage_subcloud(self, ctxt, step_id: int) -> None:
+        self.engine.claim([step_id])
+
+    def app_operation(self, ctxt, step_id: int) -> None:
         self.engine.claim([step_id])
 
 

@@ -32,6 +32,7 @@ from dcmanager.db import prestage as db_prestage
 from dcmanager.db import worker_steps
 from dcmanager.db.sqlalchemy import models
 from dcmanager.drivers import base as driver_base
+from dcmanager.orchestrator import appsteps
 from dcmanager.orchestrator import preparer
 from dcmanager.orchestrator import prestage
 
@@ -59,13 +60,16 @@ def context_of(conf: cfg.ConfigOpts, claimed: worker_steps.ClaimedStep) -> prest
     step, subcloud, strategy = claimed.step, claimed.subcloud, claimed.strategy
     args = (strategy.extra_args if strategy else step.extra_args) or {}
     secret = strategy.secret if strategy else step.secret
-    request = driver_base.PrestageRequest(
-        release=args["prestage-software-version"],
-        force=bool(args.get("force")),
-        for_install=bool(args.get("for_install")),
-        for_sw_deploy=bool(args.get("for_sw_deploy")),
-        sysadmin_password=crypt.decrypt(conf, secret) if secret else b"",
-    )
+    app = args if args.get("kind") == "app" else None
+    request = None
+    if app is None:
+        request = driver_base.PrestageRequest(
+            release=args["prestage-software-version"],
+            force=bool(args.get("force")),
+            for_install=bool(args.get("for_install")),
+            for_sw_deploy=bool(args.get("for_sw_deploy")),
+            sysadmin_password=crypt.decrypt(conf, secret) if secret else b"",
+        )
     return prestage.StepContext(
         step_id=step.id,
         strategy_id=step.strategy_id,
@@ -76,7 +80,16 @@ def context_of(conf: cfg.ConfigOpts, claimed: worker_steps.ClaimedStep) -> prest
         operation=step.operation,
         request=request,
         prestage_versions=subcloud.prestage_versions,
+        app=app,
+        details=step.details,
     )
+
+
+def _act(ctx: prestage.StepContext, env: prestage.Environment) -> prestage.Outcome:
+    """The action of the step's state: an application operation's or a prestage's."""
+    if ctx.app is not None:
+        return appsteps.act(ctx, env)
+    return prestage.act(ctx, env)
 
 
 class StepEngine:
@@ -341,9 +354,9 @@ class StepEngine:
         futures = {}
         for ctx in batch:
             if drivers.blocking_io(self._endpoint(ctx)):
-                futures[ctx.step_id] = self._pool.submit(prestage.act, ctx, self.env)
+                futures[ctx.step_id] = self._pool.submit(_act, ctx, self.env)
         return [
-            futures[ctx.step_id].result() if ctx.step_id in futures else prestage.act(ctx, self.env)
+            futures[ctx.step_id].result() if ctx.step_id in futures else _act(ctx, self.env)
             for ctx in batch
         ]
 
@@ -369,6 +382,7 @@ class StepEngine:
             values=values,
             subcloud_id=ctx.subcloud_id,
             subcloud_values=outcome.subcloud,
+            app_records=outcome.app_records,
         )
 
     def _advance(
@@ -384,6 +398,8 @@ class StepEngine:
             return
         ctx.state = outcome.state
         ctx.operation = None
+        if outcome.details is not None:
+            ctx.details = outcome.details
         if outcome.subcloud and "prestage_versions" in outcome.subcloud:
             ctx.prestage_versions = outcome.subcloud["prestage_versions"]
         if outcome.state in states.STEP_FINISHED:

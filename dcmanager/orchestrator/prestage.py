@@ -68,8 +68,13 @@ class StepContext:
     endpoint: str
     state: StepState
     operation: dict[str, str] | None
-    request: driver_base.PrestageRequest
+    request: driver_base.PrestageRequest | None
+    """A prestage's request (None for an application operation)."""
     prestage_versions: str | None
+    app: dict[str, Any] | None = None
+    """An application operation's arguments (see ``dcmanager.orchestrator.appsteps``)."""
+    details: str | None = None
+    """The step's details as last recorded."""
     unreachable_since: float | None = None
     """When (monotonic clock) the subcloud stopped answering this step, if it did."""
 
@@ -96,6 +101,8 @@ class Outcome:
     details: str | None = None
     subcloud: dict[str, Any] | None = None
     wait: Wait | None = None
+    app_records: list[tuple[int, dict[str, Any] | None]] = dataclasses.field(default_factory=list)
+    """Changes to the site's application records (see ``StepChange.app_records``)."""
 
 
 @dataclasses.dataclass
@@ -144,14 +151,23 @@ def _starting(ctx: StepContext) -> dict[str, Any] | None:
     return None
 
 
-def _run_operation(
+def run_operation(
     ctx: StepContext,
     env: Environment,
     kind: driver_base.OperationKind,
     finish: Callable[[driver_base.Operation], Outcome],
+    request: driver_base.PrestageRequest | driver_base.AppRequest | None = None,
+    failed: Callable[[str, dict[str, Any]], Outcome] | None = None,
 ) -> Outcome:
-    """Start the phase's operation, or poll the one in flight; ``finish`` decides once it
-    succeeded."""
+    """Start the phase's operation (with ``request``, by default the step's prestage
+    request), or poll the one in flight; ``finish`` decides once it succeeded, and
+    ``failed`` (given the reason and what the operation reported; by default the
+    step fails) once it failed or the subcloud stopped answering."""
+    if failed is None:
+
+        def failed(reason: str, result: dict[str, Any]) -> Outcome:
+            return fail(ctx, reason)
+
     driver = env.driver(ctx)
     try:
         if ctx.operation and ctx.operation.get("kind") == kind:
@@ -159,19 +175,19 @@ def _run_operation(
         else:
             # The same key on every worker: a new owner finds the operation started.
             key = f"{ctx.step_id}:{kind}"
-            operation = driver.start(kind, ctx.request, key)
+            operation = driver.start(kind, request or ctx.request, key)
     except driver_base.SubcloudUnreachable as exc:
         subcloud = env.subcloud(ctx)
         if subcloud is None or subcloud.availability_status == AvailabilityStatus.OFFLINE:
-            return fail(ctx, f"Subcloud {ctx.subcloud_name} went offline ({exc.message}).")
+            return failed(f"Subcloud {ctx.subcloud_name} went offline ({exc.message}).", {})
         now = env.clock()
         if ctx.unreachable_since is None:
             ctx.unreachable_since = now
         elif now - ctx.unreachable_since > env.conf.orchestrator.unreachable_timeout:
-            return fail(
-                ctx,
+            return failed(
                 f"Subcloud {ctx.subcloud_name} did not answer for "
                 f"{env.conf.orchestrator.unreachable_timeout:.0f} s ({exc.message}).",
+                {},
             )
         # Not (yet) offline for the audit: try again at the next poll.
         return Outcome(operation=ctx.operation, wait=Wait.OPERATION, subcloud=_starting(ctx))
@@ -185,7 +201,7 @@ def _run_operation(
             subcloud=_starting(ctx),
         )
     if operation.error:
-        return fail(ctx, operation.error)
+        return failed(operation.error, operation.result)
     outcome = finish(operation)
     if outcome.progress is None and operation.progress is not None:
         outcome.progress = operation.progress.to_dict()
@@ -229,7 +245,7 @@ def precheck(ctx: StepContext, env: Environment) -> Outcome:
             )
         return Outcome(state=StepState.PREPARING_PACKAGES, subcloud=_starting(ctx))
 
-    return _run_operation(ctx, env, driver_base.OperationKind.PRECHECK, evaluate)
+    return run_operation(ctx, env, driver_base.OperationKind.PRECHECK, evaluate)
 
 
 def prepare_packages(ctx: StepContext, env: Environment) -> Outcome:
@@ -258,7 +274,7 @@ def prepare_packages(ctx: StepContext, env: Environment) -> Outcome:
 
 
 def prestage_packages(ctx: StepContext, env: Environment) -> Outcome:
-    return _run_operation(
+    return run_operation(
         ctx,
         env,
         driver_base.OperationKind.PACKAGES,
@@ -281,7 +297,7 @@ def prestage_images(ctx: StepContext, env: Environment) -> Outcome:
             },
         )
 
-    return _run_operation(ctx, env, driver_base.OperationKind.IMAGES, complete)
+    return run_operation(ctx, env, driver_base.OperationKind.IMAGES, complete)
 
 
 ACTIONS: dict[StepState, Callable[[StepContext, Environment], Outcome]] = {

@@ -9,6 +9,7 @@ from dcmanager.policies import apps
 from dcmanager.policies import base
 from dcmanager.policies import helm_charts
 from dcmanager.policies import releases
+from dcmanager.policies import subcloud_apps
 from dcmanager.policies import subcloud_groups
 from dcmanager.policies import subclouds
 from dcmanager.policies import sw_update_strategy
@@ -24,5 +25,6 @@ def list_rules() -> list[policy.RuleDefault]:
             releases.list_rules(),
             helm_charts.list_rules(),
             apps.list_rules(),
+            subcloud_apps.list_rules(),
         )
     )

@@ -155,4 +155,13 @@ def test_no_journal_without_the_variable(tmp_path, monkeypatch):
 
 
 def test_a_simulated_site_can_be_told_to_fail_each_operation_kind_and_no_other():
-    assert set(endpoints.SIMULATED_PHASES) == {str(kind) for kind in base.OperationKind}
+    # Besides the operations, an update's test phase (seed 003).
+    kinds = {str(kind) for kind in base.OperationKind}
+    assert set(endpoints.SIMULATED_PHASES) == kinds | {"app-test"}
+
+
+def test_several_phases_can_fail_at_once_and_unknown_ones_are_refused():
+    options = endpoints.simulator_options("simulated://s?fail=app-apply,app-recover")
+    assert options["fail"] == {"app-apply", "app-recover"}
+    with pytest.raises(ValueError, match="fail must be one of"):
+        endpoints.simulator_options("simulated://s?fail=app-apply,app-nothing")

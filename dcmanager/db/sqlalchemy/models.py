@@ -257,6 +257,36 @@ class AppVersion(Base):
     created_at: Mapped[datetime.datetime] = mapped_column(db_types.Timestamp, default=utcnow)
 
 
+class SubcloudApp(TimestampMixin, Base):
+    """One version of an application at one site (seed 000): the version it runs or
+    is getting, or an ``inactive`` version an update left behind.
+
+    ``releases`` is the ledger of the Helm releases this version has at the site
+    (release, namespace, chart, chart version, revision); ``phases`` the state of each
+    lifecycle phase of its last operation. Operations lock the subcloud's row before
+    reading these records, so two of them on one site take turns.
+    """
+
+    __tablename__ = "subcloud_apps"
+    __table_args__ = (
+        UniqueConstraint("subcloud_id", "name", "version", name="uq_subcloud_apps_version"),
+        db_types.TABLE_OPTIONS,
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    subcloud_id: Mapped[int] = mapped_column(
+        Integer,
+        ForeignKey("subclouds.id", name="fk_subcloud_apps_subcloud_id", ondelete="CASCADE"),
+        index=True,
+    )
+    name: Mapped[str] = mapped_column(String(63))
+    version: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(32))
+    progress: Mapped[str | None] = mapped_column(Text)
+    releases: Mapped[list | None] = mapped_column(oslo_types.JsonEncodedList)
+    phases: Mapped[dict | None] = mapped_column(oslo_types.JsonEncodedDict)
+
+
 class NamedLock(Base):
     """A row locked (``SELECT ... FOR UPDATE``) by actors that must take turns over
     something outside the database: ``release-store`` is locked by the collector of

@@ -5,6 +5,7 @@ import pecan
 from dcmanager.api import validation
 from dcmanager.api import views
 from dcmanager.api.controllers import base
+from dcmanager.api.controllers.v1 import subcloud_apps
 from dcmanager.api.schemas import subclouds as schema
 from dcmanager.api.schemas import sw_update_strategy as strategy_schema
 from dcmanager.common import clock
@@ -25,8 +26,18 @@ def _authorize(action: str) -> None:
     policy.authorize(POLICY % action, pecan.request.context)
 
 
+def _app_path(path: tuple[str, ...]) -> bool:
+    """Whether ``path`` is ``{ref}/apps/{name}``."""
+    return len(path) == 3 and path[1] == subcloud_apps.APPS
+
+
 class SubcloudsController(base.ResourceController):
-    subpaths = {PRESTAGE: "PATCH", DETAIL: "GET"}
+    subpaths = {PRESTAGE: "PATCH", DETAIL: "GET", subcloud_apps.APPS: "GET"}
+
+    def _reject(self, path: tuple[str, ...]) -> None:
+        if _app_path(path):
+            base.method_not_allowed("GET, POST, DELETE")
+        super()._reject(path)
 
     @pecan.expose("json")
     def get_all(self) -> dict:
@@ -40,12 +51,18 @@ class SubcloudsController(base.ResourceController):
         if len(path) == 2 and path[1] == DETAIL:
             _authorize("get")
             return views.subcloud_detail(db_api.subcloud_get(validation.parse_ref(path[0])))
+        if len(path) == 2 and path[1] == subcloud_apps.APPS:
+            return subcloud_apps.list_apps(path[0])
+        if _app_path(path):
+            return subcloud_apps.show_app(path[0], path[2])
         ref = self.item_ref(path)
         _authorize("get")
         return views.subcloud(db_api.subcloud_get(validation.parse_ref(ref)))
 
     @pecan.expose("json")
     def post(self, *path: str) -> dict:
+        if _app_path(path):
+            return subcloud_apps.operate(path[0], path[2])
         self.collection_only(path)
         _authorize("create")
         values = schema.validate_create(validation.json_body())
@@ -78,6 +95,8 @@ class SubcloudsController(base.ResourceController):
     @pecan.expose("json")
     def delete(self, *path: str) -> dict:
         """200 with the subcloud as it was (StarlingX's client takes 204 for a failure)."""
+        if _app_path(path):
+            return subcloud_apps.forget_app(path[0], path[2])
         ref = self.item_ref(path)
         _authorize("delete")
         subcloud = db_api.subcloud_get(validation.parse_ref(ref))

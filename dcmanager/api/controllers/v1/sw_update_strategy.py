@@ -87,9 +87,9 @@ def _steps_query() -> tuple[int | None, int | None, str | None]:
         if marker is None:
             raise exception.Invalid(f"Invalid marker '{query['marker']}': must be a step id")
     state = query.get("state")
-    if state is not None and state not in set(states.StepState):
+    if state is not None and state not in states.STRATEGY_STEP_STATES:
         raise exception.Invalid(
-            f"Invalid state '{state}': must be one of {', '.join(states.StepState)}"
+            f"Invalid state '{state}': must be one of {', '.join(states.STRATEGY_STEP_STATES)}"
         )
     return limit, marker, state
 

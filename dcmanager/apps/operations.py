@@ -1,0 +1,77 @@
+"""Starting an operation on an application at a site: the version chosen from the
+catalog, the site's records moved and the operation's step added in one transaction
+(:mod:`dcmanager.apps.site` decides), then the step is run by the manager."""
+
+from typing import Any
+
+from oslo_config import cfg
+
+from dcmanager.apps import catalog
+from dcmanager.apps import site
+from dcmanager.apps import versions
+from dcmanager.common import clock as clock_module
+from dcmanager.db import apps as db_apps
+from dcmanager.db import site_apps as db_site_apps
+from dcmanager.db.sqlalchemy import models
+
+
+def _upgradable(name: str) -> Any:
+    by_version = {record.version: record for record in db_apps.app_versions(name)}
+
+    def upgradable(version: str) -> bool:
+        record = by_version.get(version)
+        return record is None or bool(record.details.get("upgradable", True))
+
+    return upgradable
+
+
+def _target(name: str, wanted: str | None, prerelease: bool, running: str | None):
+    """The catalog version an apply or update names: ``wanted`` (a version or
+    ``latest``), or for an apply without one the version the site holds, else the
+    latest."""
+    if wanted is None:
+        wanted = running or versions.LATEST
+    return catalog.choose(name, wanted, prerelease)
+
+
+def start(
+    conf: cfg.ConfigOpts,
+    subcloud: models.Subcloud,
+    name: str,
+    action: str,
+    version: str | None = None,
+    include_prerelease: bool = False,
+    clock: clock_module.Clock = clock_module.SYSTEM,
+) -> models.StrategyStep:
+    """Start ``action`` (apply, update, remove) on the application ``name`` at
+    ``subcloud``; returns the operation's step (for the manager to run).
+
+    :raises AppNotFound, AppVersionNotFound, NoLatestVersion: the catalog lacks it.
+    :raises NotAtSite, OperationUnderWay, StatusForbids, UpdateRefused, OtherVersion,
+        SiteBusy: the site's records (or a strategy) do not allow it now.
+    """
+    if action == "remove":
+        planner = site.plan_remove(name)
+    else:
+        records = db_site_apps.site_apps(subcloud.id, name)
+        held = site.current(records)
+        running = held.version if held is not None else None
+        target = _target(name, version, include_prerelease, running)
+        values: dict[str, Any] = {}
+        if action == "apply":
+            planner = site.plan_apply(target, values)
+        else:
+            planner = site.plan_update(target, values, _upgradable(name))
+    now, until = clock_module.lease(clock, conf.orchestrator.step_lease_seconds)
+    return db_site_apps.operation_begin(subcloud.id, name, planner, now, until)
+
+
+def forget(subcloud: models.Subcloud, name: str) -> int:
+    """Delete the application's records at the site (nothing of it applied or under
+    way); how many versions it had there."""
+    return db_site_apps.app_forget(subcloud.id, name, site.check_forget(name))
+
+
+def in_use(name: str, version: str) -> int:
+    """At how many sites the version is anything but inactive."""
+    return db_site_apps.versions_in_use(name).get(version, 0)

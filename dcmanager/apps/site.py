@@ -1,0 +1,314 @@
+"""Operations on the applications at a site: what an operator may ask (apply, update,
+remove, delete), refused with the reason when the site's records do not allow it
+(seeds 000 and 004), and what starting one does to those records.
+
+The rules run inside the transaction that starts the operation
+(:func:`dcmanager.db.site_apps.operation_begin`), under the subcloud's lock, on the
+records as they are then.
+"""
+
+from collections.abc import Callable
+from typing import Any
+
+from dcmanager.apps import versions
+from dcmanager.common import exception
+from dcmanager.common.app_states import APPLY_FROM
+from dcmanager.common.app_states import BUSY
+from dcmanager.common.app_states import DELETE_FROM
+from dcmanager.common.app_states import REMOVE_FROM
+from dcmanager.common.app_states import AppStatus
+from dcmanager.db import apps as db_apps
+from dcmanager.db import site_apps as db_site_apps
+from dcmanager.db.sqlalchemy import models
+
+ACTIONS = ("apply", "update", "remove")
+
+
+class NotAtSite(exception.NotFound):
+    msg_fmt = "Application %(name)s not found at subcloud %(subcloud)s"
+
+
+class OperationUnderWay(exception.Conflict):
+    msg_fmt = "Application %(name)s at subcloud %(subcloud)s is already %(status)s"
+
+
+class StatusForbids(exception.Conflict):
+    msg_fmt = (
+        "Application %(name)s at subcloud %(subcloud)s is %(status)s: %(action)s needs it "
+        "%(needed)s"
+    )
+
+
+class UpdateRefused(exception.Invalid):
+    msg_fmt = "Application %(name)s at subcloud %(subcloud)s cannot be updated: %(reason)s"
+
+
+class OtherVersion(exception.Conflict):
+    msg_fmt = (
+        "Application %(name)s is at version %(current)s at subcloud %(subcloud)s, not "
+        "%(version)s: use update to change its version"
+    )
+
+
+def current(records: list[db_site_apps.SiteApp]) -> db_site_apps.SiteApp | None:
+    """The record of the version the site runs or is getting (not an inactive one);
+    during an update, the version it is updating from."""
+    live = [r for r in records if r.status != AppStatus.INACTIVE]
+    updating = [r for r in live if r.status in (AppStatus.UPDATING, AppStatus.RECOVERING)]
+    return (updating or live or [None])[0]
+
+
+def _check_not_busy(subcloud: models.Subcloud, records: list[db_site_apps.SiteApp]) -> None:
+    for record in records:
+        if record.status in BUSY:
+            raise OperationUnderWay(name=record.name, subcloud=subcloud.name, status=record.status)
+
+
+def _step_args(
+    action: str, target: db_apps.AppVersion | None, record: db_site_apps.SiteApp | None
+) -> dict[str, Any]:
+    details = target.details if target is not None else {}
+    return {
+        "kind": "app",
+        "action": action,
+        "app": record.name if record else target.name,
+        "version": target.version if target else record.version,
+        "digest": target.digest if target else "",
+        "charts": details.get("charts", []),
+        "phase_values": details.get("phases", {}),
+        "values": {},
+        "own_releases": record.releases if record else [],
+        "from": None,
+        "inactive_releases": [],
+        "upload": False,
+        "undo": [],
+        "target_undo": None,
+    }
+
+
+def _new_record(target: db_apps.AppVersion) -> dict[str, Any]:
+    """The record of a version the site does not hold yet, as it starts uploading."""
+    return {
+        "name": target.name,
+        "version": target.version,
+        "status": str(AppStatus.UPLOADING),
+        "progress": None,
+        "releases": [],
+        "phases": {},
+    }
+
+
+Planner = Callable[[models.Subcloud, list[db_site_apps.SiteApp]], db_site_apps.Plan]
+
+
+def plan_apply(target: db_apps.AppVersion, values: dict[str, Any]) -> Planner:
+    """Apply ``target``: upload it first if the site does not hold it; apply it again
+    (with the overrides of now) if it is applied already."""
+
+    def plan(subcloud, records) -> db_site_apps.Plan:
+        _check_not_busy(subcloud, records)
+        record = current(records)
+        if record is not None and record.version != target.version:
+            raise OtherVersion(
+                name=target.name,
+                subcloud=subcloud.name,
+                current=record.version,
+                version=target.version,
+            )
+        args = _step_args("apply", target, record) | {"values": values}
+        if record is None:
+            return db_site_apps.Plan(
+                changes=[],
+                new_record=_new_record(target),
+                step_args=lambda added: (
+                    args | {"record": added, "upload": True, "undo": [[added, None]]}
+                ),
+            )
+        _require(subcloud, record, "apply", APPLY_FROM)
+        upload = record.status == AppStatus.UPLOAD_FAILED
+        moved = AppStatus.UPLOADING if upload else AppStatus.APPLYING
+        undo = {"status": record.status, "progress": record.progress}
+        return db_site_apps.Plan(
+            changes=[
+                db_site_apps.RecordChange(record.id, {"status": str(moved), "progress": None})
+            ],
+            new_record=None,
+            step_args=lambda added: (
+                args | {"record": record.id, "upload": upload, "undo": [[record.id, undo]]}
+            ),
+        )
+
+    return plan
+
+
+def previous_version(records: list[db_site_apps.SiteApp]) -> str | None:
+    """The version the site ran before its current one: its latest inactive record."""
+    inactive = [r for r in records if r.status == AppStatus.INACTIVE]
+    if not inactive:
+        return None
+    return max(inactive, key=lambda r: (r.updated_at or r.created_at, r.id)).version
+
+
+def check_update(
+    subcloud: str,
+    record: db_site_apps.SiteApp,
+    target: str,
+    before: str | None,
+    upgradable: bool,
+) -> None:
+    """Seed 000's and 004's refusals of an update of ``record`` to ``target``.
+
+    :param before: the version the site ran before (a rollback to it is no downgrade).
+    :param upgradable: what the catalog says of the version the site runs.
+    :raises UpdateRefused: saying why.
+    """
+
+    def refuse(reason: str) -> UpdateRefused:
+        return UpdateRefused(name=record.name, subcloud=subcloud, reason=reason)
+
+    if record.version == target:
+        raise refuse(f"it is at version {target} already")
+    if not upgradable:
+        raise refuse(f"its version {record.version} is not upgradable (upgradable: false)")
+    now, wanted = versions.parse(record.version), versions.parse(target)
+    if now is not None and wanted is not None and wanted.compare(now) <= 0 and target != before:
+        raise refuse(
+            f"version {target} is not newer than {record.version} (an update may go back "
+            f"only to the version the site ran before, {before or 'none'})"
+        )
+
+
+def _require(subcloud: models.Subcloud, record: db_site_apps.SiteApp, action: str, allowed) -> None:
+    """:raises StatusForbids: ``record`` is in no state of ``allowed``."""
+    if record.status not in allowed:
+        raise StatusForbids(
+            name=record.name,
+            subcloud=subcloud.name,
+            status=record.status,
+            action=action,
+            needed=" or ".join(sorted(allowed)),
+        )
+
+
+def _updatable(
+    subcloud: models.Subcloud,
+    records: list[db_site_apps.SiteApp],
+    target: db_apps.AppVersion,
+    upgradable: Callable[[str], bool],
+) -> db_site_apps.SiteApp:
+    """The record an update to ``target`` moves, if every refusal lets it."""
+    record = current(records)
+    if record is None:
+        raise NotAtSite(name=target.name, subcloud=subcloud.name)
+    _check_not_busy(subcloud, records)
+    _require(subcloud, record, "update", {AppStatus.APPLIED})
+    check_update(
+        subcloud.name,
+        record,
+        target.version,
+        previous_version(records),
+        upgradable(record.version),
+    )
+    return record
+
+
+def plan_update(
+    target: db_apps.AppVersion, values: dict[str, Any], upgradable: Callable[[str], bool]
+) -> Planner:
+    """Update the applied application to ``target`` (seed 000).
+
+    :param upgradable: whether the catalog lets a version be updated away from.
+    """
+
+    def plan(subcloud, records) -> db_site_apps.Plan:
+        record = _updatable(subcloud, records, target, upgradable)
+        inactive = next((r for r in records if r.version == target.version), None)
+        changes = [
+            db_site_apps.RecordChange(
+                record.id,
+                {"status": str(AppStatus.UPDATING), "progress": f"updating to {target.version}"},
+            )
+        ]
+        back = [record.id, {"status": str(AppStatus.APPLIED), "progress": record.progress}]
+        args = _step_args("update", target, record) | {
+            "values": values,
+            "upload": True,
+            "own_releases": [],
+            "from": {"id": record.id, "version": record.version, "releases": record.releases},
+        }
+        if inactive is not None:
+            changes.append(
+                db_site_apps.RecordChange(
+                    inactive.id, {"status": str(AppStatus.UPLOADING), "progress": None}
+                )
+            )
+            target_undo = [inactive.id, {"status": str(AppStatus.INACTIVE), "progress": None}]
+            return db_site_apps.Plan(
+                changes=changes,
+                new_record=None,
+                step_args=lambda added: (
+                    args
+                    | {
+                        "record": inactive.id,
+                        "inactive_releases": inactive.releases,
+                        "target_undo": target_undo,
+                        "undo": [back, target_undo],
+                    }
+                ),
+            )
+        return db_site_apps.Plan(
+            changes=changes,
+            new_record=_new_record(target),
+            step_args=lambda added: (
+                args
+                | {"record": added, "target_undo": [added, None], "undo": [back, [added, None]]}
+            ),
+        )
+
+    return plan
+
+
+def plan_remove(name: str) -> Planner:
+    """Uninstall the application's releases; the site keeps the version, uploaded."""
+
+    def plan(subcloud, records) -> db_site_apps.Plan:
+        record = current(records)
+        if record is None:
+            raise NotAtSite(name=name, subcloud=subcloud.name)
+        _check_not_busy(subcloud, records)
+        _require(subcloud, record, "remove", REMOVE_FROM)
+        undo = [record.id, {"status": record.status, "progress": record.progress}]
+        return db_site_apps.Plan(
+            changes=[
+                db_site_apps.RecordChange(
+                    record.id, {"status": str(AppStatus.REMOVING), "progress": None}
+                )
+            ],
+            new_record=None,
+            step_args=lambda added: (
+                _step_args("remove", None, record) | {"record": record.id, "undo": [undo]}
+            ),
+        )
+
+    return plan
+
+
+def check_forget(name: str) -> Callable[[models.Subcloud, list[db_site_apps.SiteApp]], None]:
+    """Deleting an application from a site: only once nothing of it is applied or
+    under way."""
+
+    def check(subcloud, records) -> None:
+        if not records:
+            raise NotAtSite(name=name, subcloud=subcloud.name)
+        _check_not_busy(subcloud, records)
+        for record in records:
+            if record.status not in DELETE_FROM:
+                raise StatusForbids(
+                    name=name,
+                    subcloud=subcloud.name,
+                    status=record.status,
+                    action="delete",
+                    needed=" or ".join(sorted(DELETE_FROM - {AppStatus.INACTIVE})),
+                )
+
+    return check

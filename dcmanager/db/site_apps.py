@@ -1,0 +1,185 @@
+"""Database API of the applications at each site: their records (seed 000's states and
+release ledger), and the start of an operation on one of them.
+
+An operation starts in one transaction that locks the subcloud's row first, then
+reads the site's records of the application, checks them, moves them and adds the
+operation's step: two operations on one site take turns, and of two racing for the
+same application the second sees what the first committed and is refused. The step
+then moves the records with its own compare-and-swaps
+(:func:`dcmanager.db.worker_steps.steps_record`).
+"""
+
+import dataclasses
+import datetime
+from collections.abc import Callable
+from typing import Any
+
+from oslo_db import api as oslo_db_api
+from sqlalchemy import delete
+from sqlalchemy import select
+
+from dcmanager.common import app_states
+from dcmanager.common import exception
+from dcmanager.common import states
+from dcmanager.db import prestage as db_prestage
+from dcmanager.db import session
+from dcmanager.db.sqlalchemy import models
+
+Row = models.SubcloudApp
+
+
+class SiteBusy(exception.Conflict):
+    msg_fmt = "Subcloud %(name)s %(reason)s"
+
+
+@dataclasses.dataclass(frozen=True)
+class SiteApp:
+    """One version of an application at a site, as recorded."""
+
+    id: int
+    subcloud_id: int
+    name: str
+    version: str
+    status: str
+    progress: str | None
+    releases: list[dict[str, Any]]
+    phases: dict[str, str]
+    created_at: datetime.datetime
+    updated_at: datetime.datetime | None
+
+
+def _record(row: Row) -> SiteApp:
+    return SiteApp(
+        id=row.id,
+        subcloud_id=row.subcloud_id,
+        name=row.name,
+        version=row.version,
+        status=row.status,
+        progress=row.progress,
+        releases=list(row.releases or []),
+        phases=dict(row.phases or {}),
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+    )
+
+
+@dataclasses.dataclass(frozen=True)
+class RecordChange:
+    """A change to a site's application record: ``values`` None deletes it."""
+
+    record_id: int
+    values: dict[str, Any] | None
+
+
+@dataclasses.dataclass(frozen=True)
+class Plan:
+    """What starting an operation does to the records, decided from them."""
+
+    changes: list[RecordChange]
+    new_record: dict[str, Any] | None
+    """A record to add (``name``, ``version``, ``status``...), or None."""
+    step_args: Callable[[int | None], dict[str, Any]]
+    """The step's arguments, given the id of the added record (None if none)."""
+
+
+def site_apps(subcloud_id: int, name: str | None = None) -> list[SiteApp]:
+    """The site's application records (of the application ``name``), by name then age."""
+    query = select(Row).where(Row.subcloud_id == subcloud_id).order_by(Row.name, Row.id)
+    if name is not None:
+        query = query.where(Row.name == name)
+    with session.reader() as db:
+        return [_record(row) for row in db.scalars(query)]
+
+
+def versions_in_use(name: str) -> dict[str, int]:
+    """How many sites have each version of the application ``name`` in a state other
+    than inactive (applied, or an operation on it under way)."""
+    found: dict[str, int] = {}
+    with session.reader() as db:
+        for version in db.scalars(
+            select(Row.version)
+            .where(Row.name == name)
+            .where(Row.status != str(app_states.AppStatus.INACTIVE))
+        ):
+            found[version] = found.get(version, 0) + 1
+    return found
+
+
+@oslo_db_api.retry_on_deadlock
+def operation_begin(
+    subcloud_id: int,
+    name: str,
+    plan: Callable[[models.Subcloud, list[SiteApp]], Plan],
+    now: datetime.datetime,
+    lease_until: datetime.datetime,
+) -> models.StrategyStep:
+    """Start an operation on the application ``name`` at a site: lock the subcloud,
+    refuse if a live strategy holds it, let ``plan`` decide from the site's records
+    (raising to refuse), make its changes and add the operation's step, all in one
+    transaction.
+
+    :raises SubcloudNotFound: no such subcloud.
+    :raises SiteBusy: a strategy holds the subcloud.
+    """
+    with session.writer() as db:
+        subcloud = db.scalars(
+            select(models.Subcloud).where(models.Subcloud.id == subcloud_id).with_for_update()
+        ).first()
+        if subcloud is None:
+            raise exception.SubcloudNotFound()
+        if db.scalar(select(db_prestage.held_by_strategy(subcloud_id, standalone=False))):
+            raise SiteBusy(name=subcloud.name, reason="is part of the current strategy")
+        rows = db.scalars(
+            select(Row).where(Row.subcloud_id == subcloud_id).where(Row.name == name)
+        ).all()
+        decided = plan(subcloud, [_record(row) for row in rows])
+        by_id = {row.id: row for row in rows}
+        for change in decided.changes:
+            row = by_id[change.record_id]
+            if change.values is None:
+                db.delete(row)
+                continue
+            if "status" in change.values:
+                app_states.check_transition(row.status, change.values["status"])
+            for column, value in change.values.items():
+                setattr(row, column, value)
+        added = None
+        if decided.new_record is not None:
+            added = Row(subcloud_id=subcloud_id, **decided.new_record)
+            db.add(added)
+            db.flush()
+        step = models.StrategyStep(
+            strategy_id=None,
+            subcloud_id=subcloud_id,
+            stage=1,
+            state=str(states.StepState.APP_PRECHECK),
+            attempts=0,
+            lease_expires_at=lease_until,
+            started_at=now,
+            extra_args=decided.step_args(added.id if added is not None else None),
+        )
+        db.add(step)
+    return step
+
+
+@oslo_db_api.retry_on_deadlock
+def app_forget(
+    subcloud_id: int, name: str, check: Callable[[models.Subcloud, list[SiteApp]], None]
+) -> int:
+    """Delete the site's records of the application ``name`` once ``check`` (given
+    them, under the subcloud's lock) lets it; how many there were.
+
+    :raises SubcloudNotFound: no such subcloud.
+    """
+    with session.writer() as db:
+        subcloud = db.scalars(
+            select(models.Subcloud).where(models.Subcloud.id == subcloud_id).with_for_update()
+        ).first()
+        if subcloud is None:
+            raise exception.SubcloudNotFound()
+        rows = db.scalars(
+            select(Row).where(Row.subcloud_id == subcloud_id).where(Row.name == name)
+        ).all()
+        check(subcloud, [_record(row) for row in rows])
+        db.execute(delete(Row).where(Row.id.in_([row.id for row in rows])))
+    return len(rows)
