@@ -99,7 +99,9 @@ def choose(name: str, wanted: str, include_prerelease: bool = False) -> db_apps.
 
 
 def delete(name: str, version: str) -> None:
-    """:raises AppNotFound / AppVersionNotFound: there is no such version."""
+    """:raises AppNotFound / AppVersionNotFound: there is no such version.
+    :raises AppVersionInUse: a site has it applied, or an operation on it under way.
+    """
     if not db_apps.app_version_delete(name, version):
         application(name)
         raise versions.AppVersionNotFound(name=name, version=version)

@@ -50,6 +50,7 @@ def start(
     :raises NotAtSite, OperationUnderWay, StatusForbids, UpdateRefused, OtherVersion,
         SiteBusy: the site's records (or a strategy) do not allow it now.
     """
+    version_used = None
     if action == "remove":
         planner = site.plan_remove(name)
     else:
@@ -57,21 +58,17 @@ def start(
         held = site.current(records)
         running = held.version if held is not None else None
         target = _target(name, version, include_prerelease, running)
+        version_used = target.version
         values: dict[str, Any] = {}
         if action == "apply":
             planner = site.plan_apply(target, values)
         else:
             planner = site.plan_update(target, values, _upgradable(name))
     now, until = clock_module.lease(clock, conf.orchestrator.step_lease_seconds)
-    return db_site_apps.operation_begin(subcloud.id, name, planner, now, until)
+    return db_site_apps.operation_begin(subcloud.id, name, planner, now, until, version_used)
 
 
 def forget(subcloud: models.Subcloud, name: str) -> int:
     """Delete the application's records at the site (nothing of it applied or under
     way); how many versions it had there."""
     return db_site_apps.app_forget(subcloud.id, name, site.check_forget(name))
-
-
-def in_use(name: str, version: str) -> int:
-    """At how many sites the version is anything but inactive."""
-    return db_site_apps.versions_in_use(name).get(version, 0)

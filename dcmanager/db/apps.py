@@ -12,6 +12,7 @@ from sqlalchemy import delete
 from sqlalchemy import select
 
 from dcmanager.common import exception
+from dcmanager.common.app_states import AppStatus
 from dcmanager.db import releases as db_releases
 from dcmanager.db import session
 from dcmanager.db.sqlalchemy import models
@@ -81,10 +82,60 @@ def app_versions(name: str | None = None) -> list[AppVersion]:
         return [_record(row) for row in db.scalars(query)]
 
 
+class AppVersionGone(exception.Conflict):
+    msg_fmt = "Application %(name)s version %(version)s was deleted meanwhile"
+
+
+class AppVersionInUse(exception.Conflict):
+    msg_fmt = (
+        "Application %(name)s version %(version)s is in use at %(count)d subcloud(s) "
+        "(applied, or an operation on it under way): it cannot be deleted"
+    )
+
+
+def in_use_at(db, name: str, version: str) -> int:
+    """At how many sites the version is anything but inactive (a locking read, so that
+    it sees what a racing operation committed)."""
+    rows = db.scalars(
+        select(models.SubcloudApp.id)
+        .where(models.SubcloudApp.name == name)
+        .where(models.SubcloudApp.version == version)
+        .where(models.SubcloudApp.status != str(AppStatus.INACTIVE))
+        .with_for_update()
+    ).all()
+    return len(rows)
+
+
 @oslo_db_api.retry_on_deadlock
 def app_version_delete(name: str, version: str) -> bool:
     """Forget a version (its blob stays until the collector finds it unused); whether
-    there was one."""
+    there was one.
+
+    The version's row is locked first, as an operation starting on it locks it: of
+    the two, the second sees what the first committed.
+
+    :raises AppVersionInUse: a site has it applied, or an operation on it under way.
+    """
     with session.writer() as db:
-        result = db.execute(delete(Row).where(Row.name == name).where(Row.version == version))
-    return result.rowcount == 1
+        found = db.scalars(
+            select(Row.id).where(Row.name == name).where(Row.version == version).with_for_update()
+        ).first()
+        if found is None:
+            return False
+        count = in_use_at(db, name, version)
+        if count:
+            raise AppVersionInUse(name=name, version=version, count=count)
+        db.execute(delete(Row).where(Row.id == found))
+    return True
+
+
+def lock_version(db, name: str, version: str) -> None:
+    """Lock the version's row in the caller's transaction (an operation starting on it).
+
+    :raises AppVersionGone: it was deleted meanwhile.
+    """
+    found = db.scalars(
+        select(Row.id).where(Row.name == name).where(Row.version == version).with_for_update()
+    ).first()
+    if found is None:
+        raise AppVersionGone(name=name, version=version)

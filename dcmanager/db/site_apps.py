@@ -21,6 +21,7 @@ from sqlalchemy import select
 from dcmanager.common import app_states
 from dcmanager.common import exception
 from dcmanager.common import states
+from dcmanager.db import apps as db_apps
 from dcmanager.db import prestage as db_prestage
 from dcmanager.db import session
 from dcmanager.db.sqlalchemy import models
@@ -91,20 +92,6 @@ def site_apps(subcloud_id: int, name: str | None = None) -> list[SiteApp]:
         return [_record(row) for row in db.scalars(query)]
 
 
-def versions_in_use(name: str) -> dict[str, int]:
-    """How many sites have each version of the application ``name`` in a state other
-    than inactive (applied, or an operation on it under way)."""
-    found: dict[str, int] = {}
-    with session.reader() as db:
-        for version in db.scalars(
-            select(Row.version)
-            .where(Row.name == name)
-            .where(Row.status != str(app_states.AppStatus.INACTIVE))
-        ):
-            found[version] = found.get(version, 0) + 1
-    return found
-
-
 @oslo_db_api.retry_on_deadlock
 def operation_begin(
     subcloud_id: int,
@@ -112,13 +99,15 @@ def operation_begin(
     plan: Callable[[models.Subcloud, list[SiteApp]], Plan],
     now: datetime.datetime,
     lease_until: datetime.datetime,
+    version: str | None = None,
 ) -> models.StrategyStep:
-    """Start an operation on the application ``name`` at a site: lock the subcloud,
-    refuse if a live strategy holds it, let ``plan`` decide from the site's records
-    (raising to refuse), make its changes and add the operation's step, all in one
-    transaction.
+    """Start an operation on the application ``name`` at a site: lock the subcloud
+    (and the catalog's ``version``, which may not be deleted meanwhile), refuse if a
+    live strategy holds it, let ``plan`` decide from the site's records (raising to
+    refuse), make its changes and add the operation's step, all in one transaction.
 
     :raises SubcloudNotFound: no such subcloud.
+    :raises AppVersionGone: the catalog's version was deleted meanwhile.
     :raises SiteBusy: a strategy holds the subcloud.
     """
     with session.writer() as db:
@@ -127,6 +116,8 @@ def operation_begin(
         ).first()
         if subcloud is None:
             raise exception.SubcloudNotFound()
+        if version is not None:
+            db_apps.lock_version(db, name, version)
         if db.scalar(select(db_prestage.held_by_strategy(subcloud_id, standalone=False))):
             raise SiteBusy(name=subcloud.name, reason="is part of the current strategy")
         rows = db.scalars(
