@@ -119,7 +119,7 @@ PRESTAGE = live.StrategyKind(
 )
 
 
-def _positive_float(value: str) -> float:
+def positive_float(value: str) -> float:
     try:
         number = float(value)
     except ValueError:
@@ -139,7 +139,7 @@ def _add_watch_options(parser: argparse.ArgumentParser, with_flag: bool) -> None
         )
     parser.add_argument(
         "--interval",
-        type=_positive_float,
+        type=positive_float,
         default=1.0,
         metavar="SECONDS",
         help="Seconds between polls when watching (default 1).",

@@ -60,3 +60,74 @@ def test_refusals_say_why(cli, tarballs, tmp_path):
     cli.json("app", "upload", tarballs("1.0.0+b1"))
     cli.fail("app", "upload", tarballs("1.0.0+b2"), message="has the same precedence")
     cli.fail("app", "show", "nosuch", message="Application nosuch not found")
+
+
+def test_an_application_at_a_subcloud(cli, tarballs, roles):
+    """``dcmanager subcloud app ...``: apply, update with --watch, remove, delete."""
+    from tests.functional import strategy_helpers as sh
+
+    cli.json("app", "upload", tarballs("1.0.0"))
+    cli.json("app", "upload", tarballs("1.1.0"))
+    cli.ok("subcloud", "add", "--name", "s1", "--endpoint", "simulated://s1?system_mode=duplex")
+    cli.ok("subcloud", "manage", "s1")
+    sh.wait_for(
+        lambda: cli.json("subcloud", "show", "s1")["availability"] == "online", what="online"
+    )
+
+    started = cli.json("subcloud", "app", "apply", "s1", "demo", "--version", "1.0.0")
+    assert (started["version"], started["status"]) == ("1.0.0", "uploading")
+    watched = cli.run("subcloud", "app", "show", "s1", "demo", "--watch", "--interval", "0.05")
+    assert watched.rc == 0, watched
+    assert watched.out.splitlines()[-1] == "1.0.0: applied"
+
+    cli.json("subcloud", "app", "update", "s1", "demo", "--version", "latest")
+    assert cli.run("subcloud", "app", "show", "s1", "demo", "--watch", "--interval", "0.05").rc == 0
+    shown = cli.json("subcloud", "app", "show", "s1", "demo")
+    assert {k: shown[k] for k in ("version", "status", "releases", "inactive_versions")} == {
+        "version": "1.1.0",
+        "status": "applied",
+        "releases": "demo-api (demo): demo-api-0.1.0 revision 2",
+        "inactive_versions": "1.0.0",
+    }
+    assert cli.json("subcloud", "app", "list", "s1") == [
+        {
+            "name": "demo",
+            "version": "1.1.0",
+            "status": "applied",
+            "progress": None,
+            "target_version": None,
+        }
+    ]
+    cli.fail(
+        "subcloud",
+        "app",
+        "update",
+        "s1",
+        "demo",
+        "--version",
+        "1.1.0",
+        message="it is at version 1.1.0 already",
+    )
+
+    cli.json("subcloud", "app", "remove", "s1", "demo")
+    assert cli.run("subcloud", "app", "show", "s1", "demo", "--watch", "--interval", "0.05").rc == 0
+    cli.ok("subcloud", "app", "delete", "s1", "demo")
+    assert cli.json("subcloud", "app", "list", "s1") == []
+
+
+def test_watch_exits_1_when_the_update_failed(cli, tarballs, roles):
+    from tests.functional import strategy_helpers as sh
+
+    cli.json("app", "upload", tarballs("1.0.0"))
+    cli.json("app", "upload", tarballs("1.1.0"))
+    cli.ok("subcloud", "add", "--name", "s1", "--endpoint", "simulated://s1?fail=app-apply")
+    cli.ok("subcloud", "manage", "s1")
+    sh.wait_for(
+        lambda: cli.json("subcloud", "show", "s1")["availability"] == "online", what="online"
+    )
+    cli.json("subcloud", "app", "apply", "s1", "demo", "--version", "1.0.0")
+    watched = cli.run("subcloud", "app", "show", "s1", "demo", "--watch", "--interval", "0.05")
+    assert watched.rc == 1
+    assert watched.out.splitlines()[-1] == (
+        "1.0.0: apply-failed (simulated failure of the app-apply (fail=app-apply))"
+    )
