@@ -13,6 +13,7 @@ from oslo_config import cfg
 
 from dcmanager.agent import passwords
 from dcmanager.agent import records
+from dcmanager.agent.apps import requests as app_requests
 
 # Operation ids and release names become file names.
 _ID = re.compile(r"[A-Za-z0-9:-]{1,128}")
@@ -38,7 +39,13 @@ def parse(body: Any, repositories: list[str], registries: list[str]) -> records.
     """
     if not isinstance(body, dict):
         raise Refused("the body must be a JSON object")
-    problems = _problems(body)
+    app = body.get("kind") in records.APP_KINDS
+    if app:
+        # An application operation names its version, not a release.
+        body = {**body, "release": _app_label(body.get("app"))}
+    problems = _problems(body) + (
+        app_requests.problems(body["kind"], body.get("app")) if app else []
+    )
     if problems:
         raise Refused("; ".join(problems))
     _check_trusted(body["repository_url"], repositories, "repository_url", "repository_urls")
@@ -51,7 +58,20 @@ def parse(body: Any, repositories: list[str], registries: list[str]) -> records.
         repository_url=body["repository_url"].rstrip("/"),
         registry_url=(body.get("registry_url") or "").rstrip("/") or None,
         max_bandwidth=body.get("max_bandwidth"),
+        app=body.get("app") if app else None,
     )
+
+
+def needs_password(record: records.Record) -> bool:
+    """Whether the operation is a prestage (which the sysadmin password guards, as at
+    StarlingX sites); application operations are authorised by the caller's token."""
+    return record.app is None
+
+
+def _app_label(app: Any) -> str:
+    if isinstance(app, dict) and isinstance(app.get("app"), str):
+        return f"{app['app']}-{app.get('version')}"
+    return "app"
 
 
 def _check_trusted(url: str, trusted: list[str], field: str, option: str) -> None:

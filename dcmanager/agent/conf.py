@@ -131,6 +131,48 @@ opts = [
         "(prechecks refuse a subcloud with alarms unless forced).",
     ),
     cfg.StrOpt("software_version", help="The release the subcloud runs, as reported."),
+    cfg.StrOpt(
+        "app_backend",
+        default="render",
+        choices=[
+            (
+                "render",
+                "Render every chart with real Helm into the state directory "
+                "(apps/), keeping Helm's release history there, for a tool that applies "
+                "the manifests.",
+            ),
+            (
+                "helm",
+                "Install, upgrade, roll back and uninstall with real Helm against "
+                "the site's Kubernetes cluster (kubeconfig).",
+            ),
+        ],
+        help="How the agent runs the applications of the site. Both need the helm "
+        "extra (pip install 'dcmanager[helm]').",
+    ),
+    cfg.StrOpt(
+        "kubeconfig",
+        help="The kubeconfig of the site's cluster, for app_backend = helm (default: "
+        "Helm's own lookup, KUBECONFIG or ~/.kube/config).",
+    ),
+    cfg.IntOpt(
+        "helm_timeout",
+        default=300,
+        min=1,
+        help="Seconds each Helm action may take, for app_backend = helm.",
+    ),
+    cfg.IntOpt(
+        "app_max_unpacked_bytes",
+        default=512 * 1024**2,
+        min=1,
+        help="Most bytes an application tarball may unpack to at this site.",
+    ),
+    cfg.IntOpt(
+        "app_max_files",
+        default=10000,
+        min=1,
+        help="Most files an application tarball may hold at this site.",
+    ),
 ]
 
 

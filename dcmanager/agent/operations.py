@@ -26,6 +26,7 @@ from dcmanager.agent import statedir
 from dcmanager.agent import system
 from dcmanager.agent import transfer
 from dcmanager.agent.phases import Context
+from dcmanager.agent.phases import apps as app_phase
 from dcmanager.agent.phases import images as images_phase
 from dcmanager.agent.phases import packages
 from dcmanager.agent.phases import precheck
@@ -36,6 +37,7 @@ PHASES: dict[str, Callable[[Context], dict[str, Any]]] = {
     records.PRECHECK: precheck.run,
     records.PACKAGES: packages.run,
     records.IMAGES: images_phase.run,
+    **app_phase.RUNS,
 }
 
 
@@ -110,7 +112,8 @@ class Agent:
         request = admission.parse(
             body, self.conf.agent.repository_urls, self.conf.agent.registry_urls
         )
-        self._passwords.check(body.get("sysadmin_password"))
+        if admission.needs_password(request):
+            self._passwords.check(body.get("sysadmin_password"))
         with self._lock:
             existing = self._records.get(request.id)
             if existing is not None:
@@ -194,6 +197,7 @@ class Agent:
             state, error = records.CANCELLED, "cancelled"
         except Exception as exc:
             state, error = records.FAILED, self._reason(record, exc)
+            result = exc.result if isinstance(exc, records.Failed) else {}
         LOG.info(
             "Operation %s (%s of release %s) %s%s",
             record.id,

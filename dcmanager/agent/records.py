@@ -13,14 +13,28 @@ from dcmanager.agent import statedir
 LOG = logging.getLogger(__name__)
 
 PRECHECK, PACKAGES, IMAGES = "precheck", "packages", "images"
-KINDS = (PRECHECK, PACKAGES, IMAGES)
+PRESTAGE_KINDS = (PRECHECK, PACKAGES, IMAGES)
+APP_KINDS = (
+    "app-upload",
+    "app-apply",
+    "app-rollback",
+    "app-cleanup",
+    "app-recover",
+    "app-remove",
+)
+KINDS = PRESTAGE_KINDS + APP_KINDS
 RUNNING, DONE, FAILED, CANCELLED = "running", "done", "failed", "cancelled"
 # Finished operations kept on disk (the newest); older ones are forgotten at start.
 KEEP_FINISHED = 200
 
 
 class Failed(Exception):
-    """An operation that failed; the message is its reason."""
+    """An operation that failed; the message is its reason, ``result`` what it
+    reports all the same (an application operation: which phases ran)."""
+
+    def __init__(self, message: str, result: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.result = result or {}
 
 
 def disk_failure(exc: OSError, where: str) -> Failed:
@@ -38,6 +52,8 @@ class Record:
     repository_url: str
     registry_url: str | None = None
     max_bandwidth: float | None = None
+    app: dict[str, Any] | None = None
+    """An application operation's request (see ``dcmanager.agent.apps.requests``)."""
     state: str = RUNNING
     error: str | None = None
     result: dict[str, Any] = dataclasses.field(default_factory=dict)

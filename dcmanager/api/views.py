@@ -155,10 +155,13 @@ def app(name: str, records: list[db_apps.AppVersion]) -> dict[str, Any]:
     }
 
 
-def site_apps(records: list[db_site_apps.SiteApp]) -> list[dict[str, Any]]:
+def site_apps(
+    records: list[db_site_apps.SiteApp], operations: dict[str, str]
+) -> list[dict[str, Any]]:
     """A site's applications, one entry each: the version it runs (or is getting) with
-    its status, progress, release ledger and phases, and the inactive versions an
-    update left behind."""
+    its status, progress, release ledger and phases, the state of the operation under
+    way on it (``operation``, null once it ended), and the inactive versions an update
+    left behind."""
     by_name: dict[str, list[db_site_apps.SiteApp]] = {}
     for record in records:
         by_name.setdefault(record.name, []).append(record)
@@ -173,6 +176,7 @@ def site_apps(records: list[db_site_apps.SiteApp]) -> list[dict[str, Any]]:
                 "status": record.status if record else "inactive",
                 "progress": record.progress if record else None,
                 "target-version": target[0].version if target else None,
+                "operation": operations.get(name),
                 "releases": record.releases if record else [],
                 "phases": record.phases if record else {},
                 "inactive": [

@@ -52,7 +52,8 @@ def start(
     """
     version_used = None
     if action == "remove":
-        planner = site.plan_remove(name)
+        known = {record.version: record for record in db_apps.app_versions(name)}
+        planner = site.plan_remove(name, known.get)
     else:
         records = db_site_apps.site_apps(subcloud.id, name)
         held = site.current(records)

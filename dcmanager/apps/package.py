@@ -35,8 +35,8 @@ METADATA = "metadata.yaml"
 CHECKSUMS = "checksum.md5"
 CHARTS_DIR = "charts/"
 # Application and release names: what Helm accepts as a release name.
-_NAME_RE = re.compile(r"[a-z0-9]([-a-z0-9]{0,51}[a-z0-9])?")
-_VERSION_RE = re.compile(r"[0-9A-Za-z][0-9A-Za-z.+_-]{0,63}")
+NAME_RE = re.compile(r"[a-z0-9]([-a-z0-9]{0,51}[a-z0-9])?")
+VERSION_RE = re.compile(r"[0-9A-Za-z][0-9A-Za-z.+_-]{0,63}")
 _MD5_LINE = re.compile(r"([0-9a-fA-F]{32}) [ *](.+)")
 
 
@@ -95,8 +95,8 @@ def inspect(
     files, archives = _unpack(data, limits)
     _check_checksums(files)
     metadata = _metadata(files)
-    app_name = _identity("name", metadata.get("app_name"), name, _NAME_RE)
-    app_version = _identity("version", metadata.get("app_version"), version, _VERSION_RE)
+    app_name = _identity("name", metadata.get("app_name"), name, NAME_RE)
+    app_version = _identity("version", metadata.get("app_version"), version, VERSION_RE)
     return Package(
         name=app_name,
         version=app_version,
@@ -107,6 +107,20 @@ def inspect(
         upgrades=_mapping(metadata, "upgrades"),
         phases=app_phases.validate(metadata.get("phases")),
     )
+
+
+def charts_of(
+    data: bytes, limits: Limits, name: str, version: str
+) -> dict[str, tuple[ChartEntry, bytes]]:
+    """Each chart of a (checked) tarball with its packaged archive, by release name:
+    what a site renders or installs.
+
+    :raises PackageInvalid: as :func:`inspect`.
+    """
+    files, archives = _unpack(data, limits)
+    package = inspect(data, limits, name, version)
+    found = {**files, **archives}
+    return {entry.release: (entry, found[entry.path]) for entry in package.charts}
 
 
 def _unpack(data: bytes, limits: Limits) -> tuple[dict[str, bytes], dict[str, bytes]]:
@@ -280,6 +294,6 @@ def _placement(metadata: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 
 def _release_name(value: Any, chart: str) -> str:
-    if not isinstance(value, str) or not _NAME_RE.fullmatch(value):
+    if not isinstance(value, str) or not NAME_RE.fullmatch(value):
         raise PackageInvalid(reason=f"chart {chart}: {value!r} is not a Helm release name")
     return value

@@ -268,8 +268,12 @@ def plan_update(
     return plan
 
 
-def plan_remove(name: str) -> Planner:
-    """Uninstall the application's releases; the site keeps the version, uploaded."""
+def plan_remove(name: str, catalog: Callable[[str], db_apps.AppVersion | None]) -> Planner:
+    """Uninstall the application's releases; the site keeps the version, uploaded.
+
+    :param catalog: the catalog's record of a version, if it has it (its phase plan
+        gives the uninstall phase's overlay).
+    """
 
     def plan(subcloud, records) -> db_site_apps.Plan:
         record = current(records)
@@ -286,7 +290,8 @@ def plan_remove(name: str) -> Planner:
             ],
             new_record=None,
             step_args=lambda added: (
-                _step_args("remove", None, record) | {"record": record.id, "undo": [undo]}
+                _step_args("remove", catalog(record.version), record)
+                | {"record": record.id, "undo": [undo], "digest": ""}
             ),
         )
 

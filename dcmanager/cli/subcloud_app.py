@@ -22,6 +22,7 @@ FIELDS = (
     ("status", "status"),
     ("progress", "progress"),
     ("target_version", "target-version"),
+    ("operation", "operation"),
     ("releases", "releases"),
     ("phases", "phases"),
     ("inactive_versions", "inactive"),
@@ -54,7 +55,7 @@ def detail(app: dict[str, Any]) -> tuple[tuple[str, ...], tuple]:
 
 
 def ended(app: dict[str, Any]) -> bool:
-    return app["status"] in SETTLED and not app["target-version"]
+    return app["status"] in SETTLED and not app["operation"]
 
 
 def succeeded(app: dict[str, Any]) -> bool:

@@ -92,6 +92,18 @@ def site_apps(subcloud_id: int, name: str | None = None) -> list[SiteApp]:
         return [_record(row) for row in db.scalars(query)]
 
 
+def operations_under_way(subcloud_id: int) -> dict[str, str]:
+    """The state of the operation under way on each application of the site."""
+    with session.reader() as db:
+        rows = db.execute(
+            select(models.StrategyStep.state, models.StrategyStep.extra_args)
+            .where(models.StrategyStep.subcloud_id == subcloud_id)
+            .where(models.StrategyStep.strategy_id.is_(None))
+            .where(models.StrategyStep.state.in_([str(s) for s in states.APP_PHASES]))
+        ).all()
+    return {args["app"]: state for state, args in rows if args and args.get("kind") == "app"}
+
+
 @oslo_db_api.retry_on_deadlock
 def operation_begin(
     subcloud_id: int,

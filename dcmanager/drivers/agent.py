@@ -124,13 +124,22 @@ class AgentDriver(base.SubcloudDriver):
         return base.SystemInfo.from_dict(data)
 
     def start(
-        self, kind: base.OperationKind, request: base.PrestageRequest, key: str
+        self, kind: base.OperationKind, request: base.PrestageRequest | base.AppRequest, key: str
     ) -> base.Operation:
         prestage = CONF.prestage
         if not prestage.repository_url:
             raise exception.ConfigInvalid(
                 reason="[prestage] repository_url is not set: agents cannot fetch the release"
             )
+        if isinstance(request, base.AppRequest):
+            # The agent fetches the application's tarball from the release store.
+            body = {
+                "id": key,
+                "kind": str(kind),
+                "app": request.to_dict(),
+                "repository_url": prestage.repository_url,
+            }
+            return self._start(kind, body)
         per_subcloud = prestage.max_bandwidth_per_subcloud
         try:
             password = request.sysadmin_password.decode()
@@ -149,6 +158,9 @@ class AgentDriver(base.SubcloudDriver):
             "max_bandwidth": per_subcloud * MIB if per_subcloud else None,
             "sysadmin_password": password,
         }
+        return self._start(kind, body)
+
+    def _start(self, kind: base.OperationKind, body: dict) -> base.Operation:
         status, data = self._call("POST", "/v1/operations", body)
         if status == 403 and "password" in self._reason(data):
             raise AgentRefused(name=self.name, kind=f"{kind} operation", reason=self._reason(data))

@@ -109,8 +109,8 @@ class AppRequest:
     now (0: not installed), and for a rollback or recover ``to_revision`` is the one to
     go back to. ``values`` holds the user overrides of each release; ``phase_values``
     the application's phase overlays (seed 003), which sit above them while
-    ``phases`` run in order. ``uninstall`` names releases to remove, and
-    ``old_version`` the version whose files a cleanup removes.
+    ``phases`` run in order. ``uninstall`` lists releases to remove (``{release,
+    namespace}``), and ``old_version`` the version whose files a cleanup removes.
     """
 
     app: str
@@ -120,7 +120,7 @@ class AppRequest:
     values: dict[str, Any] = dataclasses.field(default_factory=dict)
     phases: tuple[str, ...] = ()
     phase_values: dict[str, Any] = dataclasses.field(default_factory=dict)
-    uninstall: tuple[str, ...] = ()
+    uninstall: tuple[dict[str, str], ...] = ()
     old_version: str | None = None
 
     def to_dict(self) -> dict[str, Any]:

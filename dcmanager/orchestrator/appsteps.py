@@ -88,6 +88,10 @@ def _target_releases(ctx: StepContext) -> list[dict[str, Any]]:
     ]
 
 
+def _named(release: dict[str, Any]) -> dict[str, str]:
+    return {"release": release["release"], "namespace": release["namespace"]}
+
+
 def _system_mode(ctx: StepContext, env: prestage.Environment) -> str | None:
     subcloud = env.subcloud(ctx)
     return subcloud.system_mode if subcloud is not None else None
@@ -257,7 +261,7 @@ def cleanup(ctx: StepContext, env: prestage.Environment) -> Outcome:
     """Remove the old version's releases that the new one lacks, and its files."""
     args = ctx.app
     keep = {chart["release"] for chart in args["charts"]}
-    gone = [entry["release"] for entry in args["from"]["releases"] if entry["release"] not in keep]
+    gone = [_named(e) for e in args["from"]["releases"] if e["release"] not in keep]
     request = _request(ctx, releases=[], uninstall=tuple(gone), old_version=args["from"]["version"])
     return prestage.run_operation(
         ctx,
@@ -290,7 +294,7 @@ def recover(ctx: StepContext, env: prestage.Environment) -> Outcome:
     args = ctx.app
     old = args["from"]
     had = {entry["release"] for entry in old["releases"]}
-    added = [chart["release"] for chart in args["charts"] if chart["release"] not in had]
+    added = [_named(chart) for chart in args["charts"] if chart["release"] not in had]
     releases = [{**entry, "to_revision": entry["revision"]} for entry in old["releases"]]
     request = _request(
         ctx,
@@ -343,7 +347,7 @@ def remove(ctx: StepContext, env: prestage.Environment) -> Outcome:
         ctx,
         releases=ledger,
         phases=("uninstall",),
-        uninstall=tuple(entry["release"] for entry in ledger),
+        uninstall=tuple(_named(entry) for entry in ledger),
     )
 
     def done(operation: driver_base.Operation) -> Outcome:

@@ -3,7 +3,10 @@
 import pytest
 
 from tests import apps
+from tests.functional import strategy_helpers as sh
 from tests.functional.test_cli import CLI
+from tests.functional.test_cli_strategy import engine_json
+from tests.functional.test_cli_strategy import run_beside_engine
 
 
 @pytest.fixture
@@ -64,32 +67,38 @@ def test_refusals_say_why(cli, tarballs, tmp_path):
 
 def test_an_application_at_a_subcloud(cli, tarballs, roles):
     """``dcmanager subcloud app ...``: apply, update with --watch, remove, delete."""
-    from tests.functional import strategy_helpers as sh
-
-    cli.json("app", "upload", tarballs("1.0.0"))
-    cli.json("app", "upload", tarballs("1.1.0"))
-    cli.ok("subcloud", "add", "--name", "s1", "--endpoint", "simulated://s1?system_mode=duplex")
-    cli.ok("subcloud", "manage", "s1")
+    engine_json(cli, "app", "upload", tarballs("1.0.0"))
+    engine_json(cli, "app", "upload", tarballs("1.1.0"))
+    _ok(cli, "subcloud", "add", "--name", "s1", "--endpoint", "simulated://s1?system_mode=duplex")
+    _ok(cli, "subcloud", "manage", "s1")
     sh.wait_for(
-        lambda: cli.json("subcloud", "show", "s1")["availability"] == "online", what="online"
+        lambda: engine_json(cli, "subcloud", "show", "s1")["availability"] == "online",
+        what="online",
     )
 
-    started = cli.json("subcloud", "app", "apply", "s1", "demo", "--version", "1.0.0")
+    started = engine_json(cli, "subcloud", "app", "apply", "s1", "demo", "--version", "1.0.0")
     assert (started["version"], started["status"]) == ("1.0.0", "uploading")
-    watched = cli.run("subcloud", "app", "show", "s1", "demo", "--watch", "--interval", "0.05")
+    watched = run_beside_engine(
+        cli, "subcloud", "app", "show", "s1", "demo", "--watch", "--interval", "0.05"
+    )
     assert watched.rc == 0, watched
     assert watched.out.splitlines()[-1] == "1.0.0: applied"
 
-    cli.json("subcloud", "app", "update", "s1", "demo", "--version", "latest")
-    assert cli.run("subcloud", "app", "show", "s1", "demo", "--watch", "--interval", "0.05").rc == 0
-    shown = cli.json("subcloud", "app", "show", "s1", "demo")
+    engine_json(cli, "subcloud", "app", "update", "s1", "demo", "--version", "latest")
+    assert (
+        run_beside_engine(
+            cli, "subcloud", "app", "show", "s1", "demo", "--watch", "--interval", "0.05"
+        ).rc
+        == 0
+    )
+    shown = engine_json(cli, "subcloud", "app", "show", "s1", "demo")
     assert {k: shown[k] for k in ("version", "status", "releases", "inactive_versions")} == {
         "version": "1.1.0",
         "status": "applied",
         "releases": "demo-api (demo): demo-api-0.1.0 revision 2",
         "inactive_versions": "1.0.0",
     }
-    assert cli.json("subcloud", "app", "list", "s1") == [
+    assert engine_json(cli, "subcloud", "app", "list", "s1") == [
         {
             "name": "demo",
             "version": "1.1.0",
@@ -109,25 +118,37 @@ def test_an_application_at_a_subcloud(cli, tarballs, roles):
         message="it is at version 1.1.0 already",
     )
 
-    cli.json("subcloud", "app", "remove", "s1", "demo")
-    assert cli.run("subcloud", "app", "show", "s1", "demo", "--watch", "--interval", "0.05").rc == 0
-    cli.ok("subcloud", "app", "delete", "s1", "demo")
-    assert cli.json("subcloud", "app", "list", "s1") == []
+    engine_json(cli, "subcloud", "app", "remove", "s1", "demo")
+    assert (
+        run_beside_engine(
+            cli, "subcloud", "app", "show", "s1", "demo", "--watch", "--interval", "0.05"
+        ).rc
+        == 0
+    )
+    _ok(cli, "subcloud", "app", "delete", "s1", "demo")
+    assert engine_json(cli, "subcloud", "app", "list", "s1") == []
 
 
 def test_watch_exits_1_when_the_update_failed(cli, tarballs, roles):
-    from tests.functional import strategy_helpers as sh
-
-    cli.json("app", "upload", tarballs("1.0.0"))
-    cli.json("app", "upload", tarballs("1.1.0"))
-    cli.ok("subcloud", "add", "--name", "s1", "--endpoint", "simulated://s1?fail=app-apply")
-    cli.ok("subcloud", "manage", "s1")
+    engine_json(cli, "app", "upload", tarballs("1.0.0"))
+    engine_json(cli, "app", "upload", tarballs("1.1.0"))
+    _ok(cli, "subcloud", "add", "--name", "s1", "--endpoint", "simulated://s1?fail=app-apply")
+    _ok(cli, "subcloud", "manage", "s1")
     sh.wait_for(
-        lambda: cli.json("subcloud", "show", "s1")["availability"] == "online", what="online"
+        lambda: engine_json(cli, "subcloud", "show", "s1")["availability"] == "online",
+        what="online",
     )
-    cli.json("subcloud", "app", "apply", "s1", "demo", "--version", "1.0.0")
-    watched = cli.run("subcloud", "app", "show", "s1", "demo", "--watch", "--interval", "0.05")
+    engine_json(cli, "subcloud", "app", "apply", "s1", "demo", "--version", "1.0.0")
+    watched = run_beside_engine(
+        cli, "subcloud", "app", "show", "s1", "demo", "--watch", "--interval", "0.05"
+    )
     assert watched.rc == 1
     assert watched.out.splitlines()[-1] == (
         "1.0.0: apply-failed (simulated failure of the app-apply (fail=app-apply))"
     )
+
+
+def _ok(cli: CLI, *command: str) -> None:
+    """A command that must succeed beside the engine (whose log may reach stderr)."""
+    result = run_beside_engine(cli, *command)
+    assert result.rc == 0, result

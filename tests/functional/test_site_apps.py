@@ -30,7 +30,7 @@ def settled(api, subcloud: str, name: str = "demo") -> dict:
     return sh.wait_for(
         lambda: (
             (app := api.get(f"{site(subcloud)}/{name}").json)["status"] in FINAL
-            and not app["target-version"]
+            and not app["operation"]
             and app
         ),
         what=f"{name} at {subcloud} to settle",

@@ -25,16 +25,22 @@ def _authorize(action: str) -> None:
     policy.authorize(POLICY % action, pecan.request.context)
 
 
+def _views(subcloud_id: int, name: str | None = None) -> list[dict]:
+    return views.site_apps(
+        db_site_apps.site_apps(subcloud_id, name), db_site_apps.operations_under_way(subcloud_id)
+    )
+
+
 def list_apps(ref: str) -> dict:
     _authorize("get")
     subcloud = db_api.subcloud_get(validation.parse_ref(ref))
-    return {"apps": views.site_apps(db_site_apps.site_apps(subcloud.id))}
+    return {"apps": _views(subcloud.id)}
 
 
 def show_app(ref: str, name: str) -> dict:
     _authorize("get")
     subcloud = db_api.subcloud_get(validation.parse_ref(ref))
-    found = views.site_apps(db_site_apps.site_apps(subcloud.id, name))
+    found = _views(subcloud.id, name)
     if not found:
         raise site.NotAtSite(name=name, subcloud=subcloud.name)
     return found[0]
@@ -54,7 +60,7 @@ def operate(ref: str, name: str) -> dict:
     )
     pecan.request.manager.app_operation(pecan.request.context, step.id)
     pecan.response.status = 202
-    return views.site_apps(db_site_apps.site_apps(subcloud.id, name))[0]
+    return _views(subcloud.id, name)[0]
 
 
 def forget_app(ref: str, name: str) -> None:

@@ -1,0 +1,62 @@
+"""Applications at the site: the agent's backends for Helm releases.
+
+One interface (:class:`Backend`), chosen by ``[agent] app_backend``:
+
+``render``
+    real Helm renders every chart with the combined values into the state directory,
+    keeping Helm's release semantics durably (:mod:`.render`);
+``helm``
+    real Helm against the site's Kubernetes cluster (``[agent] kubeconfig``):
+    install, upgrade, rollback, uninstall, with the releases in Helm's own storage
+    (:mod:`.kube`).
+"""
+
+import dataclasses
+from typing import Any
+from typing import Protocol
+
+from dcmanager.apps import package
+
+
+@dataclasses.dataclass(frozen=True)
+class ChartRelease:
+    """One release of an application version at the site, with its chart."""
+
+    release: str
+    namespace: str
+    entry: package.ChartEntry
+    archive: bytes
+    user_values: dict[str, Any]
+    """The operator's overrides of the chart (below any phase overlay)."""
+
+
+class PhaseFailed(Exception):
+    """A lifecycle phase failed; the message is why."""
+
+    def __init__(self, phase: str, reason: str) -> None:
+        super().__init__(f"the {phase} phase failed: {reason}")
+        self.phase = phase
+
+
+class Backend(Protocol):
+    def install_or_upgrade(
+        self, chart: ChartRelease, phases: list[tuple[str, dict[str, Any]]], app: str, version: str
+    ) -> int:
+        """Install the release, or upgrade it to ``chart``, running ``phases`` (each
+        with its values overlay, above the user values) in order; its new revision.
+
+        :raises PhaseFailed: a phase failed (the release records a failed revision).
+        """
+
+    def rollback(self, namespace: str, release: str, revision: int, phases: list) -> int:
+        """Back to ``revision``'s chart and values, as a new revision; its number.
+
+        :raises PhaseFailed: a phase failed.
+        """
+
+    def uninstall(self, namespace: str, release: str, phases: list) -> None:
+        """Run ``phases`` (the uninstall phase) against the deployed revision, then
+        remove the release and its history (nothing if it is not installed)."""
+
+    def revision(self, namespace: str, release: str) -> int:
+        """The deployed revision (0: not installed)."""

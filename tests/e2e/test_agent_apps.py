@@ -1,0 +1,120 @@
+"""Applications on real agents with the ``render`` backend (seed 000 and 003): the
+controller (``dcmanager-all``) and ``dcmanager-agent`` processes, real Helm rendering
+each chart into the agent's state directory with Helm's release history.
+
+An update to a version never applied renders it (an upgrade, one revision), an update
+back to a version the site ran rolls back to its revisions, a failed update recovers
+the old version, a removal runs the uninstall phase; the agent's files show it all.
+"""
+
+import json
+import pathlib
+
+import pytest
+
+from tests import apps
+from tests.e2e import site as e2e_site
+from tests.functional.strategy_helpers import wait_for
+
+pytest.importorskip("helm_python")
+
+SETTLED = ("applied", "apply-failed", "uploaded", "upload-failed", "remove-failed")
+PHASES = {
+    "install": {"values": {"manifests": {"job_db_init": True}}},
+    "uninstall": {"values": {"manifests": {"job_db_drop": True}}},
+}
+BROKEN = '{{ fail "this chart does not render" }}\n'
+
+
+@pytest.fixture
+def site(tmp_path, services):
+    instance = e2e_site.Site(tmp_path, services, None)
+    instance.start()
+    yield instance
+    instance.stop()
+
+
+def _upload(site, tmp_path, version, charts=(("demo-api", "0.1.0"),), extra=None):
+    path = tmp_path / f"demo-{version}.tgz"
+    path.write_bytes(
+        apps.app_tarball(version=version, charts=charts, metadata={"phases": PHASES}, extra=extra)
+    )
+    site.cli("app", "upload", str(path))
+
+
+def _operate(site, agent, **body) -> dict:
+    site.call("POST", f"/subclouds/{agent.name}/apps/demo", body)
+    return wait_for(
+        lambda: (
+            (app := site.call("GET", f"/subclouds/{agent.name}/apps/demo"))["status"] in SETTLED
+            and not app["operation"]
+            and app
+        ),
+        timeout=60,
+        what="the operation to end",
+    )
+
+
+def _history(agent, release: str, namespace: str = "demo") -> list[tuple[int, str, str]]:
+    path = agent.state / "apps" / "releases" / namespace / f"{release}.json"
+    history = json.loads(path.read_text())["history"]
+    return [(r["revision"], r["chart_version"], r["status"]) for r in history]
+
+
+def _rendered(agent, release: str, revision: int, part: str = "manifest") -> set[str]:
+    root = agent.state / "apps" / "manifests" / "demo" / release / str(revision) / part
+    return {str(p.relative_to(root)) for p in root.rglob("*.yaml")}
+
+
+def test_apply_update_rollback_recover_remove_on_an_agent(site, tmp_path):
+    _upload(site, tmp_path, "1.0.0")
+    _upload(site, tmp_path, "1.1.0", charts=(("demo-api", "0.2.0"), ("demo-db", "0.1.0")))
+    broken = apps.packed(
+        {**apps.chart_files("demo-api", "0.3.0"), "templates/broken.yaml": BROKEN.encode()},
+        top="demo-api",
+    )
+    _upload(site, tmp_path, "1.2.0", charts=(), extra={"charts/demo-api-0.3.0.tgz": broken})
+    (agent,) = site.add_agents(1, extra="system_mode = duplex\n")
+
+    app = _operate(site, agent, action="apply", version="1.0.0")
+    assert (app["status"], app["releases"][0]["revision"]) == ("applied", 1), app
+    assert (agent.state / "apps" / "files" / "demo" / "1.0.0.tgz").is_file()
+    # The install phase selected the database job; what is deployed has no job.
+    assert _rendered(agent, "demo-api", 1, "phases/install") == {
+        "demo-api/templates/deployment.yaml",
+        "demo-api/templates/job-db-init.yaml",
+    }
+    assert _rendered(agent, "demo-api", 1) == {
+        "demo-api/templates/deployment.yaml",
+        "demo-api/templates/job-db-init.yaml",
+    }
+
+    app = _operate(site, agent, action="update", version="1.1.0")
+    assert (app["version"], app["status"]) == ("1.1.0", "applied"), app
+    assert {e["release"]: e["revision"] for e in app["releases"]} == {"demo-api": 2, "demo-db": 1}
+    assert _history(agent, "demo-api") == [(1, "0.1.0", "superseded"), (2, "0.2.0", "deployed")]
+    assert not (agent.state / "apps" / "files" / "demo" / "1.0.0.tgz").exists()
+
+    # Back to 1.0.0 (a duplex site): Helm's rollback, a new revision with the old chart.
+    app = _operate(site, agent, action="update", version="1.0.0")
+    assert (app["version"], app["status"]) == ("1.0.0", "applied"), app
+    assert _history(agent, "demo-api")[-1] == (3, "0.1.0", "deployed")
+    assert not (agent.state / "apps" / "releases" / "demo" / "demo-db.json").exists()
+
+    # A version whose chart does not render: the update fails and 1.0.0 comes back.
+    app = _operate(site, agent, action="update", version="1.2.0")
+    assert (app["version"], app["status"]) == ("1.0.0", "applied"), app
+    assert "this chart does not render" in app["progress"]
+    assert "recovered to 1.0.0" in app["progress"]
+    assert [h[2] for h in _history(agent, "demo-api")][-2:] == ["failed", "deployed"]
+
+    app = _operate(site, agent, action="remove")
+    assert (app["status"], app["releases"]) == ("uploaded", []), app
+    assert not (agent.state / "apps" / "releases" / "demo" / "demo-api.json").exists()
+    uninstalled = agent.state / "apps" / "uninstalled" / "demo" / "demo-api"
+    (revision,) = [p.name for p in uninstalled.iterdir()]
+    jobs = {p.name for p in (uninstalled / revision / "phases" / "uninstall").rglob("*.yaml")}
+    assert jobs == {"deployment.yaml", "job-db-drop.yaml"}
+    site.call("DELETE", f"/subclouds/{agent.name}/apps/demo")
+    assert site.call("GET", f"/subclouds/{agent.name}/apps") == {"apps": []}
+    assert pathlib.Path(agent.state / "apps" / "files").is_dir()
