@@ -39,8 +39,10 @@ def coalesce(defaults: Mapping[str, Any], user: Mapping[str, Any]) -> tuple[dict
     """What Helm deploys: ``user`` over a chart's ``defaults``.
 
     User values win; maps merge deeply; lists and scalars replace; ``key: null`` removes
-    the key from the defaults (a null for a key the defaults lack stays at the top
-    level, and goes at deeper levels, as in Helm). Neither argument is changed.
+    a key the defaults give a value. Below the top level a null over no default, or over
+    a null, stays (helm/helm#31644); at the top level a null for any key the defaults
+    have goes. Nulls of the defaults' own are kept: Helm 4.2.3 drops them, which
+    helm/helm#32530 reports as a regression of 4.2.0. Neither argument is changed.
 
     :returns: the values, and Helm's warnings (a scalar over a default table, a table
         over a default scalar).
@@ -61,15 +63,13 @@ def coalesce(defaults: Mapping[str, Any], user: Mapping[str, Any]) -> tuple[dict
 
 
 def _coalesce_tables(dst: dict, src: dict, prefix: str, warnings: list[str]) -> None:
-    for key, value in dst.items():
-        if value is None:
-            src[key] = None
     for key, value in src.items():
         path = f"{prefix}.{key}"
         if key not in dst:
             dst[key] = value
         elif dst[key] is None:
-            del dst[key]
+            if value is not None:  # a null over a null default is the user's, and stays
+                del dst[key]
         elif isinstance(value, dict):
             if isinstance(dst[key], dict):
                 _coalesce_tables(dst[key], value, path, warnings)

@@ -45,7 +45,9 @@ _SPECIAL_FLOATS = {
 # Go's strconv.ParseInt(text, 0, 64): base prefixes, a leading 0 for octal.
 _GO_INT = re.compile(r"([+-]?)(0[xX][0-9a-fA-F]+|0[oO][0-7]+|0[bB][01]+|0[0-7]*|[1-9][0-9]*)")
 _YAML_FLOAT = re.compile(r"[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?")
-_DOT_FLOAT = re.compile(r"\.[0-9]+([eE][-+]?[0-9]+)?")
+# What Go's strconv.ParseFloat takes in a scalar that starts with ".": Go's YAML tries it
+# on the text as written, where "_" may stand only between two digits (".5_5" is 0.55).
+_DOT_FLOAT = re.compile(r"\.[0-9](_?[0-9])*([eE][-+]?[0-9](_?[0-9])*)?")
 _NUMBER_START = "+-.0123456789"
 _PLAIN_TAG = "tag:dcmanager,2026:helm-plain"
 _BOOL_TAG = "tag:yaml.org,2002:bool"
@@ -105,7 +107,9 @@ def _resolve(text: str) -> Any:
     if not text or text[0] not in _NUMBER_START:
         return text
     if text[0] == ".":
-        return float(text) if _DOT_FLOAT.fullmatch(text) else text
+        # Beyond a float's range (".5e400") ParseFloat fails, and the text stays text.
+        value = _go_float(text.replace("_", "")) if _DOT_FLOAT.fullmatch(text) else None
+        return text if value is None else value
     plain = text.replace("_", "")
     number = _go_int(plain)
     if number is not None:
