@@ -32,6 +32,16 @@ from dcmanager.db.sqlalchemy import models
 ACTIVE = [str(state) for state in states.STEP_ACTIVE]
 """The step states of a running step, as stored."""
 PRESTAGING = [str(state) for state in states.PRESTAGE_PHASES]
+APP_STATES = [str(state) for state in states.APP_PHASES]
+# What a site's application record becomes when its operation is lost: the site's
+# state is unknown, so it must be applied (or removed) again.
+_ABANDONED = {
+    "uploading": "upload-failed",
+    "applying": "apply-failed",
+    "updating": "apply-failed",
+    "recovering": "apply-failed",
+    "removing": "remove-failed",
+}
 """The step states of a running prestage step."""
 UNFINISHED = ACTIVE + [str(states.StepState.INITIAL)]
 LIVE_STRATEGY = [str(state) for state in states.STRATEGY_ACTIVE | {states.StrategyState.INITIAL}]
@@ -56,6 +66,30 @@ class StrategyStateConflict(exception.Conflict):
 
 class StepNotFound(exception.NotFound):
     msg_fmt = "Strategy step not found"
+
+
+def _abandon_app_operation(db, args: dict[str, Any], reason: str, now) -> None:
+    """The records a lost application operation left busy, failed with ``reason`` (an
+    update's target is undone: the site keeps one record of the application that is
+    not inactive, the old version's, apply-failed)."""
+    apps = models.SubcloudApp.__table__
+    ids = [args.get("record")]
+    if args.get("from"):
+        ids = [args["from"]["id"]]
+        record_id, values = args["target_undo"]
+        busy = and_(apps.c.id == record_id, apps.c.status.in_(["uploading", "applying"]))
+        if values is None:
+            db.execute(delete(apps).where(busy))
+        else:
+            db.execute(update(apps).where(busy).values(**values))
+    for record_id in filter(None, ids):
+        for busy, failed in _ABANDONED.items():
+            db.execute(
+                update(apps)
+                .where(apps.c.id == record_id)
+                .where(apps.c.status == busy)
+                .values(status=failed, progress=f"the operation was lost: {reason}", updated_at=now)
+            )
 
 
 # Strategies.
@@ -362,9 +396,11 @@ def steps_reclaim_expired(
     released, failed = [], []
     with session.writer() as db:
         rows = db.execute(
-            select(Step.id, Step.attempts, Step.state, Step.subcloud_id).where(expired)
+            select(Step.id, Step.attempts, Step.state, Step.subcloud_id, Step.extra_args).where(
+                expired
+            )
         ).all()
-        for step_id, attempts, state, subcloud_id in rows:
+        for step_id, attempts, state, subcloud_id, args in rows:
             exhausted = attempts >= max_attempts
             values = (
                 {
@@ -384,7 +420,10 @@ def steps_reclaim_expired(
             )
             if result.rowcount != 1:
                 continue  # renewed meanwhile: its worker is alive after all
-            if exhausted:
+            if exhausted and state in APP_STATES:
+                _abandon_app_operation(db, args or {}, exhausted_reason, now)
+                failed.append(step_id)
+            elif exhausted:
                 db.execute(
                     update(models.Subcloud.__table__)
                     .where(models.Subcloud.id == subcloud_id)

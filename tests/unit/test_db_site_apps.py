@@ -68,3 +68,41 @@ def test_an_operation_racing_a_catalog_delete_of_its_version(any_db, conf, site)
     assert run.first is True
     assert isinstance(run.second, db_apps.AppVersionGone)
     assert db_site_apps.site_apps(site.id) == []
+
+
+def test_a_lost_operation_leaves_no_record_busy(any_db, conf, site):
+    """The manager running an update stopped too often: the step fails, the version
+    being installed is undone and the old one is apply-failed (the site's state is
+    unknown), with the reason; the subcloud's prestage status is left alone."""
+    import datetime
+
+    from sqlalchemy import update
+
+    from dcmanager.db import orchestration
+    from dcmanager.db import session
+    from dcmanager.db.sqlalchemy import models
+
+    catalog.upload(conf, apps.app_tarball(version="1.1.0"))
+    operations.start(conf, site, "demo", "apply", "1.0.0")
+    with session.writer() as db:
+        db.execute(update(models.SubcloudApp).values(status="applied"))
+        db.execute(update(models.StrategyStep).values(state="complete"))
+    step = operations.start(conf, site, "demo", "update", "1.1.0")
+    later = models.utcnow() + datetime.timedelta(hours=1)
+    with session.writer() as db:
+        db.execute(
+            update(models.StrategyStep)
+            .where(models.StrategyStep.id == step.id)
+            .values(state="app-applying", attempts=3, owner="gone")
+        )
+
+    released, failed = orchestration.steps_reclaim_expired(None, later, later, 3, "lost 3 times")
+
+    assert (released, failed) == ([], [step.id])
+    (record,) = db_site_apps.site_apps(site.id)
+    assert (record.version, record.status, record.progress) == (
+        "1.0.0",
+        "apply-failed",
+        "the operation was lost: lost 3 times",
+    )
+    assert db_api.subcloud_get(site.id).prestage_status is None
