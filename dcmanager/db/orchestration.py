@@ -68,6 +68,20 @@ class StepNotFound(exception.NotFound):
     msg_fmt = "Strategy step not found"
 
 
+def _exhausted(db, state: str, subcloud_id: int, args, reason: str, now) -> None:
+    """What a step failed for being lost too often leaves behind says why."""
+    if state in APP_STATES:
+        _abandon_app_operation(db, args or {}, reason, now)
+        return
+    db.execute(
+        update(models.Subcloud.__table__)
+        .where(models.Subcloud.id == subcloud_id)
+        .values(
+            prestage_status=str(PrestageStatus.FAILED), error_description=reason, updated_at=now
+        )
+    )
+
+
 def _abandon_app_operation(db, args: dict[str, Any], reason: str, now) -> None:
     """The records a lost application operation left busy, failed with ``reason`` (an
     update's target is undone: the site keeps one record of the application that is
@@ -420,19 +434,8 @@ def steps_reclaim_expired(
             )
             if result.rowcount != 1:
                 continue  # renewed meanwhile: its worker is alive after all
-            if exhausted and state in APP_STATES:
-                _abandon_app_operation(db, args or {}, exhausted_reason, now)
-                failed.append(step_id)
-            elif exhausted:
-                db.execute(
-                    update(models.Subcloud.__table__)
-                    .where(models.Subcloud.id == subcloud_id)
-                    .values(
-                        prestage_status=str(PrestageStatus.FAILED),
-                        error_description=exhausted_reason,
-                        updated_at=now,
-                    )
-                )
+            if exhausted:
+                _exhausted(db, state, subcloud_id, args, exhausted_reason, now)
                 failed.append(step_id)
             else:
                 released.append(step_id)
