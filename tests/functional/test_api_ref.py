@@ -16,8 +16,8 @@ the operation it claims to exercise):
 
 Scenarios that run strategies start the engine (the ``roles`` fixture: audit, worker,
 manager, orchestrator), whose audit brings simulated subclouds online; the others set
-a subcloud's state directly in the database where they need it. No response may ever
-contain the prestage password.
+a subcloud's state (or its applications' records) directly in the database where
+they need it. No response may ever contain the prestage password.
 
 Where the API contradicts its contract, the cases that show it are listed in
 ``KNOWN_BUGS`` and expected to fail (strictly, so that a fix is noticed).
@@ -46,6 +46,8 @@ from openapi_schema_validator import OAS30Validator
 from openapi_spec_validator import validate as validate_spec
 
 from dcmanager.db import api as db_api
+from dcmanager.db import session as db_session
+from dcmanager.db.sqlalchemy import models
 from dcmanager.drivers import simulator
 from tests import apps as test_apps
 from tests.functional import strategy_helpers as sh
@@ -67,6 +69,8 @@ G = "/v1.0/subcloud-groups"
 G1 = "/v1.0/subcloud-groups/{group}"
 GS = "/v1.0/subcloud-groups/{group}/subclouds"
 SP = "/v1.0/subclouds/{subcloud}/prestage"
+SAPPS = "/v1.0/subclouds/{subcloud}/apps"
+SAPP1 = "/v1.0/subclouds/{subcloud}/apps/{name}"
 ST = "/v1.0/sw-update-strategy"
 SA = "/v1.0/sw-update-strategy/actions"
 SS = "/v1.0/sw-update-strategy/steps"
@@ -169,6 +173,51 @@ def set_online(name: str) -> SetSubcloud:
     return SetSubcloud(name, {"availability_status": "online"})
 
 
+# The statuses of a version that has no Helm release at the site.
+NOT_INSTALLED = ("uploading", "uploaded", "upload-failed")
+# The statuses of a version with an operation on it under way.
+BUSY = ("uploading", "applying", "updating", "recovering", "removing")
+
+
+def site_ledger(name: str = "demo") -> list[dict[str, Any]]:
+    """The Helm releases of a version that :class:`PutSiteApp` gives a site."""
+    return [
+        {
+            "release": f"{name}-api",
+            "namespace": name,
+            "chart": f"{name}-api",
+            "chart_version": "0.1.0",
+            "revision": 1,
+        }
+    ]
+
+
+@dataclasses.dataclass(frozen=True)
+class PutSiteApp:
+    """In a scenario: give a subcloud a record of an application's version directly in
+    the database, as an operation would have left it (no engine runs to get there). A
+    version that was applied has one Helm release, at revision 1."""
+
+    subcloud: str
+    version: str
+    status: str
+    name: str = "demo"
+
+    def put(self) -> None:
+        subcloud_id = db_api.subcloud_get(self.subcloud).id
+        with db_session.writer() as db:
+            db.add(
+                models.SubcloudApp(
+                    subcloud_id=subcloud_id,
+                    name=self.name,
+                    version=self.version,
+                    status=self.status,
+                    releases=[] if self.status in NOT_INSTALLED else site_ledger(self.name),
+                    phases={},
+                )
+            )
+
+
 def new_subcloud(name: str, **fields: Any) -> Call:
     return Call(
         "POST",
@@ -214,9 +263,48 @@ def new_group(name: str, **fields: Any) -> Call:
     return Call("POST", G, body={"name": name, **fields}, expect={"name": name})
 
 
-def upload_app(version: str) -> Call:
-    data = TARBALL_V1 if version == "1.0.0" else test_apps.app_tarball(version=version)
-    return Call("POST", A, body=Raw(data, APP_TYPE), status=201, expect={"version": version})
+def upload_app(version: str, name: str = "demo", **metadata: Any) -> Call:
+    if (name, version, metadata) == ("demo", "1.0.0", {}):
+        data = TARBALL_V1
+    else:
+        data = test_apps.app_tarball(name=name, version=version, metadata=metadata or None)
+    return Call(
+        "POST", A, body=Raw(data, APP_TYPE), status=201, expect={"name": name, "version": version}
+    )
+
+
+def at(subcloud: str, name: str = "demo") -> dict[str, str]:
+    """The path variables of an application at a subcloud."""
+    return {"subcloud": subcloud, "name": name}
+
+
+def operate(subcloud: str, body: Any, name: str = "demo", **kw: Any) -> Call:
+    """An operation on the application at the subcloud, started (202) unless told."""
+    kw.setdefault("status", 202)
+    return Call("POST", SAPP1, at(subcloud, name), body=body, **kw)
+
+
+def refused(subcloud: str, body: Any, status: int, message: str, name: str = "demo") -> Call:
+    """A valid operation that the catalog or the site's records refuse."""
+    return operate(subcloud, body, name, status=status, message=message)
+
+
+def site_app(version: str | None, status: str, name: str = "demo", **fields: Any) -> dict:
+    """An application at a subcloud as the API shows it (``fields`` as rendered:
+    ``target-version``...). An operation started here stays in its first state, as no
+    engine runs."""
+    return {
+        "name": name,
+        "version": version,
+        "status": status,
+        "progress": None,
+        "target-version": None,
+        "operation": "app-precheck" if status in BUSY else None,
+        "releases": [] if status in NOT_INSTALLED else site_ledger(name),
+        "phases": {},
+        "inactive": [],
+        **fields,
+    }
 
 
 def not_acceptable(
@@ -385,6 +473,34 @@ def invalid_bool(value: str, field: str) -> str:
 
 def state_conflict(state: str, action: str) -> str:
     return f"Strategy in state {state} cannot be {action}"
+
+
+def not_at(subcloud: str, name: str = "demo") -> str:
+    return f"Application {name} not found at subcloud {subcloud}"
+
+
+def busy(subcloud: str, status: str) -> str:
+    return f"Application demo at subcloud {subcloud} is already {status}"
+
+
+def cannot_update(subcloud: str, reason: str, name: str = "demo") -> str:
+    return f"Application {name} at subcloud {subcloud} cannot be updated: {reason}"
+
+
+def other_version(subcloud: str, current: str, version: str) -> str:
+    return (
+        f"Application demo is at version {current} at subcloud {subcloud}, not {version}: "
+        "use update to change its version"
+    )
+
+
+INVALID_ACTION = "Invalid action {}: it must be one of apply, update, remove"
+INVALID_APP_VERSION = "Invalid version: a version is a text of 1 to 64 characters"
+NO_UPDATE_VERSION = "An update needs the version to update to (or 'latest')"
+APP_IN_USE = (
+    "Application demo version 1.0.0 is in use at 1 subcloud(s) (applied, or an operation "
+    "on it under way): it cannot be deleted"
+)
 
 
 # Per documented operation: the calls that exercise it (with the calls that set up the
@@ -1138,6 +1254,342 @@ SCENARIOS: dict[tuple[str, str], list[Call]] = {
             wait=WAIT,
         ),
     ],
+    ("GET", SAPPS): [
+        new_subcloud("sc1"),
+        Call("GET", SAPPS, {"subcloud": "sc1"}, expect={"apps": []}),
+        upload_app("1.0.0"),
+        operate("sc1", {"action": "apply"}),
+        PutSiteApp("sc1", "2.0.0", "applied", name="other"),
+        PutSiteApp("sc1", "1.0.0", "inactive", name="other"),
+        Call(
+            "GET",
+            SAPPS,
+            {"subcloud": "1"},
+            expect={
+                "apps": [
+                    site_app("1.0.0", "uploading"),
+                    site_app(
+                        "2.0.0",
+                        "applied",
+                        name="other",
+                        inactive=[{"version": "1.0.0", "releases": site_ledger("other")}],
+                    ),
+                ]
+            },
+        ),
+        Call("GET", SAPPS, {"subcloud": "nosuch"}, status=404, message=SUBCLOUD_NOT_FOUND),
+        not_acceptable("GET", SAPPS, {"subcloud": "sc1"}),
+    ],
+    ("GET", SAPP1): [
+        new_subcloud("sc1"),
+        Call("GET", SAPP1, at("sc1"), status=404, message=not_at("sc1")),
+        PutSiteApp("sc1", "1.0.0", "inactive"),
+        PutSiteApp("sc1", "1.1.0", "applied"),
+        Call(
+            "GET",
+            SAPP1,
+            at("1"),
+            expect=site_app(
+                "1.1.0", "applied", inactive=[{"version": "1.0.0", "releases": site_ledger()}]
+            ),
+        ),
+        # Only versions an update left behind: no version, and no time.
+        PutSiteApp("sc1", "0.9.0", "inactive", name="old"),
+        Call(
+            "GET",
+            SAPP1,
+            at("sc1", "old"),
+            expect={
+                "name": "old",
+                "version": None,
+                "status": "inactive",
+                "operation": None,
+                "releases": [],
+                "inactive": [{"version": "0.9.0", "releases": site_ledger("old")}],
+                "updated-at": None,
+            },
+        ),
+        Call("GET", SAPP1, at("sc1", "nope"), status=404, message=not_at("sc1", "nope")),
+        Call("GET", SAPP1, at("nosuch"), status=404, message=SUBCLOUD_NOT_FOUND),
+        not_acceptable("GET", SAPP1, at("sc1")),
+    ],
+    ("POST", SAPP1): [
+        new_subcloud("sc1"),
+        upload_app("1.0.0"),
+        upload_app("1.1.0"),
+        upload_app("2.0.0-rc.1"),
+        not_acceptable("POST", SAPP1, at("sc1"), body={"action": "apply"}),
+        Call("GET", SAPPS, {"subcloud": "sc1"}, expect={"apps": []}),
+        # The request.
+        bad("POST", SAPP1, Raw(b""), "Body required", params=at("sc1")),
+        bad("POST", SAPP1, Raw(b"[]"), "Request body is malformed.", params=at("sc1")),
+        bad("POST", SAPP1, {}, INVALID_ACTION.format("None"), params=at("sc1")),
+        bad(
+            "POST",
+            SAPP1,
+            {"action": "upgrade"},
+            INVALID_ACTION.format("'upgrade'"),
+            params=at("sc1"),
+        ),
+        bad(
+            "POST",
+            SAPP1,
+            {"action": ["apply"]},
+            INVALID_ACTION.format("['apply']"),
+            params=at("sc1"),
+        ),
+        bad(
+            "POST",
+            SAPP1,
+            {"action": "apply", "values": {}, "force": True},
+            "Unknown field force, values: an operation has action, version, include_prerelease",
+            params=at("sc1"),
+        ),
+        bad(
+            "POST", SAPP1, {"action": "apply", "version": 1}, INVALID_APP_VERSION, params=at("sc1")
+        ),
+        bad(
+            "POST",
+            SAPP1,
+            {"action": "apply", "version": " "},
+            INVALID_APP_VERSION,
+            params=at("sc1"),
+        ),
+        bad(
+            "POST",
+            SAPP1,
+            {"action": "apply", "version": "1" * 65},
+            INVALID_APP_VERSION,
+            params=at("sc1"),
+        ),
+        bad("POST", SAPP1, {"action": "update"}, NO_UPDATE_VERSION, params=at("sc1")),
+        bad(
+            "POST",
+            SAPP1,
+            {"action": "update", "version": None},
+            NO_UPDATE_VERSION,
+            params=at("sc1"),
+        ),
+        bad(
+            "POST",
+            SAPP1,
+            {"action": "remove", "version": "1.0.0"},
+            "A removal takes no version: it removes what the site runs",
+            params=at("sc1"),
+        ),
+        bad(
+            "POST",
+            SAPP1,
+            {"action": "apply", "include_prerelease": "maybe"},
+            invalid_bool("maybe", "include_prerelease"),
+            params=at("sc1"),
+        ),
+        bad(
+            "POST",
+            SAPP1,
+            {"action": "apply", "include_prerelease": None},
+            invalid_bool("None", "include_prerelease"),
+            params=at("sc1"),
+        ),
+        Call(
+            "POST",
+            SAPP1,
+            at("sc1"),
+            body={"action": "apply", "padding": OVERSIZED_PADDING},
+            status=413,
+            message="Request is too large.",
+            doc_accepts=False,
+        ),
+        # The subcloud is looked up before the body is read.
+        refused("nosuch", {"action": "apply"}, 404, SUBCLOUD_NOT_FOUND),
+        operate(
+            "nosuch",
+            {"action": "upgrade"},
+            status=404,
+            message=SUBCLOUD_NOT_FOUND,
+            doc_accepts=False,
+        ),
+        # The catalog.
+        refused("sc1", {"action": "apply"}, 404, "Application nope not found", name="nope"),
+        refused(
+            "sc1",
+            {"action": "update", "version": "1.0.0"},
+            404,
+            "Application nope not found",
+            name="nope",
+        ),
+        refused(
+            "sc1",
+            {"action": "apply", "version": "9.9.9"},
+            404,
+            "Application demo has no version 9.9.9",
+        ),
+        refused(
+            "sc1", {"action": "apply", "version": "1.0"}, 404, "Application demo has no version 1.0"
+        ),
+        upload_app("2.0.0-rc.1", name="beta"),
+        refused(
+            "sc1",
+            {"action": "apply"},
+            404,
+            "Application beta has no SemVer release (not pre-release) version to be latest",
+            name="beta",
+        ),
+        # The site's records.
+        refused("sc1", {"action": "update", "version": "1.1.0"}, 404, not_at("sc1")),
+        refused("sc1", {"action": "remove"}, 404, not_at("sc1")),
+        Call("GET", SAPPS, {"subcloud": "sc1"}, expect={"apps": []}),
+        # A version the site does not hold is uploaded first.
+        operate(
+            "sc1", {"action": "apply", "version": "1.0.0"}, expect=site_app("1.0.0", "uploading")
+        ),
+        Call("GET", SAPP1, at("sc1"), expect=site_app("1.0.0", "uploading")),
+        refused("sc1", {"action": "apply"}, 409, busy("sc1", "uploading")),
+        refused("sc1", {"action": "update", "version": "latest"}, 409, busy("sc1", "uploading")),
+        refused("sc1", {"action": "remove"}, 409, busy("sc1", "uploading")),
+        operate(
+            "1",
+            {"action": "apply", "include_prerelease": "TRUE"},
+            name="beta",
+            expect=site_app("2.0.0-rc.1", "uploading", name="beta"),
+        ),
+        # Applied: an update must change the version, to a newer one.
+        new_subcloud("sc2"),
+        PutSiteApp("sc2", "1.1.0", "applied"),
+        refused(
+            "sc2",
+            {"action": "update", "version": "1.1.0"},
+            400,
+            cannot_update("sc2", "it is at version 1.1.0 already"),
+        ),
+        refused(
+            "sc2",
+            {"action": "update", "version": "latest"},
+            400,
+            cannot_update("sc2", "it is at version 1.1.0 already"),
+        ),
+        refused(
+            "sc2",
+            {"action": "update", "version": "1.0.0"},
+            400,
+            cannot_update(
+                "sc2",
+                "version 1.0.0 is not newer than 1.1.0 (an update may go back only to the "
+                "version the site ran before, none)",
+            ),
+        ),
+        refused(
+            "sc2",
+            {"action": "apply", "version": "1.0.0"},
+            409,
+            other_version("sc2", "1.1.0", "1.0.0"),
+        ),
+        operate(
+            "sc2",
+            {"action": "update", "version": "latest", "include_prerelease": True},
+            expect=site_app(
+                "1.1.0",
+                "updating",
+                progress="updating to 2.0.0-rc.1",
+                **{"target-version": "2.0.0-rc.1"},
+            ),
+        ),
+        refused("sc2", {"action": "remove"}, 409, busy("sc2", "updating")),
+        upload_app("1.0.0", name="legacy", upgradable=False),
+        upload_app("1.1.0", name="legacy"),
+        PutSiteApp("sc2", "1.0.0", "applied", name="legacy"),
+        refused(
+            "sc2",
+            {"action": "update", "version": "1.1.0"},
+            400,
+            cannot_update(
+                "sc2", "its version 1.0.0 is not upgradable (upgradable: false)", name="legacy"
+            ),
+            name="legacy",
+        ),
+        operate(
+            "sc2",
+            {"action": "remove", "version": None},
+            name="legacy",
+            expect=site_app("1.0.0", "removing", name="legacy"),
+        ),
+        # Uploaded: apply it (without a version, the one the site holds), not remove it.
+        new_subcloud("sc3"),
+        PutSiteApp("sc3", "1.0.0", "uploaded"),
+        refused(
+            "sc3",
+            {"action": "remove"},
+            409,
+            "Application demo at subcloud sc3 is uploaded: remove needs it applied or "
+            "apply-failed or remove-failed",
+        ),
+        refused(
+            "sc3",
+            {"action": "update", "version": "1.1.0"},
+            409,
+            "Application demo at subcloud sc3 is uploaded: update needs it applied",
+        ),
+        refused(
+            "sc3",
+            {"action": "apply", "version": "1.1.0"},
+            409,
+            other_version("sc3", "1.0.0", "1.1.0"),
+        ),
+        operate("sc3", {"action": "apply"}, expect=site_app("1.0.0", "applying", releases=[])),
+        # Back to the version the site ran before: no downgrade.
+        new_subcloud("sc4"),
+        PutSiteApp("sc4", "1.0.0", "inactive"),
+        PutSiteApp("sc4", "1.1.0", "applied"),
+        Call(
+            "GET",
+            SAPP1,
+            at("sc4"),
+            expect={"version": "1.1.0", "inactive": [{"version": "1.0.0"}]},
+        ),
+        operate(
+            "sc4",
+            {"action": "update", "version": "1.0.0"},
+            expect=site_app(
+                "1.1.0",
+                "updating",
+                progress="updating to 1.0.0",
+                **{"target-version": "1.0.0"},
+            ),
+        ),
+        # A subcloud the current strategy holds.
+        *managed_subcloud("sc5"),
+        set_online("sc5"),
+        Call("POST", ST, body=prestage(cloud_name="sc5"), expect={"state": "initial"}),
+        refused("sc5", {"action": "apply"}, 409, "Subcloud sc5 is part of the current strategy"),
+        Call("GET", SAPPS, {"subcloud": "sc5"}, expect={"apps": []}),
+    ],
+    ("DELETE", SAPP1): [
+        new_subcloud("sc1"),
+        upload_app("1.0.0"),
+        Call("DELETE", SAPP1, at("nosuch"), status=404, message=SUBCLOUD_NOT_FOUND),
+        Call("DELETE", SAPP1, at("sc1"), status=404, message=not_at("sc1")),
+        PutSiteApp("sc1", "1.0.0", "applied"),
+        Call(
+            "DELETE",
+            SAPP1,
+            at("sc1"),
+            status=409,
+            message="Application demo at subcloud sc1 is applied: delete needs it remove-failed "
+            "or upload-failed or uploaded",
+        ),
+        new_subcloud("sc2"),
+        operate("sc2", {"action": "apply"}),
+        Call("DELETE", SAPP1, at("sc2"), status=409, message=busy("sc2", "uploading")),
+        new_subcloud("sc3"),
+        PutSiteApp("sc3", "1.0.0", "inactive"),
+        PutSiteApp("sc3", "1.1.0", "remove-failed"),
+        not_acceptable("DELETE", SAPP1, at("sc3")),
+        Call("GET", SAPP1, at("sc3"), expect={"version": "1.1.0", "status": "remove-failed"}),
+        Call("DELETE", SAPP1, at("3"), status=204),
+        Call("GET", SAPPS, {"subcloud": "sc3"}, expect={"apps": []}),
+        Call("DELETE", SAPP1, at("sc3"), status=404, message=not_at("sc3")),
+        Call("GET", SAPP1, at("sc1"), expect={"status": "applied"}),
+    ],
     ("GET", ST): [
         Call("GET", ST, status=404, message=STRATEGY_NOT_FOUND),
         Call("GET", ST, query="?type=prestage", status=404, message=type_not_found("prestage")),
@@ -1774,6 +2226,17 @@ SCENARIOS: dict[tuple[str, str], list[Call]] = {
             status=404,
             message="Application demo not found",
         ),
+        # A version a subcloud uses (here, an operation on it under way) stays; one only
+        # inactive at the subclouds goes.
+        upload_app("1.0.0"),
+        upload_app("1.1.0"),
+        new_subcloud("sc1"),
+        operate("sc1", {"action": "apply", "version": "1.0.0"}),
+        new_subcloud("sc2"),
+        PutSiteApp("sc2", "1.1.0", "inactive"),
+        Call("DELETE", AV, {"name": "demo", "version": "1.0.0"}, status=409, message=APP_IN_USE),
+        Call("GET", AV, {"name": "demo", "version": "1.0.0"}, expect={"version": "1.0.0"}),
+        Call("DELETE", AV, {"name": "demo", "version": "1.1.0"}, status=204),
     ],
     ("GET", H): [
         Call("GET", H, expect={"charts": HELM_CHARTS}),
@@ -2030,6 +2493,7 @@ UNKNOWN_PATHS = (
     "/v1.0/nope",
     "/v1.0/subclouds/sc1/nope",
     "/v1.0/subclouds/sc1/prestage/nope",
+    "/v1.0/subclouds/sc1/apps/demo/nope",
     "/v1.0/subcloud-groups/1/nope",
     "/v1.0/subcloud-groups/1/subclouds/sc1",
     "/v1.0/sw-update-strategy/nope",
@@ -2197,7 +2661,7 @@ def exercise(http: requests.Session, openapi: OpenAPI, base: str, call: Call) ->
 
 
 def run(
-    http, openapi, base: str, calls: Iterable[Call | SetSubcloud | StartEngine]
+    http, openapi, base: str, calls: Iterable[Call | SetSubcloud | PutSiteApp | StartEngine]
 ) -> list[requests.Response]:
     """Make the calls in order (and the database changes between them); the engine, if
     the calls need it, must be running already."""
@@ -2207,6 +2671,8 @@ def run(
             responses.append(exercise(http, openapi, base, call))
         elif isinstance(call, SetSubcloud):
             db_api.subcloud_update(db_api.subcloud_get(call.name).id, dict(call.values))
+        elif isinstance(call, PutSiteApp):
+            call.put()
     return responses
 
 
@@ -2249,6 +2715,10 @@ def test_response_objects_forbid_undocumented_fields(document):
         "StrategyStep",
         "StepProgress",
         "StrategyStepList",
+        "SiteApp",
+        "SiteAppList",
+        "SiteAppRelease",
+        "SiteAppInactiveVersion",
     ):
         schema = schemas[name]
         assert schema.get("additionalProperties") is False, name
@@ -2444,6 +2914,8 @@ def test_a_group_name_is_either_refused_or_usable_as_reference(live_api, http, o
             ("DELETE", SS),
             ("POST", SS1),
             ("OPTIONS", SP),
+            ("POST", SAPPS),
+            ("PUT", SAPP1),
         ]
     ],
 )
