@@ -13,6 +13,7 @@ from dcmanager.common import clock as clock_module
 from dcmanager.db import apps as db_apps
 from dcmanager.db import site_apps as db_site_apps
 from dcmanager.db.sqlalchemy import models
+from dcmanager.helm import overrides
 
 
 def _upgradable(name: str) -> Any:
@@ -60,7 +61,10 @@ def start(
         running = held.version if held is not None else None
         target = _target(name, version, include_prerelease, running)
         version_used = target.version
-        values: dict[str, Any] = {}
+        values = {
+            chart["release"]: overrides.user_values(name, chart["name"], chart["namespace"])
+            for chart in target.details.get("charts", [])
+        }
         if action == "apply":
             planner = site.plan_apply(target, values)
         else:

@@ -33,16 +33,28 @@ class _Namespaces(columns.FormattableColumn):
         return list(self._value)
 
 
-def _path(chart: str, namespace: str, subcloud: str | None = None) -> str:
+def _path(chart: str, namespace: str, subcloud: str | None = None, app: str | None = None) -> str:
     query = {"namespace": namespace}
     if subcloud:
         query["subcloud"] = subcloud
+    if app:
+        query["app"] = app
     return f"/helm_charts/{quote(chart)}?{urllib.parse.urlencode(query)}"
 
 
 def _add_chart_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("chart", help="Name of the chart.")
     parser.add_argument("namespace", help="Namespace of the chart's overrides.")
+    _add_app_option(parser)
+
+
+def _add_app_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--app",
+        metavar="APP",
+        help="A chart of this application of the catalog: its overrides belong to the "
+        "application and are kept when a site updates it to another version.",
+    )
 
 
 def _read_text(option: str, path: str) -> str:
@@ -88,10 +100,17 @@ class ArmadaFormatter(formatters.SingleFormatter):
 
 
 class ListOverrides(lister.Lister):
-    """List the charts that have system overrides, with their namespaces."""
+    """List the charts that have system overrides (or those of an application), with
+    their namespaces."""
+
+    def get_parser(self, prog_name):
+        parser = super().get_parser(prog_name)
+        _add_app_option(parser)
+        return parser
 
     def take_action(self, parsed_args):
-        charts = self.app.client.get("/helm_charts")["charts"]
+        query = f"?{urllib.parse.urlencode({'app': parsed_args.app})}" if parsed_args.app else ""
+        charts = self.app.client.get(f"/helm_charts{query}")["charts"]
         rows = [(chart["name"], _Namespaces(chart["namespaces"])) for chart in charts]
         return ("chart name", "overrides namespaces"), rows
 
@@ -120,7 +139,9 @@ class ShowOverrides(show.ShowOne):
         return parser
 
     def take_action(self, parsed_args):
-        path = _path(parsed_args.chart, parsed_args.namespace, parsed_args.subcloud)
+        path = _path(
+            parsed_args.chart, parsed_args.namespace, parsed_args.subcloud, parsed_args.app
+        )
         chart = self.app.client.get(path)
         return SHOW_FIELDS, tuple(chart.get(field) for field in SHOW_FIELDS)
 
@@ -190,7 +211,7 @@ class UpdateOverrides(show.ShowOne):
             values["set_file"] = parsed_args.set_file
             values["set_file_contents"] = _set_file_contents(parsed_args.set_file)
         body = {"flag": parsed_args.flag, "values": values}
-        path = _path(parsed_args.chart, parsed_args.namespace)
+        path = _path(parsed_args.chart, parsed_args.namespace, app=parsed_args.app)
         chart = self.app.client.patch(path, body)
         return UPDATE_FIELDS, tuple(chart.get(field) for field in UPDATE_FIELDS)
 
@@ -224,7 +245,7 @@ class DeleteOverrides(command.Command):
         return parser
 
     def take_action(self, parsed_args):
-        self.app.client.delete(_path(parsed_args.chart, parsed_args.namespace))
+        self.app.client.delete(_path(parsed_args.chart, parsed_args.namespace, app=parsed_args.app))
         self.app.stdout.write(
             f"Deleted chart overrides for {parsed_args.chart}:{parsed_args.namespace}\n"
         )

@@ -1,4 +1,6 @@
-"""The operator's Helm chart overrides: one YAML text per (chart, namespace).
+"""The operator's Helm chart overrides: one YAML text per (application, chart,
+namespace); the platform's charts have the application ``""``. Overrides belong to the
+application, not to one of its versions, so they survive an update.
 
 An update reads the text, computes the new one outside any transaction, and writes it
 only if nobody wrote in between (compare-and-swap on ``revision``); otherwise it reads
@@ -37,23 +39,28 @@ class OverridesBusy(exception.Conflict):
     )
 
 
-def _row(db, chart: str, namespace: str) -> models.HelmOverride | None:
+def _row(db, chart: str, namespace: str, app: str) -> models.HelmOverride | None:
     return db.scalars(
         select(models.HelmOverride).where(
-            models.HelmOverride.name == chart, models.HelmOverride.namespace == namespace
+            models.HelmOverride.app == app,
+            models.HelmOverride.name == chart,
+            models.HelmOverride.namespace == namespace,
         )
     ).first()
 
 
-def user_overrides_get(chart: str, namespace: str) -> str:
-    """The stored overrides of ``chart`` in ``namespace``; ``""`` if there are none."""
+def user_overrides_get(chart: str, namespace: str, app: str = "") -> str:
+    """The stored overrides of ``chart`` in ``namespace`` (of the application ``app``);
+    ``""`` if there are none."""
     with session.reader() as db:
-        row = _row(db, chart, namespace)
+        row = _row(db, chart, namespace, app)
     return row.user_overrides if row is not None else ""
 
 
 @oslo_db_api.retry_on_deadlock
-def _write(chart: str, namespace: str, read: models.HelmOverride | None, text: str) -> bool:
+def _write(
+    chart: str, namespace: str, app: str, read: models.HelmOverride | None, text: str
+) -> bool:
     """Write ``text`` if the row is still as ``read``; False if someone wrote first."""
     try:
         with session.writer() as db:
@@ -61,11 +68,15 @@ def _write(chart: str, namespace: str, read: models.HelmOverride | None, text: s
                 if text:
                     db.add(
                         models.HelmOverride(
-                            name=chart, namespace=namespace, user_overrides=text, revision=1
+                            app=app,
+                            name=chart,
+                            namespace=namespace,
+                            user_overrides=text,
+                            revision=1,
                         )
                     )
                     return True
-                return _row(db, chart, namespace) is None
+                return _row(db, chart, namespace, app) is None
             unchanged = (models.HelmOverride.id == read.id) & (
                 models.HelmOverride.revision == read.revision
             )
@@ -86,17 +97,19 @@ def _write(chart: str, namespace: str, read: models.HelmOverride | None, text: s
         return False  # another update created the row first
 
 
-def _attempt(chart: str, namespace: str, change: Callable[[str], str]) -> str:
+def _attempt(chart: str, namespace: str, app: str, change: Callable[[str], str]) -> str:
     """:raises _Lost: someone wrote first."""
     with session.reader() as db:
-        read = _row(db, chart, namespace)
+        read = _row(db, chart, namespace, app)
     text = change(read.user_overrides if read is not None else "")
-    if not _write(chart, namespace, read, text):
+    if not _write(chart, namespace, app, read, text):
         raise _Lost()
     return text
 
 
-def user_overrides_update(chart: str, namespace: str, change: Callable[[str], str]) -> str:
+def user_overrides_update(
+    chart: str, namespace: str, change: Callable[[str], str], app: str = ""
+) -> str:
     """Replace the stored overrides with ``change(stored)``.
 
     ``change`` may run more than once (when another update wins the race) and must not
@@ -114,17 +127,19 @@ def user_overrides_update(chart: str, namespace: str, change: Callable[[str], st
         exception_checker=lambda exc: isinstance(exc, _Lost),
     )
     try:
-        return retrying(_attempt)(chart, namespace, change)
+        return retrying(_attempt)(chart, namespace, app, change)
     except _Lost:
         raise OverridesBusy(chart=chart, namespace=namespace) from None
 
 
 @oslo_db_api.retry_on_deadlock
-def user_overrides_delete(chart: str, namespace: str) -> None:
+def user_overrides_delete(chart: str, namespace: str, app: str = "") -> None:
     """Forget the overrides of ``chart`` in ``namespace`` (none is fine)."""
     with session.writer() as db:
         db.execute(
             delete(models.HelmOverride).where(
-                models.HelmOverride.name == chart, models.HelmOverride.namespace == namespace
+                models.HelmOverride.app == app,
+                models.HelmOverride.name == chart,
+                models.HelmOverride.namespace == namespace,
             )
         )

@@ -17,6 +17,7 @@ from dcmanager.common import crypt
 from dcmanager.common import exception
 from dcmanager.db import api as db_api
 from dcmanager.db import helm as db_helm
+from dcmanager.helm import app_charts
 from dcmanager.helm import maps
 from dcmanager.helm import plugins
 from dcmanager.helm import values
@@ -98,19 +99,42 @@ class ChartOverrides:
         }
 
 
-def list_charts() -> list[dict[str, Any]]:
+def list_charts(app: str | None = None) -> list[dict[str, Any]]:
+    """The platform's charts (those with system overrides), or the charts of ``app``."""
+    if app:
+        return app_charts.listing(app)
     return [
         {"name": name, "namespaces": list(plugin.namespaces)}
         for name, plugin in plugins.plugins().items()
     ]
 
 
-def show(chart: str, namespace: str | None, site: plugins.Site) -> ChartOverrides:
-    """:raises ChartNotFound, NamespaceNotFound, NamespaceRequired:"""
-    plugin, namespace = plugins.get(chart, namespace)
-    text = db_helm.user_overrides_get(chart, namespace)
+def _resolve(chart: str, namespace: str | None, app: str | None):
+    """The chart's plugin (None for an application's chart) and its namespace.
+
+    :raises ChartNotFound, NamespaceNotFound, NamespaceRequired, AppNotFound:
+    """
+    if app:
+        return None, app_charts.check(app, chart, namespace)
+    return plugins.get(chart, namespace)
+
+
+def show(
+    chart: str, namespace: str | None, site: plugins.Site, app: str | None = None
+) -> ChartOverrides:
+    """:raises ChartNotFound, NamespaceNotFound, NamespaceRequired, AppNotFound:"""
+    plugin, namespace = _resolve(chart, namespace, app)
+    text = db_helm.user_overrides_get(chart, namespace, app or "")
     user = yamlio.load_values(text) if text else {}
-    return ChartOverrides(chart, namespace, plugin.overrides(site, namespace), user, text)
+    system = plugin.overrides(site, namespace) if plugin is not None else {}
+    return ChartOverrides(chart, namespace, system, user, text)
+
+
+def user_values(app: str, chart: str, namespace: str) -> dict[str, Any]:
+    """The operator's overrides of an application's chart, as values (what an apply
+    deploys below the phase overlays)."""
+    text = db_helm.user_overrides_get(chart, namespace, app)
+    return yamlio.load_values(text) if text else {}
 
 
 def update(
@@ -120,15 +144,17 @@ def update(
     flag: Flag,
     inputs: values.Inputs,
     file_contents: dict[str, str],
-) -> str:
+    app: str | None = None,
+) -> tuple[str, str]:
     """Apply ``inputs`` to the user overrides: after the stored ones with ``reuse``,
     alone with ``reset`` (which, with no inputs, clears them). The result may not
     exceed ``[helm] max_user_overrides_bytes``.
 
-    :returns: the new user overrides text.
+    :returns: the namespace (an application's chart with one needs none given), and
+        the new user overrides text.
     :raises InvalidValues: naming the input that Helm would refuse; nothing is stored.
     """
-    _, namespace = plugins.get(chart, namespace)
+    _, namespace = _resolve(chart, namespace, app)
 
     def read_file(path: str) -> str:
         if path not in file_contents:
@@ -149,9 +175,9 @@ def update(
             raise OverridesTooLarge(size=size, limit=conf.helm.max_user_overrides_bytes)
         return text
 
-    return db_helm.user_overrides_update(chart, namespace, change)
+    return namespace, db_helm.user_overrides_update(chart, namespace, change, app or "")
 
 
-def delete(chart: str, namespace: str | None) -> None:
-    _, namespace = plugins.get(chart, namespace)
-    db_helm.user_overrides_delete(chart, namespace)
+def delete(chart: str, namespace: str | None, app: str | None = None) -> None:
+    _, namespace = _resolve(chart, namespace, app)
+    db_helm.user_overrides_delete(chart, namespace, app or "")

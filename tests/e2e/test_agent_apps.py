@@ -66,6 +66,11 @@ def _rendered(agent, release: str, revision: int, part: str = "manifest") -> set
     return {str(p.relative_to(root)) for p in root.rglob("*.yaml")}
 
 
+def _deployment(agent, revision: int) -> str:
+    root = agent.state / "apps" / "manifests" / "demo" / "demo-api" / str(revision)
+    return (root / "manifest" / "demo-api" / "templates" / "deployment.yaml").read_text()
+
+
 def test_apply_update_rollback_recover_remove_on_an_agent(site, tmp_path):
     _upload(site, tmp_path, "1.0.0")
     _upload(site, tmp_path, "1.1.0", charts=(("demo-api", "0.2.0"), ("demo-db", "0.1.0")))
@@ -89,8 +94,15 @@ def test_apply_update_rollback_recover_remove_on_an_agent(site, tmp_path):
         "demo-api/templates/job-db-init.yaml",
     }
 
+    # Overrides belong to the application: set now, the update deploys them.
+    site.call(
+        "PATCH",
+        "/helm_charts/demo-api?app=demo",
+        {"flag": "reuse", "values": {"set": ["replicas=3"]}},
+    )
     app = _operate(site, agent, action="update", version="1.1.0")
     assert (app["version"], app["status"]) == ("1.1.0", "applied"), app
+    assert "replicas: 3" in _deployment(agent, 2)
     assert {e["release"]: e["revision"] for e in app["releases"]} == {"demo-api": 2, "demo-db": 1}
     assert _history(agent, "demo-api") == [(1, "0.1.0", "superseded"), (2, "0.2.0", "deployed")]
     assert not (agent.state / "apps" / "files" / "demo" / "1.0.0.tgz").exists()
@@ -99,6 +111,7 @@ def test_apply_update_rollback_recover_remove_on_an_agent(site, tmp_path):
     app = _operate(site, agent, action="update", version="1.0.0")
     assert (app["version"], app["status"]) == ("1.0.0", "applied"), app
     assert _history(agent, "demo-api")[-1] == (3, "0.1.0", "deployed")
+    assert "replicas: 1" in _deployment(agent, 3)  # revision 1's values, as in Helm
     assert not (agent.state / "apps" / "releases" / "demo" / "demo-db.json").exists()
 
     # A version whose chart does not render: the update fails and 1.0.0 comes back.

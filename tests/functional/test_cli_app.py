@@ -152,3 +152,28 @@ def _ok(cli: CLI, *command: str) -> None:
     """A command that must succeed beside the engine (whose log may reach stderr)."""
     result = run_beside_engine(cli, *command)
     assert result.rc == 0, result
+
+
+def test_overrides_of_an_application_chart(cli, tarballs):
+    cli.json("app", "upload", tarballs("1.0.0"))
+    assert cli.json("helm-override-list", "--app", "demo") == [
+        {"chart name": "demo-api", "overrides namespaces": ["demo"]}
+    ]
+    updated = cli.json(
+        "helm-override-update", "demo-api", "demo", "--app", "demo", "--set", "replicas=2"
+    )
+    assert updated["user_overrides"] == "replicas: 2\n"
+    shown = cli.json("helm-override-show", "demo-api", "demo", "--app", "demo")
+    assert (shown["user_overrides"], shown["combined_overrides"]) == (
+        "replicas: 2\n",
+        "replicas: 2\n",
+    )
+    cli.ok("helm-override-delete", "demo-api", "demo", "--app", "demo")
+    cli.fail(
+        "helm-override-show",
+        "demo-api",
+        "demo",
+        "--app",
+        "nope",
+        message="Application nope not found",
+    )

@@ -299,7 +299,8 @@ class NamedLock(Base):
 
 
 class HelmOverride(TimestampMixin, Base):
-    """The operator's overrides of one Helm chart in one namespace (YAML text).
+    """The operator's overrides of one Helm chart in one namespace (YAML text), of an
+    application (kept across its versions) or of the platform (``app`` empty).
 
     ``revision`` counts the writes: an update is written only if nobody wrote since it
     was read.
@@ -307,11 +308,13 @@ class HelmOverride(TimestampMixin, Base):
 
     __tablename__ = "helm_overrides"
     __table_args__ = (
-        UniqueConstraint("name", "namespace", name="uq_helm_overrides_name_namespace"),
+        UniqueConstraint("app", "name", "namespace", name="uq_helm_overrides_app_chart"),
         db_types.TABLE_OPTIONS,
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # The application the chart belongs to; "" for the platform's charts.
+    app: Mapped[str] = mapped_column(String(63), server_default="")
     name: Mapped[str] = mapped_column(String(255))
     namespace: Mapped[str] = mapped_column(String(255))
     user_overrides: Mapped[str] = mapped_column(db_types.LongText)

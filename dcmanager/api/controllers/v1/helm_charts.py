@@ -1,11 +1,14 @@
 """``/v1.0/helm_charts``: the Helm charts that have system overrides, and the
-operator's overrides of each (per namespace, ``?namespace=``)."""
+operator's overrides of each (per namespace, ``?namespace=``); with ``?app=<name>``, the
+charts of an application of the catalog and their overrides, which belong to the
+application and are kept across its versions."""
 
 import pecan
 
 from dcmanager.api import validation
 from dcmanager.api.controllers import base
 from dcmanager.api.schemas import helm_charts as schema
+from dcmanager.common import exception
 from dcmanager.common import policy
 from dcmanager.helm import overrides
 from dcmanager.helm import plugins
@@ -19,6 +22,15 @@ def _authorize(action: str) -> None:
 
 def _namespace() -> str | None:
     return pecan.request.GET.get("namespace") or None
+
+
+def _app() -> str | None:
+    """``?app=<name>``: a chart of that application of the catalog (its overrides are
+    kept across the application's versions)."""
+    app = pecan.request.GET.get("app") or None
+    if app is not None and not validation.is_short_text(app, 63):
+        raise exception.Invalid("Invalid app: an application name")
+    return app
 
 
 def _site() -> plugins.Site:
@@ -36,26 +48,30 @@ class HelmChartsController(base.ResourceController):
     @pecan.expose("json")
     def get_all(self) -> dict:
         _authorize("get")
-        return {"charts": overrides.list_charts()}
+        return {"charts": overrides.list_charts(_app())}
 
     @pecan.expose("json")
     def get_one(self, *path: str) -> dict:
         chart = self.item_ref(path)
         _authorize("get")
-        return overrides.show(chart, _namespace(), _site()).view()
+        app = _app()
+        site = _site() if app is None else None
+        return overrides.show(chart, _namespace(), site, app).view()
 
     @pecan.expose("json")
     def patch(self, *path: str) -> dict:
         chart = self.item_ref(path)
         _authorize("modify")
-        namespace = _namespace()
+        namespace, app = _namespace(), _app()
         flag, inputs, contents = schema.validate_patch(validation.json_body())
-        text = overrides.update(pecan.request.conf, chart, namespace, flag, inputs, contents)
+        namespace, text = overrides.update(
+            pecan.request.conf, chart, namespace, flag, inputs, contents, app
+        )
         return {"name": chart, "namespace": namespace, "user_overrides": text}
 
     @pecan.expose(content_type="application/json")
     def delete(self, *path: str) -> None:
         chart = self.item_ref(path)
         _authorize("delete")
-        overrides.delete(chart, _namespace())
+        overrides.delete(chart, _namespace(), _app())
         pecan.response.status = 204
