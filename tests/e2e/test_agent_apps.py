@@ -7,6 +7,7 @@ back to a version the site ran rolls back to its revisions, a failed update reco
 the old version, a removal runs the uninstall phase; the agent's files show it all.
 """
 
+import hashlib
 import json
 import pathlib
 
@@ -131,3 +132,38 @@ def test_apply_update_rollback_recover_remove_on_an_agent(site, tmp_path):
     site.call("DELETE", f"/subclouds/{agent.name}/apps/demo")
     assert site.call("GET", f"/subclouds/{agent.name}/apps") == {"apps": []}
     assert pathlib.Path(agent.state / "apps" / "files").is_dir()
+
+
+def test_failed_upload_and_failed_recovery_on_an_agent(site, tmp_path):
+    """Seed 000's other failures on a real agent: an update whose tarball never
+    arrives whole leaves the site as it was (recovered without Helm); an update that
+    fails where the recovery fails too leaves the application apply-failed."""
+    _upload(site, tmp_path, "1.0.0")
+    _upload(site, tmp_path, "1.1.0", charts=(("demo-api", "0.2.0"),))
+    broken = apps.packed(
+        {**apps.chart_files("demo-api", "0.3.0"), "templates/broken.yaml": BROKEN.encode()},
+        top="demo-api",
+    )
+    _upload(site, tmp_path, "1.2.0", charts=(), extra={"charts/demo-api-0.3.0.tgz": broken})
+    (agent,) = site.add_agents(1, extra="max_attempts = 2\n")
+    _operate(site, agent, action="apply", version="1.0.0")
+
+    # Every copy of 1.1.0's tarball arrives corrupted.
+    tarball = (tmp_path / "demo-1.1.0.tgz").read_bytes()
+    digest = "sha256:" + hashlib.sha256(tarball).hexdigest()
+    site.proxy.faults[f"/v1.0/blobs/{digest}"] = ["corrupt"] * 5
+    app = _operate(site, agent, action="update", version="1.1.0")
+    assert (app["version"], app["status"]) == ("1.0.0", "applied"), app
+    assert app["progress"].startswith("update to 1.1.0 failed at upload: "), app
+    assert app["progress"].endswith("; still 1.0.0"), app
+    assert _history(agent, "demo-api") == [(1, "0.1.0", "deployed")]
+
+    # The chart revision 1 ran is gone from the site: recovering to it fails too.
+    (revision,) = json.loads(
+        (agent.state / "apps" / "releases" / "demo" / "demo-api.json").read_text()
+    )["history"]
+    agent.blob(revision["chart_digest"]).unlink()
+    app = _operate(site, agent, action="update", version="1.2.0")
+    assert (app["version"], app["status"]) == ("1.0.0", "apply-failed"), app
+    assert "this chart does not render" in app["progress"]
+    assert "recovery failed" in app["progress"]
