@@ -4,7 +4,9 @@ Starts ``dcmanager-all`` (SQLite, in-process messaging, noauth) with a throw-awa
 directory on a free loopback port, registers 60 simulated subclouds — most healthy with
 transfers of various lengths, a few offline, a few failing — creates and applies a
 prestage strategy with the ``dcmanager`` CLI, shows it live to the end, prints the
-summary, and stops the service with Ctrl-C (SIGINT) as a user would.
+summary, then uploads two versions of an application and applies and updates it on a
+few subclouds (:mod:`demo_apps`), and stops the service with Ctrl-C (SIGINT) as a user
+would.
 """
 
 import json
@@ -19,6 +21,8 @@ import sys
 import tempfile
 import time
 import urllib.request
+
+import demo_apps
 
 BIN = os.path.dirname(sys.executable)
 STARTUP_TIMEOUT = 60
@@ -164,6 +168,7 @@ def main() -> int:
         print(f"\nThe strategy ended {final}: the healthy subclouds are prestaged, the others")
         print("say why they are not. `dcmanager prestage-strategy delete` removes it.")
         status = 0 if final in ("complete", "failed") else 1
+        demo_apps.run(state, api, lambda *args: dcmanager(cli, *args), call)
     finally:
         service.send_signal(signal.SIGINT)
         try:
