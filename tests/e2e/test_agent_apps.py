@@ -134,10 +134,11 @@ def test_apply_update_rollback_recover_remove_on_an_agent(site, tmp_path):
     assert pathlib.Path(agent.state / "apps" / "files").is_dir()
 
 
-def test_failed_upload_and_failed_recovery_on_an_agent(site, tmp_path):
+def test_failed_upload_cleanup_and_recovery_on_an_agent(site, tmp_path):
     """Seed 000's other failures on a real agent: an update whose tarball never
-    arrives whole leaves the site as it was (recovered without Helm); an update that
-    fails where the recovery fails too leaves the application apply-failed."""
+    arrives whole leaves the site as it was (recovered without Helm); a cleanup that
+    fails leaves the new version applied with a note; an update that fails where the
+    recovery fails too leaves the application apply-failed."""
     _upload(site, tmp_path, "1.0.0")
     _upload(site, tmp_path, "1.1.0", charts=(("demo-api", "0.2.0"),))
     broken = apps.packed(
@@ -158,12 +159,21 @@ def test_failed_upload_and_failed_recovery_on_an_agent(site, tmp_path):
     assert app["progress"].endswith("; still 1.0.0"), app
     assert _history(agent, "demo-api") == [(1, "0.1.0", "deployed")]
 
-    # The chart revision 1 ran is gone from the site: recovering to it fails too.
-    (revision,) = json.loads(
+    # The old version's file cannot be removed: the cleanup fails, 1.1.0 is applied.
+    site.proxy.faults.clear()
+    old_file = agent.state / "apps" / "files" / "demo" / "1.0.0.tgz"
+    old_file.unlink()
+    (old_file / "in-the-way").mkdir(parents=True)
+    app = _operate(site, agent, action="update", version="1.1.0")
+    assert (app["version"], app["status"]) == ("1.1.0", "applied"), app
+    assert app["progress"].startswith("applied; cleanup of version 1.0.0 failed: "), app
+
+    # The chart the deployed revision ran is gone from the site: recovering fails too.
+    history = json.loads(
         (agent.state / "apps" / "releases" / "demo" / "demo-api.json").read_text()
     )["history"]
-    agent.blob(revision["chart_digest"]).unlink()
+    agent.blob(history[-1]["chart_digest"]).unlink()
     app = _operate(site, agent, action="update", version="1.2.0")
-    assert (app["version"], app["status"]) == ("1.0.0", "apply-failed"), app
+    assert (app["version"], app["status"]) == ("1.1.0", "apply-failed"), app
     assert "this chart does not render" in app["progress"]
     assert "recovery failed" in app["progress"]

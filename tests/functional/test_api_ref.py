@@ -2240,6 +2240,14 @@ SCENARIOS: dict[tuple[str, str], list[Call]] = {
     ],
     ("GET", H): [
         Call("GET", H, expect={"charts": HELM_CHARTS}),
+        Call("GET", H, query="?app=nope", status=404, message="Application nope not found"),
+        Call(
+            "GET",
+            H,
+            query="?app=" + "a" * 64,
+            status=400,
+            message="Invalid app: an application name",
+        ),
         not_acceptable("GET", H),
     ],
     ("GET", H1): [

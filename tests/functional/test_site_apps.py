@@ -205,3 +205,25 @@ def test_a_failed_first_apply_and_remove(catalog, roles):
     )
     operate(api, "s1", action="remove")
     assert settled(api, "s1")["status"] == "remove-failed"
+
+
+def test_a_failed_rollback_recovers_the_version_it_ran(catalog, roles):
+    """Back to a version the site ran (a rollback, duplex) fails: the version updated
+    from is recovered, and the inactive record of the target stays inactive."""
+    api = catalog
+    sh.add_subclouds(api, ["dx"], "system_mode=duplex")
+    operate(api, "dx", action="apply", version="1.0.0")
+    settled(api, "dx")
+    operate(api, "dx", action="update", version="1.1.0")
+    settled(api, "dx")
+    sh.set_options(api, "dx", "system_mode=duplex&fail=app-rollback")
+
+    operate(api, "dx", action="update", version="1.0.0")
+    app = settled(api, "dx")
+
+    assert (app["version"], app["status"]) == ("1.1.0", "applied")
+    assert app["progress"] == (
+        "update to 1.0.0 failed: simulated failure of the app-rollback (fail=app-rollback); "
+        "recovered to 1.1.0"
+    )
+    assert [entry["version"] for entry in app["inactive"]] == ["1.0.0"]
