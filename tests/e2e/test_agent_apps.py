@@ -134,11 +134,12 @@ def test_apply_update_rollback_recover_remove_on_an_agent(site, tmp_path):
     assert pathlib.Path(agent.state / "apps" / "files").is_dir()
 
 
-def test_failed_upload_cleanup_and_recovery_on_an_agent(site, tmp_path):
+def test_failed_upload_cleanup_rollback_and_recovery_on_an_agent(site, tmp_path):
     """Seed 000's other failures on a real agent: an update whose tarball never
     arrives whole leaves the site as it was (recovered without Helm); a cleanup that
-    fails leaves the new version applied with a note; an update that fails where the
-    recovery fails too leaves the application apply-failed."""
+    fails leaves the new version applied with a note; a rollback that fails recovers
+    the version updated from; an update that fails where the recovery fails too
+    leaves the application apply-failed."""
     _upload(site, tmp_path, "1.0.0")
     _upload(site, tmp_path, "1.1.0", charts=(("demo-api", "0.2.0"),))
     broken = apps.packed(
@@ -146,7 +147,7 @@ def test_failed_upload_cleanup_and_recovery_on_an_agent(site, tmp_path):
         top="demo-api",
     )
     _upload(site, tmp_path, "1.2.0", charts=(), extra={"charts/demo-api-0.3.0.tgz": broken})
-    (agent,) = site.add_agents(1, extra="max_attempts = 2\n")
+    (agent,) = site.add_agents(1, extra="max_attempts = 2\nsystem_mode = duplex\n")
     _operate(site, agent, action="apply", version="1.0.0")
 
     # Every copy of 1.1.0's tarball arrives corrupted.
@@ -167,6 +168,18 @@ def test_failed_upload_cleanup_and_recovery_on_an_agent(site, tmp_path):
     app = _operate(site, agent, action="update", version="1.1.0")
     assert (app["version"], app["status"]) == ("1.1.0", "applied"), app
     assert app["progress"].startswith("applied; cleanup of version 1.0.0 failed: "), app
+
+    # Back to 1.0.0 is a rollback (duplex), but the chart its revision ran is gone
+    # from the site: the rollback fails and 1.1.0 is recovered.
+    history = json.loads(
+        (agent.state / "apps" / "releases" / "demo" / "demo-api.json").read_text()
+    )["history"]
+    agent.blob(history[0]["chart_digest"]).unlink()
+    app = _operate(site, agent, action="update", version="1.0.0")
+    assert (app["version"], app["status"]) == ("1.1.0", "applied"), app
+    assert app["progress"].startswith("update to 1.0.0 failed: "), app
+    assert app["progress"].endswith("; recovered to 1.1.0"), app
+    assert [entry["version"] for entry in app["inactive"]] == ["1.0.0"]
 
     # The chart the deployed revision ran is gone from the site: recovering fails too.
     history = json.loads(

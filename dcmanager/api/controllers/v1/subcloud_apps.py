@@ -26,9 +26,11 @@ def _authorize(action: str) -> None:
 
 
 def _views(subcloud_id: int, name: str | None = None) -> list[dict]:
-    return views.site_apps(
-        db_site_apps.site_apps(subcloud_id, name), db_site_apps.operations_under_way(subcloud_id)
-    )
+    # The operations first: an operation ends in the same transaction as its last
+    # change to the records, so records read after it has ended are its final ones
+    # (read before, they could still say "cleaning up" with no operation shown).
+    operations = db_site_apps.operations_under_way(subcloud_id)
+    return views.site_apps(db_site_apps.site_apps(subcloud_id, name), operations)
 
 
 def list_apps(ref: str) -> dict:
