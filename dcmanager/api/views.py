@@ -141,6 +141,7 @@ def app_version(record: db_apps.AppVersion) -> dict[str, Any]:
         ],
         "images": details["images"],
         "upgradable": details["upgradable"],
+        "phases": details.get("phases", {}),
         "md5": record.md5,
         "created-at": timestamp(record.created_at),
     }

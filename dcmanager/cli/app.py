@@ -19,6 +19,7 @@ VERSION_FIELDS = (
     ("upgradable", "upgradable"),
     ("charts", "charts"),
     ("images", "images"),
+    ("phases", "phases"),
     ("md5", "md5"),
     ("created_at", "created-at"),
 )
@@ -34,6 +35,10 @@ def version_detail(version: dict[str, Any]) -> tuple[tuple[str, ...], tuple]:
     values = dict(version)
     values["charts"] = _charts(version["charts"])
     values["images"] = ", ".join(version["images"])
+    values["phases"] = ", ".join(
+        f"{phase}" + (f" (hooks: {', '.join(spec['hooks'])})" if spec["hooks"] else "")
+        for phase, spec in version.get("phases", {}).items()
+    )
     return (
         tuple(label for label, _ in VERSION_FIELDS),
         tuple(values.get(key) for _, key in VERSION_FIELDS),

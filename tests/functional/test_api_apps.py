@@ -21,7 +21,11 @@ def test_upload_show_choose_delete(api):
         api,
         apps.app_tarball(
             charts=(("demo-api", "0.1.0"),),
-            metadata={"images": ["registry.local:9001/stx/demo:1.0.0"], "upgradable": False},
+            metadata={
+                "images": ["registry.local:9001/stx/demo:1.0.0"],
+                "upgradable": False,
+                "phases": {"uninstall": {"values": {"a": 1}, "hooks": ["drop-database"]}},
+            },
         ),
     )
 
@@ -35,6 +39,7 @@ def test_upload_show_choose_delete(api):
         ],
         "images": ["registry.local:9001/stx/demo:1.0.0"],
         "upgradable": False,
+        "phases": {"uninstall": {"values": {"a": 1}, "hooks": ["drop-database"]}},
     }
     assert api.get(APPS).json == {
         "apps": [{"name": "demo", "latest": "1.0.0", "versions": [created]}]
