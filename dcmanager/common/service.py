@@ -42,32 +42,52 @@ def stop_on_sigterm() -> None:
     told it to ignore SIGINT.
 
     Call it from the main thread, the one that waits for the end. Under eventlet every
-    green thread runs on the main OS thread and a signal handler runs in whichever one
-    is running: raising there would kill that loop (an audit, say) and leave the
-    service up. Raised in the hub (the process was idle), the exception reaches the
-    main green thread, as wanted; from any other green thread it is thrown into the
-    main one through the hub instead.
+    green thread runs on the main OS thread, and a Python signal handler runs in
+    whichever greenlet is running, at any bytecode: raising there could kill a loop (an
+    audit, say), end the hub's greenlet, or leave a lock half-taken, and the service
+    stayed up now and then. So the signal only wakes the hub (``set_wakeup_fd``), and a
+    green thread that waits on that pipe has the hub throw the exception into the main
+    green thread where it waits, as any other exception of a blocking call.
     """
     eventlet = sys.modules.get("eventlet")
     if eventlet is not None and eventlet.patcher.is_monkey_patched("thread"):
-        import eventlet.hubs
-        import greenlet
+        _stop_on_signals_under_eventlet(sys.modules["eventlet"])
+        return
 
-        main = greenlet.getcurrent()
-        hub = eventlet.hubs.get_hub()
-
-        def _handler(signum, frame):
-            if greenlet.getcurrent() in (main, hub.greenlet):
-                raise SystemExit(0)
-            hub.schedule_call_global(0, main.throw, SystemExit(0))
-
-    else:
-
-        def _handler(signum, frame):
-            raise SystemExit(0)
+    def _handler(signum, frame):
+        raise SystemExit(0)
 
     signal.signal(signal.SIGTERM, _handler)
     signal.signal(signal.SIGINT, _handler)
+
+
+def _stop_on_signals_under_eventlet(eventlet) -> None:
+    import eventlet.hubs
+    import greenlet
+
+    main = greenlet.getcurrent()
+    hub = eventlet.hubs.get_hub()
+    read_end, write_end = os.pipe()
+    os.set_blocking(read_end, False)
+    os.set_blocking(write_end, False)
+    stopping = (signal.SIGTERM, signal.SIGINT)
+
+    def watch() -> None:
+        while True:
+            eventlet.hubs.trampoline(read_end, read=True)
+            try:
+                received = os.read(read_end, 64)
+            except BlockingIOError:
+                continue
+            if any(number in stopping for number in received):
+                hub.schedule_call_global(0, main.throw, SystemExit(0))
+
+    eventlet.spawn_n(watch)
+    # The C-level handler writes each signal's number to the pipe; the Python one
+    # does nothing (it must exist, or SIGINT would raise KeyboardInterrupt anywhere).
+    signal.set_wakeup_fd(write_end, warn_on_full_buffer=False)
+    for number in stopping:
+        signal.signal(number, lambda signum, frame: None)
 
 
 # What can stop a service from starting, as opposed to a bug.
