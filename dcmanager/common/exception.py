@@ -123,6 +123,13 @@ class SubcloudInStrategy(Conflict):
     msg_fmt = "Cannot delete subcloud %(name)s: it is part of the current strategy."
 
 
+class SubcloudOperationUnderWay(Conflict):
+    msg_fmt = (
+        "Cannot delete subcloud %(name)s: an operation is under way on it (a standalone "
+        "prestage, or an operation on one of its applications)."
+    )
+
+
 # Subcloud groups.
 
 

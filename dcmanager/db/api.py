@@ -223,6 +223,7 @@ def subcloud_destroy(subcloud_id: int) -> None:
     :raises SubcloudNotFound: no such subcloud.
     :raises SubcloudManaged: it is managed.
     :raises SubcloudInStrategy: a strategy step refers to it.
+    :raises SubcloudOperationUnderWay: a standalone operation's step refers to it.
     """
     in_strategy = exists().where(models.StrategyStep.subcloud_id == subcloud_id)
     try:
@@ -241,9 +242,18 @@ def subcloud_destroy(subcloud_id: int) -> None:
             if subcloud.management_state != ManagementState.UNMANAGED:
                 raise exception.SubcloudManaged(name=subcloud.name)
             name = subcloud.name
+            strategy_step = db.scalar(
+                select(
+                    exists()
+                    .where(models.StrategyStep.subcloud_id == subcloud_id)
+                    .where(models.StrategyStep.strategy_id.is_not(None))
+                )
+            )
     except db_exc.DBReferenceError as exc:
         subcloud = subcloud_get(subcloud_id)
         raise exception.SubcloudInStrategy(name=subcloud.name) from exc
+    if not strategy_step:
+        raise exception.SubcloudOperationUnderWay(name=name)
     raise exception.SubcloudInStrategy(name=name)
 
 

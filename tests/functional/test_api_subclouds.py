@@ -856,6 +856,26 @@ class TestDelete:
             api, "sc1", 409, "Cannot delete subcloud sc1: it is part of the current strategy."
         )
 
+    def test_subcloud_with_an_operation_under_way_is_not_deleted(self, api, db, sc1):
+        with orm.Session(db) as session, session.begin():
+            session.add(
+                models.StrategyStep(
+                    strategy_id=None,
+                    subcloud_id=sc1["id"],
+                    stage=1,
+                    state="app-precheck",
+                    extra_args={"kind": "app", "app": "demo"},
+                )
+            )
+
+        delete_error(
+            api,
+            "sc1",
+            409,
+            "Cannot delete subcloud sc1: an operation is under way on it (a standalone "
+            "prestage, or an operation on one of its applications).",
+        )
+
     def test_subcloud_can_be_deleted_once_its_strategy_is_gone(self, api, db, sc1):
         add_strategy_step(db, sc1["id"])
         with orm.Session(db) as session, session.begin():
