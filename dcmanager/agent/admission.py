@@ -69,8 +69,10 @@ def needs_password(record: records.Record) -> bool:
 
 
 def _app_label(app: Any) -> str:
+    """The operation's ``release`` label: the application's name (a version may hold
+    characters a release label may not, such as SemVer's ``+``)."""
     if isinstance(app, dict) and isinstance(app.get("app"), str):
-        return f"{app['app']}-{app.get('version')}"
+        return app["app"]
     return "app"
 
 

@@ -100,7 +100,7 @@ def choose(name: str, wanted: str, include_prerelease: bool = False) -> db_apps.
 
 def delete(name: str, version: str) -> None:
     """:raises AppNotFound / AppVersionNotFound: there is no such version.
-    :raises AppVersionInUse: a site has it applied, or an operation on it under way.
+    :raises AppVersionInUse: a site holds it, other than inactive.
     """
     if not db_apps.app_version_delete(name, version):
         application(name)

@@ -2,8 +2,6 @@
 catalog, the site's records moved and the operation's step added in one transaction
 (:mod:`dcmanager.apps.site` decides), then the step is run by the manager."""
 
-from typing import Any
-
 from oslo_config import cfg
 
 from dcmanager.apps import catalog
@@ -14,16 +12,6 @@ from dcmanager.db import apps as db_apps
 from dcmanager.db import site_apps as db_site_apps
 from dcmanager.db.sqlalchemy import models
 from dcmanager.helm import overrides
-
-
-def _upgradable(name: str) -> Any:
-    by_version = {record.version: record for record in db_apps.app_versions(name)}
-
-    def upgradable(version: str) -> bool:
-        record = by_version.get(version)
-        return record is None or bool(record.details.get("upgradable", True))
-
-    return upgradable
 
 
 def _target(name: str, wanted: str | None, prerelease: bool, running: str | None):
@@ -68,7 +56,8 @@ def start(
         if action == "apply":
             planner = site.plan_apply(target, values)
         else:
-            planner = site.plan_update(target, values, _upgradable(name))
+            known = {record.version: record for record in db_apps.app_versions(name)}
+            planner = site.plan_update(target, values, known.get)
     now, until = clock_module.lease(clock, conf.orchestrator.step_lease_seconds)
     return db_site_apps.operation_begin(subcloud.id, name, planner, now, until, version_used)
 

@@ -278,7 +278,9 @@ def _charts(
         raise PackageInvalid(
             reason=f"{METADATA} places charts it does not hold: {', '.join(sorted(placement))}"
         )
-    releases = [(entry.namespace, entry.release) for entry in entries]
+    # A release is named by its name alone across the application (its overrides,
+    # ledger and revisions), even in two namespaces.
+    releases = [entry.release for entry in entries]
     if len(set(releases)) != len(releases):
         raise PackageInvalid(reason="two charts would be the same Helm release")
     return tuple(entries)

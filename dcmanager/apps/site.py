@@ -83,6 +83,7 @@ def _step_args(
         "upload": False,
         "undo": [],
         "target_undo": None,
+        "inactive": [],
     }
 
 
@@ -139,6 +140,14 @@ def plan_apply(target: db_apps.AppVersion, values: dict[str, Any]) -> Planner:
         )
 
     return plan
+
+
+def _inactive(records: list[db_site_apps.SiteApp], but: str | None = None) -> list[list]:
+    """The inactive records (but the version ``but``) and their ledgers: an operation
+    that uninstalls a release forgets it in them (its Helm history is gone)."""
+    return [
+        [r.id, r.releases] for r in records if r.status == AppStatus.INACTIVE and r.version != but
+    ]
 
 
 def previous_version(records: list[db_site_apps.SiteApp]) -> str | None:
@@ -212,16 +221,47 @@ def _updatable(
     return record
 
 
+def _update_args(
+    target: db_apps.AppVersion,
+    values: dict[str, Any],
+    record: db_site_apps.SiteApp,
+    running: db_apps.AppVersion | None,
+    records: list[db_site_apps.SiteApp],
+) -> dict[str, Any]:
+    """An update's step arguments: the target, and the version it updates from (its
+    ledger, and its phase plan for a recovery)."""
+    return _step_args("update", target, record) | {
+        "values": values,
+        "upload": True,
+        "own_releases": [],
+        "from": {
+            "id": record.id,
+            "version": record.version,
+            "releases": record.releases,
+            "phase_values": running.details.get("phases", {}) if running else {},
+        },
+        "inactive": _inactive(records, target.version),
+    }
+
+
 def plan_update(
-    target: db_apps.AppVersion, values: dict[str, Any], upgradable: Callable[[str], bool]
+    target: db_apps.AppVersion,
+    values: dict[str, Any],
+    catalog: Callable[[str], db_apps.AppVersion | None],
 ) -> Planner:
     """Update the applied application to ``target`` (seed 000).
 
-    :param upgradable: whether the catalog lets a version be updated away from.
+    :param catalog: the catalog's record of a version, if it has it (whether the version
+        the site runs is upgradable, and its phase plan for a recovery).
     """
+
+    def upgradable(version: str) -> bool:
+        found = catalog(version)
+        return found is None or bool(found.details.get("upgradable", True))
 
     def plan(subcloud, records) -> db_site_apps.Plan:
         record = _updatable(subcloud, records, target, upgradable)
+        running = catalog(record.version)
         inactive = next((r for r in records if r.version == target.version), None)
         changes = [
             db_site_apps.RecordChange(
@@ -230,12 +270,7 @@ def plan_update(
             )
         ]
         back = [record.id, {"status": str(AppStatus.APPLIED), "progress": record.progress}]
-        args = _step_args("update", target, record) | {
-            "values": values,
-            "upload": True,
-            "own_releases": [],
-            "from": {"id": record.id, "version": record.version, "releases": record.releases},
-        }
+        args = _update_args(target, values, record, running, records)
         if inactive is not None:
             changes.append(
                 db_site_apps.RecordChange(
@@ -291,7 +326,12 @@ def plan_remove(name: str, catalog: Callable[[str], db_apps.AppVersion | None]) 
             new_record=None,
             step_args=lambda added: (
                 _step_args("remove", catalog(record.version), record)
-                | {"record": record.id, "undo": [undo], "digest": ""}
+                | {
+                    "record": record.id,
+                    "undo": [undo],
+                    "digest": "",
+                    "inactive": _inactive(records),
+                }
             ),
         )
 

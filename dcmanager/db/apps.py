@@ -89,7 +89,7 @@ class AppVersionGone(exception.Conflict):
 class AppVersionInUse(exception.Conflict):
     msg_fmt = (
         "Application %(name)s version %(version)s is in use at %(count)d subcloud(s) "
-        "(applied, or an operation on it under way): it cannot be deleted"
+        "(held there, not inactive): it cannot be deleted"
     )
 
 
@@ -114,7 +114,7 @@ def app_version_delete(name: str, version: str) -> bool:
     The version's row is locked first, as an operation starting on it locks it: of
     the two, the second sees what the first committed.
 
-    :raises AppVersionInUse: a site has it applied, or an operation on it under way.
+    :raises AppVersionInUse: a site holds it, other than inactive.
     """
     with session.writer() as db:
         found = db.scalars(

@@ -96,6 +96,14 @@ def _abandon_app_operation(db, args: dict[str, Any], reason: str, now) -> None:
             db.execute(delete(apps).where(busy))
         else:
             db.execute(update(apps).where(busy).values(**values))
+    # Lost during its cleanup: the new version is applied; what is left is not known.
+    db.execute(
+        update(apps)
+        .where(apps.c.id == args.get("record"))
+        .where(apps.c.status == "applied")
+        .where(apps.c.progress.like("cleaning up %"))
+        .values(progress=f"applied; the cleanup was lost: {reason}", updated_at=now)
+    )
     for record_id in filter(None, ids):
         for busy, failed in _ABANDONED.items():
             db.execute(

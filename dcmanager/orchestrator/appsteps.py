@@ -69,7 +69,10 @@ def _request(ctx: StepContext, releases=None, phases=(), **extra: Any) -> driver
         releases=tuple(releases if releases is not None else _target_releases(ctx)),
         values=args["values"],
         phases=tuple(phases),
-        phase_values={p: spec.get("values", {}) for p, spec in args["phase_values"].items()},
+        phase_values={
+            p: spec.get("values", {})
+            for p, spec in extra.pop("phase_values", args["phase_values"]).items()
+        },
         **extra,
     )
 
@@ -90,6 +93,27 @@ def _target_releases(ctx: StepContext) -> list[dict[str, Any]]:
 
 def _named(release: dict[str, Any]) -> dict[str, str]:
     return {"release": release["release"], "namespace": release["namespace"]}
+
+
+def _merged(ledger: list[dict], reported: list[dict]) -> list[dict]:
+    """``ledger`` with what the site reported of its releases (a failed apply reports
+    those it touched, so that a removal uninstalls them)."""
+    by_release = {entry["release"]: entry for entry in ledger}
+    by_release.update({entry["release"]: entry for entry in reported})
+    return list(by_release.values())
+
+
+def _forget(ledgers: list[list], names: set[str]) -> list[tuple[int, dict[str, Any]]]:
+    """The record changes that drop the releases ``names`` (uninstalled at the site,
+    their Helm history gone) from these ``[record id, ledger]``: a later update back to
+    such a version installs them afresh instead of rolling back to a revision that
+    no longer is theirs."""
+    changes = []
+    for record_id, ledger in ledgers:
+        kept = [entry for entry in ledger if entry["release"] not in names]
+        if kept != ledger:
+            changes.append((record_id, {"releases": kept}))
+    return changes
 
 
 def _system_mode(ctx: StepContext, env: prestage.Environment) -> str | None:
@@ -205,6 +229,7 @@ def apply_failed(ctx: StepContext, reason: str, result: dict) -> Outcome:
                 AppStatus.APPLY_FAILED,
                 progress=reason[:MAX_DETAILS],
                 phases=phases,
+                releases=_merged(args["own_releases"], result.get("releases", [])),
             )
         ]
         return _finish(ctx, StepState.FAILED, reason, records)
@@ -268,7 +293,12 @@ def cleanup(ctx: StepContext, env: prestage.Environment) -> Outcome:
         env,
         Kind.APP_CLEANUP,
         lambda operation: Outcome(
-            state=StepState.COMPLETE, app_records=[(args["record"], {"progress": None})]
+            state=StepState.COMPLETE,
+            app_records=[(args["record"], {"progress": None})]
+            + _forget(
+                args["inactive"] + [[args["from"]["id"], args["from"]["releases"]]],
+                {entry["release"] for entry in gone},
+            ),
         ),
         request,
         lambda reason, result: cleanup_failed(ctx, reason, result),
@@ -302,6 +332,7 @@ def recover(ctx: StepContext, env: prestage.Environment) -> Outcome:
         phases=RECOVER_PHASES,
         uninstall=tuple(added),
         version=old["version"],
+        phase_values=old.get("phase_values", {}),
     )
 
     def done(operation: driver_base.Operation) -> Outcome:
@@ -328,13 +359,22 @@ def recover(ctx: StepContext, env: prestage.Environment) -> Outcome:
 def recover_failed(ctx: StepContext, reason: str, result: dict) -> Outcome:
     args = ctx.app
     note = f"update to {args['version']} failed: {_why(ctx)}; recovery failed: {reason}"
+    old = args["from"]
+    had = {entry["release"] for entry in old["releases"]}
+    # What the failed version added may still run: a removal must uninstall it too.
+    added = [
+        {**_named(chart), "chart": chart["name"], "chart_version": chart["version"], "revision": 0}
+        for chart in args["charts"]
+        if chart["release"] not in had
+    ]
     records = [
         _move(
-            args["from"]["id"],
+            old["id"],
             AppStatus.RECOVERING,
             AppStatus.APPLY_FAILED,
             phases=result.get("phases", {}),
             progress=note[:MAX_DETAILS],
+            releases=old["releases"] + added,
         )
     ]
     return _finish(ctx, StepState.FAILED, f"{_why(ctx)}; recovery failed: {reason}", records)
@@ -361,6 +401,7 @@ def remove(ctx: StepContext, env: prestage.Environment) -> Outcome:
                 progress=None,
             )
         ]
+        records += _forget(args["inactive"], {entry["release"] for entry in ledger})
         return Outcome(state=StepState.COMPLETE, app_records=records)
 
     return prestage.run_operation(

@@ -498,8 +498,8 @@ INVALID_ACTION = "Invalid action {}: it must be one of apply, update, remove"
 INVALID_APP_VERSION = "Invalid version: a version is a text of 1 to 64 characters"
 NO_UPDATE_VERSION = "An update needs the version to update to (or 'latest')"
 APP_IN_USE = (
-    "Application demo version 1.0.0 is in use at 1 subcloud(s) (applied, or an operation "
-    "on it under way): it cannot be deleted"
+    "Application demo version 1.0.0 is in use at 1 subcloud(s) (held there, not "
+    "inactive): it cannot be deleted"
 )
 
 

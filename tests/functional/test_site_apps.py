@@ -169,6 +169,12 @@ def test_a_failed_update_recovers_the_old_version(catalog, roles, fail, status, 
     assert (app["version"], app["status"], app["progress"]) == ("1.0.0", status, progress)
     # The version that failed leaves no record behind.
     assert app["inactive"] == []
+    if status == "apply-failed":
+        # What 1.1.0 added may still run at the site: a removal will uninstall it.
+        assert {e["release"]: e["revision"] for e in app["releases"]} == {
+            "demo-api": 1,
+            "demo-db": 0,
+        }
 
 
 def test_a_failed_cleanup_leaves_the_new_version_applied_with_a_note(catalog, roles):
@@ -227,3 +233,26 @@ def test_a_failed_rollback_recovers_the_version_it_ran(catalog, roles):
         "recovered to 1.1.0"
     )
     assert [entry["version"] for entry in app["inactive"]] == ["1.0.0"]
+
+
+def test_releases_uninstalled_leave_the_inactive_ledgers(catalog, roles):
+    """A removal uninstalls the releases, and their Helm history with them: the ledger
+    of a version the site ran before forgets them, so updating back to it installs
+    them afresh instead of rolling back to revisions that are no longer theirs."""
+    api = catalog
+    sh.add_subclouds(api, ["dx"], "system_mode=duplex")
+    operate(api, "dx", action="apply", version="1.0.0")
+    settled(api, "dx")
+    operate(api, "dx", action="update", version="1.1.0")
+    assert settled(api, "dx")["inactive"][0]["releases"] != []
+    operate(api, "dx", action="remove")
+    app = settled(api, "dx")
+    assert app["inactive"] == [{"version": "1.0.0", "releases": []}]
+
+    operate(api, "dx", action="apply")
+    operate_after = settled(api, "dx")
+    assert operate_after["status"] == "applied"
+    operate(api, "dx", action="update", version="1.0.0")
+    app = settled(api, "dx")
+    assert (app["version"], app["status"]) == ("1.0.0", "applied")
+    assert "rollback" not in app["phases"] and "upgrade" in app["phases"]

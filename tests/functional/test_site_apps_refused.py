@@ -252,8 +252,8 @@ def test_a_version_in_use_cannot_leave_the_catalog(site):
     sh.assert_error(
         site.delete(f"{APPS}/demo/versions/1.0.0", expect_errors=True),
         409,
-        "Application demo version 1.0.0 is in use at 1 subcloud(s) (applied, or an "
-        "operation on it under way): it cannot be deleted",
+        "Application demo version 1.0.0 is in use at 1 subcloud(s) (held there, not "
+        "inactive): it cannot be deleted",
     )
     # An inactive version is not in use (updating back to it uploads it again).
     site.delete(f"{APPS}/demo/versions/1.1.0", status=204)

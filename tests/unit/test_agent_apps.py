@@ -63,6 +63,13 @@ def test_malformed_app_operations_get_400_naming_the_field(app, agent, change, m
     assert agent.get(GOOD["id"]) is None
 
 
+def test_a_version_with_build_metadata_is_taken(app, agent):  # noqa: F811
+    body = {**GOOD, "id": "8:app-apply", "app": {**REQUEST, "version": "1.2.3+build.5"}}
+    status, started = _call(app, "POST", "/v1/operations", body)
+    assert status in (200, 201), started
+    assert started["release"] == "demo"
+
+
 def test_an_app_operation_needs_no_sysadmin_password(app, agent):  # noqa: F811
     status, body = _call(app, "POST", "/v1/operations", GOOD)
     assert status in (200, 201), body

@@ -170,3 +170,17 @@ def test_without_helm_a_chart_is_read_from_its_chart_yaml(monkeypatch):
         charts.load("x", apps.packed({"README": b"x"}))
     with pytest.raises(charts.HelmUnavailable, match="install dcmanager\\[helm\\]"):
         charts.render(archive, {}, "web", "demo")
+
+
+def test_two_charts_may_not_share_a_release_name_even_in_two_namespaces():
+    data = apps.app_tarball(
+        charts=(("web-a", "0.1.0"), ("web-b", "0.1.0")),
+        metadata={
+            "charts": [
+                {"name": "web-a", "release": "web", "namespace": "ns1"},
+                {"name": "web-b", "release": "web", "namespace": "ns2"},
+            ]
+        },
+    )
+    with pytest.raises(package.PackageInvalid, match="two charts would be the same Helm release"):
+        package.inspect(data, LIMITS)

@@ -106,3 +106,49 @@ def test_a_lost_operation_leaves_no_record_busy(any_db, conf, site):
         "the operation was lost: lost 3 times",
     )
     assert db_api.subcloud_get(site.id).prestage_status is None
+
+
+def test_an_operation_carries_long_overrides(any_db, conf, site):
+    """The step holds the user overrides of every chart (long text on MySQL too)."""
+    from dcmanager.db import helm as db_helm
+    from dcmanager.db import session
+    from dcmanager.db.sqlalchemy import models
+
+    text = "".join(f"key{i}: {'v' * 90}\n" for i in range(2000))  # about 200 KB
+    db_helm.user_overrides_update("demo-api", "demo", lambda old: text, app="demo")
+    step = operations.start(conf, site, "demo", "apply", "1.0.0")
+    with session.reader() as db:
+        stored = db.get(models.StrategyStep, step.id).extra_args
+    assert len(stored["values"]["demo-api"]) == 2000
+
+
+def test_an_update_lost_in_its_cleanup_says_so(any_db, conf, site):
+    import datetime
+
+    from sqlalchemy import update
+
+    from dcmanager.db import orchestration
+    from dcmanager.db import session
+    from dcmanager.db.sqlalchemy import models
+
+    step = operations.start(conf, site, "demo", "apply", "1.0.0")
+    with session.writer() as db:
+        db.execute(
+            update(models.SubcloudApp).values(
+                status="applied", progress="cleaning up version 0.9.0"
+            )
+        )
+        db.execute(
+            update(models.StrategyStep)
+            .where(models.StrategyStep.id == step.id)
+            .values(state="app-cleanup", attempts=3, owner="gone")
+        )
+    later = models.utcnow() + datetime.timedelta(hours=1)
+
+    orchestration.steps_reclaim_expired(None, later, later, 3, "lost 3 times")
+
+    (record,) = db_site_apps.site_apps(site.id)
+    assert (record.status, record.progress) == (
+        "applied",
+        "applied; the cleanup was lost: lost 3 times",
+    )

@@ -39,6 +39,10 @@ class PhaseFailed(Exception):
 
 
 class Backend(Protocol):
+    runs_rollback_phases: bool
+    """Whether a rollback runs the lifecycle phases it is given (else it is Helm's
+    plain rollback, and the phases are reported skipped)."""
+
     def install_or_upgrade(
         self, chart: ChartRelease, phases: list[tuple[str, dict[str, Any]]], app: str, version: str
     ) -> int:

@@ -21,6 +21,9 @@ class ClusterUnreachable(Exception):
 
 
 class KubeBackend:
+    # Helm's rollback restores a revision as it was; the phases' jobs do not run.
+    runs_rollback_phases = False
+
     def __init__(self, kubeconfig: str | None, timeout: int) -> None:
         if charts.helm_python is None:
             raise charts.HelmUnavailable()

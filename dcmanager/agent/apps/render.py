@@ -23,6 +23,8 @@ from dcmanager.releases import store
 
 
 class RenderBackend:
+    runs_rollback_phases = True
+
     def __init__(self, root: str, blobs: store.BlobStore) -> None:
         """
         :param root: where the records and manifests go (``<state_dir>/apps``).

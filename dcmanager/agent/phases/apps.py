@@ -71,18 +71,21 @@ def _run_releases(context: Context, each) -> dict[str, Any]:
     result, or :class:`records.Failed` with the phases' states."""
     request = context.record.app
     ledger = []
-    try:
-        for release in request["releases"]:
+    for release in request["releases"]:
+        try:
             ledger.append(_ledger_entry(release, each(release)))
-    except PhaseFailed as exc:
-        states = {}
-        for phase in request["phases"]:
-            states[phase] = "failed" if phase == exc.phase else "done"
-            if phase == exc.phase:
-                break
-        raise records.Failed(str(exc), {"phases": states}) from None
-    except kube.ClusterUnreachable as exc:
-        raise records.Failed(str(exc)) from None
+        except PhaseFailed as exc:
+            states = {}
+            for phase in request["phases"]:
+                states[phase] = "failed" if phase == exc.phase else "done"
+                if phase == exc.phase:
+                    break
+            # The releases touched so far, this one not deployed (revision 0): the
+            # controller keeps them, so that a removal uninstalls them.
+            ledger.append(_ledger_entry(release, 0))
+            raise records.Failed(str(exc), {"phases": states, "releases": ledger}) from None
+        except kube.ClusterUnreachable as exc:
+            raise records.Failed(str(exc)) from None
     return {"releases": ledger, "phases": dict.fromkeys(request["phases"], "done")}
 
 
@@ -143,6 +146,8 @@ def rollback(context: Context) -> dict[str, Any]:
         )
 
     result = _run_releases(context, each)
+    if not backend.runs_rollback_phases:
+        result["phases"] = dict.fromkeys(request["phases"], "skipped")
     try:
         _uninstall(backend, request["uninstall"])
     except (PhaseFailed, kube.ClusterUnreachable) as exc:

@@ -155,9 +155,10 @@ class StrategyStep(TimestampMixin, Base):
     progress: Mapped[dict | None] = mapped_column(oslo_types.JsonEncodedDict)
     started_at: Mapped[datetime.datetime | None] = mapped_column(db_types.Timestamp)
     finished_at: Mapped[datetime.datetime | None] = mapped_column(db_types.Timestamp)
-    # A standalone prestage's own arguments and encrypted password (strategy steps
-    # use their strategy's).
-    extra_args: Mapped[dict | None] = mapped_column(oslo_types.JsonEncodedDict)
+    # A standalone operation's own arguments (an application operation's hold the user
+    # overrides of its charts: long text on MySQL) and encrypted password (strategy
+    # steps use their strategy's).
+    extra_args: Mapped[dict | None] = mapped_column(oslo_types.JsonEncodedDict(mysql_as_long=True))
     secret: Mapped[bytes | None] = mapped_column(LargeBinary)
 
 

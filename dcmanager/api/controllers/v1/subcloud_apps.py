@@ -60,9 +60,12 @@ def operate(ref: str, name: str) -> dict:
         wanted.version,
         wanted.include_prerelease,
     )
+    # Read before the manager is told: it could end the operation (and, undoing a
+    # fresh apply, delete the record) before a read that came after.
+    started = _views(subcloud.id, name)[0]
     pecan.request.manager.app_operation(pecan.request.context, step.id)
     pecan.response.status = 202
-    return _views(subcloud.id, name)[0]
+    return started
 
 
 def forget_app(ref: str, name: str) -> None:
