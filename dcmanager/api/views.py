@@ -6,6 +6,7 @@ from typing import Any
 from dcmanager.apps import site
 from dcmanager.apps import versions
 from dcmanager.common import redaction
+from dcmanager.common.app_states import AppStatus
 from dcmanager.db import apps as db_apps
 from dcmanager.db import releases as db_releases
 from dcmanager.db import site_apps as db_site_apps
@@ -169,12 +170,12 @@ def site_apps(
     shown = []
     for name, versions_here in by_name.items():
         record = site.current(versions_here)
-        target = [r for r in versions_here if r is not record and r.status != "inactive"]
+        target = [r for r in versions_here if r is not record and r.status != AppStatus.INACTIVE]
         shown.append(
             {
                 "name": name,
                 "version": record.version if record else None,
-                "status": record.status if record else "inactive",
+                "status": record.status if record else str(AppStatus.INACTIVE),
                 "progress": record.progress if record else None,
                 "target-version": target[0].version if target else None,
                 "operation": operations.get(name),
@@ -183,7 +184,7 @@ def site_apps(
                 "inactive": [
                     {"version": r.version, "releases": r.releases}
                     for r in versions_here
-                    if r.status == "inactive"
+                    if r.status == AppStatus.INACTIVE
                 ],
                 "updated-at": timestamp(record.updated_at or record.created_at) if record else None,
             }

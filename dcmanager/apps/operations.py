@@ -4,7 +4,6 @@ catalog, the site's records moved and the operation's step added in one transact
 
 from oslo_config import cfg
 
-from dcmanager.apps import catalog
 from dcmanager.apps import site
 from dcmanager.apps import versions
 from dcmanager.common import clock as clock_module
@@ -14,13 +13,19 @@ from dcmanager.db.sqlalchemy import models
 from dcmanager.helm import overrides
 
 
-def _target(name: str, wanted: str | None, prerelease: bool, running: str | None):
+def _target(
+    name: str,
+    known: dict[str, db_apps.AppVersion],
+    wanted: str | None,
+    prerelease: bool,
+    running: str | None,
+) -> db_apps.AppVersion:
     """The catalog version an apply or update names: ``wanted`` (a version or
     ``latest``), or for an apply without one the version the site holds, else the
-    latest."""
+    latest (see :func:`versions.select`)."""
     if wanted is None:
         wanted = running or versions.LATEST
-    return catalog.choose(name, wanted, prerelease)
+    return known[versions.select(name, known, wanted, prerelease)]
 
 
 def start(
@@ -39,15 +44,14 @@ def start(
     :raises NotAtSite, OperationUnderWay, StatusForbids, UpdateRefused, OtherVersion,
         SiteBusy: the site's records (or a strategy) do not allow it now.
     """
+    known = {record.version: record for record in db_apps.app_versions(name)}
     version_used = None
     if action == "remove":
-        known = {record.version: record for record in db_apps.app_versions(name)}
         planner = site.plan_remove(name, known.get)
     else:
-        records = db_site_apps.site_apps(subcloud.id, name)
-        held = site.current(records)
+        held = site.current(db_site_apps.site_apps(subcloud.id, name))
         running = held.version if held is not None else None
-        target = _target(name, version, include_prerelease, running)
+        target = _target(name, known, version, include_prerelease, running)
         version_used = target.version
         values = {
             chart["release"]: overrides.user_values(name, chart["name"], chart["namespace"])
@@ -56,7 +60,6 @@ def start(
         if action == "apply":
             planner = site.plan_apply(target, values)
         else:
-            known = {record.version: record for record in db_apps.app_versions(name)}
             planner = site.plan_update(target, values, known.get)
     now, until = clock_module.lease(clock, conf.orchestrator.step_lease_seconds)
     return db_site_apps.operation_begin(subcloud.id, name, planner, now, until, version_used)

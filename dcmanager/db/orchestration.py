@@ -25,6 +25,7 @@ from sqlalchemy import update
 
 from dcmanager.common import exception
 from dcmanager.common import states
+from dcmanager.common.app_states import AppStatus
 from dcmanager.common.subcloud_states import PrestageStatus
 from dcmanager.db import session
 from dcmanager.db.sqlalchemy import models
@@ -36,11 +37,11 @@ APP_STATES = [str(state) for state in states.APP_PHASES]
 # What a site's application record becomes when its operation is lost: the site's
 # state is unknown, so it must be applied (or removed) again.
 _ABANDONED = {
-    "uploading": "upload-failed",
-    "applying": "apply-failed",
-    "updating": "apply-failed",
-    "recovering": "apply-failed",
-    "removing": "remove-failed",
+    AppStatus.UPLOADING: AppStatus.UPLOAD_FAILED,
+    AppStatus.APPLYING: AppStatus.APPLY_FAILED,
+    AppStatus.UPDATING: AppStatus.APPLY_FAILED,
+    AppStatus.RECOVERING: AppStatus.APPLY_FAILED,
+    AppStatus.REMOVING: AppStatus.REMOVE_FAILED,
 }
 """The step states of a running prestage step."""
 UNFINISHED = ACTIVE + [str(states.StepState.INITIAL)]
@@ -91,7 +92,10 @@ def _abandon_app_operation(db, args: dict[str, Any], reason: str, now) -> None:
     if args.get("from"):
         ids = [args["from"]["id"]]
         record_id, values = args["target_undo"]
-        busy = and_(apps.c.id == record_id, apps.c.status.in_(["uploading", "applying"]))
+        busy = and_(
+            apps.c.id == record_id,
+            apps.c.status.in_([str(AppStatus.UPLOADING), str(AppStatus.APPLYING)]),
+        )
         if values is None:
             db.execute(delete(apps).where(busy))
         else:
@@ -100,7 +104,7 @@ def _abandon_app_operation(db, args: dict[str, Any], reason: str, now) -> None:
     db.execute(
         update(apps)
         .where(apps.c.id == args.get("record"))
-        .where(apps.c.status == "applied")
+        .where(apps.c.status == str(AppStatus.APPLIED))
         .where(apps.c.progress.like("cleaning up %"))
         .values(progress=f"applied; the cleanup was lost: {reason}", updated_at=now)
     )
@@ -109,8 +113,10 @@ def _abandon_app_operation(db, args: dict[str, Any], reason: str, now) -> None:
             db.execute(
                 update(apps)
                 .where(apps.c.id == record_id)
-                .where(apps.c.status == busy)
-                .values(status=failed, progress=f"the operation was lost: {reason}", updated_at=now)
+                .where(apps.c.status == str(busy))
+                .values(
+                    status=str(failed), progress=f"the operation was lost: {reason}", updated_at=now
+                )
             )
 
 

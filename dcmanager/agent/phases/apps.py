@@ -99,24 +99,24 @@ def upload(context: Context) -> dict[str, Any]:
     return {"phases": {}}
 
 
+def _install(backend, request: dict[str, Any], charts: dict, release: dict[str, Any]) -> int:
+    """Install or upgrade one release of the request from the version's chart."""
+    entry, archive = charts[release["release"]]
+    chart = ChartRelease(
+        release["release"],
+        release["namespace"],
+        entry,
+        archive,
+        request["values"].get(release["release"], {}),
+    )
+    return backend.install_or_upgrade(chart, _phases(request), request["app"], request["version"])
+
+
 def apply(context: Context) -> dict[str, Any]:
     request, backend = context.record.app, _backend(context)
     charts = _charts(context)
 
-    def each(release: dict[str, Any]) -> int:
-        entry, archive = charts[release["release"]]
-        chart = ChartRelease(
-            release["release"],
-            release["namespace"],
-            entry,
-            archive,
-            request["values"].get(release["release"], {}),
-        )
-        return backend.install_or_upgrade(
-            chart, _phases(request), request["app"], request["version"]
-        )
-
-    return _run_releases(context, each)
+    return _run_releases(context, lambda release: _install(backend, request, charts, release))
 
 
 def rollback(context: Context) -> dict[str, Any]:
@@ -133,17 +133,7 @@ def rollback(context: Context) -> dict[str, Any]:
                 release["namespace"], release["release"], release["to_revision"], _phases(request)
             )
         charts = charts or _charts(context)
-        entry, archive = charts[release["release"]]
-        chart = ChartRelease(
-            release["release"],
-            release["namespace"],
-            entry,
-            archive,
-            request["values"].get(release["release"], {}),
-        )
-        return backend.install_or_upgrade(
-            chart, _phases(request), request["app"], request["version"]
-        )
+        return _install(backend, request, charts, release)
 
     result = _run_releases(context, each)
     if not backend.runs_rollback_phases:
