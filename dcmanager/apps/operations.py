@@ -7,6 +7,7 @@ from oslo_config import cfg
 from dcmanager.apps import site
 from dcmanager.apps import versions
 from dcmanager.common import clock as clock_module
+from dcmanager.common import states
 from dcmanager.db import apps as db_apps
 from dcmanager.db import site_apps as db_site_apps
 from dcmanager.db.sqlalchemy import models
@@ -26,6 +27,50 @@ def _target(
     if wanted is None:
         wanted = running or versions.LATEST
     return known[versions.select(name, known, wanted, prerelease)]
+
+
+def _chart_values(name: str, target: db_apps.AppVersion) -> dict:
+    """The operator's overrides of each of the version's charts, by release."""
+    return {
+        chart["release"]: overrides.user_values(name, chart["name"], chart["namespace"])
+        for chart in target.details.get("charts", [])
+    }
+
+
+def _strategy_refusal(exc: Exception) -> db_site_apps.Refused | None:
+    if isinstance(exc, (*site.UPDATE_REFUSALS, db_apps.AppVersionGone)):
+        return db_site_apps.Refused(exc.message, skip=isinstance(exc, site.NOTHING_TO_UPDATE))
+    return None
+
+
+def begin_strategy_steps(
+    owner: str, name: str, version: str, steps: dict[int, int]
+) -> dict[int, dict]:
+    """Start an app-update strategy's update of ``name`` to ``version`` at the sites of
+    these held steps (``{step id: subcloud id}``), as their precheck begins: the
+    catalog and the overrides are read once, each site decides under its lock
+    (:func:`dcmanager.db.site_apps.strategy_steps_begin`).
+
+    :returns: each step's arguments, or its refusal (steps no longer held are left out).
+    """
+    known = {record.version: record for record in db_apps.app_versions(name)}
+    target = known.get(version)
+    if target is None:
+
+        def planner(subcloud, records):
+            raise db_apps.AppVersionGone(name=name, version=version)
+
+    else:
+        planner = site.plan_update(target, _chart_values(name, target), known.get)
+    return db_site_apps.strategy_steps_begin(
+        owner,
+        steps,
+        str(states.StepState.APP_UPDATE_PRECHECK),
+        name,
+        version,
+        planner,
+        _strategy_refusal,
+    )
 
 
 def start(
@@ -53,10 +98,7 @@ def start(
         running = held.version if held is not None else None
         target = _target(name, known, version, include_prerelease, running)
         version_used = target.version
-        values = {
-            chart["release"]: overrides.user_values(name, chart["name"], chart["namespace"])
-            for chart in target.details.get("charts", [])
-        }
+        values = _chart_values(name, target)
         if action == "apply":
             planner = site.plan_apply(target, values)
         else:

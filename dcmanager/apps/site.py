@@ -43,6 +43,10 @@ class UpdateRefused(exception.Invalid):
     msg_fmt = "Application %(name)s at subcloud %(subcloud)s cannot be updated: %(reason)s"
 
 
+class AlreadyAtTarget(UpdateRefused):
+    """The site runs the version an update asks for."""
+
+
 class OtherVersion(exception.Conflict):
     msg_fmt = (
         "Application %(name)s is at version %(current)s at subcloud %(subcloud)s, not "
@@ -176,7 +180,9 @@ def check_update(
         return UpdateRefused(name=record.name, subcloud=subcloud, reason=reason)
 
     if record.version == target:
-        raise refuse(f"it is at version {target} already")
+        raise AlreadyAtTarget(
+            name=record.name, subcloud=subcloud, reason=f"it is at version {target} already"
+        )
     if not upgradable:
         raise refuse(f"its version {record.version} is not upgradable (upgradable: false)")
     now, wanted = versions.parse(record.version), versions.parse(target)
@@ -301,6 +307,25 @@ def plan_update(
         )
 
     return plan
+
+
+# An update's refusals that leave a site out of an app-update strategy (``skipped``)
+# rather than fail its step: nothing to update there.
+NOTHING_TO_UPDATE = (NotAtSite, AlreadyAtTarget)
+# Every refusal of an update, as its planner raises them.
+UPDATE_REFUSALS = (NotAtSite, OperationUnderWay, StatusForbids, UpdateRefused)
+
+
+def update_refusal(
+    planner: Planner, subcloud: models.Subcloud, records: list[db_site_apps.SiteApp]
+) -> exception.DCManagerException | None:
+    """Why the update ``planner`` plans would be refused at ``subcloud`` with these
+    records (planning touches nothing), or None."""
+    try:
+        planner(subcloud, records)
+    except UPDATE_REFUSALS as exc:
+        return exc
+    return None
 
 
 def plan_remove(name: str, catalog: Callable[[str], db_apps.AppVersion | None]) -> Planner:

@@ -23,6 +23,8 @@ class ApplyType(enum.StrEnum):
 class StrategyType(enum.StrEnum):
     PRESTAGE = "prestage"
     """Get a release's packages and container images onto subclouds ahead of time."""
+    APP_UPDATE = "app-update"
+    """Update an application to one version across subclouds (seed 000, fleet-wide)."""
 
 
 class StrategyState(enum.StrEnum):
@@ -89,7 +91,11 @@ class StepState(enum.StrEnum):
     ABORTED = "aborted"
     """Never started: the strategy was aborted or stopped on a failure."""
     SKIPPED = "skipped"
-    """Left out at creation (not eligible); ``details`` says why."""
+    """Left out (not eligible at creation, or an app-update's site found already at
+    the target version when its step started); ``details`` says why."""
+    APP_UPDATE_PRECHECK = "app-update-precheck"
+    """An app-update strategy's step checks the subcloud and the site's records of the
+    application (every refusal of an update) and starts the update there."""
     APP_PRECHECK = "app-precheck"
     """Checking an application operation may run on the subcloud (reachable, the
     site's record of the application allows it) and choosing apply or rollback."""
@@ -121,8 +127,23 @@ PRESTAGE_PHASES = (
     StepState.PRESTAGING_PACKAGES,
     StepState.PRESTAGING_IMAGES,
 )
+# The states a step of an app-update strategy may walk, in order.
+APP_UPDATE_PHASES = (
+    StepState.APP_UPDATE_PRECHECK,
+    StepState.APP_UPLOADING,
+    StepState.APP_APPLYING,
+    StepState.APP_ROLLING_BACK,
+    StepState.APP_CLEANUP,
+    StepState.APP_RECOVERING,
+)
+# Each strategy type's table of step states: a step starts in the first.
+STRATEGY_PHASES: Mapping[StrategyType, tuple[StepState, ...]] = {
+    StrategyType.PRESTAGE: PRESTAGE_PHASES,
+    StrategyType.APP_UPDATE: APP_UPDATE_PHASES,
+}
 # The states of a step running an application operation on its subcloud.
 APP_PHASES = (
+    StepState.APP_UPDATE_PRECHECK,
     StepState.APP_PRECHECK,
     StepState.APP_UPLOADING,
     StepState.APP_APPLYING,
@@ -132,19 +153,35 @@ APP_PHASES = (
     StepState.APP_REMOVING,
 )
 STEP_ACTIVE = frozenset(PRESTAGE_PHASES) | frozenset(APP_PHASES)
-# The states a strategy's steps may be in (application operations run outside
-# strategies for now), in the order the API lists them.
-STRATEGY_STEP_STATES = tuple(state for state in StepState if state not in APP_PHASES)
+# The states a strategy's steps may be in (of every type), in the order the API lists
+# them; the other states are those of standalone application operations.
+STRATEGY_STEP_STATES = tuple(
+    state
+    for state in StepState
+    if state not in APP_PHASES or any(state in phases for phases in STRATEGY_PHASES.values())
+)
 STEP_FINISHED = frozenset(
     {StepState.COMPLETE, StepState.FAILED, StepState.ABORTED, StepState.SKIPPED}
 )
 
 STEP_TRANSITIONS: Mapping[StepState, frozenset[StepState]] = {
-    StepState.INITIAL: frozenset({StepState.PRECHECK, StepState.APP_PRECHECK, StepState.ABORTED}),
+    StepState.INITIAL: frozenset(
+        {
+            StepState.PRECHECK,
+            StepState.APP_UPDATE_PRECHECK,
+            StepState.APP_PRECHECK,
+            StepState.ABORTED,
+        }
+    ),
     StepState.PRECHECK: frozenset({StepState.PREPARING_PACKAGES, StepState.FAILED}),
     StepState.PREPARING_PACKAGES: frozenset({StepState.PRESTAGING_PACKAGES, StepState.FAILED}),
     StepState.PRESTAGING_PACKAGES: frozenset({StepState.PRESTAGING_IMAGES, StepState.FAILED}),
     StepState.PRESTAGING_IMAGES: frozenset({StepState.COMPLETE, StepState.FAILED}),
+    # An app-update strategy's step: skipped when the site runs the target already
+    # (or lacks the application); refused by the site's records, it fails.
+    StepState.APP_UPDATE_PRECHECK: frozenset(
+        {StepState.APP_UPLOADING, StepState.SKIPPED, StepState.FAILED}
+    ),
     # Seed 000: upload, then apply (never applied at the site, or a simplex site) or
     # roll back (an inactive record of the version), then clean up; a failure after
     # the upload recovers the version the site ran.
@@ -204,6 +241,11 @@ def check_strategy_transition(source: StrategyState, target: StrategyState) -> N
 def check_step_transition(source: StepState, target: StepState) -> None:
     if target not in STEP_TRANSITIONS[StepState(source)]:
         raise InvalidTransition(f"step: {source} -> {target}")
+
+
+def first_phase(strategy_type: str) -> StepState:
+    """The state a step of a ``strategy_type`` strategy starts in."""
+    return STRATEGY_PHASES[StrategyType(strategy_type)][0]
 
 
 def next_phase(state: StepState) -> StepState:

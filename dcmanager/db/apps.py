@@ -12,6 +12,7 @@ from sqlalchemy import delete
 from sqlalchemy import select
 
 from dcmanager.common import exception
+from dcmanager.common import states
 from dcmanager.common.app_states import AppStatus
 from dcmanager.db import releases as db_releases
 from dcmanager.db import session
@@ -106,6 +107,29 @@ def in_use_at(db, name: str, version: str) -> int:
     return len(rows)
 
 
+class AppVersionTargeted(exception.Conflict):
+    msg_fmt = (
+        "Application %(name)s version %(version)s is the target of the current app-update "
+        "strategy: it cannot be deleted before the strategy ends"
+    )
+
+
+def _strategy_targets(db, name: str, version: str) -> bool:
+    """Whether the live strategy (there is at most one) updates sites to this version."""
+    live = states.STRATEGY_ACTIVE | {states.StrategyState.INITIAL}
+    strategy = db.execute(
+        select(models.Strategy.type, models.Strategy.extra_args).where(
+            models.Strategy.state.in_([str(state) for state in live])
+        )
+    ).first()
+    return (
+        strategy is not None
+        and strategy.type == states.StrategyType.APP_UPDATE
+        and (strategy.extra_args or {}).get("app") == name
+        and strategy.extra_args.get("version") == version
+    )
+
+
 @oslo_db_api.retry_on_deadlock
 def app_version_delete(name: str, version: str) -> bool:
     """Forget a version (its blob stays until the collector finds it unused); whether
@@ -125,6 +149,8 @@ def app_version_delete(name: str, version: str) -> bool:
         count = in_use_at(db, name, version)
         if count:
             raise AppVersionInUse(name=name, version=version, count=count)
+        if _strategy_targets(db, name, version):
+            raise AppVersionTargeted(name=name, version=version)
         db.execute(delete(Row).where(Row.id == found))
     return True
 

@@ -27,6 +27,7 @@ from dcmanager.common import exception
 from dcmanager.common import states
 from dcmanager.common.app_states import AppStatus
 from dcmanager.common.subcloud_states import PrestageStatus
+from dcmanager.db import apps as db_apps
 from dcmanager.db import session
 from dcmanager.db.sqlalchemy import models
 
@@ -129,19 +130,21 @@ class SubcloudsBusy(exception.Conflict):
 
 @oslo_db_api.retry_on_deadlock
 def strategy_create(
-    values: dict[str, Any], steps: Sequence[dict[str, Any]], busy_details: str
+    values: dict[str, Any], steps: Sequence[dict[str, Any]], busy_details: str | None
 ) -> models.Strategy:
     """Create the strategy and all its steps in one transaction.
 
     The subclouds of its initial steps are locked first (in id order), as a standalone
-    prestage locks its subcloud: one whose standalone prestage started meanwhile gets a
-    ``skipped`` step with ``busy_details`` instead, so a subcloud is never both in a
-    strategy and prestaging on its own.
+    operation locks its subcloud. With ``busy_details`` (a prestage), one whose
+    standalone prestage started meanwhile gets a ``skipped`` step with those details
+    instead, so a subcloud is never both in a strategy and prestaging on its own. An
+    app-update strategy locks the catalog's version it updates to, as deleting it does.
 
     :param values: strategy columns (type, apply type, max parallel, ...).
     :param steps: per step ``subcloud_id``, ``state`` (initial or skipped), ``details``.
     :raises StrategyExists: a strategy (of any type) already exists.
     :raises SubcloudsBusy: every initial step's subcloud is prestaging on its own.
+    :raises AppVersionGone: the version to update to was deleted meanwhile.
     """
     strategy = models.Strategy(slot=1, state=str(states.StrategyState.INITIAL), **values)
     initial = str(states.StepState.INITIAL)
@@ -150,7 +153,10 @@ def strategy_create(
             busy = _prestaging_on_their_own(
                 db, [step["subcloud_id"] for step in steps if step["state"] == initial]
             )
-            if busy:
+            if values["type"] == states.StrategyType.APP_UPDATE:
+                args = values["extra_args"]
+                db_apps.lock_version(db, args["app"], args["version"])
+            if busy and busy_details is not None:
                 steps = [
                     {**step, "state": str(states.StepState.SKIPPED), "details": busy_details}
                     if step["subcloud_id"] in busy and step["state"] == initial
@@ -352,15 +358,20 @@ def step_get_by_cloud(strategy_id: int, cloud_name: str) -> tuple[models.Strateg
 
 @oslo_db_api.retry_on_deadlock
 def steps_dispatch(
-    strategy_id: int, count: int, now: datetime.datetime, lease_until: datetime.datetime
+    strategy_id: int,
+    count: int,
+    now: datetime.datetime,
+    lease_until: datetime.datetime,
+    first: states.StepState = states.PRESTAGE_PHASES[0],
 ) -> list[int]:
-    """Start up to ``count`` initial steps, in id order: each moves to the first phase,
-    unowned, with a lease a worker must claim it within. Returns their ids.
+    """Start up to ``count`` initial steps, in id order: each moves to ``first`` (the
+    first phase of the strategy's type), unowned, with a lease a worker must claim it
+    within. Returns their ids.
 
     The initial steps are locked as they are read, so two dispatchers never start the
     same step: the second waits, then finds the next initial ones.
     """
-    first = str(states.PRESTAGE_PHASES[0])
+    states.check_step_transition(states.StepState.INITIAL, first)
     initial = str(states.StepState.INITIAL)
     with session.writer() as db:
         ids = db.scalars(
@@ -378,7 +389,7 @@ def steps_dispatch(
             .where(Step.id.in_(ids))
             .where(Step.state == initial)
             .values(
-                state=first,
+                state=str(first),
                 owner=None,
                 lease_expires_at=lease_until,
                 started_at=now,

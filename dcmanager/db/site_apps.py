@@ -17,6 +17,7 @@ from typing import Any
 from oslo_db import api as oslo_db_api
 from sqlalchemy import delete
 from sqlalchemy import select
+from sqlalchemy import update
 
 from dcmanager.common import app_states
 from dcmanager.common import exception
@@ -92,6 +93,16 @@ def site_apps(subcloud_id: int, name: str | None = None) -> list[SiteApp]:
         return [_record(row) for row in db.scalars(query)]
 
 
+def site_apps_by_subcloud(name: str) -> dict[int, list[SiteApp]]:
+    """Every site's records of the application ``name``, by subcloud id, oldest first."""
+    query = select(Row).where(Row.name == name).order_by(Row.subcloud_id, Row.id)
+    found: dict[int, list[SiteApp]] = {}
+    with session.reader() as db:
+        for row in db.scalars(query):
+            found.setdefault(row.subcloud_id, []).append(_record(row))
+    return found
+
+
 def operations_under_way(subcloud_id: int) -> dict[str, str]:
     """The state of the operation under way on each application of the site."""
     with session.reader() as db:
@@ -136,21 +147,7 @@ def operation_begin(
             select(Row).where(Row.subcloud_id == subcloud_id).where(Row.name == name)
         ).all()
         decided = plan(subcloud, [_record(row) for row in rows])
-        by_id = {row.id: row for row in rows}
-        for change in decided.changes:
-            row = by_id[change.record_id]
-            if change.values is None:
-                db.delete(row)
-                continue
-            if "status" in change.values:
-                app_states.check_transition(row.status, change.values["status"])
-            for column, value in change.values.items():
-                setattr(row, column, value)
-        added = None
-        if decided.new_record is not None:
-            added = Row(subcloud_id=subcloud_id, **decided.new_record)
-            db.add(added)
-            db.flush()
+        args = _apply_plan(db, subcloud_id, list(rows), decided)
         step = models.StrategyStep(
             strategy_id=None,
             subcloud_id=subcloud_id,
@@ -159,10 +156,134 @@ def operation_begin(
             attempts=0,
             lease_expires_at=lease_until,
             started_at=now,
-            extra_args=decided.step_args(added.id if added is not None else None),
+            extra_args=args,
         )
         db.add(step)
     return step
+
+
+def _apply_plan(db, subcloud_id: int, rows: list[Row], decided: Plan) -> dict[str, Any]:
+    """Make the plan's changes to the site's records (``rows``); the step's arguments."""
+    by_id = {row.id: row for row in rows}
+    for change in decided.changes:
+        row = by_id[change.record_id]
+        if change.values is None:
+            db.delete(row)
+            continue
+        if "status" in change.values:
+            app_states.check_transition(row.status, change.values["status"])
+        for column, value in change.values.items():
+            setattr(row, column, value)
+    added = None
+    if decided.new_record is not None:
+        added = Row(subcloud_id=subcloud_id, **decided.new_record)
+        db.add(added)
+        db.flush()
+    return decided.step_args(added.id if added is not None else None)
+
+
+@dataclasses.dataclass(frozen=True)
+class Refused:
+    """A strategy step's operation was refused by the site's records."""
+
+    reason: str
+    skip: bool
+    """Whether the step is ``skipped`` (nothing to do there) rather than ``failed``."""
+
+
+def _begin_at(
+    db,
+    subcloud: models.Subcloud,
+    name: str,
+    version: str,
+    refused: Refused | None,
+    plan: Callable[[models.Subcloud, list[SiteApp]], Plan],
+    refusal: Callable[[Exception], Refused | None],
+) -> dict[str, Any]:
+    """One site's part of :func:`strategy_steps_begin` (its subcloud locked): the
+    step's arguments, or its refusal (``refused`` already, or by the plan)."""
+    rows = list(
+        db.scalars(
+            select(Row)
+            .where(Row.subcloud_id == subcloud.id)
+            .where(Row.name == name)
+            .order_by(Row.id)
+        )
+    )
+    if refused is None:
+        try:
+            return _apply_plan(db, subcloud.id, rows, plan(subcloud, [_record(r) for r in rows]))
+        except Exception as exc:
+            refused = refusal(exc)
+            if refused is None:
+                raise
+    return {
+        "kind": "app",
+        "app": name,
+        "version": version,
+        "refused": refused.reason,
+        "skip": refused.skip,
+    }
+
+
+@oslo_db_api.retry_on_deadlock
+def strategy_steps_begin(
+    owner: str,
+    steps: dict[int, int],
+    state: str,
+    name: str,
+    version: str,
+    plan: Callable[[models.Subcloud, list[SiteApp]], Plan],
+    refusal: Callable[[Exception], Refused | None],
+) -> dict[int, dict[str, Any]]:
+    """Start a strategy's operation on the application ``name`` at the sites of held
+    steps, in one transaction: per step (``{step id: subcloud id}``) still ``owner``'s
+    and in ``state``, lock its subcloud, let ``plan`` decide from the site's records
+    as they are now, make its changes and store the step's arguments on the step.
+
+    A step that began already (an earlier attempt committed) keeps its arguments. A
+    refusal (``refusal`` turns the planner's exception into one, or returns None to
+    let it propagate) is stored instead, for the step to end with.
+
+    :returns: each step's arguments (steps no longer ``owner``'s are left out).
+    """
+    if not steps:
+        return {}
+    begun: dict[int, dict[str, Any]] = {}
+    with session.writer() as db:
+        held = db.execute(
+            select(models.StrategyStep.id, models.StrategyStep.extra_args)
+            .where(models.StrategyStep.id.in_(list(steps)))
+            .where(models.StrategyStep.owner == owner)
+            .where(models.StrategyStep.state == state)
+            .order_by(models.StrategyStep.id)
+            .with_for_update()
+        ).all()
+        subclouds = {
+            row.id: row
+            for row in db.scalars(
+                select(models.Subcloud)
+                .where(models.Subcloud.id.in_([steps[step_id] for step_id, _ in held]))
+                .order_by(models.Subcloud.id)
+                .with_for_update()
+            )
+        }
+        gone = None
+        try:
+            db_apps.lock_version(db, name, version)
+        except db_apps.AppVersionGone as exc:
+            gone = Refused(exc.message, skip=False)
+        for step_id, stored in held:
+            if not stored:
+                subcloud = subclouds[steps[step_id]]
+                stored = _begin_at(db, subcloud, name, version, gone, plan, refusal)
+                db.execute(
+                    update(models.StrategyStep.__table__)
+                    .where(models.StrategyStep.id == step_id)
+                    .values(extra_args=stored)
+                )
+            begun[step_id] = stored
+    return begun
 
 
 @oslo_db_api.retry_on_deadlock

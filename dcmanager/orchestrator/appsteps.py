@@ -40,12 +40,30 @@ def _move(record_id: int, source: str, target: str, **values: Any) -> tuple[int,
 
 
 def _finish(ctx: StepContext, state: StepState, reason: str | None, records: list) -> Outcome:
-    details = f"{ctx.state}: {reason}"[:MAX_DETAILS] if reason else None
+    """The step ends in ``state``; a failure's details end with what the site's
+    application is left at."""
+    details = None
+    if reason:
+        left = _left_at(ctx, records) if state == StepState.FAILED else None
+        details = f"{ctx.state}: {reason}{f' ({left})' if left else ''}"[:MAX_DETAILS]
     return Outcome(state=state, details=details, app_records=records)
 
 
+def _left_at(ctx: StepContext, records: list) -> str | None:
+    """``app: version status`` of the record these changes leave current, if any."""
+    args = ctx.app
+    versions = {args.get("record"): args["version"]}
+    if args.get("from"):
+        versions[args["from"]["id"]] = args["from"]["version"]
+    for record_id, values in records:
+        status = (values or {}).get("status")
+        if status and status != AppStatus.INACTIVE and record_id in versions:
+            return f"{args['app']}: {versions[record_id]} {status}"
+    return None
+
+
 def _undo(ctx: StepContext) -> list[tuple[int, dict | None]]:
-    return [(record_id, values) for record_id, values in ctx.app["undo"]]
+    return [(record_id, values) for record_id, values in ctx.app.get("undo", [])]
 
 
 def _target_undo(ctx: StepContext) -> list[tuple[int, dict | None]]:
@@ -150,6 +168,39 @@ def precheck(ctx: StepContext, env: prestage.Environment) -> Outcome:
         else StepState.APP_APPLYING
     )
     return Outcome(state=following, subcloud={"system_mode": info.system_mode})
+
+
+def pending_update(strategy_args: dict[str, Any]) -> dict[str, Any]:
+    """An app-update strategy's step before its precheck began the update at the site:
+    the application and the version the strategy resolved."""
+    return {
+        "kind": "app",
+        "action": "update",
+        "app": strategy_args["app"],
+        "version": strategy_args["version"],
+        "pending": True,
+    }
+
+
+def is_pending(ctx: StepContext) -> bool:
+    """Whether the step has yet to begin its update at the site."""
+    return bool(ctx.app and ctx.app.get("pending"))
+
+
+def update_precheck(ctx: StepContext, env: prestage.Environment) -> Outcome:
+    """An app-update strategy's step: the engine began the update at the site as the
+    step's precheck started (under the site's lock, see
+    :func:`dcmanager.apps.operations.begin_strategy_steps`); a site with nothing to
+    update is skipped, one the site's records refuse fails, the others are checked
+    as a standalone update's precheck checks them."""
+    args = ctx.app
+    if args.get("pending"):
+        # Not begun: the step is no longer this worker's (recording it finds that).
+        return Outcome(operation=ctx.operation, wait=prestage.Wait.OPERATION)
+    if "refused" in args:
+        state = StepState.SKIPPED if args["skip"] else StepState.FAILED
+        return _finish(ctx, state, args["refused"], [])
+    return precheck(ctx, env)
 
 
 def precheck_failed(ctx: StepContext, reason: str, result: dict) -> Outcome:
@@ -423,6 +474,7 @@ def remove_failed(ctx: StepContext, reason: str, result: dict) -> Outcome:
 
 
 ACTIONS = {
+    StepState.APP_UPDATE_PRECHECK: (update_precheck, precheck_failed),
     StepState.APP_PRECHECK: (precheck, precheck_failed),
     StepState.APP_UPLOADING: (upload, upload_failed),
     StepState.APP_APPLYING: (apply, apply_failed),

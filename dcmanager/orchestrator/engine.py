@@ -23,6 +23,7 @@ from collections.abc import Collection
 from oslo_config import cfg
 
 from dcmanager import drivers
+from dcmanager.apps import operations as app_operations
 from dcmanager.common import clock as clock_module
 from dcmanager.common import crypt
 from dcmanager.common import logcontext
@@ -58,7 +59,11 @@ class FinishedStep:
 def context_of(conf: cfg.ConfigOpts, claimed: worker_steps.ClaimedStep) -> prestage.StepContext:
     """A held step's context, with its arguments and decrypted password."""
     step, subcloud, strategy = claimed.step, claimed.subcloud, claimed.strategy
-    args = (strategy.extra_args if strategy else step.extra_args) or {}
+    if strategy is not None and strategy.type == states.StrategyType.APP_UPDATE:
+        # The step's own arguments once its precheck began the update at the site.
+        args = step.extra_args or appsteps.pending_update(strategy.extra_args or {})
+    else:
+        args = (strategy.extra_args if strategy else step.extra_args) or {}
     secret = strategy.secret if strategy else step.secret
     app = args if args.get("kind") == "app" else None
     request = None
@@ -318,6 +323,23 @@ class StepEngine:
                 if ctx.state == states.StepState.PREPARING_PACKAGES and ctx.strategy_id
             }
         )
+        self._begin_app_updates(batch)
+
+    def _begin_app_updates(self, batch: list[prestage.StepContext]) -> None:
+        """App-update steps whose precheck starts now begin the update at their sites:
+        one transaction per application and version in the batch."""
+        pending: dict[tuple[str, str], dict[int, prestage.StepContext]] = {}
+        for ctx in batch:
+            if appsteps.is_pending(ctx):
+                key = (ctx.app["app"], ctx.app["version"])
+                pending.setdefault(key, {})[ctx.step_id] = ctx
+        for (name, version), held in pending.items():
+            begun = app_operations.begin_strategy_steps(
+                self.owner, name, version, {i: ctx.subcloud_id for i, ctx in held.items()}
+            )
+            with self._lock:
+                for step_id, args in begun.items():
+                    held[step_id].app = args
 
     def _process(self, batch: list[prestage.StepContext]) -> None:
         self._load_batch(batch)

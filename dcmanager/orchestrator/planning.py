@@ -1,16 +1,22 @@
 """Planning a strategy: which subclouds it covers, and which of them are skipped with
-what reason. The API calls it at create; it reads the inventory and the release store
-and applies the engine's own eligibility rules (:func:`prestage.eligibility_problem`),
-the same that precheck applies again when a step starts.
+what reason. The API calls it at create; it reads the inventory, the release store and
+the application catalog, and applies the engine's own rules: a prestage's
+eligibility (:func:`prestage.eligibility_problem`), an update's refusals
+(:mod:`dcmanager.apps.site`), the same that precheck applies again when a step starts.
 """
 
 from typing import Any
 
+from dcmanager.apps import site
+from dcmanager.apps import versions
 from dcmanager.common import exception
 from dcmanager.common.states import StepState
+from dcmanager.common.states import StrategyType
 from dcmanager.db import api as db_api
+from dcmanager.db import apps as db_apps
 from dcmanager.db import orchestration as db_orchestration
 from dcmanager.db import releases as db_releases
+from dcmanager.db import site_apps as db_site_apps
 from dcmanager.db.sqlalchemy import models
 from dcmanager.orchestrator import prestage
 
@@ -44,34 +50,79 @@ class Lookups:
             )
         return version
 
+    def app_version(self, name: str, wanted: str, include_prerelease: bool) -> str:
+        known = [record.version for record in db_apps.app_versions(name)]
+        try:
+            return versions.select(name, known, wanted, include_prerelease)
+        except (versions.AppNotFound, versions.AppVersionNotFound, versions.NoLatestVersion) as exc:
+            raise exception.Invalid(
+                f"{exc.message}: upload it first (dcmanager app upload)"
+            ) from exc
+
 
 LOOKUPS = Lookups()
 
 
-def plan_steps(group_id: int | None, cloud_name: str | None) -> list[dict[str, Any]]:
-    """The steps of a prestage strategy: one per subcloud in scope (the named one, the
-    group's, or every subcloud), in id order; an ineligible subcloud's step is
-    ``skipped`` with the reason.
+def _scope(group_id: int | None, cloud_name: str | None) -> list[models.Subcloud]:
+    """The subclouds in scope: the named one, the group's, or every subcloud.
 
-    :raises Invalid: the named subcloud does not exist or is not eligible.
-    :raises NoSteps: no subcloud in scope is eligible.
+    :raises Invalid: the named subcloud does not exist.
     """
     if cloud_name is not None:
         try:
-            subcloud = db_api.subcloud_get(cloud_name)
+            return [db_api.subcloud_get(cloud_name)]
         except exception.SubcloudNotFound as exc:
             raise exception.Invalid(f"Subcloud {cloud_name} does not exist") from exc
-        problem = prestage.eligibility_problem(subcloud)
-        if problem:
-            raise exception.Invalid(f"Prestage skipped '{cloud_name}': {problem}")
-        subclouds = [subcloud]
-    elif group_id is not None:
-        subclouds = list(db_api.subcloud_group_subclouds(group_id))
-    else:
-        subclouds = list(db_api.subcloud_get_all())
-    steps = []
+    if group_id is not None:
+        return list(db_api.subcloud_group_subclouds(group_id))
+    return list(db_api.subcloud_get_all())
+
+
+def _app_update_problems(
+    subclouds: list[models.Subcloud], name: str, version: str
+) -> list[str | None]:
+    """Why each site would not be updated now: not eligible (as for a prestage,
+    except that prestaging does not matter), or an update's refusal by its records."""
+    known = {record.version: record for record in db_apps.app_versions(name)}
+    if version not in known:
+        raise db_apps.AppVersionGone(name=name, version=version)
+    planner = site.plan_update(known[version], {}, known.get)
+    records = db_site_apps.site_apps_by_subcloud(name)
+    problems = []
     for subcloud in subclouds:
         problem = prestage.eligibility_problem(subcloud)
+        if problem == prestage.ALREADY_PRESTAGING:
+            problem = None
+        if problem is None:
+            refusal = site.update_refusal(planner, subcloud, records.get(subcloud.id, []))
+            problem = refusal.message if refusal is not None else None
+        problems.append(problem)
+    return problems
+
+
+def plan_steps(
+    group_id: int | None, cloud_name: str | None, strategy: dict[str, Any] | None = None
+) -> list[dict[str, Any]]:
+    """The steps of a strategy: one per subcloud in scope (the named one, the group's,
+    or every subcloud), in id order; a subcloud the strategy cannot act on has its
+    step ``skipped`` with the reason.
+
+    :param strategy: the strategy's columns (its type and arguments); a prestage by default.
+    :raises Invalid: the named subcloud does not exist or cannot be acted on.
+    :raises NoSteps: no subcloud in scope can be acted on.
+    """
+    subclouds = _scope(group_id, cloud_name)
+    if strategy is not None and strategy["type"] == StrategyType.APP_UPDATE:
+        args = strategy["extra_args"]
+        problems = _app_update_problems(subclouds, args["app"], args["version"])
+        what = "Application update"
+    else:
+        problems = [prestage.eligibility_problem(subcloud) for subcloud in subclouds]
+        what = "Prestage"
+    if cloud_name is not None and problems[0]:
+        raise exception.Invalid(f"{what} skipped '{cloud_name}': {problems[0]}")
+    steps = []
+    for subcloud, problem in zip(subclouds, problems, strict=True):
         steps.append(
             {
                 "subcloud_id": subcloud.id,
@@ -94,9 +145,12 @@ def create_strategy(values: dict[str, Any], group_id: int | None, cloud_name: st
     :raises NoSteps: no subcloud in scope is eligible.
     :raises StrategyExists: a strategy exists already.
     """
-    steps = plan_steps(group_id, cloud_name)
+    steps = plan_steps(group_id, cloud_name, values)
+    prestaging = values["type"] == StrategyType.PRESTAGE
     try:
-        return db_orchestration.strategy_create(values, steps, prestage.ALREADY_PRESTAGING)
+        return db_orchestration.strategy_create(
+            values, steps, prestage.ALREADY_PRESTAGING if prestaging else None
+        )
     except db_orchestration.SubcloudsBusy:
         if cloud_name is not None:
             raise exception.Invalid(

@@ -20,6 +20,7 @@ from dcmanager.common import service
 from dcmanager.common.states import STEP_ACTIVE
 from dcmanager.common.states import StepState
 from dcmanager.common.states import StrategyState
+from dcmanager.common.states import first_phase
 from dcmanager.db import orchestration as db
 from dcmanager.orchestrator import rpcapi
 from dcmanager.releases import collector
@@ -106,7 +107,7 @@ class Orchestrator:
                 if db.steps_finish_initial(strategy.id, StepState.ABORTED, STOPPED_ON_FAILURE):
                     counts = db.step_counts(strategy.id)
             else:
-                counts = self._fill_window(strategy.id, strategy.max_parallel_subclouds, counts)
+                counts = self._fill_window(strategy, counts)
         if not counts.get(StepState.INITIAL) and not _active(counts):
             final = final_state(counts, aborting=state == StrategyState.ABORTING)
             db.strategy_transition(
@@ -148,14 +149,15 @@ class Orchestrator:
             _log(strategy_id).warning("%d steps with expired leases resumed", len(released))
             self._hand_out(released)
 
-    def _fill_window(self, strategy_id: int, width: int, counts: dict[str, int]) -> dict:
-        free = width - _active(counts)
+    def _fill_window(self, strategy, counts: dict[str, int]) -> dict:
+        free = strategy.max_parallel_subclouds - _active(counts)
         if free <= 0 or not counts.get(StepState.INITIAL):
             return counts
         now, until = clock_module.lease(self.clock, self.conf.orchestrator.step_lease_seconds)
-        started = db.steps_dispatch(strategy_id, free, now, until)
+        first = first_phase(strategy.type)
+        started = db.steps_dispatch(strategy.id, free, now, until, first)
         self._hand_out(started)
-        return db.step_counts(strategy_id)
+        return db.step_counts(strategy.id)
 
     def _hand_out(self, step_ids: list[int]) -> None:
         size = self.conf.orchestrator.dispatch_batch_size

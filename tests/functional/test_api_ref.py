@@ -2073,7 +2073,8 @@ SCENARIOS: dict[tuple[str, str], list[Call]] = {
             None,
             "Invalid state 'running': must be one of initial, prestage-precheck, "
             "prestage-preparing-packages, prestaging-packages, prestaging-images, complete, "
-            "failed, aborted, skipped",
+            "failed, aborted, skipped, app-update-precheck, app-uploading, app-applying, "
+            "app-rolling-back, app-cleanup, app-recovering",
             query="?state=running",
         ),
         not_acceptable("GET", SS),

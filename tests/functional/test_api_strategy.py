@@ -90,7 +90,8 @@ STEP_NOT_FOUND = "Strategy step not found"
 ACTION_REQUIRED = "action required"
 STEP_STATES = (
     "initial, prestage-precheck, prestage-preparing-packages, prestaging-packages, "
-    "prestaging-images, complete, failed, aborted, skipped"
+    "prestaging-images, complete, failed, aborted, skipped, app-update-precheck, "
+    "app-uploading, app-applying, app-rolling-back, app-cleanup, app-recovering"
 )
 OFFLINE = "Subcloud is offline."
 UNMANAGED = "Subcloud is not managed."

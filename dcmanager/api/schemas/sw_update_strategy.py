@@ -47,6 +47,13 @@ class Lookups(Protocol):
         :raises Invalid: it is not in the release store (or the store is empty).
         """
 
+    def app_version(self, name: str, wanted: str, include_prerelease: bool) -> str:
+        """The catalog's version of application ``name`` that ``wanted`` (a version or
+        ``latest``) names.
+
+        :raises Invalid: the catalog has no such application or version.
+        """
+
 
 @dataclasses.dataclass
 class PrestageArgs:
@@ -69,10 +76,26 @@ class PrestageArgs:
 
 
 @dataclasses.dataclass
+class AppUpdateArgs:
+    """The arguments of an app-update strategy: the version is resolved at create."""
+
+    app: str
+    version: str
+
+    def extra_args(self) -> dict[str, Any]:
+        return {"app": self.app, "version": self.version}
+
+
+# Fields of a prestage that an app-update strategy refuses rather than ignores.
+PRESTAGE_ONLY = ("release", "sysadmin_password", "for_install", "for_sw_deploy", "force")
+
+
+@dataclasses.dataclass
 class StrategyRequest:
     values: dict[str, Any]
     """Strategy columns, except the secret."""
-    prestage: PrestageArgs
+    prestage: PrestageArgs | None
+    """A prestage strategy's arguments (None for another type)."""
     group_id: int | None
     """The group in scope, if one was named."""
     cloud_name: str | None
@@ -169,6 +192,26 @@ def _enum(body: dict[str, Any], field: str, choices: type[enum.StrEnum]) -> str 
     return value
 
 
+def app_update_args(body: dict[str, Any], lookups: Lookups) -> AppUpdateArgs:
+    """The application, then the version (default ``latest``) and whether ``latest``
+    may be a pre-release, then the catalog's answer."""
+    for field in PRESTAGE_ONLY:
+        if body.get(field) not in (None, False):
+            raise exception.Invalid(f"{field} does not apply to an app-update strategy")
+    app = body.get("app")
+    if app is None or app == "":
+        raise exception.Invalid("app required")
+    if not validation.is_short_text(app):
+        raise exception.Invalid(f"Invalid app '{app}': must be an application's name")
+    wanted = body.get("version")
+    if wanted is None or wanted == "":
+        wanted = "latest"
+    if not validation.is_short_text(wanted):
+        raise exception.Invalid(f"Invalid version '{wanted}': must be a version or 'latest'")
+    prerelease = _bool(body, "include_prerelease")
+    return AppUpdateArgs(app, lookups.app_version(app, wanted, prerelease))
+
+
 def validate_create(body: dict[str, Any], lookups: Lookups) -> StrategyRequest:
     force = _bool(body, "force")
     apply_type = _enum(body, "subcloud-apply-type", ApplyType)
@@ -180,7 +223,10 @@ def validate_create(body: dict[str, Any], lookups: Lookups) -> StrategyRequest:
     if body.get("type") is None or body.get("type") == "":
         raise exception.Invalid("type required")
     strategy_type = _enum(body, "type", StrategyType)
-    args = prestage_args(body, force, lookups)
+    if strategy_type == StrategyType.APP_UPDATE:
+        args: PrestageArgs | AppUpdateArgs = app_update_args(body, lookups)
+    else:
+        args = prestage_args(body, force, lookups)
     stop_on_failure = _bool(body, "stop-on-failure")
     return StrategyRequest(
         values={
@@ -190,7 +236,7 @@ def validate_create(body: dict[str, Any], lookups: Lookups) -> StrategyRequest:
             "stop_on_failure": stop_on_failure,
             "extra_args": args.extra_args(),
         },
-        prestage=args,
+        prestage=args if isinstance(args, PrestageArgs) else None,
         group_id=group.id if group else None,
         cloud_name=_cloud_name(body),
     )

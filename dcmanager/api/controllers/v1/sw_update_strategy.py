@@ -162,7 +162,9 @@ class StrategyController:
         _authorize("create")
         conf = pecan.request.conf
         request = schema.validate_create(validation.json_body(), planning.LOOKUPS)
-        values = dict(request.values, secret=crypt.encrypt(conf, request.prestage.password))
+        values = dict(request.values)
+        if request.prestage is not None:
+            values["secret"] = crypt.encrypt(conf, request.prestage.password)
         return views.strategy(
             planning.create_strategy(values, request.group_id, request.cloud_name)
         )
