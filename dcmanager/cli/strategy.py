@@ -1,7 +1,9 @@
-"""``dcmanager prestage-strategy ...`` and ``dcmanager strategy-step ...`` commands.
+"""``dcmanager prestage-strategy ...`` and ``dcmanager strategy-step ...`` commands, and
+the show / watch / apply / abort / delete commands every strategy type shares.
 
 ``prestage-strategy watch`` and ``show --watch`` follow the strategy with the live view
-of :mod:`dcmanager.cli.live`, told what a prestage strategy is by :data:`PRESTAGE`.
+of :mod:`dcmanager.cli.live`, told what a prestage strategy is by :data:`PRESTAGE`
+(:mod:`dcmanager.cli.app_strategy` tells it what an app-update strategy is).
 """
 
 import argparse
@@ -23,6 +25,7 @@ from dcmanager.cli.client import Client
 from dcmanager.cli.client import CommandError
 from dcmanager.cli.client import add_yes_option
 from dcmanager.cli.client import quote
+from dcmanager.common.states import PRESTAGE_PHASES
 from dcmanager.common.states import STEP_ACTIVE
 from dcmanager.common.states import STEP_FINISHED
 from dcmanager.common.states import StepState
@@ -31,7 +34,6 @@ from dcmanager.common.states import StrategyState
 STRATEGY_TYPE = "prestage"
 STRATEGY_PATH = "/sw-update-strategy"
 STEPS_PATH = f"{STRATEGY_PATH}/steps"
-TYPE_QUERY = f"?type={STRATEGY_TYPE}"
 
 PASSWORD_PROMPT = "Enter the sysadmin password for the subcloud: "
 CONFIRM_PROMPT = "Re-enter the sysadmin password to confirm: "
@@ -45,19 +47,26 @@ EXIT_STATUS = {
 }
 
 # (column, how to read it from the API's strategy), labelled as StarlingX's client does.
-STRATEGY_FIELDS: tuple[tuple[str, Callable[[dict], Any]], ...] = (
+def _extra(key: str) -> Callable[[dict], Any]:
+    return lambda s: (s.get("extra-args") or {}).get(key)
+
+
+COMMON_FIELDS: tuple[tuple[str, Callable[[dict], Any]], ...] = (
     ("strategy type", lambda s: s.get("type")),
     ("subcloud apply type", lambda s: s.get("subcloud-apply-type")),
     ("max parallel subclouds", lambda s: s.get("max-parallel-subclouds")),
     ("stop on failure", lambda s: s.get("stop-on-failure")),
-    (
-        "prestage software version",
-        lambda s: (s.get("extra-args") or {}).get("prestage-software-version"),
-    ),
+)
+TIME_FIELDS: tuple[tuple[str, Callable[[dict], Any]], ...] = (
     ("state", lambda s: s.get("state")),
     ("created_at", lambda s: s.get("created-at")),
     ("updated_at", lambda s: s.get("updated-at")),
 )
+# Each type's own fields, from its ``extra-args``, between the common ones and the times.
+TYPE_FIELDS: dict[str, tuple[tuple[str, Callable[[dict], Any]], ...]] = {
+    "prestage": (("prestage software version", _extra("prestage-software-version")),),
+    "app-update": (("app", _extra("app")), ("app version", _extra("version"))),
+}
 
 STEP_LIST_FIELDS: tuple[tuple[str, Callable[[dict], Any]], ...] = (
     ("cloud", lambda s: s.get("cloud")),
@@ -84,8 +93,9 @@ def _detail(fields, item: dict[str, Any]) -> tuple[tuple[str, ...], tuple]:
 
 
 def strategy_detail(strategy: dict[str, Any]) -> tuple[tuple[str, ...], tuple]:
-    """Columns and values of ``prestage-strategy show``."""
-    return _detail(STRATEGY_FIELDS, strategy)
+    """Columns and values of ``prestage-strategy show`` (or another type's)."""
+    own = TYPE_FIELDS.get(strategy.get("type"), ())
+    return _detail(COMMON_FIELDS + own + TIME_FIELDS, strategy)
 
 
 def step_detail(step: dict[str, Any]) -> tuple[tuple[str, ...], tuple]:
@@ -104,10 +114,16 @@ def _prestage_target(extra_args: Mapping[str, Any]) -> str | None:
     return f"release {release}" if release else None
 
 
+def step_states(phases: Sequence[StepState]) -> tuple[str, ...]:
+    """A strategy type's step states in the order a step walks them."""
+    ends = (StepState.COMPLETE, StepState.FAILED, StepState.ABORTED, StepState.SKIPPED)
+    return tuple(str(state) for state in (StepState.INITIAL, *phases, *ends))
+
+
 # What the live view shows of a prestage strategy.
 PRESTAGE = live.StrategyKind(
     name=STRATEGY_TYPE,
-    step_states=tuple(str(state) for state in StepState),
+    step_states=step_states(PRESTAGE_PHASES),
     in_flight=frozenset(str(state) for state in STEP_ACTIVE),
     finished=frozenset(str(state) for state in STEP_FINISHED),
     not_started=str(StepState.INITIAL),
@@ -146,12 +162,16 @@ def _add_watch_options(parser: argparse.ArgumentParser, with_flag: bool) -> None
     )
 
 
+def _type_query(kind: live.StrategyKind) -> str:
+    return f"?type={urllib.parse.quote(kind.name)}"
+
+
 def watch(
     client: Client, stdout: TextIO, interval: float, kind: live.StrategyKind = PRESTAGE
 ) -> int:
     """Follow the strategy of type ``kind`` live on ``stdout`` until it ends; the exit
     status (0 complete, 1 failed or aborted)."""
-    query = f"?type={urllib.parse.quote(kind.name)}"
+    query = _type_query(kind)
 
     def fetch() -> live.Snapshot:
         strategy = client.get(STRATEGY_PATH + query)
@@ -232,6 +252,44 @@ def prestage_body(parsed_args: argparse.Namespace, stderr: TextIO) -> dict[str, 
 # --- prestage-strategy ---------------------------------------------------------------
 
 
+def add_scope_options(parser: argparse.ArgumentParser, verb: str) -> None:
+    """The options of a strategy's create that every type shares (the subclouds it
+    covers and how many it works on at once); ``verb`` says what it does to them."""
+    parser.add_argument(
+        "--subcloud-apply-type",
+        choices=("parallel", "serial"),
+        help=f"{verb.capitalize()} the subclouds one at a time or several at once.",
+    )
+    parser.add_argument(
+        "--max-parallel-subclouds",
+        type=int,
+        metavar="N",
+        help=f"Most subclouds to {verb} at once (default: the group's, or 2).",
+    )
+    parser.add_argument(
+        "--stop-on-failure",
+        action="store_true",
+        help="Start no more subclouds after the first failure.",
+    )
+    parser.add_argument("--group", help=f"Name or id of the subcloud group to {verb}.")
+
+
+def scope_body(parsed_args: argparse.Namespace) -> dict[str, Any]:
+    """The request fields of :func:`add_scope_options` and the subcloud given."""
+    body: dict[str, Any] = {}
+    if parsed_args.cloud_name is not None:
+        body["cloud_name"] = parsed_args.cloud_name
+    if parsed_args.subcloud_apply_type is not None:
+        body["subcloud-apply-type"] = parsed_args.subcloud_apply_type
+    if parsed_args.max_parallel_subclouds is not None:
+        body["max-parallel-subclouds"] = parsed_args.max_parallel_subclouds
+    if parsed_args.stop_on_failure:
+        body["stop-on-failure"] = True
+    if parsed_args.group is not None:
+        body["subcloud_group"] = parsed_args.group
+    return body
+
+
 class CreatePrestageStrategy(show.ShowOne):
     """Create a prestage strategy: for one subcloud, a group, or every subcloud."""
 
@@ -240,44 +298,20 @@ class CreatePrestageStrategy(show.ShowOne):
         parser.add_argument(
             "cloud_name", nargs="?", help="The one subcloud to prestage (default: all)."
         )
-        parser.add_argument(
-            "--subcloud-apply-type",
-            choices=("parallel", "serial"),
-            help="Prestage the subclouds one at a time or several at once.",
-        )
-        parser.add_argument(
-            "--max-parallel-subclouds",
-            type=int,
-            metavar="N",
-            help="Most subclouds prestaged at once (default: the group's, or 2).",
-        )
-        parser.add_argument(
-            "--stop-on-failure",
-            action="store_true",
-            help="Start no more subclouds after the first failure.",
-        )
-        parser.add_argument("--group", help="Name or id of the subcloud group to prestage.")
+        add_scope_options(parser, "prestage")
         add_prestage_options(parser)
         return parser
 
     def take_action(self, parsed_args: argparse.Namespace) -> tuple[tuple[str, ...], tuple]:
-        body: dict[str, Any] = {"type": STRATEGY_TYPE}
-        if parsed_args.cloud_name is not None:
-            body["cloud_name"] = parsed_args.cloud_name
-        if parsed_args.subcloud_apply_type is not None:
-            body["subcloud-apply-type"] = parsed_args.subcloud_apply_type
-        if parsed_args.max_parallel_subclouds is not None:
-            body["max-parallel-subclouds"] = parsed_args.max_parallel_subclouds
-        if parsed_args.stop_on_failure:
-            body["stop-on-failure"] = True
-        if parsed_args.group is not None:
-            body["subcloud_group"] = parsed_args.group
+        body: dict[str, Any] = {"type": STRATEGY_TYPE, **scope_body(parsed_args)}
         body.update(prestage_body(parsed_args, self.app.stderr))
         return strategy_detail(self.app.client.post(STRATEGY_PATH, body))
 
 
-class ShowPrestageStrategy(show.ShowOne):
-    """Show the prestage strategy, or follow it live with --watch."""
+class ShowStrategy(show.ShowOne):
+    """Show the strategy of this command's type, or follow it live with --watch."""
+
+    kind = PRESTAGE
 
     def get_parser(self, prog_name: str) -> argparse.ArgumentParser:
         parser = super().get_parser(prog_name)
@@ -287,16 +321,18 @@ class ShowPrestageStrategy(show.ShowOne):
     def run(self, parsed_args: argparse.Namespace) -> int:
         if parsed_args.watch:
             parsed_args = self._run_before_hooks(parsed_args)
-            return watch(self.app.client, self.app.stdout, parsed_args.interval)
+            return watch(self.app.client, self.app.stdout, parsed_args.interval, self.kind)
         return super().run(parsed_args)
 
     def take_action(self, parsed_args: argparse.Namespace) -> tuple[tuple[str, ...], tuple]:
-        return strategy_detail(self.app.client.get(STRATEGY_PATH + TYPE_QUERY))
+        return strategy_detail(self.app.client.get(STRATEGY_PATH + _type_query(self.kind)))
 
 
-class WatchPrestageStrategy(command.Command):
-    """Follow the prestage strategy live until it ends: exit 0 if it completes, 1 if it
-    fails or is aborted."""
+class WatchStrategy(command.Command):
+    """Follow the strategy live until it ends: exit 0 if it completes, 1 if it fails or
+    is aborted."""
+
+    kind = PRESTAGE
 
     def get_parser(self, prog_name: str) -> argparse.ArgumentParser:
         parser = super().get_parser(prog_name)
@@ -304,10 +340,11 @@ class WatchPrestageStrategy(command.Command):
         return parser
 
     def take_action(self, parsed_args: argparse.Namespace) -> int:
-        return watch(self.app.client, self.app.stdout, parsed_args.interval)
+        return watch(self.app.client, self.app.stdout, parsed_args.interval, self.kind)
 
 
-class _StrategyAction(show.ShowOne):
+class StrategyAction(show.ShowOne):
+    kind = PRESTAGE
     action: str
 
     def get_parser(self, prog_name: str) -> argparse.ArgumentParser:
@@ -316,24 +353,14 @@ class _StrategyAction(show.ShowOne):
         return parser
 
     def take_action(self, parsed_args: argparse.Namespace) -> tuple[tuple[str, ...], tuple]:
-        path = f"{STRATEGY_PATH}/actions{TYPE_QUERY}"
+        path = f"{STRATEGY_PATH}/actions{_type_query(self.kind)}"
         return strategy_detail(self.app.client.post(path, {"action": self.action}))
 
 
-class ApplyPrestageStrategy(_StrategyAction):
-    """Apply the prestage strategy (from its initial state)."""
+class DeleteStrategy(show.ShowOne):
+    """Delete the strategy (unless it is running)."""
 
-    action = "apply"
-
-
-class AbortPrestageStrategy(_StrategyAction):
-    """Abort the prestage strategy: steps not started are aborted, running ones finish."""
-
-    action = "abort"
-
-
-class DeletePrestageStrategy(show.ShowOne):
-    """Delete the prestage strategy (unless it is running)."""
+    kind = PRESTAGE
 
     def get_parser(self, prog_name: str) -> argparse.ArgumentParser:
         parser = super().get_parser(prog_name)
@@ -341,7 +368,32 @@ class DeletePrestageStrategy(show.ShowOne):
         return parser
 
     def take_action(self, parsed_args: argparse.Namespace) -> tuple[tuple[str, ...], tuple]:
-        return strategy_detail(self.app.client.delete(STRATEGY_PATH + TYPE_QUERY))
+        return strategy_detail(self.app.client.delete(STRATEGY_PATH + _type_query(self.kind)))
+
+
+class ShowPrestageStrategy(ShowStrategy):
+    """Show the prestage strategy, or follow it live with --watch."""
+
+
+class WatchPrestageStrategy(WatchStrategy):
+    """Follow the prestage strategy live until it ends: exit 0 if it completes, 1 if it
+    fails or is aborted."""
+
+
+class ApplyPrestageStrategy(StrategyAction):
+    """Apply the prestage strategy (from its initial state)."""
+
+    action = "apply"
+
+
+class AbortPrestageStrategy(StrategyAction):
+    """Abort the prestage strategy: steps not started are aborted, running ones finish."""
+
+    action = "abort"
+
+
+class DeletePrestageStrategy(DeleteStrategy):
+    """Delete the prestage strategy (unless it is running)."""
 
 
 # --- strategy-step -------------------------------------------------------------------

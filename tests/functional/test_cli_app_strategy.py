@@ -1,0 +1,132 @@
+"""``dcmanager app-update-strategy ...`` against ``live_api``, with the engine roles in
+this process on simulated subclouds: what the user types and sees."""
+
+import re
+
+import pytest
+
+from tests.functional import strategy_helpers as sh
+from tests.functional import test_site_apps as site_apps
+from tests.functional.test_cli import CLI
+from tests.functional.test_cli import CLI_ENV
+from tests.functional.test_cli_strategy import engine_json
+from tests.functional.test_cli_strategy import final_lines
+from tests.functional.test_cli_strategy import run_beside_engine
+
+FIELDS = [
+    "strategy type",
+    "subcloud apply type",
+    "max parallel subclouds",
+    "stop on failure",
+    "app",
+    "app version",
+    "state",
+    "created_at",
+    "updated_at",
+]
+COMMANDS = ("create", "show", "watch", "apply", "abort", "delete")
+
+
+@pytest.fixture(autouse=True)
+def clean_env(monkeypatch):
+    for name in CLI_ENV:
+        monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture
+def cli(live_api, capsys) -> CLI:
+    return CLI(capsys, f"{live_api}/v1.0")
+
+
+@pytest.fixture
+def fleet(api, roles):
+    """Three sites at demo 1.0.0 (one fails its apply of another version) and one
+    without it; 1.1.0 and 2.0.0 in the catalog."""
+    site_apps.upload(api, "1.0.0")
+    site_apps.upload(api, "1.1.0")
+    site_apps.upload(api, "2.0.0")
+    sh.add_subclouds(api, ["sc1", "sc2", "sc3", "sc4"])
+    for name in ("sc1", "sc2", "sc3"):
+        site_apps.operate(api, name, action="apply", version="1.0.0")
+    for name in ("sc1", "sc2", "sc3"):
+        site_apps.settled(api, name)
+    sh.set_options(api, "sc3", "fail=app-apply")
+    return api
+
+
+def test_the_commands_exist(cli):
+    for command in COMMANDS:
+        result = cli.run("help", "app-update-strategy", command)
+        assert result.rc == 0, result
+        assert f"app-update-strategy {command}" in result.out
+
+
+def test_create_apply_watch_to_the_end(cli, fleet):
+    created = engine_json(cli, "app-update-strategy", "create", "--app", "demo")
+    assert list(created) == FIELDS
+    assert (created["strategy type"], created["app"], created["app version"]) == (
+        "app-update",
+        "demo",
+        "2.0.0",
+    )
+    steps = engine_json(cli, "strategy-step", "list")
+    assert {s["cloud"]: s["state"] for s in steps} == {
+        "sc1": "initial",
+        "sc2": "initial",
+        "sc3": "initial",
+        "sc4": "skipped",
+    }
+    assert engine_json(cli, "app-update-strategy", "apply")["state"] == "applying"
+
+    result = run_beside_engine(cli, "app-update-strategy", "watch", "--interval", "0.05")
+
+    assert result.rc == 1, result
+    assert re.fullmatch(
+        r"\d\d:\d\d:\d\d App-update strategy applying \(parallel, .*application demo 2\.0\.0.*",
+        result.out.splitlines()[0],
+    ), result.out.splitlines()[0]
+    assert final_lines(result) == [
+        "App-update strategy failed: 4 steps: complete 2, failed 1, skipped 1",
+        "Failed:",
+        "  sc3: app-recovering: simulated failure of the app-apply (fail=app-apply); "
+        "recovered to 1.0.0 (demo: 1.0.0 applied)",
+        "Skipped:",
+        "  sc4: Application demo not found at subcloud sc4",
+    ]
+    shown = engine_json(cli, "app-update-strategy", "show")
+    assert shown["state"] == "failed"
+    failed = engine_json(cli, "strategy-step", "list", "--state", "failed")
+    assert [s["cloud"] for s in failed] == ["sc3"]
+    deleted = engine_json(cli, "app-update-strategy", "delete", "--yes")
+    assert deleted["state"] == "deleting"
+
+
+def test_a_version_and_a_subcloud(cli, fleet):
+    created = engine_json(
+        cli, "app-update-strategy", "create", "sc2", "--app", "demo", "--version", "1.1.0"
+    )
+    assert created["app version"] == "1.1.0"
+    assert [s["cloud"] for s in engine_json(cli, "strategy-step", "list")] == ["sc2"]
+    # The prestage commands see no strategy of their type.
+    cli.fail("prestage-strategy", "show", message="Strategy of type 'prestage' not found")
+
+
+def test_refusals_are_plain_messages(cli, fleet):
+    cli.fail(
+        "app-update-strategy",
+        "create",
+        "--app",
+        "nope",
+        message="Application nope not found: upload it first (dcmanager app upload)",
+    )
+    cli.fail(
+        "app-update-strategy",
+        "create",
+        "sc4",
+        "--app",
+        "demo",
+        message="Application update skipped 'sc4': Application demo not found at subcloud sc4",
+    )
+    cli.fail(
+        "app-update-strategy", "apply", "--yes", message="Strategy of type 'app-update' not found"
+    )
