@@ -167,3 +167,124 @@ def test_one_strategy_over_sixty_sites_of_every_kind(catalog, roles):
         assert steps[name]["details"] == (
             details[kind].format(name=name) if kind in details else None
         ), name
+
+
+def test_abort_lets_the_updates_under_way_finish(catalog, roles):
+    api = catalog
+    names = [f"sc{i}" for i in range(4)]
+    sh.add_subclouds(api, names)
+    operate_all(api, names, action="apply", version="1.0.0")
+    for name in names:
+        sh.set_options(api, name, "delay=0.3")
+    create(api, **{"subcloud-apply-type": "serial"})
+    sh.apply(api)
+    sh.wait_step(api, "sc0", lambda s: s["state"] == "app-uploading", "uploading")
+
+    api.post_json(f"{STRATEGY}/actions?type=app-update", {"action": "abort"})
+    final = sh.wait_final(api)
+
+    assert final["state"] == "aborted"
+    steps = sh.steps(api)
+    assert steps["sc0"]["state"] == "complete"
+    assert api.get(f"{site_apps.site('sc0')}/demo").json["version"] == "2.0.0"
+    for name in names[1:]:
+        assert (steps[name]["state"], steps[name]["details"]) == (
+            "aborted",
+            "Not started: the strategy was aborted.",
+        )
+        app = api.get(f"{site_apps.site(name)}/demo").json
+        assert (app["version"], app["status"]) == ("1.0.0", "applied")
+
+
+def test_stop_on_failure_starts_no_more_sites(catalog, roles):
+    api = catalog
+    names = ["sc0", "sc1", "sc2"]
+    sh.add_subclouds(api, names)
+    operate_all(api, names, action="apply", version="1.0.0")
+    sh.set_options(api, "sc0", "fail=app-upload")
+    create(api, **{"subcloud-apply-type": "serial", "stop-on-failure": True})
+    sh.apply(api)
+
+    assert sh.wait_final(api)["state"] == "failed"
+    states = {name: step["state"] for name, step in sh.steps(api).items()}
+    assert states == {"sc0": "failed", "sc1": "aborted", "sc2": "aborted"}
+
+
+def error(api, body: dict, status: int, message: str) -> None:
+    response = api.post_json(STRATEGY, body, status=status, expect_errors=True)
+    assert response.json["message"] == message, response.json
+    assert api.get(STRATEGY, status=404, expect_errors=True).status_int == 404
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ({}, "app required"),
+        ({"app": ""}, "app required"),
+        ({"app": 7}, "Invalid app '7': must be an application's name"),
+        (
+            {"app": "demo", "version": ["1"]},
+            "Invalid version '['1']': must be a version or 'latest'",
+        ),
+        (
+            {"app": "demo", "include_prerelease": "maybe"},
+            "Invalid value 'maybe' for include_prerelease - must be True/False or 'true'/'false'",
+        ),
+        ({"app": "demo", "release": "25.09"}, "release does not apply to an app-update strategy"),
+        ({"app": "demo", "force": True}, "force does not apply to an app-update strategy"),
+        (
+            {"app": "demo", "sysadmin_password": sh.PASSWORD},
+            "sysadmin_password does not apply to an app-update strategy",
+        ),
+        ({"app": "nope"}, "Application nope not found: upload it first (dcmanager app upload)"),
+        (
+            {"app": "demo", "version": "3.0.0"},
+            "Application demo has no version 3.0.0: upload it first (dcmanager app upload)",
+        ),
+    ],
+)
+def test_create_refusals(catalog, db, body, message):
+    error(catalog, {"type": "app-update", **body}, 400, message)
+
+
+def test_a_fleet_with_nothing_to_update_has_no_strategy(catalog, roles):
+    api = catalog
+    sh.add_subclouds(api, ["sc1", "sc2"])
+    site_apps.operate(api, "sc1", action="apply", version="2.0.0")
+    site_apps.settled(api, "sc1")
+
+    error(api, {"type": "app-update", "app": "demo"}, 422, "Strategy has no steps to apply")
+    error(
+        api,
+        {"type": "app-update", "app": "demo", "cloud_name": "sc1"},
+        400,
+        "Application update skipped 'sc1': Application demo at subcloud sc1 cannot be "
+        "updated: it is at version 2.0.0 already",
+    )
+
+
+def test_the_target_version_stays_in_the_catalog_while_the_strategy_lives(catalog, roles):
+    api = catalog
+    sh.add_subclouds(api, ["sc1"])
+    site_apps.operate(api, "sc1", action="apply", version="1.0.0")
+    site_apps.settled(api, "sc1")
+    create(api)
+    # One strategy of any type at a time.
+    assert (
+        api.post_json(
+            STRATEGY,
+            {"type": "prestage", "sysadmin_password": sh.PASSWORD},
+            status=409,
+            expect_errors=True,
+        ).json["message"]
+        == "Strategy of type: 'app-update' already exists"
+    )
+
+    refused = api.delete(f"{site_apps.APPS}/demo/versions/2.0.0", status=409, expect_errors=True)
+    assert refused.json["message"] == (
+        "Application demo version 2.0.0 is the target of the current app-update strategy: "
+        "it cannot be deleted before the strategy ends"
+    )
+    api.delete(f"{STRATEGY}?type=app-update")
+    sh.wait_for(lambda: api.get(STRATEGY, expect_errors=True).status_int == 404)
+    api.delete(f"{site_apps.APPS}/demo/versions/2.0.0", status=204)

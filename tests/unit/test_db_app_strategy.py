@@ -151,3 +151,25 @@ def _outcome(action):
         return action()
     except Exception as exc:  # handed to the test
         return exc
+
+
+def test_a_site_found_at_the_target_when_its_step_starts_is_skipped(any_db, conf, site):
+    """The site runs the target by the time its step starts (it was planned before):
+    the step stores a refusal that skips it, and nothing changes at the site."""
+    from sqlalchemy import update
+
+    from dcmanager.db import session
+
+    step_id = _running_step(site, "A")
+    with session.writer() as db:
+        db.execute(update(models.SubcloudApp).values(version="1.1.0"))
+
+    args = _begin("A", step_id, site.id)()[step_id]
+
+    assert args["refused"] == (
+        "Application demo at subcloud s1 cannot be updated: it is at version 1.1.0 already"
+    )
+    assert args["skip"] is True
+    assert [(r.version, r.status) for r in db_site_apps.site_apps(site.id)] == [
+        ("1.1.0", "applied")
+    ]
