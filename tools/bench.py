@@ -1,12 +1,17 @@
-"""Benchmark of a prestage strategy, on the embedded default or on the service topology.
+"""Benchmark of a strategy (prestage or app-update), on the embedded default or on the
+service topology.
 
 For each run: a fresh database with N managed, online, simulated subclouds (zero
-delay), real dcmanager processes, then through the API: create a prestage strategy with
-max-parallel M, apply it, and poll until it ends. Printed per run and as the median:
+delay), real dcmanager processes, then through the API: create a strategy with
+max-parallel M, apply it, and poll until it ends. ``--type prestage`` (default)
+prestages a one-file release; ``--type app-update`` updates an application from 1.0.0
+(applied at every site) to 2.0.0, both uploaded to the catalog. Printed per run and as
+the median:
 
 - create: time of the create request (all N steps written);
 - wall: time from apply to the final state;
-- transitions/s: step state changes (5 per completed step) per second of wall time;
+- transitions/s: step state changes (5 per completed step: prestage's four phases, or
+  an update's precheck, upload, apply, cleanup) per second of wall time;
 - peak RSS of the largest dcmanager process;
 - floor: the time the same number of single-row committed UPDATEs take on the same
   database, the least a design that commits each transition alone would need.
@@ -23,6 +28,7 @@ Topologies:
 
 Usage:
   python tools/bench.py [--subclouds 5000] [--max-parallel 250] [--runs 3]
+  python tools/bench.py --type app-update
   python tools/bench.py --topology services --workers 3 --max-parallel 1000
 """
 
@@ -45,10 +51,13 @@ import urllib.request
 import uuid
 from collections.abc import Iterator
 
+import demo_apps
 import sqlalchemy
 
 BIN = os.path.dirname(sys.executable)
-TRANSITIONS_PER_STEP = 5  # initial -> precheck -> preparing -> packages -> images -> complete
+# initial -> precheck -> preparing -> packages -> images -> complete, or
+# initial -> app-update-precheck -> uploading -> applying -> cleanup -> complete.
+TRANSITIONS_PER_STEP = 5
 PASSWORD = base64.b64encode(b"bench-password").decode()
 STARTUP_TIMEOUT = 60
 
@@ -85,6 +94,59 @@ def upload_release(api: str, version: str = "25.09") -> None:
         f"{api}/releases",
         {"version": version, "files": [{"path": "p.deb", "size": len(data), "digest": digest}]},
     )
+
+
+def upload_app(api: str, state: str) -> None:
+    """Versions 1.0.0 and 2.0.0 of the demo application in the catalog."""
+    for version, charts in (
+        ("1.0.0", (("demo-api", "0.1.0"),)),
+        ("2.0.0", (("demo-api", "0.2.0"),)),
+    ):
+        with open(demo_apps.make_app(state, version, charts), "rb") as tarball:
+            post = urllib.request.Request(
+                f"{api}/apps",
+                data=tarball.read(),
+                method="POST",
+                headers={"Content-Type": "application/octet-stream"},
+            )
+        with urllib.request.urlopen(post, timeout=120):
+            pass
+
+
+def populate_app(url: str) -> None:
+    """Every subcloud runs demo 1.0.0, as an apply would have left it."""
+    releases = json.dumps(
+        [
+            {
+                "release": "demo-api",
+                "namespace": "demo",
+                "chart": "demo-api",
+                "chart_version": "0.1.0",
+                "revision": 1,
+            }
+        ]
+    )
+    engine = sqlalchemy.create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(
+            sqlalchemy.text(
+                "INSERT INTO subcloud_apps (subcloud_id, name, version, status, releases, "
+                "phases, created_at) SELECT id, 'demo', '1.0.0', 'applied', :releases, "
+                ":phases, created_at FROM subclouds"
+            ),
+            {"releases": releases, "phases": json.dumps({"install": "done"})},
+        )
+    engine.dispose()
+
+
+def create_body(args) -> dict:
+    if args.type == "app-update":
+        return {"type": "app-update", "app": "demo", "max-parallel-subclouds": args.max_parallel}
+    return {
+        "type": "prestage",
+        "sysadmin_password": PASSWORD,
+        "max-parallel-subclouds": args.max_parallel,
+    }
 
 
 @contextlib.contextmanager
@@ -214,18 +276,14 @@ def one_run(args, keep: bool) -> dict:
                         raise SystemExit(f"dcmanager did not start; see logs in {state}") from None
                     time.sleep(0.1)
             time.sleep(1 if args.topology == "services" else 0)  # RPC servers connecting
-            upload_release(api)
+            if args.type == "app-update":
+                upload_app(api, state)
+                populate_app(url)
+            else:
+                upload_release(api)
 
             started = time.perf_counter()
-            request(
-                "POST",
-                f"{api}/sw-update-strategy",
-                {
-                    "type": "prestage",
-                    "sysadmin_password": PASSWORD,
-                    "max-parallel-subclouds": args.max_parallel,
-                },
-            )
+            request("POST", f"{api}/sw-update-strategy", create_body(args))
             create = time.perf_counter() - started
 
             started = time.perf_counter()
@@ -265,6 +323,7 @@ def main() -> int:
     parser.add_argument("--subclouds", type=int, default=5000, help="N (default 5000)")
     parser.add_argument("--max-parallel", type=int, default=250, help="M (default 250)")
     parser.add_argument("--runs", type=int, default=3, help="runs; the median is reported")
+    parser.add_argument("--type", choices=("prestage", "app-update"), default="prestage")
     parser.add_argument("--topology", choices=("embedded", "services"), default="embedded")
     parser.add_argument("--workers", type=int, default=1, help="workers (services topology)")
     parser.add_argument(
@@ -284,7 +343,7 @@ def main() -> int:
         else f"{args.workers} worker(s), RabbitMQ, "
         f"{sqlalchemy.make_url(args.database_server).get_backend_name()}"
     )
-    print(f"N={args.subclouds} M={args.max_parallel} runs={args.runs} ({where})")
+    print(f"{args.type}: N={args.subclouds} M={args.max_parallel} runs={args.runs} ({where})")
     runs = []
     for number in range(1, args.runs + 1):
         result = one_run(args, args.keep)

@@ -310,8 +310,10 @@ def subclouds_record_audit(results: Sequence[AuditResult], offline_after: int) -
             if "availability_status" in values:
                 changed.append(f"{subcloud.name} {values['availability_status']}")
             if values:
+                # A Core UPDATE: the ORM's would match it against every subcloud loaded
+                # in the session, O(N) each, O(N²) for the round.
                 db.execute(
-                    update(models.Subcloud)
+                    update(models.Subcloud.__table__)
                     .where(models.Subcloud.id == subcloud.id)
                     .values(updated_at=models.utcnow(), **values)
                 )
