@@ -46,11 +46,12 @@ EXIT_STATUS = {
     str(StrategyState.ABORTED): 1,
 }
 
-# (column, how to read it from the API's strategy), labelled as StarlingX's client does.
+
 def _extra(key: str) -> Callable[[dict], Any]:
     return lambda s: (s.get("extra-args") or {}).get(key)
 
 
+# (column, how to read it from the API's strategy), labelled as StarlingX's client does.
 COMMON_FIELDS: tuple[tuple[str, Callable[[dict], Any]], ...] = (
     ("strategy type", lambda s: s.get("type")),
     ("subcloud apply type", lambda s: s.get("subcloud-apply-type")),

@@ -45,6 +45,11 @@ def _upload(site, tmp_path, version, charts=(("demo-api", "0.1.0"),), extra=None
 
 def _operate(site, agent, **body) -> dict:
     site.call("POST", f"/subclouds/{agent.name}/apps/demo", body)
+    return _settled(site, agent)
+
+
+def _settled(site, agent) -> dict:
+    """The site's record of the application once its operation ended."""
     return wait_for(
         lambda: (
             (app := site.call("GET", f"/subclouds/{agent.name}/apps/demo"))["status"] in SETTLED
@@ -52,7 +57,7 @@ def _operate(site, agent, **body) -> dict:
             and app
         ),
         timeout=60,
-        what="the operation to end",
+        what=f"the operation at {agent.name} to end",
     )
 
 
@@ -190,3 +195,68 @@ def test_failed_upload_cleanup_rollback_and_recovery_on_an_agent(site, tmp_path)
     assert (app["version"], app["status"]) == ("1.1.0", "apply-failed"), app
     assert "this chart does not render" in app["progress"]
     assert "recovery failed" in app["progress"]
+
+
+# A template that keeps Helm busy for a while: an agent can be killed in the middle of
+# rendering it.
+SLOW = "{{- range until 10000000 }}{{- end }}\n"
+
+
+def test_an_app_update_strategy_over_agents_survives_a_killed_agent(site, tmp_path):
+    """An app-update strategy over 5 agents; one is killed while it applies the new
+    version (its first release done, its second rendering) and started again: it runs
+    its operation again, the step ends complete, and no release has a revision twice."""
+    _upload(site, tmp_path, "1.0.0")
+    slow_db = apps.packed(
+        {**apps.chart_files("demo-db", "0.1.0"), "templates/slow.yaml": SLOW.encode()},
+        top="demo-db",
+    )
+    _upload(
+        site,
+        tmp_path,
+        "1.1.0",
+        charts=(("demo-api", "0.2.0"),),
+        extra={"charts/demo-db-0.1.0.tgz": slow_db},
+    )
+    agents = site.add_agents(5)
+    for agent in agents:
+        site.call(
+            "POST", f"/subclouds/{agent.name}/apps/demo", {"action": "apply", "version": "1.0.0"}
+        )
+    for agent in agents:
+        _settled(site, agent)
+    victim = agents[0]
+    site.call(
+        "POST",
+        "/sw-update-strategy",
+        {"type": "app-update", "app": "demo", "max-parallel-subclouds": 5},
+    )
+    site.call("POST", "/sw-update-strategy/actions", {"action": "apply"})
+    api_history = victim.state / "apps" / "releases" / "demo" / "demo-api.json"
+    wait_for(
+        lambda: api_history.exists() and len(_history(victim, "demo-api")) == 2,
+        timeout=60,
+        what="the victim's first release upgraded",
+    )
+    assert not (victim.state / "apps" / "releases" / "demo" / "demo-db.json").exists()
+
+    victim.kill()
+    victim.start()
+
+    steps = site.wait_for_end(timeout=120)
+    assert {name: step["state"] for name, step in steps.items()} == {
+        agent.name: "complete" for agent in agents
+    }, steps
+    assert "Resuming operation" in victim.service.log
+    for agent in agents:
+        assert _history(agent, "demo-api") == [
+            (1, "0.1.0", "superseded"),
+            (2, "0.2.0", "deployed"),
+        ], agent.name
+        assert _history(agent, "demo-db") == [(1, "0.1.0", "deployed")], agent.name
+        app = site.call("GET", f"/subclouds/{agent.name}/apps/demo")
+        assert (app["version"], app["status"]) == ("1.1.0", "applied"), app
+        assert {e["release"]: e["revision"] for e in app["releases"]} == {
+            "demo-api": 2,
+            "demo-db": 1,
+        }

@@ -99,7 +99,7 @@ def test_each_phase_renders_what_its_overlay_selects(backend, tmp_path):
         ("install", {"manifests": {"job_db_init": True}}),
         ("test", {}),
     ]
-    assert backend.install_or_upgrade(_chart(tmp_path, "0.1.0"), phases, "demo", "1.0.0") == 1
+    assert backend.install_or_upgrade(_chart(tmp_path, "0.1.0"), phases, "demo", "1.0.0", "op") == 1
     assert _files(tmp_path, 1, "phases/install") == {
         "demo-api/templates/deployment.yaml",
         "demo-api/templates/job-db-init.yaml",
@@ -116,9 +116,9 @@ def test_each_phase_renders_what_its_overlay_selects(backend, tmp_path):
 
 def test_helm_release_semantics_upgrade_rollback_failure(backend, tmp_path):
     user = {"replicas": 3}
-    backend.install_or_upgrade(_chart(tmp_path, "0.1.0", values=user), [], "demo", "1.0.0")
-    backend.install_or_upgrade(_chart(tmp_path, "0.2.0"), [], "demo", "1.1.0")
-    assert backend.rollback("demo", "demo-api", 1, []) == 3
+    backend.install_or_upgrade(_chart(tmp_path, "0.1.0", values=user), [], "demo", "1.0.0", "op1")
+    backend.install_or_upgrade(_chart(tmp_path, "0.2.0"), [], "demo", "1.1.0", "op2")
+    assert backend.rollback("demo", "demo-api", 1, [], "op3") == 3
     manifest = (
         tmp_path / "apps/manifests/demo/demo-api/3/manifest/demo-api/templates/deployment.yaml"
     ).read_text()
@@ -138,7 +138,7 @@ def test_helm_release_semantics_upgrade_rollback_failure(backend, tmp_path):
         {},
     )
     with pytest.raises(PhaseFailed, match="the upgrade phase failed: .*no"):
-        backend.install_or_upgrade(broken, [("upgrade", {})], "demo", "1.2.0")
+        backend.install_or_upgrade(broken, [("upgrade", {})], "demo", "1.2.0", "op4")
     history = json.loads((tmp_path / "apps/releases/demo/demo-api.json").read_text())["history"]
     assert [(r["revision"], r["chart_version"], r["status"]) for r in history] == [
         (1, "0.1.0", releases.SUPERSEDED),
@@ -148,7 +148,38 @@ def test_helm_release_semantics_upgrade_rollback_failure(backend, tmp_path):
     ]
     assert backend.revision("demo", "demo-api") == 3
     with pytest.raises(PhaseFailed, match="has no revision 4 to roll back to"):
-        backend.rollback("demo", "demo-api", 4, [])
+        backend.rollback("demo", "demo-api", 4, [], "op5")
+
+
+def test_an_operation_run_again_makes_no_second_revision(backend, tmp_path):
+    """The agent restarted during an operation and runs it again: each release it had
+    already done keeps the revision it made (or the failure it met)."""
+    chart = _chart(tmp_path, "0.1.0")
+    assert backend.install_or_upgrade(chart, [], "demo", "1.0.0", "op1") == 1
+    assert backend.install_or_upgrade(chart, [], "demo", "1.0.0", "op1") == 1
+    assert backend.rollback("demo", "demo-api", 1, [], "op2") == 2
+    assert backend.rollback("demo", "demo-api", 1, [], "op2") == 2
+    broken = ChartRelease(
+        chart.release,
+        chart.namespace,
+        chart.entry,
+        apps.packed(
+            {**apps.chart_files("demo-api", "0.3.0"), "templates/x.yaml": b'{{ fail "no" }}\n'},
+            top="demo-api",
+        ),
+        {},
+    )
+    for _ in range(2):
+        with pytest.raises(PhaseFailed, match="the upgrade phase failed: .*no"):
+            backend.install_or_upgrade(broken, [("upgrade", {})], "demo", "1.2.0", "op3")
+    history = json.loads((tmp_path / "apps/releases/demo/demo-api.json").read_text())["history"]
+    assert [(r["revision"], r["operation"], r["status"]) for r in history] == [
+        (1, "op1", releases.SUPERSEDED),
+        (2, "op2", releases.DEPLOYED),
+        (3, "op3", releases.FAILED),
+    ]
+    # Another operation makes a new revision, as Helm would.
+    assert backend.install_or_upgrade(chart, [], "demo", "1.0.0", "op4") == 4
 
 
 def test_the_helm_backend_says_the_cluster_is_unreachable(tmp_path):
@@ -164,7 +195,7 @@ def test_the_helm_backend_says_the_cluster_is_unreachable(tmp_path):
     )
     backend = kube.KubeBackend(str(kubeconfig), timeout=5)
     with pytest.raises(kube.ClusterUnreachable, match="the site's Kubernetes cluster is unre"):
-        backend.install_or_upgrade(_chart(tmp_path, "0.1.0"), [], "demo", "1.0.0")
+        backend.install_or_upgrade(_chart(tmp_path, "0.1.0"), [], "demo", "1.0.0", "op")
     missing = kube.KubeBackend(str(tmp_path / "nothing"), timeout=5)
     with pytest.raises(kube.ClusterUnreachable, match="nothing: no such file"):
         missing.revision("demo", "demo-api")

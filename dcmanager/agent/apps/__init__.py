@@ -36,6 +36,7 @@ class PhaseFailed(Exception):
     def __init__(self, phase: str, reason: str) -> None:
         super().__init__(f"the {phase} phase failed: {reason}")
         self.phase = phase
+        self.reason = reason
 
 
 class Backend(Protocol):
@@ -44,16 +45,28 @@ class Backend(Protocol):
     plain rollback, and the phases are reported skipped)."""
 
     def install_or_upgrade(
-        self, chart: ChartRelease, phases: list[tuple[str, dict[str, Any]]], app: str, version: str
+        self,
+        chart: ChartRelease,
+        phases: list[tuple[str, dict[str, Any]]],
+        app: str,
+        version: str,
+        operation: str,
     ) -> int:
         """Install the release, or upgrade it to ``chart``, running ``phases`` (each
         with its values overlay, above the user values) in order; its new revision.
 
+        :param operation: the agent's operation doing it. Run again (the agent
+            restarted in the middle), the operation gets the revision it made the
+            first time rather than another one (the ``render`` backend; ``helm``
+            writes it in the revision's description only).
         :raises PhaseFailed: a phase failed (the release records a failed revision).
         """
 
-    def rollback(self, namespace: str, release: str, revision: int, phases: list) -> int:
-        """Back to ``revision``'s chart and values, as a new revision; its number.
+    def rollback(
+        self, namespace: str, release: str, revision: int, phases: list, operation: str
+    ) -> int:
+        """Back to ``revision``'s chart and values, as a new revision; its number (the
+        one it made already, for an ``operation`` run again, as above).
 
         :raises PhaseFailed: a phase failed.
         """

@@ -53,7 +53,12 @@ class KubeBackend:
             config.close()
 
     def install_or_upgrade(
-        self, chart: ChartRelease, phases: list[tuple[str, dict[str, Any]]], app: str, version: str
+        self,
+        chart: ChartRelease,
+        phases: list[tuple[str, dict[str, Any]]],
+        app: str,
+        version: str,
+        operation: str,
     ) -> int:
         helm = charts.helm_python
         config = self._config(chart.namespace)
@@ -71,7 +76,7 @@ class KubeBackend:
                             namespace=chart.namespace,
                             create_namespace=True,
                             timeout=self.timeout,
-                            description=f"{app} {version} {phase}".strip(),
+                            description=f"{app} {version} {phase} ({operation})",
                         )
                     else:
                         done = config.upgrade(
@@ -80,7 +85,7 @@ class KubeBackend:
                             values,
                             namespace=chart.namespace,
                             timeout=self.timeout,
-                            description=f"{app} {version} {phase}".strip(),
+                            description=f"{app} {version} {phase} ({operation})",
                         )
                 except helm.HelmError as exc:
                     raise PhaseFailed(phase or "install", str(exc)) from None
@@ -91,10 +96,13 @@ class KubeBackend:
         finally:
             config.close()
 
-    def rollback(self, namespace: str, release: str, revision: int, phases: list) -> int:
+    def rollback(
+        self, namespace: str, release: str, revision: int, phases: list, operation: str
+    ) -> int:
         helm = charts.helm_python
         config = self._config(namespace)
         try:
+            # Helm's rollback takes no description: ``operation`` is not recorded.
             config.rollback(release, version=revision, timeout=self.timeout)
             return int(config.status(release)["version"])
         except helm.HelmError as exc:

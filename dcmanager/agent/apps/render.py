@@ -73,29 +73,43 @@ class RenderBackend:
         archive: bytes,
         user_values: dict[str, Any],
         phases: list[tuple[str, dict[str, Any]]],
+        operation: str,
     ) -> int:
+        history = self.records.history(namespace, release)
+        if history and history[-1].get("operation") == operation:
+            # This operation made the release's last revision before the agent
+            # stopped: it is not made twice.
+            done = history[-1]
+            if done["status"] == releases.FAILED:
+                raise PhaseFailed(done["failed_phase"], done["error"])
+            return done["revision"]
         revision = self.records.next_revision(namespace, release)
         entry = {
             **base,
             "revision": revision,
             "chart_digest": self._put(archive),
             "user_values": user_values,
+            "operation": operation,
         }
         try:
             rendered, values = self._render(
                 archive, user_values, namespace, release, revision, phases
             )
         except PhaseFailed as exc:
-            self.records.add(
-                namespace, release, {**entry, "status": releases.FAILED, "error": str(exc)}, {}
-            )
+            failed = {"status": releases.FAILED, "error": exc.reason, "failed_phase": exc.phase}
+            self.records.add(namespace, release, {**entry, **failed}, {})
             raise
         entry.update(status=releases.DEPLOYED, values=values, phases=[p for p, _ in phases])
         self.records.add(namespace, release, entry, rendered)
         return revision
 
     def install_or_upgrade(
-        self, chart: ChartRelease, phases: list[tuple[str, dict[str, Any]]], app: str, version: str
+        self,
+        chart: ChartRelease,
+        phases: list[tuple[str, dict[str, Any]]],
+        app: str,
+        version: str,
+        operation: str,
     ) -> int:
         base = {
             "chart": chart.entry.name,
@@ -104,10 +118,18 @@ class RenderBackend:
             "app_version": version,
         }
         return self._add(
-            chart.namespace, chart.release, base, chart.archive, chart.user_values, phases
+            chart.namespace,
+            chart.release,
+            base,
+            chart.archive,
+            chart.user_values,
+            phases,
+            operation,
         )
 
-    def rollback(self, namespace: str, release: str, revision: int, phases: list) -> int:
+    def rollback(
+        self, namespace: str, release: str, revision: int, phases: list, operation: str
+    ) -> int:
         earlier = self.records.revision(namespace, release, revision)
         if earlier is None or earlier["status"] == releases.FAILED:
             raise PhaseFailed(
@@ -116,7 +138,9 @@ class RenderBackend:
         base = {k: earlier[k] for k in ("chart", "chart_version", "app", "app_version")}
         base["rolled_back_to"] = revision
         archive = self._read(earlier["chart_digest"])
-        return self._add(namespace, release, base, archive, earlier["user_values"], phases)
+        return self._add(
+            namespace, release, base, archive, earlier["user_values"], phases, operation
+        )
 
     def uninstall(self, namespace: str, release: str, phases: list) -> None:
         deployed = self.records.deployed(namespace, release)

@@ -99,7 +99,9 @@ def upload(context: Context) -> dict[str, Any]:
     return {"phases": {}}
 
 
-def _install(backend, request: dict[str, Any], charts: dict, release: dict[str, Any]) -> int:
+def _install(
+    backend, request: dict[str, Any], charts: dict, release: dict[str, Any], operation: str
+) -> int:
     """Install or upgrade one release of the request from the version's chart."""
     entry, archive = charts[release["release"]]
     chart = ChartRelease(
@@ -109,14 +111,18 @@ def _install(backend, request: dict[str, Any], charts: dict, release: dict[str, 
         archive,
         request["values"].get(release["release"], {}),
     )
-    return backend.install_or_upgrade(chart, _phases(request), request["app"], request["version"])
+    return backend.install_or_upgrade(
+        chart, _phases(request), request["app"], request["version"], operation
+    )
 
 
 def apply(context: Context) -> dict[str, Any]:
     request, backend = context.record.app, _backend(context)
     charts = _charts(context)
 
-    return _run_releases(context, lambda release: _install(backend, request, charts, release))
+    return _run_releases(
+        context, lambda release: _install(backend, request, charts, release, context.record.id)
+    )
 
 
 def rollback(context: Context) -> dict[str, Any]:
@@ -130,10 +136,14 @@ def rollback(context: Context) -> dict[str, Any]:
         nonlocal charts
         if release.get("to_revision"):
             return backend.rollback(
-                release["namespace"], release["release"], release["to_revision"], _phases(request)
+                release["namespace"],
+                release["release"],
+                release["to_revision"],
+                _phases(request),
+                context.record.id,
             )
         charts = charts or _charts(context)
-        return _install(backend, request, charts, release)
+        return _install(backend, request, charts, release, context.record.id)
 
     result = _run_releases(context, each)
     if not backend.runs_rollback_phases:
