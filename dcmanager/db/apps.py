@@ -146,11 +146,11 @@ def app_version_delete(name: str, version: str) -> bool:
         ).first()
         if found is None:
             return False
+        if _strategy_targets(db, name, version):
+            raise AppVersionTargeted(name=name, version=version)
         count = in_use_at(db, name, version)
         if count:
             raise AppVersionInUse(name=name, version=version, count=count)
-        if _strategy_targets(db, name, version):
-            raise AppVersionTargeted(name=name, version=version)
         db.execute(delete(Row).where(Row.id == found))
     return True
 

@@ -254,6 +254,11 @@ def prestage(**fields: Any) -> dict[str, Any]:
     return {"type": "prestage", "sysadmin_password": PASSWORD, **fields}
 
 
+def app_update(**fields: Any) -> dict[str, Any]:
+    """The body of an app-update strategy of the application demo."""
+    return {"type": "app-update", "app": "demo", **fields}
+
+
 def strategy_gone() -> Call:
     """Wait until the orchestrator has removed a deleted strategy."""
     return Call("GET", ST, status=404, message=STRATEGY_NOT_FOUND, wait=WAIT)
@@ -287,6 +292,20 @@ def operate(subcloud: str, body: Any, name: str = "demo", **kw: Any) -> Call:
 def refused(subcloud: str, body: Any, status: int, message: str, name: str = "demo") -> Call:
     """A valid operation that the catalog or the site's records refuse."""
     return operate(subcloud, body, name, status=status, message=message)
+
+
+def applied_at(subcloud: str, version: str) -> list[Call]:
+    """Apply the version of demo at the subcloud, and wait until the engine has."""
+    return [
+        operate(subcloud, {"action": "apply", "version": version}),
+        Call(
+            "GET",
+            SAPP1,
+            at(subcloud),
+            expect={"version": version, "status": "applied", "operation": None},
+            wait=WAIT,
+        ),
+    ]
 
 
 def site_app(version: str | None, status: str, name: str = "demo", **fields: Any) -> dict:
@@ -494,12 +513,29 @@ def other_version(subcloud: str, current: str, version: str) -> str:
     )
 
 
+def upload_it_first(problem: str) -> str:
+    """An app-update strategy's refusal of an application or version not in the catalog."""
+    return f"{problem}: upload it first (dcmanager app upload)"
+
+
+def update_skipped(cloud: str, reason: str) -> str:
+    return f"Application update skipped '{cloud}': {reason}"
+
+
+def not_for_app_update(field: str) -> str:
+    return f"{field} does not apply to an app-update strategy"
+
+
 INVALID_ACTION = "Invalid action {}: it must be one of apply, update, remove"
 INVALID_APP_VERSION = "Invalid version: a version is a text of 1 to 64 characters"
 NO_UPDATE_VERSION = "An update needs the version to update to (or 'latest')"
 APP_IN_USE = (
     "Application demo version 1.0.0 is in use at 1 subcloud(s) (held there, not "
     "inactive): it cannot be deleted"
+)
+APP_TARGETED = (
+    "Application demo version 2.0.0 is the target of the current app-update strategy: it "
+    "cannot be deleted before the strategy ends"
 )
 
 
@@ -1591,10 +1627,11 @@ SCENARIOS: dict[tuple[str, str], list[Call]] = {
         Call("GET", SAPP1, at("sc1"), expect={"status": "applied"}),
     ],
     ("GET", ST): [
+        ENGINE,
         Call("GET", ST, status=404, message=STRATEGY_NOT_FOUND),
         Call("GET", ST, query="?type=prestage", status=404, message=type_not_found("prestage")),
         *managed_subcloud("sc1"),
-        set_online("sc1"),
+        online("sc1"),
         Call(
             "POST",
             ST,
@@ -1630,7 +1667,30 @@ SCENARIOS: dict[tuple[str, str], list[Call]] = {
         ),
         Call("GET", ST, query="?type=prestage", expect={"id": 1, "type": "prestage"}),
         Call("GET", ST, query="?type=patch", status=404, message=type_not_found("patch")),
+        Call("GET", ST, query="?type=app-update", status=404, message=type_not_found("app-update")),
         not_acceptable("GET", ST),
+        # An app-update strategy: its own extra-args.
+        Call("DELETE", ST, expect={"state": "deleting"}),
+        strategy_gone(),
+        upload_app("1.1.0"),
+        PutSiteApp("sc1", "1.0.0", "applied"),
+        Call("POST", ST, body=app_update(**{"subcloud-apply-type": "serial"})),
+        Call(
+            "GET",
+            ST,
+            expect={
+                "id": 2,
+                "type": "app-update",
+                "subcloud-apply-type": "serial",
+                "max-parallel-subclouds": 1,
+                "stop-on-failure": False,
+                "state": "initial",
+                "updated-at": None,
+                "extra-args": {"app": "demo", "version": "1.1.0"},
+            },
+        ),
+        Call("GET", ST, query="?type=app-update", expect={"id": 2, "type": "app-update"}),
+        Call("GET", ST, query="?type=prestage", status=404, message=type_not_found("prestage")),
     ],
     ("POST", ST): [
         ENGINE,
@@ -1872,6 +1932,176 @@ SCENARIOS: dict[tuple[str, str], list[Call]] = {
             expect={"subcloud-apply-type": "serial", "max-parallel-subclouds": 1},
         ),
         Call("GET", SS, expect={"strategy-steps": [{"cloud": "sc1", **UNSTARTED_STEP}]}),
+        Call("DELETE", ST, expect={"state": "deleting"}),
+        strategy_gone(),
+        # An app-update: its own arguments, rule by rule in the order they are checked
+        # (each body also breaks the rules checked after it); no prestage argument.
+        bad(
+            "POST",
+            ST,
+            app_update(app=None, release="24.09", sysadmin_password=PASSWORD),
+            not_for_app_update("release"),
+        ),
+        bad(
+            "POST",
+            ST,
+            app_update(release=None, sysadmin_password=PASSWORD, for_install=True),
+            not_for_app_update("sysadmin_password"),
+        ),
+        bad(
+            "POST",
+            ST,
+            app_update(for_install=False, for_sw_deploy="true", force=True),
+            not_for_app_update("for_sw_deploy"),
+        ),
+        bad("POST", ST, app_update(force="TRUE", app=""), not_for_app_update("force")),
+        bad(
+            "POST",
+            ST,
+            {"type": "app-update", "force": False, "for_sw_deploy": None, "version": 7},
+            "app required",
+        ),
+        bad("POST", ST, app_update(app="", version=7), "app required"),
+        bad(
+            "POST",
+            ST,
+            app_update(app=["demo"], version=7),
+            "Invalid app '['demo']': must be an application's name",
+        ),
+        bad(
+            "POST",
+            ST,
+            app_update(app="d" * 64),
+            f"Invalid app '{'d' * 64}': must be an application's name",
+        ),
+        bad(
+            "POST",
+            ST,
+            app_update(version=2.0, include_prerelease="yes"),
+            "Invalid version '2.0': must be a version or 'latest'",
+        ),
+        bad(
+            "POST",
+            ST,
+            app_update(version="2.0.0\x00"),
+            "Invalid version '2.0.0\x00': must be a version or 'latest'",
+        ),
+        bad(
+            "POST",
+            ST,
+            app_update(include_prerelease="yes", **{"stop-on-failure": "no"}),
+            invalid_bool("yes", "include_prerelease"),
+        ),
+        bad(
+            "POST",
+            ST,
+            app_update(include_prerelease=None),
+            invalid_bool("None", "include_prerelease"),
+        ),
+        # The catalog, before stop-on-failure and the subcloud.
+        bad(
+            "POST",
+            ST,
+            app_update(**{"stop-on-failure": "no"}),
+            upload_it_first("Application demo not found"),
+        ),
+        bad(
+            "POST",
+            ST,
+            app_update(cloud_name="nosuch"),
+            upload_it_first("Application demo not found"),
+            doc_accepts=True,
+        ),
+        upload_app("1.0.0"),
+        bad(
+            "POST",
+            ST,
+            app_update(version="2.0.0"),
+            upload_it_first("Application demo has no version 2.0.0"),
+            doc_accepts=True,
+        ),
+        upload_app("2.0.0-rc.1", name="beta"),
+        bad(
+            "POST",
+            ST,
+            app_update(app="beta", version=""),
+            upload_it_first(
+                "Application beta has no SemVer release (not pre-release) version to be latest"
+            ),
+            doc_accepts=True,
+        ),
+        # The sites: sc1 and sc2 lack the application, sc3 is offline, sc4 unmanaged.
+        bad(
+            "POST",
+            ST,
+            app_update(app="beta", include_prerelease="TRUE", cloud_name="sc1"),
+            update_skipped("sc1", "Application beta not found at subcloud sc1"),
+            doc_accepts=True,
+        ),
+        bad(
+            "POST",
+            ST,
+            app_update(cloud_name="sc3"),
+            update_skipped("sc3", "Subcloud is offline."),
+            doc_accepts=True,
+        ),
+        Call("POST", ST, body=app_update(), status=422, message=NO_STEPS),
+        *applied_at("sc1", "1.0.0"),
+        bad(
+            "POST",
+            ST,
+            app_update(cloud_name="sc1", version="latest"),
+            update_skipped(
+                "sc1",
+                "Application demo at subcloud sc1 cannot be updated: it is at version "
+                "1.0.0 already",
+            ),
+            doc_accepts=True,
+        ),
+        Call("POST", ST, body=app_update(group="edge"), status=422, message=NO_STEPS),
+        # latest is the highest release (not a pre-release), resolved now.
+        upload_app("2.0.0"),
+        upload_app("3.0.0-rc.1"),
+        Call(
+            "POST",
+            ST,
+            body=app_update(
+                version=None,
+                include_prerelease="false",
+                release=None,
+                force=False,
+                for_install=False,
+                **{"max-parallel-subclouds": "4", "stop-on-failure": "TRUE", "unknown": "ignored"},
+            ),
+            expect={
+                "type": "app-update",
+                "subcloud-apply-type": "parallel",
+                "max-parallel-subclouds": 4,
+                "stop-on-failure": True,
+                "state": "initial",
+                "updated-at": None,
+                "extra-args": {"app": "demo", "version": "2.0.0"},
+            },
+        ),
+        Call(
+            "GET",
+            SS,
+            expect={
+                "strategy-steps": [
+                    {"cloud": "sc1", **UNSTARTED_STEP},
+                    {"cloud": "sc2", "state": "skipped", "details": not_at("sc2")},
+                    {"cloud": "sc3", "state": "skipped", "details": "Subcloud is offline."},
+                    {"cloud": "sc4", "state": "skipped", "details": "Subcloud is not managed."},
+                ]
+            },
+        ),
+        Call(
+            "POST",
+            ST,
+            body=prestage(),
+            status=409,
+            message="Strategy of type: 'app-update' already exists",
+        ),
     ],
     ("DELETE", ST): [
         ENGINE,
@@ -1893,6 +2123,23 @@ SCENARIOS: dict[tuple[str, str], list[Call]] = {
         Call("DELETE", ST, status=409, message=state_conflict("applying", "deleted")),
         Call("GET", ST, expect={"state": "complete"}, wait=WAIT),
         Call("DELETE", ST, query="?type=prestage", expect={"state": "deleting"}),
+        strategy_gone(),
+        # An app-update strategy, by its type.
+        upload_app("1.1.0"),
+        PutSiteApp("sc1", "1.0.0", "applied"),
+        Call("POST", ST, body=app_update(), expect={"state": "initial"}),
+        Call("DELETE", ST, query="?type=prestage", status=404, message=type_not_found("prestage")),
+        Call("GET", ST, expect={"state": "initial"}),
+        Call(
+            "DELETE",
+            ST,
+            query="?type=app-update",
+            expect={
+                "type": "app-update",
+                "state": "deleting",
+                "extra-args": {"app": "demo", "version": "1.1.0"},
+            },
+        ),
         strategy_gone(),
     ],
     ("POST", SA): [
@@ -1996,6 +2243,55 @@ SCENARIOS: dict[tuple[str, str], list[Call]] = {
             status=409,
             message=state_conflict("aborted", "aborted"),
         ),
+        Call(
+            "POST",
+            SA,
+            query="?type=app-update",
+            body={"action": "apply"},
+            status=404,
+            message=type_not_found("app-update"),
+        ),
+        # An app-update strategy, applied by its type: each site ends at the version.
+        Call("DELETE", ST, expect={"state": "deleting"}),
+        strategy_gone(),
+        upload_app("1.0.0"),
+        upload_app("1.1.0"),
+        *applied_at("sc1", "1.0.0"),
+        *applied_at("sc2", "1.0.0"),
+        Call("POST", ST, body=app_update(), expect={"extra-args": {"version": "1.1.0"}}),
+        Call(
+            "POST",
+            SA,
+            query="?type=prestage",
+            body={"action": "apply"},
+            status=404,
+            message=type_not_found("prestage"),
+        ),
+        Call(
+            "POST",
+            SA,
+            query="?type=app-update",
+            body={"action": "apply"},
+            expect={"type": "app-update", "state": "applying"},
+        ),
+        Call("GET", ST, expect={"state": "complete"}, wait=WAIT),
+        Call(
+            "GET",
+            SS,
+            query="?type=app-update",
+            expect={
+                "strategy-steps": [
+                    {"cloud": "sc1", "state": "complete", "details": None},
+                    {"cloud": "sc2", "state": "complete", "details": None},
+                ]
+            },
+        ),
+        Call(
+            "GET",
+            SAPP1,
+            at("sc2"),
+            expect={"version": "1.1.0", "status": "applied", "inactive": [{"version": "1.0.0"}]},
+        ),
     ],
     ("GET", SS): [
         ENGINE,
@@ -2045,6 +2341,7 @@ SCENARIOS: dict[tuple[str, str], list[Call]] = {
         ),
         Call("GET", SS, query="?state=complete", expect={"strategy-steps": []}),
         Call("GET", SS, query="?type=patch", status=404, message=type_not_found("patch")),
+        Call("GET", SS, query="?type=app-update", status=404, message=type_not_found("app-update")),
         bad(
             "GET",
             SS,
@@ -2116,6 +2413,14 @@ SCENARIOS: dict[tuple[str, str], list[Call]] = {
             query="?type=patch",
             status=404,
             message=type_not_found("patch"),
+        ),
+        Call(
+            "GET",
+            SS1,
+            {"cloud_name": "sc1"},
+            query="?type=app-update",
+            status=404,
+            message=type_not_found("app-update"),
         ),
         Call("GET", SS1, {"cloud_name": "sc2"}, status=404, message=STEP_NOT_FOUND),
         Call("GET", SS1, {"cloud_name": "nosuch"}, status=404, message=STEP_NOT_FOUND),
@@ -2238,6 +2543,19 @@ SCENARIOS: dict[tuple[str, str], list[Call]] = {
         Call("DELETE", AV, {"name": "demo", "version": "1.0.0"}, status=409, message=APP_IN_USE),
         Call("GET", AV, {"name": "demo", "version": "1.0.0"}, expect={"version": "1.0.0"}),
         Call("DELETE", AV, {"name": "demo", "version": "1.1.0"}, status=204),
+        # The version a live app-update strategy updates the sites to stays (one it does
+        # not target goes) until the strategy is deleted, though no site holds it yet.
+        upload_app("2.0.0"),
+        upload_app("2.1.0-rc.1"),
+        *managed_subcloud("sc3"),
+        set_online("sc3"),
+        PutSiteApp("sc3", "1.0.0", "applied"),
+        Call("POST", ST, body=app_update(), expect={"extra-args": {"version": "2.0.0"}}),
+        Call("DELETE", AV, {"name": "demo", "version": "2.0.0"}, status=409, message=APP_TARGETED),
+        Call("GET", AV, {"name": "demo", "version": "2.0.0"}, expect={"version": "2.0.0"}),
+        Call("DELETE", AV, {"name": "demo", "version": "2.1.0-rc.1"}, status=204),
+        Call("DELETE", ST, expect={"state": "deleting"}),
+        Call("DELETE", AV, {"name": "demo", "version": "2.0.0"}, status=204),
     ],
     ("GET", H): [
         Call("GET", H, expect={"charts": HELM_CHARTS}),
@@ -2723,6 +3041,7 @@ def test_response_objects_forbid_undocumented_fields(document):
         "SubcloudGroupList",
         "Strategy",
         "PrestageExtraArgs",
+        "AppUpdateExtraArgs",
         "StrategyStep",
         "StepProgress",
         "StrategyStepList",
@@ -2758,7 +3077,14 @@ def test_password_is_never_returned(document):
     """No response schema has a place for the password (and every call above checks that
     no response contains it)."""
     schemas = document["components"]["schemas"]
-    for name in ("Strategy", "PrestageExtraArgs", "StrategyStep", "StepProgress", "Subcloud"):
+    for name in (
+        "Strategy",
+        "PrestageExtraArgs",
+        "AppUpdateExtraArgs",
+        "StrategyStep",
+        "StepProgress",
+        "Subcloud",
+    ):
         assert schemas[name]["additionalProperties"] is False, name
         assert not [key for key in schemas[name]["properties"] if "password" in key], name
 

@@ -222,6 +222,13 @@ def error(api, body: dict, status: int, message: str) -> None:
         ({}, "app required"),
         ({"app": ""}, "app required"),
         ({"app": 7}, "Invalid app '7': must be an application's name"),
+        ({"app": "   "}, "Invalid app '   ': must be an application's name"),
+        ({"app": "d" * 64}, f"Invalid app '{'d' * 64}': must be an application's name"),
+        (
+            {"app": "demo", "version": "v" * 65},
+            f"Invalid version '{'v' * 65}': must be a version or 'latest'",
+        ),
+        ({"app": "demo", "for_install": 0}, "for_install does not apply to an app-update strategy"),
         (
             {"app": "demo", "version": ["1"]},
             "Invalid version '['1']': must be a version or 'latest'",

@@ -86,6 +86,9 @@ class AppUpdateArgs:
         return {"app": self.app, "version": self.version}
 
 
+# The longest application name and version the catalog stores.
+MAX_APP_NAME = 63
+MAX_APP_VERSION = 64
 # Fields of a prestage that an app-update strategy refuses rather than ignores.
 PRESTAGE_ONLY = ("release", "sysadmin_password", "for_install", "for_sw_deploy", "force")
 
@@ -196,17 +199,17 @@ def app_update_args(body: dict[str, Any], lookups: Lookups) -> AppUpdateArgs:
     """The application, then the version (default ``latest``) and whether ``latest``
     may be a pre-release, then the catalog's answer."""
     for field in PRESTAGE_ONLY:
-        if body.get(field) not in (None, False):
+        if body.get(field) is not None and body[field] is not False:
             raise exception.Invalid(f"{field} does not apply to an app-update strategy")
     app = body.get("app")
     if app is None or app == "":
         raise exception.Invalid("app required")
-    if not validation.is_short_text(app):
+    if not validation.is_short_text(app, MAX_APP_NAME, allow_empty=False):
         raise exception.Invalid(f"Invalid app '{app}': must be an application's name")
     wanted = body.get("version")
     if wanted is None or wanted == "":
         wanted = "latest"
-    if not validation.is_short_text(wanted):
+    if not validation.is_short_text(wanted, MAX_APP_VERSION, allow_empty=False):
         raise exception.Invalid(f"Invalid version '{wanted}': must be a version or 'latest'")
     prerelease = _bool(body, "include_prerelease")
     return AppUpdateArgs(app, lookups.app_version(app, wanted, prerelease))
