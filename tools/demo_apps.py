@@ -1,11 +1,13 @@
 """The application part of the demo: two versions of an application in the catalog,
-applied on a few simulated subclouds and updated to the latest, one update failing and
-recovering the version it ran."""
+applied on a few simulated subclouds, then updated to the latest by an app-update
+strategy, one site's update failing and recovering the version it ran."""
 
 import hashlib
 import io
 import os
 import tarfile
+import time
+import urllib.error
 from collections.abc import Callable
 
 import yaml
@@ -62,6 +64,20 @@ def make_app(state: str, version: str, charts: tuple[tuple[str, str], ...]) -> s
     return path
 
 
+def _wait_gone(call: Callable[..., object], url: str, timeout: float = 30) -> None:
+    """Until ``url`` answers 404 (the orchestrator removed what was deleted)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            call("GET", url)
+        except urllib.error.HTTPError as exc:
+            if exc.code == 404:
+                return
+            raise
+        time.sleep(0.2)
+    raise SystemExit(f"timed out waiting for {url} to go")
+
+
 def run(
     state: str,
     api: str,
@@ -69,7 +85,8 @@ def run(
     call: Callable[..., object],
 ) -> None:
     print("\nApplications: two versions of 'demo' into the catalog, applied on three")
-    print("subclouds, then updated to the latest; subcloud03's update is made to fail.")
+    print("subclouds, then updated to the latest by an app-update strategy; subcloud03's")
+    print("update is made to fail.")
     dcmanager("app", "upload", make_app(state, "1.0.0", (("demo-api", "0.1.0"),)))
     dcmanager(
         "app", "upload", make_app(state, "1.1.0", (("demo-api", "0.2.0"), ("demo-db", "0.1.0")))
@@ -84,9 +101,14 @@ def run(
         f"{api}/subclouds/subcloud03",
         {"endpoint": "simulated://subcloud03?delay=0.3&fail=app-apply"},
     )
+    # One strategy at a time: the prestage strategy goes first.
+    dcmanager("prestage-strategy", "delete", "--yes", "-c", "state")
+    _wait_gone(call, f"{api}/sw-update-strategy")
+    dcmanager("subcloud-group", "add", "--name", "apps", "-c", "name")
     for site in SITES:
-        dcmanager("subcloud", "app", "update", site, "demo", "--version", "latest", "-c", "status")
-    for site in SITES:
-        dcmanager("subcloud", "app", "show", site, "demo", "--watch", "--interval", "0.3")
+        dcmanager("subcloud", "update", site, "--group", "apps", "-c", "name")
+    dcmanager("app-update-strategy", "create", "--app", "demo", "--group", "apps")
+    dcmanager("app-update-strategy", "apply", "-c", "state")
+    dcmanager("app-update-strategy", "watch", "--interval", "0.3")
     dcmanager("subcloud", "app", "show", "subcloud01", "demo")
     dcmanager("subcloud", "app", "show", "subcloud03", "demo")
