@@ -15,7 +15,9 @@ from collections.abc import Callable
 from typing import Any
 
 from oslo_db import api as oslo_db_api
+from sqlalchemy import bindparam
 from sqlalchemy import delete
+from sqlalchemy import insert
 from sqlalchemy import select
 from sqlalchemy import update
 
@@ -143,11 +145,9 @@ def operation_begin(
             db_apps.lock_version(db, name, version)
         if db.scalar(select(db_prestage.held_by_strategy(subcloud_id, standalone=False))):
             raise SiteBusy(name=subcloud.name, reason="is part of the current strategy")
-        rows = db.scalars(
-            select(Row).where(Row.subcloud_id == subcloud_id).where(Row.name == name)
-        ).all()
+        rows = _site_rows(db, [subcloud_id], name)[subcloud_id]
         decided = plan(subcloud, [_record(row) for row in rows])
-        args = _apply_plan(db, subcloud_id, list(rows), decided)
+        args = _apply_plan(db, subcloud_id, rows, decided)
         step = models.StrategyStep(
             strategy_id=None,
             subcloud_id=subcloud_id,
@@ -162,24 +162,38 @@ def operation_begin(
     return step
 
 
-def _apply_plan(db, subcloud_id: int, rows: list[Row], decided: Plan) -> dict[str, Any]:
-    """Make the plan's changes to the site's records (``rows``); the step's arguments."""
+def _apply_plan(db, subcloud_id: int, rows: list, decided: Plan) -> dict[str, Any]:
+    """Make the plan's changes to the site's records (``rows``, as read in ``db``'s
+    transaction); the step's arguments. Core statements: a batch of sites begins in
+    one transaction without the ORM's session growing with it."""
+    apps = Row.__table__
     by_id = {row.id: row for row in rows}
     for change in decided.changes:
-        row = by_id[change.record_id]
         if change.values is None:
-            db.delete(row)
+            db.execute(delete(apps).where(apps.c.id == change.record_id))
             continue
         if "status" in change.values:
-            app_states.check_transition(row.status, change.values["status"])
-        for column, value in change.values.items():
-            setattr(row, column, value)
+            app_states.check_transition(by_id[change.record_id].status, change.values["status"])
+        db.execute(update(apps).where(apps.c.id == change.record_id).values(**change.values))
     added = None
     if decided.new_record is not None:
-        added = Row(subcloud_id=subcloud_id, **decided.new_record)
-        db.add(added)
-        db.flush()
-    return decided.step_args(added.id if added is not None else None)
+        result = db.execute(insert(apps).values(subcloud_id=subcloud_id, **decided.new_record))
+        added = result.inserted_primary_key[0]
+    return decided.step_args(added)
+
+
+def _site_rows(db, subcloud_ids: list[int], name: str) -> dict[int, list]:
+    """The sites' records of the application ``name`` (Core rows), oldest first."""
+    apps = Row.__table__
+    found: dict[int, list] = {subcloud_id: [] for subcloud_id in subcloud_ids}
+    for row in db.execute(
+        select(apps)
+        .where(apps.c.subcloud_id.in_(subcloud_ids))
+        .where(apps.c.name == name)
+        .order_by(apps.c.id)
+    ):
+        found[row.subcloud_id].append(row)
+    return found
 
 
 @dataclasses.dataclass(frozen=True)
@@ -194,22 +208,16 @@ class Refused:
 def _begin_at(
     db,
     subcloud: models.Subcloud,
+    rows: list,
     name: str,
     version: str,
     refused: Refused | None,
     plan: Callable[[models.Subcloud, list[SiteApp]], Plan],
     refusal: Callable[[Exception], Refused | None],
 ) -> dict[str, Any]:
-    """One site's part of :func:`strategy_steps_begin` (its subcloud locked): the
-    step's arguments, or its refusal (``refused`` already, or by the plan)."""
-    rows = list(
-        db.scalars(
-            select(Row)
-            .where(Row.subcloud_id == subcloud.id)
-            .where(Row.name == name)
-            .order_by(Row.id)
-        )
-    )
+    """One site's part of :func:`strategy_steps_begin` (its subcloud locked, ``rows``
+    its records): the step's arguments, or its refusal (``refused`` already, or by
+    the plan)."""
     if refused is None:
         try:
             return _apply_plan(db, subcloud.id, rows, plan(subcloud, [_record(r) for r in rows]))
@@ -224,6 +232,29 @@ def _begin_at(
         "refused": refused.reason,
         "skip": refused.skip,
     }
+
+
+def _lock_held(db, owner: str, steps: dict[int, int], state: str) -> tuple[list, dict]:
+    """Lock the steps still ``owner``'s and in ``state`` (their id and arguments),
+    then their subclouds (by id), each in id order."""
+    held = db.execute(
+        select(models.StrategyStep.id, models.StrategyStep.extra_args)
+        .where(models.StrategyStep.id.in_(list(steps)))
+        .where(models.StrategyStep.owner == owner)
+        .where(models.StrategyStep.state == state)
+        .order_by(models.StrategyStep.id)
+        .with_for_update()
+    ).all()
+    subclouds = {
+        row.id: row
+        for row in db.scalars(
+            select(models.Subcloud)
+            .where(models.Subcloud.id.in_([steps[step_id] for step_id, _ in held]))
+            .order_by(models.Subcloud.id)
+            .with_for_update()
+        )
+    }
+    return held, subclouds
 
 
 @oslo_db_api.retry_on_deadlock
@@ -250,39 +281,30 @@ def strategy_steps_begin(
     if not steps:
         return {}
     begun: dict[int, dict[str, Any]] = {}
+    new_args: list[dict[str, Any]] = []
     with session.writer() as db:
-        held = db.execute(
-            select(models.StrategyStep.id, models.StrategyStep.extra_args)
-            .where(models.StrategyStep.id.in_(list(steps)))
-            .where(models.StrategyStep.owner == owner)
-            .where(models.StrategyStep.state == state)
-            .order_by(models.StrategyStep.id)
-            .with_for_update()
-        ).all()
-        subclouds = {
-            row.id: row
-            for row in db.scalars(
-                select(models.Subcloud)
-                .where(models.Subcloud.id.in_([steps[step_id] for step_id, _ in held]))
-                .order_by(models.Subcloud.id)
-                .with_for_update()
-            )
-        }
+        held, subclouds = _lock_held(db, owner, steps, state)
         gone = None
         try:
             db_apps.lock_version(db, name, version)
         except db_apps.AppVersionGone as exc:
             gone = Refused(exc.message, skip=False)
+        rows = _site_rows(db, [steps[step_id] for step_id, stored in held if not stored], name)
         for step_id, stored in held:
             if not stored:
                 subcloud = subclouds[steps[step_id]]
-                stored = _begin_at(db, subcloud, name, version, gone, plan, refusal)
-                db.execute(
-                    update(models.StrategyStep.__table__)
-                    .where(models.StrategyStep.id == step_id)
-                    .values(extra_args=stored)
-                )
+                site_rows = rows[subcloud.id]
+                stored = _begin_at(db, subcloud, site_rows, name, version, gone, plan, refusal)
+                new_args.append({"match_id": step_id, "extra_args": stored})
             begun[step_id] = stored
+        if new_args:
+            table = models.StrategyStep.__table__
+            db.execute(
+                update(table)
+                .where(table.c.id == bindparam("match_id"))
+                .values(extra_args=bindparam("extra_args")),
+                new_args,
+            )
     return begun
 
 

@@ -182,12 +182,23 @@ def steps_record(owner: str, changes: Sequence[StepChange]) -> list[bool]:
 
 
 def _record_apps(db, records: list[tuple[int, dict[str, Any] | None]], now) -> None:
+    """Delete or update the records; the updates that set the same columns as one
+    executemany."""
     apps = models.SubcloudApp.__table__
+    deleted = [record_id for record_id, values in records if values is None]
+    if deleted:
+        db.execute(delete(apps).where(apps.c.id.in_(deleted)))
+    groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
     for record_id, values in records:
-        if values is None:
-            db.execute(delete(apps).where(apps.c.id == record_id))
-        else:
-            db.execute(update(apps).where(apps.c.id == record_id).values(updated_at=now, **values))
+        if values is not None:
+            groups.setdefault(tuple(sorted(values)), []).append({"match_id": record_id, **values})
+    for columns, params in groups.items():
+        db.execute(
+            update(apps)
+            .where(apps.c.id == bindparam("match_id"))
+            .values(updated_at=now, **{column: bindparam(column) for column in columns}),
+            params,
+        )
 
 
 def _by_columns(
