@@ -39,7 +39,9 @@ def _chart_values(name: str, target: db_apps.AppVersion) -> dict:
 
 def _strategy_refusal(exc: Exception) -> db_site_apps.Refused | None:
     if isinstance(exc, (*site.UPDATE_REFUSALS, db_apps.AppVersionGone)):
-        return db_site_apps.Refused(exc.message, skip=isinstance(exc, site.NOTHING_TO_UPDATE))
+        skip = isinstance(exc, site.NOTHING_TO_UPDATE)
+        ends = states.StepState.SKIPPED if skip else states.StepState.FAILED
+        return db_site_apps.Refused(exc.message, str(ends))
     return None
 
 

@@ -115,6 +115,8 @@ class StepState(enum.StrEnum):
 
 # A step's details (``<state>: <reason>``) never exceed this many characters.
 MAX_DETAILS = 1000
+# The details of a step aborted before it started.
+NOT_STARTED_ABORTED = "Not started: the strategy was aborted."
 
 # How many subclouds a strategy (or a group's default) may work on at once.
 MIN_PARALLEL = 1
@@ -179,8 +181,9 @@ STEP_TRANSITIONS: Mapping[StepState, frozenset[StepState]] = {
     StepState.PRESTAGING_IMAGES: frozenset({StepState.COMPLETE, StepState.FAILED}),
     # An app-update strategy's step: skipped when the site runs the target already
     # (or lacks the application); refused by the site's records, it fails.
+    # Aborted when the strategy was aborted before the update began at the site.
     StepState.APP_UPDATE_PRECHECK: frozenset(
-        {StepState.APP_UPLOADING, StepState.SKIPPED, StepState.FAILED}
+        {StepState.APP_UPLOADING, StepState.SKIPPED, StepState.FAILED, StepState.ABORTED}
     ),
     # Seed 000: upload, then apply (never applied at the site, or a simplex site) or
     # roll back (an inactive record of the version), then clean up; a failure after

@@ -35,6 +35,8 @@ ACTIVE = [str(state) for state in states.STEP_ACTIVE]
 """The step states of a running step, as stored."""
 PRESTAGING = [str(state) for state in states.PRESTAGE_PHASES]
 APP_STATES = [str(state) for state in states.APP_PHASES]
+# An application operation in these states has done nothing at the site yet.
+PRECHECKING_APPS = [str(states.StepState.APP_PRECHECK), str(states.StepState.APP_UPDATE_PRECHECK)]
 # What a site's application record becomes when its operation is lost: the site's
 # state is unknown, so it must be applied (or removed) again.
 _ABANDONED = {
@@ -72,6 +74,9 @@ class StepNotFound(exception.NotFound):
 
 def _exhausted(db, state: str, subcloud_id: int, args, reason: str, now) -> None:
     """What a step failed for being lost too often leaves behind says why."""
+    if state in PRECHECKING_APPS:
+        _undo_app_operation(db, args or {}, now)
+        return
     if state in APP_STATES:
         _abandon_app_operation(db, args or {}, reason, now)
         return
@@ -82,6 +87,18 @@ def _exhausted(db, state: str, subcloud_id: int, args, reason: str, now) -> None
             prestage_status=str(PrestageStatus.FAILED), error_description=reason, updated_at=now
         )
     )
+
+
+def _undo_app_operation(db, args: dict[str, Any], now) -> None:
+    """An operation lost in its precheck did nothing at the site: the records it moved
+    as it began go back (those still as it left them)."""
+    apps = models.SubcloudApp.__table__
+    for record_id, values in args.get("undo", []):
+        busy = and_(apps.c.id == record_id, apps.c.status.in_([str(s) for s in _ABANDONED]))
+        if values is None:
+            db.execute(delete(apps).where(busy))
+        else:
+            db.execute(update(apps).where(busy).values(updated_at=now, **values))
 
 
 def _abandon_app_operation(db, args: dict[str, Any], reason: str, now) -> None:
@@ -362,7 +379,7 @@ def steps_dispatch(
     count: int,
     now: datetime.datetime,
     lease_until: datetime.datetime,
-    first: states.StepState = states.PRESTAGE_PHASES[0],
+    first: states.StepState,
 ) -> list[int]:
     """Start up to ``count`` initial steps, in id order: each moves to ``first`` (the
     first phase of the strategy's type), unowned, with a lease a worker must claim it
@@ -434,10 +451,13 @@ def steps_reclaim_expired(
     expired = and_(scope, Step.state.in_(ACTIVE), Step.lease_expires_at < now)
     released, failed = [], []
     with session.writer() as db:
+        # Locked as they are read: a worker may still be storing a step's arguments (an
+        # app-update's begin), which the failure of a step must see to undo.
         rows = db.execute(
-            select(Step.id, Step.attempts, Step.state, Step.subcloud_id, Step.extra_args).where(
-                expired
-            )
+            select(Step.id, Step.attempts, Step.state, Step.subcloud_id, Step.extra_args)
+            .where(expired)
+            .order_by(Step.id)
+            .with_for_update()
         ).all()
         for step_id, attempts, state, subcloud_id, args in rows:
             exhausted = attempts >= max_attempts

@@ -11,6 +11,7 @@ then moves the records with its own compare-and-swaps
 
 import dataclasses
 import datetime
+import logging
 from collections.abc import Callable
 from typing import Any
 
@@ -29,6 +30,7 @@ from dcmanager.db import prestage as db_prestage
 from dcmanager.db import session
 from dcmanager.db.sqlalchemy import models
 
+LOG = logging.getLogger(__name__)
 Row = models.SubcloudApp
 
 
@@ -111,10 +113,14 @@ def operations_under_way(subcloud_id: int) -> dict[str, str]:
         rows = db.execute(
             select(models.StrategyStep.state, models.StrategyStep.extra_args)
             .where(models.StrategyStep.subcloud_id == subcloud_id)
-            .where(models.StrategyStep.strategy_id.is_(None))
             .where(models.StrategyStep.state.in_([str(s) for s in states.APP_PHASES]))
         ).all()
-    return {args["app"]: state for state, args in rows if args and args.get("kind") == "app"}
+    # A strategy's step is under way once it began at the site (its own arguments).
+    return {
+        args["app"]: state
+        for state, args in rows
+        if args and args.get("kind") == "app" and "refused" not in args
+    }
 
 
 @oslo_db_api.retry_on_deadlock
@@ -167,13 +173,11 @@ def _apply_plan(db, subcloud_id: int, rows: list, decided: Plan) -> dict[str, An
     transaction); the step's arguments. Core statements: a batch of sites begins in
     one transaction without the ORM's session growing with it."""
     apps = Row.__table__
-    by_id = {row.id: row for row in rows}
+    _check_plan(rows, decided)
     for change in decided.changes:
         if change.values is None:
             db.execute(delete(apps).where(apps.c.id == change.record_id))
             continue
-        if "status" in change.values:
-            app_states.check_transition(by_id[change.record_id].status, change.values["status"])
         db.execute(update(apps).where(apps.c.id == change.record_id).values(**change.values))
     added = None
     if decided.new_record is not None:
@@ -198,11 +202,17 @@ def _site_rows(db, subcloud_ids: list[int], name: str) -> dict[int, list]:
 
 @dataclasses.dataclass(frozen=True)
 class Refused:
-    """A strategy step's operation was refused by the site's records."""
+    """A strategy step's operation did not begin: the site's records refused it, or
+    the strategy is being aborted."""
 
     reason: str
-    skip: bool
-    """Whether the step is ``skipped`` (nothing to do there) rather than ``failed``."""
+    ends: str
+    """The state the step ends in: ``skipped`` (nothing to do there), ``failed`` or
+    ``aborted``."""
+
+
+ABORTING = Refused(states.NOT_STARTED_ABORTED, str(states.StepState.ABORTED))
+INTERNAL_ERROR = "internal error (see the dcmanager log)"
 
 
 def _begin_at(
@@ -220,25 +230,46 @@ def _begin_at(
     the plan)."""
     if refused is None:
         try:
-            return _apply_plan(db, subcloud.id, rows, plan(subcloud, [_record(r) for r in rows]))
+            decided = plan(subcloud, [_record(r) for r in rows])
+            _check_plan(rows, decided)
         except Exception as exc:
             refused = refusal(exc)
             if refused is None:
-                raise
+                # A bug, not a refusal: this site's step fails, the batch goes on.
+                LOG.exception("Could not begin the update of %s at %s", name, subcloud.name)
+                refused = Refused(INTERNAL_ERROR, str(states.StepState.FAILED))
+        else:
+            return _apply_plan(db, subcloud.id, rows, decided)
     return {
         "kind": "app",
         "app": name,
         "version": version,
         "refused": refused.reason,
-        "skip": refused.skip,
+        "ends": refused.ends,
     }
 
 
+def _check_plan(rows: list, decided: Plan) -> None:
+    """:raises InvalidAppTransition: the plan moves a record outside the state table
+    (checked before anything is written)."""
+    by_id = {row.id: row for row in rows}
+    for change in decided.changes:
+        if change.values is not None and "status" in change.values:
+            app_states.check_transition(by_id[change.record_id].status, change.values["status"])
+
+
 def _lock_held(db, owner: str, steps: dict[int, int], state: str) -> tuple[list, dict]:
-    """Lock the steps still ``owner``'s and in ``state`` (their id and arguments),
-    then their subclouds (by id), each in id order."""
+    """Lock the steps still ``owner``'s and in ``state`` (their id, arguments and
+    strategy's state), then their subclouds (by id), each in id order."""
     held = db.execute(
-        select(models.StrategyStep.id, models.StrategyStep.extra_args)
+        select(
+            models.StrategyStep.id,
+            models.StrategyStep.extra_args,
+            # An abort committed after this read finds the step begun: in flight.
+            select(models.Strategy.state)
+            .where(models.Strategy.id == models.StrategyStep.strategy_id)
+            .scalar_subquery(),
+        )
         .where(models.StrategyStep.id.in_(list(steps)))
         .where(models.StrategyStep.owner == owner)
         .where(models.StrategyStep.state == state)
@@ -249,7 +280,7 @@ def _lock_held(db, owner: str, steps: dict[int, int], state: str) -> tuple[list,
         row.id: row
         for row in db.scalars(
             select(models.Subcloud)
-            .where(models.Subcloud.id.in_([steps[step_id] for step_id, _ in held]))
+            .where(models.Subcloud.id.in_([steps[row.id] for row in held]))
             .order_by(models.Subcloud.id)
             .with_for_update()
         )
@@ -288,13 +319,15 @@ def strategy_steps_begin(
         try:
             db_apps.lock_version(db, name, version)
         except db_apps.AppVersionGone as exc:
-            gone = Refused(exc.message, skip=False)
-        rows = _site_rows(db, [steps[step_id] for step_id, stored in held if not stored], name)
-        for step_id, stored in held:
+            gone = Refused(exc.message, str(states.StepState.FAILED))
+        rows = _site_rows(db, [steps[row.id] for row in held if not row.extra_args], name)
+        for step_id, stored, strategy_state in held:
             if not stored:
                 subcloud = subclouds[steps[step_id]]
                 site_rows = rows[subcloud.id]
-                stored = _begin_at(db, subcloud, site_rows, name, version, gone, plan, refusal)
+                aborting = strategy_state != states.StrategyState.APPLYING
+                refused = ABORTING if aborting else gone
+                stored = _begin_at(db, subcloud, site_rows, name, version, refused, plan, refusal)
                 new_args.append({"match_id": step_id, "extra_args": stored})
             begun[step_id] = stored
         if new_args:

@@ -182,8 +182,8 @@ def steps_record(owner: str, changes: Sequence[StepChange]) -> list[bool]:
 
 
 def _record_apps(db, records: list[tuple[int, dict[str, Any] | None]], now) -> None:
-    """Delete or update the records; the updates that set the same columns as one
-    executemany."""
+    """Delete, then update the records (no outcome both deletes and updates one);
+    the updates that set the same columns as one executemany."""
     apps = models.SubcloudApp.__table__
     deleted = [record_id for record_id, values in records if values is None]
     if deleted:

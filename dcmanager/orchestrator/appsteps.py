@@ -191,15 +191,18 @@ def update_precheck(ctx: StepContext, env: prestage.Environment) -> Outcome:
     """An app-update strategy's step: the engine began the update at the site as the
     step's precheck started (under the site's lock, see
     :func:`dcmanager.apps.operations.begin_strategy_steps`); a site with nothing to
-    update is skipped, one the site's records refuse fails, the others are checked
-    as a standalone update's precheck checks them."""
+    update is skipped, one the site's records refuse fails, one whose strategy was
+    aborted before it began is aborted, the others are checked as a standalone
+    update's precheck checks them."""
     args = ctx.app
     if args.get("pending"):
         # Not begun: the step is no longer this worker's (recording it finds that).
         return Outcome(operation=ctx.operation, wait=prestage.Wait.OPERATION)
     if "refused" in args:
-        state = StepState.SKIPPED if args["skip"] else StepState.FAILED
-        return _finish(ctx, state, args["refused"], [])
+        ends = StepState(args["ends"])
+        if ends == StepState.ABORTED:
+            return Outcome(state=ends, details=args["refused"])
+        return _finish(ctx, ends, args["refused"], [])
     return precheck(ctx, env)
 
 

@@ -17,6 +17,7 @@ from dcmanager.common import context as dc_context
 from dcmanager.common import logcontext
 from dcmanager.common import rpc
 from dcmanager.common import service
+from dcmanager.common import states
 from dcmanager.common.states import STEP_ACTIVE
 from dcmanager.common.states import StepState
 from dcmanager.common.states import StrategyState
@@ -29,7 +30,7 @@ from dcmanager.releases import store
 LOG = logging.getLogger(__name__)
 
 STOPPED_ON_FAILURE = "Not started: the strategy stops on failure and a step failed."
-ABORTED = "Not started: the strategy was aborted."
+ABORTED = states.NOT_STARTED_ABORTED
 LOST_TOO_OFTEN = "the workers running it stopped {attempts} times"
 
 

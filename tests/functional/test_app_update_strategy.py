@@ -37,7 +37,7 @@ def operate_all(api, names: list[str], **body) -> None:
 # site holds before the strategy).
 KINDS = {
     # At 1.0.0, never had 2.0.0: an apply.
-    "fresh-dx": (12, "duplex", None, "1.0.0"),
+    "fresh-dx": (10, "duplex", None, "1.0.0"),
     "fresh-sx": (8, "simplex", None, "1.0.0"),
     # Ran 2.0.0 before (inactive): a rollback on a duplex site, an apply on a simplex one.
     "back-dx": (12, "duplex", None, "2.0.0 inactive"),
@@ -46,6 +46,8 @@ KINDS = {
     "fail-recovered": (5, "duplex", "app-apply", "1.0.0"),
     "fail-unrecovered": (5, "simplex", "app-apply,app-recover", "1.0.0"),
     "fail-upload": (2, "simplex", "app-upload", "1.0.0"),
+    # The site's health check fails: the update began, and is undone.
+    "fail-precheck": (2, "duplex", "precheck", "1.0.0"),
     # Nothing to do.
     "at-target": (5, "simplex", None, "2.0.0"),
     "absent": (3, "simplex", None, None),
@@ -101,6 +103,7 @@ EXPECTED = {
         {"demo-api": 1, "demo-db": 0},
     ),
     "fail-upload": ("failed", "1.0.0", "applied", ["install"], {"demo-api": 1}),
+    "fail-precheck": ("failed", "1.0.0", "applied", ["install"], {"demo-api": 1}),
     "at-target": ("skipped", "2.0.0", "applied", ["install"], {"demo-api": 1, "demo-db": 1}),
     "absent": ("skipped", None, None, None, None),
 }
@@ -158,6 +161,10 @@ def test_one_strategy_over_sixty_sites_of_every_kind(catalog, roles):
             "app-uploading: simulated failure of the app-upload (fail=app-upload) "
             "(demo: 1.0.0 applied)"
         ),
+        "fail-precheck": (
+            "app-update-precheck: Subcloud health check failed: simulated health check "
+            "failure (fail=precheck) (demo: 1.0.0 applied)"
+        ),
         "at-target": (
             "Application demo at subcloud {name} cannot be updated: it is at version 2.0.0 already"
         ),
@@ -179,6 +186,8 @@ def test_abort_lets_the_updates_under_way_finish(catalog, roles):
     create(api, **{"subcloud-apply-type": "serial"})
     sh.apply(api)
     sh.wait_step(api, "sc0", lambda s: s["state"] == "app-uploading", "uploading")
+    # The site shows the strategy's operation under way.
+    assert api.get(f"{site_apps.site('sc0')}/demo").json["operation"] == "app-uploading"
 
     api.post_json(f"{STRATEGY}/actions?type=app-update", {"action": "abort"})
     final = sh.wait_final(api)
@@ -295,3 +304,28 @@ def test_the_target_version_stays_in_the_catalog_while_the_strategy_lives(catalo
     api.delete(f"{STRATEGY}?type=app-update")
     sh.wait_for(lambda: api.get(STRATEGY, expect_errors=True).status_int == 404)
     api.delete(f"{site_apps.APPS}/demo/versions/2.0.0", status=204)
+
+
+def test_a_site_found_at_the_target_when_its_step_starts_is_skipped(catalog, roles, db):
+    """The site was updated since the strategy was planned (here behind the API's
+    back): its precheck finds nothing to do and the step is skipped, saying why."""
+    from sqlalchemy import orm
+    from sqlalchemy import update
+
+    from dcmanager.db.sqlalchemy import models
+
+    api = catalog
+    sh.add_subclouds(api, ["sc1"])
+    operate_all(api, ["sc1"], action="apply", version="1.0.0")
+    create(api)
+    with orm.Session(db) as session, session.begin():
+        session.execute(update(models.SubcloudApp).values(version="2.0.0"))
+    sh.apply(api)
+
+    assert sh.wait_final(api)["state"] == "complete"
+    step = sh.steps(api)["sc1"]
+    assert (step["state"], step["details"]) == (
+        "skipped",
+        "app-update-precheck: Application demo at subcloud sc1 cannot be updated: it is at "
+        "version 2.0.0 already",
+    )

@@ -111,7 +111,7 @@ def test_a_standalone_update_that_began_after_the_plan_fails_the_step(any_db, co
     args = _begin("A", step_id, site.id)()[step_id]
 
     assert args["refused"] == "Application demo at subcloud s1 is already updating"
-    assert args["skip"] is False
+    assert args["ends"] == "failed"
     records = {r.version: r.status for r in db_site_apps.site_apps(site.id)}
     assert records == {"1.0.0": "updating", "1.1.0": "uploading"}
 
@@ -169,7 +169,44 @@ def test_a_site_found_at_the_target_when_its_step_starts_is_skipped(any_db, conf
     assert args["refused"] == (
         "Application demo at subcloud s1 cannot be updated: it is at version 1.1.0 already"
     )
-    assert args["skip"] is True
+    assert args["ends"] == "skipped"
     assert [(r.version, r.status) for r in db_site_apps.site_apps(site.id)] == [
         ("1.1.0", "applied")
+    ]
+
+
+@pytest.mark.parametrize("first", ["reclaim", "begin"])
+def test_a_step_lost_too_often_while_it_begins_leaves_the_site_as_it_was(any_db, conf, site, first):
+    """The orchestrator fails a step whose worker stopped renewing its lease (its
+    attempts used up) while that worker is beginning the update at the site: either
+    the begin finds the step gone, or the failure sees what the begin stored and
+    undoes it (nothing was done at the site during a precheck)."""
+    step_id = _running_step(site, "A")  # one attempt used
+
+    def reclaim():
+        strategy_id = orchestration.strategy_find().id
+        return orchestration.steps_reclaim_expired(strategy_id, LATER, LATER, 1, "lost")
+
+    actors = [reclaim, _begin("A", step_id, site.id)]
+    if first == "begin":
+        actors.reverse()
+    interleave(any_db, *actors, before="UPDATE")
+
+    ((step, _),) = orchestration.steps_get(orchestration.strategy_find().id)
+    assert step.state == "failed"
+    assert [(r.version, r.status) for r in db_site_apps.site_apps(site.id)] == [
+        ("1.0.0", "applied")
+    ]
+
+
+def test_a_step_whose_strategy_is_aborted_before_it_begins_is_aborted(any_db, conf, site):
+    step_id = _running_step(site, "A")
+    strategy_id = orchestration.strategy_find().id
+    orchestration.strategy_transition(strategy_id, ["applying"], "abort requested", "aborted")
+
+    args = _begin("A", step_id, site.id)()[step_id]
+
+    assert (args["refused"], args["ends"]) == ("Not started: the strategy was aborted.", "aborted")
+    assert [(r.version, r.status) for r in db_site_apps.site_apps(site.id)] == [
+        ("1.0.0", "applied")
     ]

@@ -9,6 +9,7 @@ from sqlalchemy import select
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
+from dcmanager.common import states
 from dcmanager.db import api as db_api
 from dcmanager.db import orchestration as db
 from dcmanager.db import prestage as db_prestage
@@ -19,6 +20,7 @@ from tests.interleave import interleave
 Step = models.StrategyStep
 NOW = datetime.datetime(2026, 12, 4, 12, 0, 0, 123456)
 LATER = NOW + datetime.timedelta(seconds=30)
+FIRST = states.first_phase(states.StrategyType.PRESTAGE)
 PAST = NOW - datetime.timedelta(seconds=1)
 PRECHECK, PREPARING = "prestage-precheck", "prestage-preparing-packages"
 BUSY = "Subcloud is already prestaging."
@@ -204,8 +206,8 @@ def test_two_dispatchers_never_start_one_step_twice(any_db, same_instant):
 
     run = interleave(
         any_db,
-        lambda: db.steps_dispatch(strategy_id, 4, NOW, LATER),
-        lambda: db.steps_dispatch(strategy_id, 4, second_now, LATER),
+        lambda: db.steps_dispatch(strategy_id, 4, NOW, LATER, FIRST),
+        lambda: db.steps_dispatch(strategy_id, 4, second_now, LATER, FIRST),
         before="UPDATE",
     )
 
@@ -226,9 +228,9 @@ def test_dispatch_starts_in_id_order_and_only_initial_steps(any_db):
     strategy_id, step_ids = _strategy(5)
     _set(any_db, step_ids[:1], state="aborted")
 
-    assert db.steps_dispatch(strategy_id, 2, NOW, LATER) == step_ids[1:3]
-    assert db.steps_dispatch(strategy_id, 9, NOW, LATER) == step_ids[3:]
-    assert db.steps_dispatch(strategy_id, 9, NOW, LATER) == []
+    assert db.steps_dispatch(strategy_id, 2, NOW, LATER, FIRST) == step_ids[1:3]
+    assert db.steps_dispatch(strategy_id, 9, NOW, LATER, FIRST) == step_ids[3:]
+    assert db.steps_dispatch(strategy_id, 9, NOW, LATER, FIRST) == []
     row = _row(any_db, step_ids[1])
     assert (row.state, row.owner, row.lease_expires_at) == (PRECHECK, None, LATER)
 
