@@ -11,10 +11,13 @@ from typing import Any
 
 from oslo_config import cfg
 
+from dcmanager.agent import images
 from dcmanager.agent import passwords
 from dcmanager.agent import records
 from dcmanager.agent.apps import requests as app_requests
 
+# The most images an images operation may name besides its release's.
+MAX_IMAGES = 1000
 # Operation ids and release names become file names.
 _ID = re.compile(r"[A-Za-z0-9:-]{1,128}")
 _RELEASE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
@@ -59,6 +62,7 @@ def parse(body: Any, repositories: list[str], registries: list[str]) -> records.
         registry_url=(body.get("registry_url") or "").rstrip("/") or None,
         max_bandwidth=body.get("max_bandwidth"),
         app=body.get("app") if app else None,
+        images=list(dict.fromkeys(body.get("images") or [])),
     )
 
 
@@ -115,7 +119,26 @@ def _problems(body: dict[str, Any]) -> list[str]:
         or bandwidth <= 0
     ):
         problems.append("'max_bandwidth' must be a positive number of bytes per second")
-    return problems
+    return problems + _image_problems(body)
+
+
+def _image_problems(body: dict[str, Any]) -> list[str]:
+    """``images``: more images for an images operation to fetch (an application's)."""
+    names = body.get("images")
+    if names is None:
+        return []
+    if body.get("kind") != records.IMAGES:
+        return ["'images' is for an images operation only"]
+    if not isinstance(names, list) or len(names) > MAX_IMAGES:
+        return [f"'images' must be a list of at most {MAX_IMAGES} image references"]
+    for name in names:
+        try:
+            if not isinstance(name, str):
+                raise images.ImageError(f"image {name!r}: not a string")
+            images.parse(name)
+        except images.ImageError as exc:
+            return [f"'images': {exc}"]
+    return []
 
 
 class PasswordCheck:

@@ -54,6 +54,8 @@ class Record:
     max_bandwidth: float | None = None
     app: dict[str, Any] | None = None
     """An application operation's request (see ``dcmanager.agent.apps.requests``)."""
+    images: list[str] = dataclasses.field(default_factory=list)
+    """An images operation's images besides the release's (applications' images)."""
     state: str = RUNNING
     error: str | None = None
     result: dict[str, Any] = dataclasses.field(default_factory=dict)

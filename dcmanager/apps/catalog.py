@@ -25,7 +25,7 @@ class SamePrecedence(exception.Conflict):
     )
 
 
-def _limits(conf: cfg.ConfigOpts) -> package.Limits:
+def limits(conf: cfg.ConfigOpts) -> package.Limits:
     return package.Limits(
         max_files=conf.apps.max_files, max_unpacked_bytes=conf.apps.max_unpacked_bytes
     )
@@ -40,7 +40,7 @@ def upload(
     :raises AppVersionExists: the application has this version already.
     :raises SamePrecedence: it has a version of the same SemVer precedence.
     """
-    found = package.inspect(data, _limits(conf), name, version)
+    found = package.inspect(data, limits(conf), name, version)
 
     def check_versions(existing: list[str]) -> None:
         if found.version in existing:

@@ -29,7 +29,7 @@ def _target(
     return known[versions.select(name, known, wanted, prerelease)]
 
 
-def _chart_values(name: str, target: db_apps.AppVersion) -> dict:
+def chart_values(name: str, target: db_apps.AppVersion) -> dict:
     """The operator's overrides of each of the version's charts, by release."""
     return {
         chart["release"]: overrides.user_values(name, chart["name"], chart["namespace"])
@@ -63,7 +63,7 @@ def begin_strategy_steps(
             raise db_apps.AppVersionGone(name=name, version=version)
 
     else:
-        planner = site.plan_update(target, _chart_values(name, target), known.get)
+        planner = site.plan_update(target, chart_values(name, target), known.get)
     return db_site_apps.strategy_steps_begin(
         owner,
         steps,
@@ -100,7 +100,7 @@ def start(
         running = held.version if held is not None else None
         target = _target(name, known, version, include_prerelease, running)
         version_used = target.version
-        values = _chart_values(name, target)
+        values = chart_values(name, target)
         if action == "apply":
             planner = site.plan_apply(target, values)
         else:

@@ -96,7 +96,13 @@ def _detail(fields, item: dict[str, Any]) -> tuple[tuple[str, ...], tuple]:
 def strategy_detail(strategy: dict[str, Any]) -> tuple[tuple[str, ...], tuple]:
     """Columns and values of ``prestage-strategy show`` (or another type's)."""
     own = TYPE_FIELDS.get(strategy.get("type"), ())
+    if (strategy.get("extra-args") or {}).get("apps"):
+        own += (("apps", lambda s: _apps_text(s["extra-args"]["apps"])),)
     return _detail(COMMON_FIELDS + own + TIME_FIELDS, strategy)
+
+
+def _apps_text(apps: Sequence[Mapping[str, str]]) -> str:
+    return ", ".join(f"{entry['app']} {entry['version']}" for entry in apps)
 
 
 def step_detail(step: dict[str, Any]) -> tuple[tuple[str, ...], tuple]:
@@ -112,7 +118,10 @@ def step_rows(steps: Sequence[dict[str, Any]]) -> tuple[tuple[str, ...], list[tu
 
 def _prestage_target(extra_args: Mapping[str, Any]) -> str | None:
     release = extra_args.get("prestage-software-version")
-    return f"release {release}" if release else None
+    if not release:
+        return None
+    apps = extra_args.get("apps")
+    return f"release {release}" + (f" and the images of {_apps_text(apps)}" if apps else "")
 
 
 def step_states(phases: Sequence[StepState]) -> tuple[str, ...]:
@@ -207,6 +216,14 @@ def add_prestage_options(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="Prestage despite management-affecting alarms on the subcloud.",
     )
+    parser.add_argument(
+        "--app",
+        action="append",
+        dest="apps",
+        metavar="NAME[@VERSION]",
+        help="Also prestage the images this application version needs (default version: "
+        "latest); repeat for more applications.",
+    )
 
 
 def prompt_password(stderr: TextIO) -> str:
@@ -247,6 +264,8 @@ def prestage_body(parsed_args: argparse.Namespace, stderr: TextIO) -> dict[str, 
     for option in ("force", "for_install", "for_sw_deploy"):
         if getattr(parsed_args, option):
             body[option] = True
+    if parsed_args.apps:
+        body["apps"] = parsed_args.apps
     return body
 
 

@@ -158,6 +158,8 @@ class AgentDriver(base.SubcloudDriver):
             "max_bandwidth": per_subcloud * MIB if per_subcloud else None,
             "sysadmin_password": password,
         }
+        if request.images:
+            body["images"] = list(request.images)
         return self._start(kind, body)
 
     def _start(self, kind: base.OperationKind, body: dict) -> base.Operation:

@@ -98,6 +98,10 @@ class PrestageRequest:
     for_install: bool = False
     for_sw_deploy: bool = False
     sysadmin_password: bytes = dataclasses.field(default=b"", repr=False)
+    apps: tuple[tuple[str, str], ...] = ()
+    """The applications (name, version) whose images are prestaged with the release's."""
+    images: tuple[str, ...] = ()
+    """The images phase: those applications' images, as the engine found them."""
 
 
 @dataclasses.dataclass(frozen=True)

@@ -114,6 +114,8 @@ class SimulatedSubcloud(base.SubcloudDriver):
         # The id carries what the operation will report (an application operation's
         # ledger), so that any worker's poll can tell without state here.
         outcome = apps.outcome(kind, request) if kind in base.APP_KINDS else ""
+        if kind == base.OperationKind.IMAGES:
+            outcome = str(len(request.images))  # the applications' images, counted too
         return self._poll(
             {"kind": str(kind), "id": f"{kind}:{key}:{outcome}:{self.clock.time():.6f}"}
         )
@@ -137,7 +139,8 @@ class SimulatedSubcloud(base.SubcloudDriver):
                 info = dataclasses.replace(self._system_info(), needed_bytes=RELEASE_BYTES)
                 operation["result"] = info.to_dict()
             return base.Operation(**operation)
-        if kind == base.OperationKind.IMAGES and not options["image_list"]:
+        extra = int(handle["id"].rsplit(":", 2)[1] or 0) if kind == base.OperationKind.IMAGES else 0
+        if kind == base.OperationKind.IMAGES and not options["image_list"] and not extra:
             return base.Operation(
                 kind=kind,
                 id=handle["id"],
@@ -150,7 +153,7 @@ class SimulatedSubcloud(base.SubcloudDriver):
         total_bytes, total_count = (
             (PACKAGES_BYTES, PACKAGES_COUNT)
             if kind == base.OperationKind.PACKAGES
-            else (IMAGES_BYTES, IMAGES_COUNT)
+            else (IMAGES_BYTES, (IMAGES_COUNT if options["image_list"] else 0) + extra)
         )
         operation["progress"] = base.Progress(
             bytes_done=int(total_bytes * fraction),

@@ -23,6 +23,7 @@ from collections.abc import Collection
 from oslo_config import cfg
 
 from dcmanager import drivers
+from dcmanager.apps import images as app_images
 from dcmanager.apps import operations as app_operations
 from dcmanager.common import clock as clock_module
 from dcmanager.common import crypt
@@ -74,6 +75,7 @@ def context_of(conf: cfg.ConfigOpts, claimed: worker_steps.ClaimedStep) -> prest
             for_install=bool(args.get("for_install")),
             for_sw_deploy=bool(args.get("for_sw_deploy")),
             sysadmin_password=crypt.decrypt(conf, secret) if secret else b"",
+            apps=tuple((entry["app"], entry["version"]) for entry in args.get("apps", [])),
         )
     return prestage.StepContext(
         step_id=step.id,
@@ -153,6 +155,7 @@ class StepEngine:
             preparation_state=self._preparer.state,
             start_preparation=self._preparer.start,
             standalone_preparation=self._preparer.standalone_result,
+            app_images=lambda apps: app_images.for_apps(conf, apps),
             clock=clock.monotonic,
         )
 

@@ -124,6 +124,9 @@ class Environment:
     standalone_preparation: Callable[[StepContext], str | None | bool]
     """A standalone step's preparation: False if not finished (or never started), None
     once done, or the reason it failed."""
+    app_images: Callable[[tuple[tuple[str, str], ...]], list[str]]
+    """The images these applications (name, version) need (see
+    :func:`dcmanager.apps.images.for_apps`)."""
     clock: Callable[[], float]
     """Monotonic seconds."""
 
@@ -283,6 +286,13 @@ def prestage_packages(ctx: StepContext, env: Environment) -> Outcome:
 
 
 def prestage_images(ctx: StepContext, env: Environment) -> Outcome:
+    """The release's images, and those of the applications the prestage names (found
+    when the transfer starts)."""
+    request = ctx.request
+    starting = not (ctx.operation and ctx.operation.get("kind") == driver_base.OperationKind.IMAGES)
+    if request.apps and starting:
+        request = dataclasses.replace(request, images=tuple(env.app_images(request.apps)))
+
     def complete(operation: driver_base.Operation) -> Outcome:
         skipped = operation.result.get("skipped")
         return Outcome(
@@ -297,7 +307,7 @@ def prestage_images(ctx: StepContext, env: Environment) -> Outcome:
             },
         )
 
-    return run_operation(ctx, env, driver_base.OperationKind.IMAGES, complete)
+    return run_operation(ctx, env, driver_base.OperationKind.IMAGES, complete, request)
 
 
 ACTIONS: dict[StepState, Callable[[StepContext, Environment], Outcome]] = {

@@ -5,6 +5,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 
@@ -22,6 +23,22 @@ def pytest_collection_modifyitems(items):
     for item in items:
         if "/tests/e2e/" in str(item.fspath):
             item.add_marker(pytest.mark.e2e)
+
+
+def pytest_collection_finish(session):
+    """Install Keystone in the background from the start when a test will need it: the
+    install takes a minute or more from a clean clone, during which the other tests run
+    rather than wait (the ``keystone`` fixture waits for it under the install's lock,
+    and reports a failed install itself)."""
+    if any("keystone" in getattr(item, "fixturenames", ()) for item in session.items):
+        threading.Thread(target=_install_keystone, name="keystone-install", daemon=True).start()
+
+
+def _install_keystone() -> None:
+    try:
+        test_keystone.ensure_installed()
+    except BaseException:  # noqa: BLE001 - the fixture installs again and reports
+        pass
 
 
 def port_is_free(port: int) -> bool:

@@ -199,7 +199,7 @@ def test_failed_upload_cleanup_rollback_and_recovery_on_an_agent(site, tmp_path)
 
 # A template that keeps Helm busy for a while: an agent can be killed in the middle of
 # rendering it.
-SLOW = "{{- range until 10000000 }}{{- end }}\n"
+SLOW = "{{- range until 5000000 }}{{- end }}\n"
 
 
 def test_an_app_update_strategy_over_agents_survives_a_killed_agent(site, tmp_path):

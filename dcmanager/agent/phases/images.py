@@ -17,7 +17,9 @@ def run(context: Context) -> dict[str, Any]:
     """Fetch the blobs the blob store lacks, store the manifests, then write
     ``images.json`` (which makes the phase complete)."""
     record, registry = context.record, context.registry
-    names = context.release_store.release(record.release).get("images") or []
+    listed = context.release_store.release(record.release).get("images") or []
+    # Applications' images after the release's, each once.
+    names = list(dict.fromkeys([*listed, *record.images]))
     target = context.state.phase_file(record.release, records.IMAGES)
     if not names:
         statedir.write_json(target, {})

@@ -64,15 +64,20 @@ class PrestageArgs:
     for_install: bool
     for_sw_deploy: bool
     password: bytes = dataclasses.field(repr=False)
+    apps: list[dict[str, str]] = dataclasses.field(default_factory=list)
+    """Applications (``app``, resolved ``version``) whose images are prestaged too."""
 
     def extra_args(self) -> dict[str, Any]:
         """What is stored and shown as ``extra-args`` (never the password)."""
-        return {
+        args: dict[str, Any] = {
             "force": self.force,
             "prestage-software-version": self.release,
             "for_install": self.for_install,
             "for_sw_deploy": self.for_sw_deploy,
         }
+        if self.apps:
+            args["apps"] = self.apps
+        return args
 
 
 @dataclasses.dataclass
@@ -89,6 +94,8 @@ class AppUpdateArgs:
 # The longest application name and version the catalog stores.
 MAX_APP_NAME = 63
 MAX_APP_VERSION = 64
+# The most applications a prestage may prestage the images of.
+MAX_PRESTAGE_APPS = 20
 # Fields of a prestage that an app-update strategy refuses rather than ignores.
 PRESTAGE_ONLY = ("release", "sysadmin_password", "for_install", "for_sw_deploy", "force")
 
@@ -139,7 +146,38 @@ def prestage_args(body: dict[str, Any], force: bool, lookups: Lookups) -> Presta
     for_sw_deploy = _bool(body, "for_sw_deploy")
     if for_install and for_sw_deploy:
         raise exception.Invalid("for_install and for_sw_deploy are mutually exclusive")
-    return PrestageArgs(lookups.release(release), force, for_install, for_sw_deploy, password)
+    stored = lookups.release(release)
+    apps = _apps(body, lookups)
+    return PrestageArgs(stored, force, for_install, for_sw_deploy, password, apps)
+
+
+def _apps(body: dict[str, Any], lookups: Lookups) -> list[dict[str, str]]:
+    """``apps``: applications whose images are prestaged with the release's, each
+    ``NAME``, ``NAME@VERSION`` or ``NAME@latest`` (the default), resolved now."""
+    given = body.get("apps")
+    if given is None or given == []:
+        return []
+    if isinstance(given, str):
+        given = [given]  # one form field
+    if (
+        not isinstance(given, list)
+        or len(given) > MAX_PRESTAGE_APPS
+        or not all(isinstance(item, str) for item in given)
+    ):
+        raise exception.Invalid(
+            f"Invalid apps: a list of at most {MAX_PRESTAGE_APPS} NAME, NAME@VERSION or NAME@latest"
+        )
+    resolved: dict[str, str] = {}
+    for item in given:
+        name, _, wanted = item.partition("@")
+        if not validation.is_short_text(name, MAX_APP_NAME, allow_empty=False) or not (
+            validation.is_short_text(wanted, MAX_APP_VERSION)
+        ):
+            raise exception.Invalid(f"Invalid app '{item}': NAME, NAME@VERSION or NAME@latest")
+        if name in resolved:
+            raise exception.Invalid(f"Application {name} is named more than once in apps")
+        resolved[name] = lookups.app_version(name, wanted or "latest", False)
+    return [{"app": name, "version": version} for name, version in resolved.items()]
 
 
 def _group(body: dict[str, Any], lookups: Lookups) -> Group | None:
