@@ -281,6 +281,17 @@ GOOD = {
         ({"max_bandwidth": "fast"}, "'max_bandwidth' must be a positive number"),
         ({"max_bandwidth": float("nan")}, "'max_bandwidth' must be a positive number"),
         ({"max_bandwidth": float("inf")}, "'max_bandwidth' must be a positive number"),
+        ({"images": ["stx/a:1"]}, "'images' is for an images operation only"),
+        (
+            {"kind": "images", "images": "stx/a:1"},
+            "'images' must be a list of at most 1000 image references",
+        ),
+        (
+            {"kind": "images", "images": ["stx/a:1"] * 1001},
+            "'images' must be a list of at most 1000 image references",
+        ),
+        ({"kind": "images", "images": [7]}, "'images': image 7: not a string"),
+        ({"kind": "images", "images": ["stx/a@sha256:12"]}, "'images': image stx/a@sha256:12"),
     ],
 )
 def test_malformed_operations_get_400_naming_the_field(app, agent, change, message):
