@@ -46,10 +46,11 @@ def _strategy_refusal(exc: Exception) -> db_site_apps.Refused | None:
 
 
 def begin_strategy_steps(
-    owner: str, name: str, version: str, steps: dict[int, int]
+    owner: str, name: str, version: str, steps: dict[int, int], require_prestaged: bool = False
 ) -> dict[int, dict]:
     """Start an app-update strategy's update of ``name`` to ``version`` at the sites of
-    these held steps (``{step id: subcloud id}``), as their precheck begins: the
+    these held steps (``{step id: subcloud id}``), as their precheck begins (with
+    ``require_prestaged``, only where a prestage put its images): the
     catalog and the overrides are read once, each site decides under its lock
     (:func:`dcmanager.db.site_apps.strategy_steps_begin`).
 
@@ -63,7 +64,8 @@ def begin_strategy_steps(
             raise db_apps.AppVersionGone(name=name, version=version)
 
     else:
-        planner = site.plan_update(target, chart_values(name, target), known.get)
+        values = chart_values(name, target)
+        planner = site.plan_update(target, values, known.get, require_prestaged)
     return db_site_apps.strategy_steps_begin(
         owner,
         steps,

@@ -54,6 +54,29 @@ class OtherVersion(exception.Conflict):
     )
 
 
+class NotPrestaged(exception.Conflict):
+    msg_fmt = (
+        "The images of %(name)s %(version)s are not prestaged at subcloud %(subcloud)s: "
+        "prestage them first (--app %(name)s@%(version)s)"
+    )
+
+
+def app_label(app: str, version: str) -> str:
+    """How a prestaged application version is recorded on its subcloud."""
+    return f"{app}@{version}"
+
+
+def images_prestaged(subcloud: models.Subcloud, app: str, version: str) -> bool:
+    """Whether a prestage put the images of ``app`` ``version`` on the subcloud."""
+    return app_label(app, version) in (subcloud.prestage_apps or [])
+
+
+def check_prestaged(subcloud: models.Subcloud, app: str, version: str) -> None:
+    """:raises NotPrestaged: the version's images were not prestaged there."""
+    if not images_prestaged(subcloud, app, version):
+        raise NotPrestaged(name=app, version=version, subcloud=subcloud.name)
+
+
 def current(records: list[db_site_apps.SiteApp]) -> db_site_apps.SiteApp | None:
     """The record of the version the site runs or is getting (not an inactive one);
     during an update, the version it is updating from."""
@@ -210,6 +233,7 @@ def _updatable(
     records: list[db_site_apps.SiteApp],
     target: db_apps.AppVersion,
     upgradable: Callable[[str], bool],
+    require_prestaged: bool,
 ) -> db_site_apps.SiteApp:
     """The record an update to ``target`` moves, if every refusal lets it."""
     record = current(records)
@@ -224,6 +248,8 @@ def _updatable(
         previous_version(records),
         upgradable(record.version),
     )
+    if require_prestaged:
+        check_prestaged(subcloud, target.name, target.version)
     return record
 
 
@@ -254,11 +280,13 @@ def plan_update(
     target: db_apps.AppVersion,
     values: dict[str, Any],
     catalog: Callable[[str], db_apps.AppVersion | None],
+    require_prestaged: bool = False,
 ) -> Planner:
     """Update the applied application to ``target`` (seed 000).
 
     :param catalog: the catalog's record of a version, if it has it (whether the version
         the site runs is upgradable, and its phase plan for a recovery).
+    :param require_prestaged: refuse a site a prestage did not put the version's images on.
     """
 
     def upgradable(version: str) -> bool:
@@ -266,7 +294,7 @@ def plan_update(
         return found is None or bool(found.details.get("upgradable", True))
 
     def plan(subcloud, records) -> db_site_apps.Plan:
-        record = _updatable(subcloud, records, target, upgradable)
+        record = _updatable(subcloud, records, target, upgradable, require_prestaged)
         running = catalog(record.version)
         inactive = next((r for r in records if r.version == target.version), None)
         changes = [
@@ -313,7 +341,7 @@ def plan_update(
 # rather than fail its step: nothing to update there.
 NOTHING_TO_UPDATE = (NotAtSite, AlreadyAtTarget)
 # Every refusal of an update, as its planner raises them.
-UPDATE_REFUSALS = (NotAtSite, OperationUnderWay, StatusForbids, UpdateRefused)
+UPDATE_REFUSALS = (NotAtSite, OperationUnderWay, StatusForbids, UpdateRefused, NotPrestaged)
 
 
 def update_refusal(

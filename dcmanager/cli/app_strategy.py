@@ -55,6 +55,12 @@ class CreateAppUpdateStrategy(show.ShowOne):
             action="store_true",
             help="'latest' may be a pre-release version.",
         )
+        parser.add_argument(
+            "--require-prestaged",
+            action="store_true",
+            help="Update only the subclouds a prestage put the version's images on "
+            "(prestage-strategy create --app NAME@VERSION); skip the others.",
+        )
         strategy.add_scope_options(parser, "update")
         return parser
 
@@ -64,6 +70,8 @@ class CreateAppUpdateStrategy(show.ShowOne):
             body["version"] = parsed_args.version
         if parsed_args.include_prerelease:
             body["include_prerelease"] = True
+        if parsed_args.require_prestaged:
+            body["require-prestaged"] = True
         body.update(strategy.scope_body(parsed_args))
         return strategy.strategy_detail(self.app.client.post(strategy.STRATEGY_PATH, body))
 

@@ -66,7 +66,11 @@ TIME_FIELDS: tuple[tuple[str, Callable[[dict], Any]], ...] = (
 # Each type's own fields, from its ``extra-args``, between the common ones and the times.
 TYPE_FIELDS: dict[str, tuple[tuple[str, Callable[[dict], Any]], ...]] = {
     "prestage": (("prestage software version", _extra("prestage-software-version")),),
-    "app-update": (("app", _extra("app")), ("app version", _extra("version"))),
+    "app-update": (
+        ("app", _extra("app")),
+        ("app version", _extra("version")),
+        ("require prestaged", lambda s: bool((s.get("extra-args") or {}).get("require-prestaged"))),
+    ),
 }
 
 STEP_LIST_FIELDS: tuple[tuple[str, Callable[[dict], Any]], ...] = (

@@ -15,6 +15,7 @@ from typing import Any
 
 from oslo_db import exception as db_exc
 
+from dcmanager.apps import site
 from dcmanager.common import app_states
 from dcmanager.common import exception
 from dcmanager.common.app_states import AppStatus
@@ -30,6 +31,10 @@ from dcmanager.orchestrator.prestage import StepContext
 Kind = driver_base.OperationKind
 
 UPDATE_PHASES = ("trafficdrain", "upgrade", "test", "trafficrollout")
+IMAGES_PRESTAGED = "the images of {app} {version} were prestaged here"
+IMAGES_NOT_PRESTAGED = (
+    "the images of {app} {version} were not prestaged here: the update pulls them"
+)
 ROLLBACK_PHASES = ("trafficdrain", "rollback", "test", "trafficrollout")
 RECOVER_PHASES = ("rollback", "trafficrollout")
 
@@ -167,7 +172,13 @@ def precheck(ctx: StepContext, env: prestage.Environment) -> Outcome:
         if ctx.app["upload"]
         else StepState.APP_APPLYING
     )
-    return Outcome(state=following, subcloud={"system_mode": info.system_mode})
+    details = None
+    if ctx.strategy_id is not None and action == "update":
+        # What the strategy's step reports of the site: are the images there already?
+        held = site.images_prestaged(subcloud, ctx.app["app"], ctx.app["version"])
+        note = IMAGES_PRESTAGED if held else IMAGES_NOT_PRESTAGED
+        details = f"{ctx.state}: {note.format(app=ctx.app['app'], version=ctx.app['version'])}"
+    return Outcome(state=following, details=details, subcloud={"system_mode": info.system_mode})
 
 
 def pending_update(strategy_args: dict[str, Any]) -> dict[str, Any]:
@@ -178,6 +189,7 @@ def pending_update(strategy_args: dict[str, Any]) -> dict[str, Any]:
         "action": "update",
         "app": strategy_args["app"],
         "version": strategy_args["version"],
+        "require_prestaged": bool(strategy_args.get("require-prestaged")),
         "pending": True,
     }
 

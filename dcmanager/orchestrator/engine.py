@@ -331,15 +331,14 @@ class StepEngine:
     def _begin_app_updates(self, batch: list[prestage.StepContext]) -> None:
         """App-update steps whose precheck starts now begin the update at their sites:
         one transaction per application and version in the batch."""
-        pending: dict[tuple[str, str], dict[int, prestage.StepContext]] = {}
+        pending: dict[tuple[str, str, bool], dict[int, prestage.StepContext]] = {}
         for ctx in batch:
             if appsteps.is_pending(ctx):
-                key = (ctx.app["app"], ctx.app["version"])
+                key = (ctx.app["app"], ctx.app["version"], ctx.app["require_prestaged"])
                 pending.setdefault(key, {})[ctx.step_id] = ctx
-        for (name, version), held in pending.items():
-            begun = app_operations.begin_strategy_steps(
-                self.owner, name, version, {i: ctx.subcloud_id for i, ctx in held.items()}
-            )
+        for (name, version, require), held in pending.items():
+            steps = {step_id: ctx.subcloud_id for step_id, ctx in held.items()}
+            begun = app_operations.begin_strategy_steps(self.owner, name, version, steps, require)
             with self._lock:
                 for step_id, args in begun.items():
                     held[step_id].app = args

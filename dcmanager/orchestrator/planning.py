@@ -79,14 +79,15 @@ def _scope(group_id: int | None, cloud_name: str | None) -> list[models.Subcloud
 
 
 def _app_update_problems(
-    subclouds: list[models.Subcloud], name: str, version: str
+    subclouds: list[models.Subcloud], name: str, version: str, require_prestaged: bool
 ) -> list[str | None]:
     """Why each site would not be updated now: not eligible (as for a prestage,
-    except that prestaging does not matter), or an update's refusal by its records."""
+    except that prestaging does not matter), or an update's refusal by its records
+    (or, when required, the version's images not prestaged there)."""
     known = {record.version: record for record in db_apps.app_versions(name)}
     if version not in known:
         raise db_apps.AppVersionGone(name=name, version=version)
-    planner = site.plan_update(known[version], {}, known.get)
+    planner = site.plan_update(known[version], {}, known.get, require_prestaged)
     records = db_site_apps.site_apps_by_subcloud(name)
     problems = []
     for subcloud in subclouds:
@@ -114,7 +115,9 @@ def plan_steps(
     subclouds = _scope(group_id, cloud_name)
     if strategy is not None and strategy["type"] == StrategyType.APP_UPDATE:
         args = strategy["extra_args"]
-        problems = _app_update_problems(subclouds, args["app"], args["version"])
+        problems = _app_update_problems(
+            subclouds, args["app"], args["version"], bool(args.get("require-prestaged"))
+        )
         what = "Application update"
     else:
         problems = [prestage.eligibility_problem(subcloud) for subcloud in subclouds]

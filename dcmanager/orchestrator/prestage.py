@@ -15,6 +15,7 @@ from typing import Any
 from oslo_config import cfg
 from oslo_db import exception as db_exc
 
+from dcmanager.apps import site
 from dcmanager.common import exception
 from dcmanager.common import logcontext
 from dcmanager.common.states import MAX_DETAILS
@@ -55,6 +56,11 @@ def merge_versions(current: str | None, release: str) -> str:
     versions = {v for v in (current or "").split(",") if v}
     versions.add(release)
     return ",".join(sorted(versions))
+
+
+def merge_apps(current: list[str] | None, apps: tuple[tuple[str, str], ...]) -> list[str]:
+    """The subcloud's prestaged application versions after these (sorted, no repeats)."""
+    return sorted({*(current or []), *(site.app_label(app, version) for app, version in apps)})
 
 
 @dataclasses.dataclass
@@ -295,16 +301,21 @@ def prestage_images(ctx: StepContext, env: Environment) -> Outcome:
 
     def complete(operation: driver_base.Operation) -> Outcome:
         skipped = operation.result.get("skipped")
+        subcloud = env.subcloud(ctx)
+        values = {
+            "prestage_status": str(PrestageStatus.COMPLETE),
+            "prestage_versions": merge_versions(
+                (subcloud or ctx).prestage_versions, ctx.request.release
+            ),
+            "error_description": None,
+        }
+        if request.apps:
+            current = subcloud.prestage_apps if subcloud is not None else None
+            values["prestage_apps"] = merge_apps(current, request.apps)
         return Outcome(
             state=StepState.COMPLETE,
             details=f"{StepState.PRESTAGING_IMAGES}: skipped: {skipped}" if skipped else None,
-            subcloud={
-                "prestage_status": str(PrestageStatus.COMPLETE),
-                "prestage_versions": merge_versions(
-                    (env.subcloud(ctx) or ctx).prestage_versions, ctx.request.release
-                ),
-                "error_description": None,
-            },
+            subcloud=values,
         )
 
     return run_operation(ctx, env, driver_base.OperationKind.IMAGES, complete, request)

@@ -20,6 +20,7 @@ FIELDS = [
     "stop on failure",
     "app",
     "app version",
+    "require prestaged",
     "state",
     "created_at",
     "updated_at",

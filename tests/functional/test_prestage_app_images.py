@@ -106,3 +106,55 @@ def test_bad_apps_are_refused(catalog, db, apps, message):
         expect_errors=True,
     )
     assert response.json["message"] == message
+
+
+def _delete_strategy(api) -> None:
+    api.delete(sh.STRATEGY)
+    sh.wait_for(
+        lambda: api.get(sh.STRATEGY, expect_errors=True).status_int == 404,
+        what="the strategy to go",
+    )
+
+
+def test_an_app_update_reports_and_can_require_prestaged_images(catalog, roles):
+    api = catalog
+    sh.add_subclouds(api, ["sc1", "sc2", "sc3"])
+    for name in ("sc1", "sc2", "sc3"):
+        site_apps.operate(api, name, action="apply", version="1.0.0")
+    for name in ("sc1", "sc2", "sc3"):
+        site_apps.settled(api, name)
+    sh.create(api, cloud_name="sc1", apps=["demo@2.0.0"])
+    sh.apply(api)
+    assert sh.wait_final(api)["state"] == "complete"
+    _delete_strategy(api)
+
+    strategy = api.post_json(
+        sh.STRATEGY, {"type": "app-update", "app": "demo", "require-prestaged": True}
+    ).json
+    assert strategy["extra-args"] == {"app": "demo", "version": "2.0.0", "require-prestaged": True}
+    steps = sh.steps(api)
+    for name in ("sc2", "sc3"):
+        assert (steps[name]["state"], steps[name]["details"]) == (
+            "skipped",
+            f"The images of demo 2.0.0 are not prestaged at subcloud {name}: prestage them "
+            "first (--app demo@2.0.0)",
+        )
+    sh.apply(api)
+    assert sh.wait_final(api)["state"] == "complete"
+    assert sh.steps(api)["sc1"]["details"] == (
+        "app-update-precheck: the images of demo 2.0.0 were prestaged here"
+    )
+    _delete_strategy(api)
+
+    # Without the requirement, the others are updated and say they pull the images.
+    api.post_json(sh.STRATEGY, {"type": "app-update", "app": "demo"})
+    sh.apply(api)
+    assert sh.wait_final(api)["state"] == "complete"
+    steps = sh.steps(api)
+    assert steps["sc1"]["state"] == "skipped"  # at 2.0.0 already
+    for name in ("sc2", "sc3"):
+        assert (steps[name]["state"], steps[name]["details"]) == (
+            "complete",
+            "app-update-precheck: the images of demo 2.0.0 were not prestaged here: the "
+            "update pulls them",
+        )

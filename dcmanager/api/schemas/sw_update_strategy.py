@@ -86,9 +86,14 @@ class AppUpdateArgs:
 
     app: str
     version: str
+    require_prestaged: bool = False
+    """Only sites a prestage put the version's images on are updated."""
 
     def extra_args(self) -> dict[str, Any]:
-        return {"app": self.app, "version": self.version}
+        args: dict[str, Any] = {"app": self.app, "version": self.version}
+        if self.require_prestaged:
+            args["require-prestaged"] = True
+        return args
 
 
 # The longest application name and version the catalog stores.
@@ -250,7 +255,8 @@ def app_update_args(body: dict[str, Any], lookups: Lookups) -> AppUpdateArgs:
     if not validation.is_short_text(wanted, MAX_APP_VERSION, allow_empty=False):
         raise exception.Invalid(f"Invalid version '{wanted}': must be a version or 'latest'")
     prerelease = _bool(body, "include_prerelease")
-    return AppUpdateArgs(app, lookups.app_version(app, wanted, prerelease))
+    require_prestaged = _bool(body, "require-prestaged")
+    return AppUpdateArgs(app, lookups.app_version(app, wanted, prerelease), require_prestaged)
 
 
 def validate_create(body: dict[str, Any], lookups: Lookups) -> StrategyRequest:

@@ -87,6 +87,8 @@ class Subcloud(TimestampMixin, Base):
     systemcontroller_gateway_ip: Mapped[str | None] = mapped_column(String(64))
     # The release its last (or current) prestage was for.
     prestage_software_version: Mapped[str | None] = mapped_column(String(32))
+    # The application versions (``app@version``) whose images a prestage put there.
+    prestage_apps: Mapped[list | None] = mapped_column(oslo_types.JsonEncodedList)
 
 
 class Strategy(TimestampMixin, Base):
