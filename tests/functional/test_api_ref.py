@@ -518,6 +518,44 @@ def upload_it_first(problem: str) -> str:
     return f"{problem}: upload it first (dcmanager app upload)"
 
 
+def not_stored(release: str) -> str:
+    return (
+        f"Release {release} is not in the release store: upload it first (dcmanager release upload)"
+    )
+
+
+INVALID_APPS = "Invalid apps: a list of at most 20 NAME, NAME@VERSION or NAME@latest"
+NO_LATEST_BETA = upload_it_first(
+    "Application beta has no SemVer release (not pre-release) version to be latest"
+)
+
+
+def invalid_app(item: str) -> str:
+    """A prestage's refusal of an item of ``apps`` that is not NAME[@VERSION]."""
+    return f"Invalid app '{item}': NAME, NAME@VERSION or NAME@latest"
+
+
+def named_twice(name: str) -> str:
+    return f"Application {name} is named more than once in apps"
+
+
+def with_apps(*apps: tuple[str, str]) -> dict[str, Any]:
+    """A prestage strategy's extra-args (the defaults) with these application versions."""
+    return {**DEFAULT_EXTRA_ARGS, "apps": [{"app": app, "version": v} for app, v in apps]}
+
+
+def images_done(extra: int) -> dict[str, int]:
+    """A step's progress at the end of a simulated prestage that also carried ``extra``
+    application images."""
+    count = simulator.IMAGES_COUNT + extra
+    return {**IMAGES_DONE, "artifacts_done": count, "artifacts_total": count}
+
+
+def images_noted(negation: str, version: str = "1.1.0") -> str:
+    """What an app-update step's precheck notes of the update's images at the site."""
+    return f"app-update-precheck: the images of demo {version} were{negation} prestaged here"
+
+
 def update_skipped(cloud: str, reason: str) -> str:
     return f"Application update skipped '{cloud}': {reason}"
 
@@ -1289,6 +1327,88 @@ SCENARIOS: dict[tuple[str, str], list[Call]] = {
             expect={"prestage-status": "complete", "prestage-versions": "24.09,25.09"},
             wait=WAIT,
         ),
+        # Applications' images: apps after the release is found in the store, the
+        # whole value then each item in turn; all before the subcloud's eligibility.
+        upload_app("1.0.0"),
+        upload_app("2.0.0-rc.1", name="beta"),
+        bad(
+            "PATCH",
+            SP,
+            {"sysadmin_password": PASSWORD, "release": "23.09", "apps": [""]},
+            not_stored("23.09"),
+            params={"subcloud": "sc1"},
+        ),
+        bad(
+            "PATCH",
+            SP,
+            {"sysadmin_password": PASSWORD, "apps": 1},
+            INVALID_APPS,
+            params={"subcloud": "sc1"},
+        ),
+        bad(
+            "PATCH",
+            SP,
+            {"sysadmin_password": PASSWORD, "apps": ["demo", None]},
+            INVALID_APPS,
+            params={"subcloud": "sc1"},
+        ),
+        bad(
+            "PATCH",
+            SP,
+            {"sysadmin_password": PASSWORD, "apps": ["demo@1.0.0", "  "]},
+            invalid_app("  "),
+            params={"subcloud": "sc1"},
+        ),
+        bad(
+            "PATCH",
+            SP,
+            {"sysadmin_password": PASSWORD, "apps": ["demo@1.0.0", "demo"]},
+            named_twice("demo"),
+            params={"subcloud": "sc1"},
+            doc_accepts=True,
+        ),
+        bad(
+            "PATCH",
+            SP,
+            {"sysadmin_password": PASSWORD, "apps": ["demo", "beta"]},
+            NO_LATEST_BETA,
+            params={"subcloud": "sc1"},
+            doc_accepts=True,
+        ),
+        bad(
+            "PATCH",
+            SP,
+            {"sysadmin_password": PASSWORD, "apps": "nope"},
+            upload_it_first("Application nope not found"),
+            params={"subcloud": "sc3"},
+            doc_accepts=True,
+        ),
+        Call(
+            "PATCH",
+            SP,
+            {"subcloud": "sc1"},
+            body={"sysadmin_password": PASSWORD, "apps": ["demo", "beta@2.0.0-rc.1"]},
+            expect={"prestage-status": "prestaging", "prestage-versions": "24.09"},
+        ),
+        Call(
+            "PATCH",
+            SP,
+            {"subcloud": "sc2"},
+            body={"sysadmin_password": PASSWORD, "release": "24.09", "apps": None},
+            expect={"prestage-status": "prestaging"},
+        ),
+        Call(
+            "GET",
+            S1,
+            {"subcloud": "sc1"},
+            expect={
+                "prestage-status": "complete",
+                "prestage-versions": "24.09,25.09",
+                "error-description": None,
+            },
+            wait=WAIT,
+        ),
+        Call("GET", S1, {"subcloud": "sc2"}, expect={"prestage-status": "complete"}, wait=WAIT),
     ],
     ("GET", SAPPS): [
         new_subcloud("sc1"),
@@ -2102,6 +2222,107 @@ SCENARIOS: dict[tuple[str, str], list[Call]] = {
             status=409,
             message="Strategy of type: 'app-update' already exists",
         ),
+        Call("DELETE", ST, expect={"state": "deleting"}),
+        strategy_gone(),
+        # A prestage's apps: after the release is found in the store, before
+        # stop-on-failure and the subcloud; the whole value, then each item in turn
+        # (its form, a repeat, the catalog).
+        bad("POST", ST, prestage(release="23.09", apps=7), not_stored("23.09")),
+        bad("POST", ST, prestage(apps=7, **{"stop-on-failure": "no"}), INVALID_APPS),
+        bad("POST", ST, prestage(apps={"demo": "2.0.0"}), INVALID_APPS),
+        bad("POST", ST, prestage(apps=["@2.0.0", 2]), INVALID_APPS),
+        bad("POST", ST, prestage(apps=[f"app{i}" for i in range(21)]), INVALID_APPS),
+        bad("POST", ST, prestage(apps=["demo", "@2.0.0"]), invalid_app("@2.0.0")),
+        bad("POST", ST, prestage(apps=" @latest"), invalid_app(" @latest")),
+        bad("POST", ST, prestage(apps=[""]), invalid_app("")),
+        bad("POST", ST, prestage(apps=["d" * 64]), invalid_app("d" * 64)),
+        bad("POST", ST, prestage(apps=["demo@" + "1" * 65]), invalid_app("demo@" + "1" * 65)),
+        bad("POST", ST, prestage(apps=["demo@2.0.0\x00"]), invalid_app("demo@2.0.0\x00")),
+        bad(
+            "POST",
+            ST,
+            prestage(apps=["nope", "@2.0.0"]),
+            upload_it_first("Application nope not found"),
+        ),
+        bad(
+            "POST",
+            ST,
+            prestage(apps=["demo", "nope", "demo@2.0.0"]),
+            upload_it_first("Application nope not found"),
+            doc_accepts=True,
+        ),
+        bad(
+            "POST",
+            ST,
+            prestage(apps=["demo@latest", "demo@2.0.0", "nope"]),
+            named_twice("demo"),
+            doc_accepts=True,
+        ),
+        bad(
+            "POST",
+            ST,
+            prestage(apps=["demo@9.9.9"], cloud_name="nosuch", **{"stop-on-failure": "no"}),
+            upload_it_first("Application demo has no version 9.9.9"),
+        ),
+        # latest is never a pre-release; an exact version may be one.
+        bad(
+            "POST", ST, prestage(apps=["beta"], cloud_name="sc3"), NO_LATEST_BETA, doc_accepts=True
+        ),
+        bad("POST", ST, prestage(apps="beta@latest"), NO_LATEST_BETA, doc_accepts=True),
+        # Resolved now, in the order given; the step prestages their images with the
+        # release's, each once (both versions' chart runs the same image).
+        Call(
+            "POST",
+            ST,
+            body=prestage(apps=["beta@2.0.0-rc.1", "demo@"]),
+            expect={
+                "type": "prestage",
+                "extra-args": with_apps(("beta", "2.0.0-rc.1"), ("demo", "2.0.0")),
+            },
+        ),
+        Call(
+            "GET", ST, expect={"extra-args": with_apps(("beta", "2.0.0-rc.1"), ("demo", "2.0.0"))}
+        ),
+        Call("POST", SA, body={"action": "apply"}, expect={"state": "applying"}),
+        Call("GET", ST, expect={"state": "complete"}, wait=WAIT),
+        Call(
+            "GET",
+            SS,
+            expect={
+                "strategy-steps": [
+                    {"cloud": "sc1", "state": "complete", "progress": images_done(1)},
+                    {"cloud": "sc2", "state": "complete", "progress": images_done(1)},
+                    {"cloud": "sc3", "state": "skipped"},
+                    {"cloud": "sc4", "state": "skipped"},
+                ]
+            },
+        ),
+        Call("DELETE", ST, expect={"state": "deleting"}),
+        strategy_gone(),
+        # A version deleted from the catalog after create fails the images step.
+        Call(
+            "POST",
+            ST,
+            body=prestage(cloud_name="sc2", apps=["demo@3.0.0-rc.1"]),
+            expect={"extra-args": with_apps(("demo", "3.0.0-rc.1"))},
+        ),
+        Call("DELETE", AV, {"name": "demo", "version": "3.0.0-rc.1"}, status=204),
+        Call("POST", SA, body={"action": "apply"}, expect={"state": "applying"}),
+        Call("GET", ST, expect={"state": "failed"}, wait=WAIT),
+        Call(
+            "GET",
+            SS,
+            expect={
+                "strategy-steps": [
+                    {
+                        "cloud": "sc2",
+                        "state": "failed",
+                        "details": "prestaging-images: Application demo version 3.0.0-rc.1 "
+                        "was deleted meanwhile",
+                    }
+                ]
+            },
+        ),
     ],
     ("DELETE", ST): [
         ENGINE,
@@ -2258,6 +2479,15 @@ SCENARIOS: dict[tuple[str, str], list[Call]] = {
         upload_app("1.1.0"),
         *applied_at("sc1", "1.0.0"),
         *applied_at("sc2", "1.0.0"),
+        # sc1 gets the images of 1.1.0 ahead of time; the precheck says which site has.
+        Call(
+            "PATCH",
+            SP,
+            {"subcloud": "sc1"},
+            body={"sysadmin_password": PASSWORD, "apps": ["demo@1.1.0"]},
+            expect={"prestage-status": "prestaging"},
+        ),
+        Call("GET", S1, {"subcloud": "sc1"}, expect={"prestage-status": "complete"}, wait=WAIT),
         Call("POST", ST, body=app_update(), expect={"extra-args": {"version": "1.1.0"}}),
         Call(
             "POST",
@@ -2281,8 +2511,12 @@ SCENARIOS: dict[tuple[str, str], list[Call]] = {
             query="?type=app-update",
             expect={
                 "strategy-steps": [
-                    {"cloud": "sc1", "state": "complete", "details": None},
-                    {"cloud": "sc2", "state": "complete", "details": None},
+                    {"cloud": "sc1", "state": "complete", "details": images_noted("")},
+                    {
+                        "cloud": "sc2",
+                        "state": "complete",
+                        "details": images_noted(" not") + ": the update pulls them",
+                    },
                 ]
             },
         ),
@@ -3026,6 +3260,11 @@ def test_document_is_valid_openapi(document):
     assert OpenAPI.from_file_path(str(DOC_PATH)).spec is not None
 
 
+# The fields of a response object that the API leaves out when they do not apply: all
+# others are always present.
+OPTIONAL_RESPONSE_FIELDS: dict[str, set[str]] = {"PrestageExtraArgs": {"apps"}}
+
+
 def test_response_objects_forbid_undocumented_fields(document):
     """A field the API starts to return without documenting it must fail validation."""
     schemas = document["components"]["schemas"]
@@ -3041,6 +3280,7 @@ def test_response_objects_forbid_undocumented_fields(document):
         "SubcloudGroupList",
         "Strategy",
         "PrestageExtraArgs",
+        "PrestagedApp",
         "AppUpdateExtraArgs",
         "StrategyStep",
         "StepProgress",
@@ -3051,8 +3291,10 @@ def test_response_objects_forbid_undocumented_fields(document):
         "SiteAppInactiveVersion",
     ):
         schema = schemas[name]
+        optional = OPTIONAL_RESPONSE_FIELDS.get(name, set())
         assert schema.get("additionalProperties") is False, name
-        assert set(schema.get("required", [])) == set(schema["properties"]), name
+        assert optional <= set(schema["properties"]), name
+        assert set(schema.get("required", [])) == set(schema["properties"]) - optional, name
 
 
 # Real calls against the document.
@@ -3080,6 +3322,7 @@ def test_password_is_never_returned(document):
     for name in (
         "Strategy",
         "PrestageExtraArgs",
+        "PrestagedApp",
         "AppUpdateExtraArgs",
         "StrategyStep",
         "StepProgress",

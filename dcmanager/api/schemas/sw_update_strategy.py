@@ -102,7 +102,7 @@ MAX_APP_VERSION = 64
 # The most applications a prestage may prestage the images of.
 MAX_PRESTAGE_APPS = 20
 # Fields of a prestage that an app-update strategy refuses rather than ignores.
-PRESTAGE_ONLY = ("release", "sysadmin_password", "for_install", "for_sw_deploy", "force")
+PRESTAGE_ONLY = ("release", "sysadmin_password", "for_install", "for_sw_deploy", "force", "apps")
 
 
 @dataclasses.dataclass
