@@ -56,9 +56,10 @@ def _images(node: Any) -> Iterator[str]:
             yield from _images(item)
 
 
-def for_apps(conf: cfg.ConfigOpts, apps: Iterable[tuple[str, str]]) -> list[str]:
-    """The images these applications (name, version of the catalog) need with the
-    operator's overrides of their charts, sorted.
+def for_apps(conf: cfg.ConfigOpts, apps: Iterable[tuple[str, str]], subcloud_id: int) -> list[str]:
+    """The images these applications (name, version of the catalog) need at a
+    subcloud, with the operator's overrides of their charts (the application's, and
+    the subcloud's own above them), sorted.
 
     :raises AppVersionGone: a version left the catalog.
     :raises HelmUnavailable, ChartInvalid, PackageInvalid: as :func:`needed`.
@@ -68,7 +69,8 @@ def for_apps(conf: cfg.ConfigOpts, apps: Iterable[tuple[str, str]]) -> list[str]
         version = next((v for v in db_apps.app_versions(name) if v.version == number), None)
         if version is None:
             raise db_apps.AppVersionGone(name=name, version=number)
-        found.update(needed(conf, version, operations.chart_values(name, version)))
+        values = operations.site_chart_values(name, version, subcloud_id)
+        found.update(needed(conf, version, values))
     return sorted(found)
 
 

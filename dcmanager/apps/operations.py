@@ -9,6 +9,7 @@ from dcmanager.apps import versions
 from dcmanager.common import clock as clock_module
 from dcmanager.common import states
 from dcmanager.db import apps as db_apps
+from dcmanager.db import helm as db_helm
 from dcmanager.db import site_apps as db_site_apps
 from dcmanager.db.sqlalchemy import models
 from dcmanager.helm import overrides
@@ -29,12 +30,28 @@ def _target(
     return known[versions.select(name, known, wanted, prerelease)]
 
 
-def chart_values(name: str, target: db_apps.AppVersion) -> dict:
-    """The operator's overrides of each of the version's charts, by release."""
+def chart_values(
+    name: str, target: db_apps.AppVersion, site_texts: dict[tuple[str, str], str] | None = None
+) -> dict:
+    """The operator's overrides of each of the version's charts, by release: the
+    application's, and above them a subcloud's own (``site_texts``, by chart and
+    namespace, see :func:`site_chart_values`)."""
+    site_texts = site_texts or {}
     return {
-        chart["release"]: overrides.user_values(name, chart["name"], chart["namespace"])
+        chart["release"]: overrides.user_values(
+            name,
+            chart["name"],
+            chart["namespace"],
+            site_texts.get((chart["name"], chart["namespace"])),
+        )
         for chart in target.details.get("charts", [])
     }
+
+
+def site_chart_values(name: str, target: db_apps.AppVersion, subcloud_id: int) -> dict:
+    """:func:`chart_values` at one subcloud (its own overrides above the application's)."""
+    texts = db_helm.site_overrides(name, [subcloud_id]).get(subcloud_id)
+    return chart_values(name, target, texts)
 
 
 def _strategy_refusal(exc: Exception) -> db_site_apps.Refused | None:
@@ -65,7 +82,16 @@ def begin_strategy_steps(
 
     else:
         values = chart_values(name, target)
-        planner = site.plan_update(target, values, known.get, require_prestaged)
+        per_site = {
+            subcloud_id: chart_values(name, target, texts)
+            for subcloud_id, texts in db_helm.site_overrides(name, list(steps.values())).items()
+        }
+
+        def planner(subcloud, records):
+            # A site with overrides of its own deploys them above the application's.
+            chosen = per_site.get(subcloud.id, values)
+            return site.plan_update(target, chosen, known.get, require_prestaged)(subcloud, records)
+
     return db_site_apps.strategy_steps_begin(
         owner,
         steps,
@@ -102,7 +128,7 @@ def start(
         running = held.version if held is not None else None
         target = _target(name, known, version, include_prerelease, running)
         version_used = target.version
-        values = chart_values(name, target)
+        values = site_chart_values(name, target, subcloud.id)
         if action == "apply":
             planner = site.plan_apply(target, values)
         else:

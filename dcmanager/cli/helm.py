@@ -18,6 +18,7 @@ from dcmanager.helm import yamlio
 
 SHOW_FIELDS = ("combined_overrides", "name", "namespace", "system_overrides", "user_overrides")
 UPDATE_FIELDS = ("name", "namespace", "user_overrides")
+SITE_UPDATE_FIELDS = ("name", "namespace", "subcloud_overrides")
 # --format values that print the combined overrides for a tool rather than a table.
 HELM = "helm"
 ARMADA = "armada"
@@ -133,7 +134,7 @@ class ShowOverrides(show.ShowOne):
             "--subcloud",
             metavar="SUBCLOUD",
             help="Compute the system overrides for this subcloud (name or id) instead "
-            "of a simplex site.",
+            "of a simplex site; with --app, also show its own overrides of the chart.",
         )
         parser.add_argument("--file", metavar="FILE", help="Write the output to FILE.")
         return parser
@@ -143,7 +144,9 @@ class ShowOverrides(show.ShowOne):
             parsed_args.chart, parsed_args.namespace, parsed_args.subcloud, parsed_args.app
         )
         chart = self.app.client.get(path)
-        return SHOW_FIELDS, tuple(chart.get(field) for field in SHOW_FIELDS)
+        # An application's chart at a subcloud: that subcloud's own overrides too.
+        fields = SHOW_FIELDS + (("subcloud_overrides",) if "subcloud_overrides" in chart else ())
+        return fields, tuple(chart.get(field) for field in fields)
 
     def produce_output(self, parsed_args, column_names, data) -> int:
         if parsed_args.formatter in (HELM, ARMADA):
@@ -188,6 +191,7 @@ class UpdateOverrides(show.ShowOne):
             help="Replace the stored overrides with the new values only.",
         )
         parser.set_defaults(flag="reuse")
+        _add_site_argument(parser, "Update this subcloud's own overrides")
         for option, meta, text in (
             ("--values", "FILE", "A YAML values file (repeatable), sent as it is."),
             ("--set", "KEY=VALUE", "Set values, typed as Helm types them (repeatable)."),
@@ -211,9 +215,21 @@ class UpdateOverrides(show.ShowOne):
             values["set_file"] = parsed_args.set_file
             values["set_file_contents"] = _set_file_contents(parsed_args.set_file)
         body = {"flag": parsed_args.flag, "values": values}
-        path = _path(parsed_args.chart, parsed_args.namespace, app=parsed_args.app)
+        path = _path(
+            parsed_args.chart, parsed_args.namespace, parsed_args.subcloud, parsed_args.app
+        )
         chart = self.app.client.patch(path, body)
-        return UPDATE_FIELDS, tuple(chart.get(field) for field in UPDATE_FIELDS)
+        fields = UPDATE_FIELDS if parsed_args.subcloud is None else SITE_UPDATE_FIELDS
+        return fields, tuple(chart.get(field) for field in fields)
+
+
+def _add_site_argument(parser, what: str) -> None:
+    parser.add_argument(
+        "--subcloud",
+        metavar="SUBCLOUD",
+        help=f"{what} (name or id) of the application's chart (with --app), which it "
+        "deploys above the application's.",
+    )
 
 
 def _set_file_contents(expressions: list[str]) -> dict[str, str]:
@@ -242,10 +258,14 @@ class DeleteOverrides(command.Command):
     def get_parser(self, prog_name):
         parser = super().get_parser(prog_name)
         _add_chart_arguments(parser)
+        _add_site_argument(parser, "Delete this subcloud's own overrides")
         return parser
 
     def take_action(self, parsed_args):
-        self.app.client.delete(_path(parsed_args.chart, parsed_args.namespace, app=parsed_args.app))
+        self.app.client.delete(
+            _path(parsed_args.chart, parsed_args.namespace, parsed_args.subcloud, parsed_args.app)
+        )
+        whose = f" of subcloud {parsed_args.subcloud}" if parsed_args.subcloud else ""
         self.app.stdout.write(
-            f"Deleted chart overrides for {parsed_args.chart}:{parsed_args.namespace}\n"
+            f"Deleted chart overrides{whose} for {parsed_args.chart}:{parsed_args.namespace}\n"
         )

@@ -235,6 +235,12 @@ def subcloud_destroy(subcloud_id: int) -> None:
                 .where(~in_strategy)
             )
             if result.rowcount == 1:
+                # Its own overrides of applications' charts go with it.
+                db.execute(
+                    delete(models.HelmOverride).where(
+                        models.HelmOverride.subcloud_id == subcloud_id
+                    )
+                )
                 return
             subcloud = db.get(models.Subcloud, subcloud_id)
             if subcloud is None:

@@ -39,29 +39,49 @@ class OverridesBusy(exception.Conflict):
     )
 
 
-def _row(db, chart: str, namespace: str, app: str) -> models.HelmOverride | None:
+def _key(chart: str, namespace: str, app: str, subcloud_id: int):
+    return (
+        models.HelmOverride.app == app,
+        models.HelmOverride.name == chart,
+        models.HelmOverride.namespace == namespace,
+        models.HelmOverride.subcloud_id == subcloud_id,
+    )
+
+
+def _row(db, chart: str, namespace: str, app: str, subcloud_id: int) -> models.HelmOverride | None:
     return db.scalars(
-        select(models.HelmOverride).where(
-            models.HelmOverride.app == app,
-            models.HelmOverride.name == chart,
-            models.HelmOverride.namespace == namespace,
-        )
+        select(models.HelmOverride).where(*_key(chart, namespace, app, subcloud_id))
     ).first()
 
 
-def user_overrides_get(chart: str, namespace: str, app: str = "") -> str:
-    """The stored overrides of ``chart`` in ``namespace`` (of the application ``app``);
-    ``""`` if there are none."""
+def user_overrides_get(chart: str, namespace: str, app: str = "", subcloud_id: int = 0) -> str:
+    """The stored overrides of ``chart`` in ``namespace`` (of the application ``app``,
+    and of one subcloud's with ``subcloud_id``); ``""`` if there are none."""
     with session.reader() as db:
-        row = _row(db, chart, namespace, app)
+        row = _row(db, chart, namespace, app, subcloud_id)
     return row.user_overrides if row is not None else ""
 
 
+def site_overrides(app: str, subcloud_ids: list[int]) -> dict[int, dict[tuple[str, str], str]]:
+    """The subclouds' own overrides of the application's charts: per subcloud id, the
+    text of each (chart, namespace) that has some."""
+    found: dict[int, dict[tuple[str, str], str]] = {}
+    if not subcloud_ids:
+        return found
+    with session.reader() as db:
+        for row in db.scalars(
+            select(models.HelmOverride)
+            .where(models.HelmOverride.app == app)
+            .where(models.HelmOverride.subcloud_id.in_(subcloud_ids))
+        ):
+            found.setdefault(row.subcloud_id, {})[(row.name, row.namespace)] = row.user_overrides
+    return found
+
+
 @oslo_db_api.retry_on_deadlock
-def _write(
-    chart: str, namespace: str, app: str, read: models.HelmOverride | None, text: str
-) -> bool:
+def _write(key: tuple[str, str, str, int], read: models.HelmOverride | None, text: str) -> bool:
     """Write ``text`` if the row is still as ``read``; False if someone wrote first."""
+    chart, namespace, app, subcloud_id = key
     try:
         with session.writer() as db:
             if read is None:
@@ -71,12 +91,13 @@ def _write(
                             app=app,
                             name=chart,
                             namespace=namespace,
+                            subcloud_id=subcloud_id,
                             user_overrides=text,
                             revision=1,
                         )
                     )
                     return True
-                return _row(db, chart, namespace, app) is None
+                return _row(db, *key) is None
             unchanged = (models.HelmOverride.id == read.id) & (
                 models.HelmOverride.revision == read.revision
             )
@@ -97,18 +118,22 @@ def _write(
         return False  # another update created the row first
 
 
-def _attempt(chart: str, namespace: str, app: str, change: Callable[[str], str]) -> str:
+def _attempt(key: tuple[str, str, str, int], change: Callable[[str], str]) -> str:
     """:raises _Lost: someone wrote first."""
     with session.reader() as db:
-        read = _row(db, chart, namespace, app)
+        read = _row(db, *key)
     text = change(read.user_overrides if read is not None else "")
-    if not _write(chart, namespace, app, read, text):
+    if not _write(key, read, text):
         raise _Lost()
     return text
 
 
 def user_overrides_update(
-    chart: str, namespace: str, change: Callable[[str], str], app: str = ""
+    chart: str,
+    namespace: str,
+    change: Callable[[str], str],
+    app: str = "",
+    subcloud_id: int = 0,
 ) -> str:
     """Replace the stored overrides with ``change(stored)``.
 
@@ -127,19 +152,13 @@ def user_overrides_update(
         exception_checker=lambda exc: isinstance(exc, _Lost),
     )
     try:
-        return retrying(_attempt)(chart, namespace, app, change)
+        return retrying(_attempt)((chart, namespace, app, subcloud_id), change)
     except _Lost:
         raise OverridesBusy(chart=chart, namespace=namespace) from None
 
 
 @oslo_db_api.retry_on_deadlock
-def user_overrides_delete(chart: str, namespace: str, app: str = "") -> None:
+def user_overrides_delete(chart: str, namespace: str, app: str = "", subcloud_id: int = 0) -> None:
     """Forget the overrides of ``chart`` in ``namespace`` (none is fine)."""
     with session.writer() as db:
-        db.execute(
-            delete(models.HelmOverride).where(
-                models.HelmOverride.app == app,
-                models.HelmOverride.name == chart,
-                models.HelmOverride.namespace == namespace,
-            )
-        )
+        db.execute(delete(models.HelmOverride).where(*_key(chart, namespace, app, subcloud_id)))

@@ -84,19 +84,31 @@ class ChartOverrides:
     system: dict[str, Any]
     user: dict[str, Any]
     user_text: str
+    site_text: str | None = None
+    """One subcloud's own overrides of an application's chart (None: not asked for)."""
 
     @property
     def combined(self) -> dict[str, Any]:
-        return maps.merge_maps(self.system, self.user)
+        combined = maps.merge_maps(self.system, self.user)
+        if self.site_text:
+            combined = maps.merge_maps(combined, yamlio.load_values(self.site_text))
+        return combined
 
     def view(self) -> dict[str, str]:
-        return {
+        view = {
             "name": self.name,
             "namespace": self.namespace,
             "system_overrides": yamlio.dump(self.system, flow=True),
             "user_overrides": self.user_text,
             "combined_overrides": yamlio.dump(self.combined),
         }
+        if self.site_text is not None:
+            view["subcloud_overrides"] = self.site_text
+        return view
+
+
+class SiteOverridesNeedApp(exception.Invalid):
+    msg_fmt = "A subcloud's own overrides are of an application's chart: name it with ?app="
 
 
 def list_charts(app: str | None = None) -> list[dict[str, Any]]:
@@ -120,21 +132,38 @@ def _resolve(chart: str, namespace: str | None, app: str | None):
 
 
 def show(
-    chart: str, namespace: str | None, site: plugins.Site, app: str | None = None
+    chart: str,
+    namespace: str | None,
+    site: plugins.Site | None,
+    app: str | None = None,
+    subcloud_id: int | None = None,
 ) -> ChartOverrides:
-    """:raises ChartNotFound, NamespaceNotFound, NamespaceRequired, AppNotFound:"""
+    """The chart's overrides; with ``subcloud_id`` (an application's chart), that
+    subcloud's own too, combined above the application's.
+
+    :raises ChartNotFound, NamespaceNotFound, NamespaceRequired, AppNotFound:
+    """
     plugin, namespace = _resolve(chart, namespace, app)
     text = db_helm.user_overrides_get(chart, namespace, app or "")
     user = yamlio.load_values(text) if text else {}
     system = plugin.overrides(site, namespace) if plugin is not None else {}
-    return ChartOverrides(chart, namespace, system, user, text)
+    site_text = None
+    if subcloud_id is not None:
+        site_text = db_helm.user_overrides_get(chart, namespace, app or "", subcloud_id)
+    return ChartOverrides(chart, namespace, system, user, text, site_text)
 
 
-def user_values(app: str, chart: str, namespace: str) -> dict[str, Any]:
+def user_values(
+    app: str, chart: str, namespace: str, site_text: str | None = None
+) -> dict[str, Any]:
     """The operator's overrides of an application's chart, as values (what an apply
-    deploys below the phase overlays)."""
+    deploys below the phase overlays): the application's, and above them a subcloud's
+    own (``site_text``) when it has some."""
     text = db_helm.user_overrides_get(chart, namespace, app)
-    return yamlio.load_values(text) if text else {}
+    values = yamlio.load_values(text) if text else {}
+    if site_text:
+        values = maps.merge_maps(values, yamlio.load_values(site_text))
+    return values
 
 
 def update(
@@ -145,8 +174,10 @@ def update(
     inputs: values.Inputs,
     file_contents: dict[str, str],
     app: str | None = None,
+    subcloud_id: int | None = None,
 ) -> tuple[str, str]:
-    """Apply ``inputs`` to the user overrides: after the stored ones with ``reuse``,
+    """Apply ``inputs`` to the user overrides (with ``subcloud_id``, to that subcloud's
+    own overrides of the application's chart): after the stored ones with ``reuse``,
     alone with ``reset`` (which, with no inputs, clears them). The result may not
     exceed ``[helm] max_user_overrides_bytes``.
 
@@ -154,6 +185,8 @@ def update(
         the new user overrides text.
     :raises InvalidValues: naming the input that Helm would refuse; nothing is stored.
     """
+    if subcloud_id is not None and not app:
+        raise SiteOverridesNeedApp()
     _, namespace = _resolve(chart, namespace, app)
 
     def read_file(path: str) -> str:
@@ -175,9 +208,14 @@ def update(
             raise OverridesTooLarge(size=size, limit=conf.helm.max_user_overrides_bytes)
         return text
 
-    return namespace, db_helm.user_overrides_update(chart, namespace, change, app or "")
+    written = db_helm.user_overrides_update(chart, namespace, change, app or "", subcloud_id or 0)
+    return namespace, written
 
 
-def delete(chart: str, namespace: str | None, app: str | None = None) -> None:
+def delete(
+    chart: str, namespace: str | None, app: str | None = None, subcloud_id: int | None = None
+) -> None:
+    if subcloud_id is not None and not app:
+        raise SiteOverridesNeedApp()
     _, namespace = _resolve(chart, namespace, app)
-    db_helm.user_overrides_delete(chart, namespace, app or "")
+    db_helm.user_overrides_delete(chart, namespace, app or "", subcloud_id or 0)

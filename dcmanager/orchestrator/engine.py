@@ -155,7 +155,7 @@ class StepEngine:
             preparation_state=self._preparer.state,
             start_preparation=self._preparer.start,
             standalone_preparation=self._preparer.standalone_result,
-            app_images=lambda apps: app_images.for_apps(conf, apps),
+            app_images=lambda ctx: app_images.for_apps(conf, ctx.request.apps, ctx.subcloud_id),
             clock=clock.monotonic,
         )
 

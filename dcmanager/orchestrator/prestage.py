@@ -130,8 +130,8 @@ class Environment:
     standalone_preparation: Callable[[StepContext], str | None | bool]
     """A standalone step's preparation: False if not finished (or never started), None
     once done, or the reason it failed."""
-    app_images: Callable[[tuple[tuple[str, str], ...]], list[str]]
-    """The images these applications (name, version) need (see
+    app_images: Callable[[StepContext], list[str]]
+    """The images the step's applications need at its subcloud (see
     :func:`dcmanager.apps.images.for_apps`)."""
     clock: Callable[[], float]
     """Monotonic seconds."""
@@ -297,7 +297,7 @@ def prestage_images(ctx: StepContext, env: Environment) -> Outcome:
     request = ctx.request
     starting = not (ctx.operation and ctx.operation.get("kind") == driver_base.OperationKind.IMAGES)
     if request.apps and starting:
-        request = dataclasses.replace(request, images=tuple(env.app_images(request.apps)))
+        request = dataclasses.replace(request, images=tuple(env.app_images(ctx)))
 
     def complete(operation: driver_base.Operation) -> Outcome:
         skipped = operation.result.get("skipped")

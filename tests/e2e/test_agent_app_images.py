@@ -1,6 +1,7 @@
 """Prestaging an application's images with a release, over real agents and a real
 registry: the images are those its charts render (real Helm, the operator's overrides,
-every lifecycle phase) and its metadata lists, and a second prestage moves nothing."""
+a subcloud's own above them, every lifecycle phase) and its metadata lists, and a
+second prestage moves nothing."""
 
 import base64
 import json
@@ -80,6 +81,8 @@ def test_prestage_with_an_application_lands_its_rendered_images(tmp_path, servic
     ]
     # The chart's default image, which the operator's override replaces.
     replaced = registry.push_image("stx/demo-api", "0.1.0", [rng.randbytes(120_000)])
+    # The tag one subcloud's own override picks.
+    own = registry.push_image("stx/demo-api", "0.1.2", [rng.randbytes(120_000)])
     packages = _tree(tmp_path / "25.09", {"Packages/p.deb": rng.randbytes(10_000)})
     site.upload("25.09", packages, ["stx/base:1.0"])
     (tmp_path / "demo.tgz").write_bytes(_app_tarball())
@@ -91,6 +94,11 @@ def test_prestage_with_an_application_lands_its_rendered_images(tmp_path, servic
         {"flag": "reuse", "values": {"set": ["image=registry.local:9001/stx/demo-api:0.1.1"]}},
     )
     agents = site.add_agents(2)
+    site.call(
+        "PATCH",
+        f"/helm_charts/demo-api?app=demo&subcloud={agents[1].name}",
+        {"flag": "reuse", "values": {"set": ["image=registry.local:9001/stx/demo-api:0.1.2"]}},
+    )
     body = {
         "type": "prestage",
         "sysadmin_password": base64.b64encode(e2e_site.PASSWORD.encode()).decode(),
@@ -103,19 +111,24 @@ def test_prestage_with_an_application_lands_its_rendered_images(tmp_path, servic
     assert {n: s["state"] for n, s in steps.items()} == dict.fromkeys(
         (a.name for a in agents), "complete"
     ), steps
-    expected = {
+    common = {
         "stx/base:1.0",
-        "registry.local:9001/stx/demo-api:0.1.1",
         "registry.local:9001/stx/demo-db-init:1.0",
         "registry.local:9001/stx/demo-tools:1.0",
     }
+    api_tag = {agents[0].name: "0.1.1", agents[1].name: "0.1.2"}
     for agent in agents:
         references = json.loads((agent.release_dir("25.09") / "images.json").read_text())
-        assert set(references) == expected
-        for image in wanted:
+        assert set(references) == common | {
+            f"registry.local:9001/stx/demo-api:{api_tag[agent.name]}"
+        }
+        holds = [image for image in wanted if image.tag != "0.1.1"]
+        holds.append(own if api_tag[agent.name] == "0.1.2" else wanted[1])
+        for image in holds:
             for digest, data in image.blobs.items():
                 assert agent.blob(digest).read_bytes() == data
-        assert not any(agent.blob(digest).exists() for digest in replaced.blobs)
+        left_out = [replaced, wanted[1] if api_tag[agent.name] == "0.1.2" else own]
+        assert not any(agent.blob(d).exists() for image in left_out for d in image.blobs)
         images_op = [op for op in agent.operations() if op["kind"] == "images"]
         assert images_op[0]["result"]["blobs_transferred"] > 0
 

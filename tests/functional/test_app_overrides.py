@@ -69,3 +69,82 @@ def test_refusals(api):
         404,
         "Helm chart demo-api not found",
     )
+
+
+def test_a_subcloud_has_overrides_of_its_own_above_the_applications(api):
+    _upload(api, "1.1.0", (("demo-api", "0.2.0"), ("demo-db", "0.1.0")))
+    sh.register(api, "s1")
+    sh.register(api, "s2")
+    api.patch_json(CHART, {"flag": "reuse", "values": {"set": ["replicas=3", "tier=gold"]}})
+
+    site = CHART + "&subcloud=s1"
+    assert api.patch_json(site, SET_REPLICAS | {"values": {"set": ["replicas=5"]}}).json == {
+        "name": "demo-db",
+        "namespace": "demo",
+        "subcloud_overrides": "replicas: 5\n",
+    }
+    shown = api.get(site).json
+    assert (shown["user_overrides"], shown["subcloud_overrides"]) == (
+        "replicas: 3\ntier: gold\n",
+        "replicas: 5\n",
+    )
+    assert shown["combined_overrides"] == "replicas: 5\ntier: gold\n"
+    # Another subcloud, and the application itself, are left as they were.
+    assert api.get(CHART + "&subcloud=s2").json["subcloud_overrides"] == ""
+    assert "subcloud_overrides" not in api.get(CHART).json
+
+    # An operation at s1 deploys them above the application's; at s2, the application's.
+    values = {
+        name: operations.start(
+            config.CONF, db_api.subcloud_get(name), "demo", "apply", "1.1.0"
+        ).extra_args["values"]["demo-db"]
+        for name in ("s1", "s2")
+    }
+    assert values == {"s1": {"replicas": 5, "tier": "gold"}, "s2": {"replicas": 3, "tier": "gold"}}
+
+    api.delete(site, status=204)
+    assert api.get(site).json["subcloud_overrides"] == ""
+    assert api.get(CHART).json["user_overrides"] == "replicas: 3\ntier: gold\n"
+
+
+def test_a_subcloud_deleted_takes_its_overrides_along(api, db):
+    from sqlalchemy import func
+    from sqlalchemy import orm
+    from sqlalchemy import select
+
+    from dcmanager.db.sqlalchemy import models
+
+    _upload(api, "1.0.0", (("demo-db", "0.1.0"),))
+    sh.register(api, "s1", managed=False)
+    api.patch_json(CHART + "&subcloud=s1", SET_REPLICAS)
+    api.delete("/v1.0/subclouds/s1")
+
+    with orm.Session(db) as session:
+        assert session.scalar(select(func.count()).select_from(models.HelmOverride)) == 0
+
+
+def test_site_overrides_refusals(api):
+    _upload(api, "1.0.0", (("demo-db", "0.1.0"),))
+    sh.register(api, "s1")
+    sh.assert_error(
+        api.patch_json(CHART + "&subcloud=nope", SET_REPLICAS, expect_errors=True),
+        404,
+        "Subcloud not found",
+    )
+    message = "A subcloud's own overrides are of an application's chart: name it with ?app="
+    sh.assert_error(
+        api.patch_json(
+            "/v1.0/helm_charts/rabbitmq?namespace=openstack&subcloud=s1",
+            SET_REPLICAS,
+            expect_errors=True,
+        ),
+        400,
+        message,
+    )
+    sh.assert_error(
+        api.delete(
+            "/v1.0/helm_charts/rabbitmq?namespace=openstack&subcloud=s1", expect_errors=True
+        ),
+        400,
+        message,
+    )

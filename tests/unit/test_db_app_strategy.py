@@ -210,3 +210,17 @@ def test_a_step_whose_strategy_is_aborted_before_it_begins_is_aborted(any_db, co
     assert [(r.version, r.status) for r in db_site_apps.site_apps(site.id)] == [
         ("1.0.0", "applied")
     ]
+
+
+def test_each_site_begins_with_its_own_overrides_above_the_applications(any_db, conf, site):
+    from dcmanager.db import helm as db_helm
+
+    db_helm.user_overrides_update("demo-api", "demo", lambda old: "replicas: 2\n", app="demo")
+    db_helm.user_overrides_update(
+        "demo-api", "demo", lambda old: "replicas: 4\n", app="demo", subcloud_id=site.id
+    )
+    step_id = _running_step(site, "A")
+
+    args = _begin("A", step_id, site.id)()[step_id]
+
+    assert args["values"] == {"demo-api": {"replicas": 4}}

@@ -303,7 +303,8 @@ class NamedLock(Base):
 
 class HelmOverride(TimestampMixin, Base):
     """The operator's overrides of one Helm chart in one namespace (YAML text), of an
-    application (kept across its versions) or of the platform (``app`` empty).
+    application (kept across its versions) or of the platform (``app`` empty); an
+    application's may also be one subcloud's (``subcloud_id``; 0: every site's).
 
     ``revision`` counts the writes: an update is written only if nobody wrote since it
     was read.
@@ -311,7 +312,9 @@ class HelmOverride(TimestampMixin, Base):
 
     __tablename__ = "helm_overrides"
     __table_args__ = (
-        UniqueConstraint("app", "name", "namespace", name="uq_helm_overrides_app_chart"),
+        UniqueConstraint(
+            "app", "name", "namespace", "subcloud_id", name="uq_helm_overrides_app_chart_site"
+        ),
         db_types.TABLE_OPTIONS,
     )
 
@@ -322,3 +325,5 @@ class HelmOverride(TimestampMixin, Base):
     namespace: Mapped[str] = mapped_column(String(255))
     user_overrides: Mapped[str] = mapped_column(db_types.LongText)
     revision: Mapped[int] = mapped_column(Integer)
+    # The subcloud these overrides are of (deleted with it), or 0: every site.
+    subcloud_id: Mapped[int] = mapped_column(Integer, server_default="0")

@@ -10,6 +10,7 @@ from dcmanager.api.controllers import base
 from dcmanager.api.schemas import helm_charts as schema
 from dcmanager.common import exception
 from dcmanager.common import policy
+from dcmanager.db import api as db_api
 from dcmanager.helm import overrides
 from dcmanager.helm import plugins
 
@@ -42,6 +43,18 @@ def _site() -> plugins.Site:
     return overrides.default_site(pecan.request.conf)
 
 
+def _subcloud_id() -> int | None:
+    """``?subcloud=<id or name>`` with an application's chart: that subcloud's own
+    overrides.
+
+    :raises SubcloudNotFound:
+    """
+    ref = pecan.request.GET.get("subcloud")
+    if not ref:
+        return None
+    return db_api.subcloud_get(validation.parse_ref(ref)).id
+
+
 class HelmChartsController(base.ResourceController):
     collection_methods = base.READ_ONLY_METHODS
 
@@ -55,23 +68,26 @@ class HelmChartsController(base.ResourceController):
         chart = self.item_ref(path)
         _authorize("get")
         app = _app()
-        site = _site() if app is None else None
-        return overrides.show(chart, _namespace(), site, app).view()
+        if app is None:
+            return overrides.show(chart, _namespace(), _site()).view()
+        return overrides.show(chart, _namespace(), None, app, _subcloud_id()).view()
 
     @pecan.expose("json")
     def patch(self, *path: str) -> dict:
         chart = self.item_ref(path)
         _authorize("modify")
-        namespace, app = _namespace(), _app()
+        namespace, app, subcloud_id = _namespace(), _app(), _subcloud_id()
         flag, inputs, contents = schema.validate_patch(validation.json_body())
         namespace, text = overrides.update(
-            pecan.request.conf, chart, namespace, flag, inputs, contents, app
+            pecan.request.conf, chart, namespace, flag, inputs, contents, app, subcloud_id
         )
+        if subcloud_id is not None:
+            return {"name": chart, "namespace": namespace, "subcloud_overrides": text}
         return {"name": chart, "namespace": namespace, "user_overrides": text}
 
     @pecan.expose(content_type="application/json")
     def delete(self, *path: str) -> None:
         chart = self.item_ref(path)
         _authorize("delete")
-        overrides.delete(chart, _namespace(), _app())
+        overrides.delete(chart, _namespace(), _app(), _subcloud_id())
         pecan.response.status = 204
