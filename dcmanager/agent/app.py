@@ -37,7 +37,9 @@ LOG = logging.getLogger(__name__)
 
 # Roles that may drive the agent when callers are authenticated by Keystone.
 ALLOWED_ROLES = frozenset(("admin", "service"))
-MAX_BODY_BYTES = 64 * 1024
+# An application operation carries its charts' overrides (each up to the controller's
+# [helm] max_user_overrides_bytes, 1 MiB), an images operation up to 1000 references.
+MAX_BODY_BYTES = 8 * 1024 * 1024
 
 
 class ConfigError(Exception):

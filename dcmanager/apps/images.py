@@ -1,10 +1,10 @@
 """The container images an application version needs at a site.
 
 Each chart is rendered with real Helm (:func:`dcmanager.apps.charts.render`) with the
-values the site gets (the operator's overrides of the chart), once as deployed and
-once under each lifecycle phase's overlay (a phase may enable jobs with images of
-their own), and every container image of every pod template is collected; the
-metadata's ``images`` list is added. An override of an image's repository or tag is
+values the site gets (the operator's overrides of the chart), as deployed and under
+each lifecycle phase's overlay (a phase may enable jobs with images of their own), each
+as installed and as upgraded, and every container image of every pod template is
+collected; the metadata's ``images`` list is added. An override of an image's repository or tag is
 what the site will pull, so it is what is prestaged.
 """
 
@@ -35,8 +35,10 @@ def in_manifests(files: dict[str, str]) -> set[str]:
     for text in files.values():
         try:
             documents = list(yaml.safe_load_all(text))
-        except yaml.YAMLError:
-            continue  # Helm renders text templates too (NOTES.txt)
+        except (yaml.YAMLError, ValueError):
+            # Helm renders text templates too (NOTES.txt); PyYAML raises ValueError
+            # for some scalars it cannot construct (an impossible date).
+            continue
         for document in documents:
             found.update(_images(document))
     return found
@@ -118,8 +120,16 @@ def _needed(
     ).items():
         base = given["values"].get(release, {})
         for overlay in overlays:
-            rendered = charts.render(
-                archive, maps.merge_maps(base, overlay), release, entry.namespace
-            )
-            found.update(in_manifests(rendered))
+            # As installed and as upgraded: a template may name images for either only
+            # (a migration job under .Release.IsUpgrade).
+            for revision, upgrade in ((1, False), (2, True)):
+                rendered = charts.render(
+                    archive,
+                    maps.merge_maps(base, overlay),
+                    release,
+                    entry.namespace,
+                    revision,
+                    upgrade,
+                )
+                found.update(in_manifests(rendered))
     return tuple(sorted(found))

@@ -12,7 +12,9 @@ from dcmanager.db import apps as db_apps
 from dcmanager.db import helm as db_helm
 from dcmanager.db import site_apps as db_site_apps
 from dcmanager.db.sqlalchemy import models
+from dcmanager.helm import maps
 from dcmanager.helm import overrides
+from dcmanager.helm import yamlio
 
 
 def _target(
@@ -30,33 +32,38 @@ def _target(
     return known[versions.select(name, known, wanted, prerelease)]
 
 
-def chart_values(
-    name: str, target: db_apps.AppVersion, site_texts: dict[tuple[str, str], str] | None = None
-) -> dict:
-    """The operator's overrides of each of the version's charts, by release: the
-    application's, and above them a subcloud's own (``site_texts``, by chart and
-    namespace, see :func:`site_chart_values`)."""
-    site_texts = site_texts or {}
+def chart_values(name: str, target: db_apps.AppVersion) -> dict:
+    """The operator's overrides of each of the version's charts, by release (the
+    application's; see :func:`site_chart_values` for a subcloud's)."""
     return {
-        chart["release"]: overrides.user_values(
-            name,
-            chart["name"],
-            chart["namespace"],
-            site_texts.get((chart["name"], chart["namespace"])),
-        )
+        chart["release"]: overrides.user_values(name, chart["name"], chart["namespace"])
         for chart in target.details.get("charts", [])
     }
 
 
+def _above(
+    values: dict, target: db_apps.AppVersion, site_texts: dict[tuple[str, str], str]
+) -> dict:
+    """``values`` (the application's, by release) with a subcloud's own overrides
+    (by chart and namespace) above them."""
+    merged = dict(values)
+    for chart in target.details.get("charts", []):
+        text = site_texts.get((chart["name"], chart["namespace"]))
+        if text:
+            own = yamlio.load_values(text)
+            merged[chart["release"]] = maps.merge_maps(values.get(chart["release"], {}), own)
+    return merged
+
+
 def site_chart_values(name: str, target: db_apps.AppVersion, subcloud_id: int) -> dict:
     """:func:`chart_values` at one subcloud (its own overrides above the application's)."""
-    texts = db_helm.site_overrides(name, [subcloud_id]).get(subcloud_id)
-    return chart_values(name, target, texts)
+    texts = db_helm.site_overrides(name, [subcloud_id]).get(subcloud_id, {})
+    return _above(chart_values(name, target), target, texts)
 
 
 def _strategy_refusal(exc: Exception) -> db_site_apps.Refused | None:
     if isinstance(exc, (*site.UPDATE_REFUSALS, db_apps.AppVersionGone)):
-        skip = isinstance(exc, site.NOTHING_TO_UPDATE)
+        skip = isinstance(exc, site.LEFT_OUT)
         ends = states.StepState.SKIPPED if skip else states.StepState.FAILED
         return db_site_apps.Refused(exc.message, str(ends))
     return None
@@ -67,8 +74,9 @@ def begin_strategy_steps(
 ) -> dict[int, dict]:
     """Start an app-update strategy's update of ``name`` to ``version`` at the sites of
     these held steps (``{step id: subcloud id}``), as their precheck begins (with
-    ``require_prestaged``, only where a prestage put its images): the
-    catalog and the overrides are read once, each site decides under its lock
+    ``require_prestaged``, only where a prestage put its images): the catalog and the
+    application's overrides are read once (and the batch's sites' own overrides in one
+    query), each site decides under its lock
     (:func:`dcmanager.db.site_apps.strategy_steps_begin`).
 
     :returns: each step's arguments, or its refusal (steps no longer held are left out).
@@ -83,7 +91,7 @@ def begin_strategy_steps(
     else:
         values = chart_values(name, target)
         per_site = {
-            subcloud_id: chart_values(name, target, texts)
+            subcloud_id: _above(values, target, texts)
             for subcloud_id, texts in db_helm.site_overrides(name, list(steps.values())).items()
         }
 

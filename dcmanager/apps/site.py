@@ -338,8 +338,9 @@ def plan_update(
 
 
 # An update's refusals that leave a site out of an app-update strategy (``skipped``)
-# rather than fail its step: nothing to update there.
-NOTHING_TO_UPDATE = (NotAtSite, AlreadyAtTarget)
+# rather than fail its step: nothing to update there, or not to be updated without
+# the version's images prestaged.
+LEFT_OUT = (NotAtSite, AlreadyAtTarget, NotPrestaged)
 # Every refusal of an update, as its planner raises them.
 UPDATE_REFUSALS = (NotAtSite, OperationUnderWay, StatusForbids, UpdateRefused, NotPrestaged)
 

@@ -84,6 +84,8 @@ def _write(key: tuple[str, str, str, int], read: models.HelmOverride | None, tex
     chart, namespace, app, subcloud_id = key
     try:
         with session.writer() as db:
+            if subcloud_id and not _lock_subcloud(db, subcloud_id):
+                raise exception.SubcloudNotFound()
             if read is None:
                 if text:
                     db.add(
@@ -116,6 +118,17 @@ def _write(key: tuple[str, str, str, int], read: models.HelmOverride | None, tex
             return db.execute(statement).rowcount == 1
     except db_exc.DBDuplicateEntry:
         return False  # another update created the row first
+
+
+def _lock_subcloud(db, subcloud_id: int) -> bool:
+    """Lock the subcloud's row (a deletion of it waits, then deletes these overrides
+    too); whether it still exists."""
+    return (
+        db.scalar(
+            select(models.Subcloud.id).where(models.Subcloud.id == subcloud_id).with_for_update()
+        )
+        is not None
+    )
 
 
 def _attempt(key: tuple[str, str, str, int], change: Callable[[str], str]) -> str:

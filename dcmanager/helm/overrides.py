@@ -153,17 +153,11 @@ def show(
     return ChartOverrides(chart, namespace, system, user, text, site_text)
 
 
-def user_values(
-    app: str, chart: str, namespace: str, site_text: str | None = None
-) -> dict[str, Any]:
+def user_values(app: str, chart: str, namespace: str) -> dict[str, Any]:
     """The operator's overrides of an application's chart, as values (what an apply
-    deploys below the phase overlays): the application's, and above them a subcloud's
-    own (``site_text``) when it has some."""
+    deploys below the phase overlays)."""
     text = db_helm.user_overrides_get(chart, namespace, app)
-    values = yamlio.load_values(text) if text else {}
-    if site_text:
-        values = maps.merge_maps(values, yamlio.load_values(site_text))
-    return values
+    return yamlio.load_values(text) if text else {}
 
 
 def update(

@@ -105,6 +105,16 @@ PASSWORD = sh.PASSWORD
 SECRETS = (PASSWORD, base64.b64decode(PASSWORD).decode())
 
 
+class _Absent:
+    """In an expected body: the key must not be there."""
+
+    def __repr__(self) -> str:
+        return "ABSENT"
+
+
+ABSENT = _Absent()
+
+
 @dataclasses.dataclass(frozen=True)
 class Raw:
     """A request body sent as these exact bytes (as JSON content unless told)."""
@@ -126,7 +136,8 @@ class Call:
     :ivar doc_accepts: whether the document accepts the request (True/False), or None
         when the request validator cannot decide it (see where it is used).
     :ivar expect: expected response body; dicts are matched partially (only the given
-        keys), lists element by element, strings have ``{base}`` replaced by the base URL.
+        keys; a key given as :data:`ABSENT` must be missing), lists element by element,
+        strings have ``{base}`` replaced by the base URL.
     :ivar accept: the request's Accept header.
     :ivar headers: more request headers (``Range``).
     :ivar wait: when set, repeat the call (at most this many seconds) until the
@@ -469,6 +480,12 @@ RABBITMQ_REPLICAS_2 = {
     "combined_overrides": REPLICAS_2,
 }
 NO_CHART = "Helm chart nope not found"
+# An application's chart: demo's (tests.apps), in the namespace demo.
+DEMO_API = {"name": "demo-api"}
+APP_CHART = "?app=demo"
+SITE_NEEDS_APP = "A subcloud's own overrides are of an application's chart: name it with ?app="
+APP_REPLICAS = {"flag": "reset", "values": {"set": ["replicas=2", "image.tag=1.0.0"]}}
+SITE_TAG = {"flag": "reuse", "values": {"set": ["image.tag=1.0.1"]}}
 NO_NS = "Helm chart rabbitmq has no overrides in namespace kube-system (its namespaces: openstack)"
 NS_REQUIRED = "The namespace is required: ?namespace=<one of openstack>"
 
@@ -554,6 +571,14 @@ def images_done(extra: int) -> dict[str, int]:
 def images_noted(negation: str, version: str = "1.1.0") -> str:
     """What an app-update step's precheck notes of the update's images at the site."""
     return f"app-update-precheck: the images of demo {version} were{negation} prestaged here"
+
+
+def not_prestaged(subcloud: str, version: str = "1.1.0") -> str:
+    """Why an app-update with require-prestaged leaves a site out."""
+    return (
+        f"The images of demo {version} are not prestaged at subcloud {subcloud}: "
+        f"prestage them first (--app demo@{version})"
+    )
 
 
 def update_skipped(cloud: str, reason: str) -> str:
@@ -2109,7 +2134,9 @@ SCENARIOS: dict[tuple[str, str], list[Call]] = {
         bad(
             "POST",
             ST,
-            app_update(include_prerelease="yes", **{"stop-on-failure": "no"}),
+            app_update(
+                include_prerelease="yes", **{"require-prestaged": "no", "stop-on-failure": "no"}
+            ),
             invalid_bool("yes", "include_prerelease"),
         ),
         bad(
@@ -2117,6 +2144,18 @@ SCENARIOS: dict[tuple[str, str], list[Call]] = {
             ST,
             app_update(include_prerelease=None),
             invalid_bool("None", "include_prerelease"),
+        ),
+        bad(
+            "POST",
+            ST,
+            app_update(**{"require-prestaged": "no", "stop-on-failure": "no"}),
+            invalid_bool("no", "require-prestaged"),
+        ),
+        bad(
+            "POST",
+            ST,
+            app_update(include_prerelease="TRUE", **{"require-prestaged": 1}),
+            invalid_bool("1", "require-prestaged"),
         ),
         # The catalog, before stop-on-failure and the subcloud.
         bad(
@@ -2182,6 +2221,14 @@ SCENARIOS: dict[tuple[str, str], list[Call]] = {
         # latest is the highest release (not a pre-release), resolved now.
         upload_app("2.0.0"),
         upload_app("3.0.0-rc.1"),
+        # No prestage has put the images of 2.0.0 on sc1, the only site to update.
+        Call(
+            "POST",
+            ST,
+            body=app_update(**{"require-prestaged": "TRUE"}),
+            status=422,
+            message=NO_STEPS,
+        ),
         Call(
             "POST",
             ST,
@@ -2488,7 +2535,42 @@ SCENARIOS: dict[tuple[str, str], list[Call]] = {
             expect={"prestage-status": "prestaging"},
         ),
         Call("GET", S1, {"subcloud": "sc1"}, expect={"prestage-status": "complete"}, wait=WAIT),
-        Call("POST", ST, body=app_update(), expect={"extra-args": {"version": "1.1.0"}}),
+        # Requiring prestaged images: sc2, where no prestage put those of 1.1.0, is left
+        # out (refused when named).
+        bad(
+            "POST",
+            ST,
+            app_update(cloud_name="sc2", **{"require-prestaged": True}),
+            update_skipped("sc2", not_prestaged("sc2")),
+            doc_accepts=True,
+        ),
+        Call(
+            "POST",
+            ST,
+            body=app_update(**{"require-prestaged": "true"}),
+            expect={
+                "state": "initial",
+                "extra-args": {"app": "demo", "version": "1.1.0", "require-prestaged": True},
+            },
+        ),
+        Call(
+            "GET",
+            SS,
+            expect={
+                "strategy-steps": [
+                    {"cloud": "sc1", **UNSTARTED_STEP},
+                    {"cloud": "sc2", "state": "skipped", "details": not_prestaged("sc2")},
+                ]
+            },
+        ),
+        Call("DELETE", ST, expect={"state": "deleting"}),
+        strategy_gone(),
+        Call(
+            "POST",
+            ST,
+            body=app_update(**{"require-prestaged": False}),
+            expect={"extra-args": {"version": "1.1.0", "require-prestaged": ABSENT}},
+        ),
         Call(
             "POST",
             SA,
@@ -2847,6 +2929,83 @@ SCENARIOS: dict[tuple[str, str], list[Call]] = {
             status=404,
             message=SUBCLOUD_NOT_FOUND,
         ),
+        # An application's chart: with ?subcloud=, that subcloud's own overrides too,
+        # combined above the application's.
+        upload_app("1.0.0"),
+        new_subcloud("sc2"),
+        Call("PATCH", H1, DEMO_API, query=APP_CHART, body=APP_REPLICAS),
+        Call("PATCH", H1, DEMO_API, query=APP_CHART + "&subcloud=sc2", body=SITE_TAG),
+        Call(
+            "GET",
+            H1,
+            DEMO_API,
+            query=APP_CHART + "&namespace=demo&subcloud=sc2",
+            expect={
+                "name": "demo-api",
+                "namespace": "demo",
+                "system_overrides": "",
+                "user_overrides": "image:\n  tag: 1.0.0\nreplicas: 2\n",
+                "subcloud_overrides": "image:\n  tag: 1.0.1\n",
+                "combined_overrides": "image:\n  tag: 1.0.1\nreplicas: 2\n",
+            },
+        ),
+        # By id; the subcloud's system mode (not known yet) does not matter here.
+        Call(
+            "GET",
+            H1,
+            DEMO_API,
+            query=APP_CHART + "&subcloud=2",
+            expect={"subcloud_overrides": "image:\n  tag: 1.0.1\n"},
+        ),
+        # A subcloud with none: the application's alone.
+        Call(
+            "GET",
+            H1,
+            DEMO_API,
+            query=APP_CHART + "&subcloud=sc1",
+            expect={
+                "subcloud_overrides": "",
+                "combined_overrides": "image:\n  tag: 1.0.0\nreplicas: 2\n",
+            },
+        ),
+        # Without ?subcloud= (or empty): no subcloud_overrides.
+        Call(
+            "GET",
+            H1,
+            DEMO_API,
+            query=APP_CHART + "&subcloud=",
+            expect={
+                "user_overrides": "image:\n  tag: 1.0.0\nreplicas: 2\n",
+                "subcloud_overrides": ABSENT,
+                "combined_overrides": "image:\n  tag: 1.0.0\nreplicas: 2\n",
+            },
+        ),
+        Call("GET", H1, DEMO_API, query=APP_CHART, expect={"subcloud_overrides": ABSENT}),
+        Call(
+            "GET",
+            H1,
+            DEMO_API,
+            query=APP_CHART + "&subcloud=sc9",
+            status=404,
+            message=SUBCLOUD_NOT_FOUND,
+        ),
+        # The subcloud is looked up before the catalog.
+        Call(
+            "GET",
+            H1,
+            DEMO_API,
+            query="?app=nope&subcloud=sc9",
+            status=404,
+            message=SUBCLOUD_NOT_FOUND,
+        ),
+        Call(
+            "GET",
+            H1,
+            DEMO_API,
+            query="?app=nope&subcloud=sc2",
+            status=404,
+            message="Application nope not found",
+        ),
         Call("GET", H1, {"name": "nope"}, query=OPENSTACK_NS, status=404, message=NO_CHART),
         Call("GET", H1, RABBITMQ, query="?namespace=kube-system", status=404, message=NO_NS),
         # The document cannot tell: an application's chart may leave it out.
@@ -2928,6 +3087,113 @@ SCENARIOS: dict[tuple[str, str], list[Call]] = {
             body={"flag": "reset"},
             expect={"user_overrides": ""},
         ),
+        # An application's chart: the application's overrides, and one subcloud's own
+        # (reuse starts from the subcloud's), each answered as what it is.
+        upload_app("1.0.0"),
+        new_subcloud("sc1"),
+        Call(
+            "PATCH",
+            H1,
+            DEMO_API,
+            query=APP_CHART,
+            body=APP_REPLICAS,
+            expect={
+                "name": "demo-api",
+                "namespace": "demo",
+                "user_overrides": "image:\n  tag: 1.0.0\nreplicas: 2\n",
+                "subcloud_overrides": ABSENT,
+            },
+        ),
+        Call(
+            "PATCH",
+            H1,
+            DEMO_API,
+            query=APP_CHART + "&subcloud=sc1",
+            body=SITE_TAG,
+            expect={
+                "name": "demo-api",
+                "namespace": "demo",
+                "subcloud_overrides": "image:\n  tag: 1.0.1\n",
+                "user_overrides": ABSENT,
+            },
+        ),
+        Call(
+            "PATCH",
+            H1,
+            DEMO_API,
+            query=APP_CHART + "&namespace=demo&subcloud=1",
+            body={"flag": "reuse", "values": {"set": ["replicas=3"]}},
+            expect={"subcloud_overrides": "image:\n  tag: 1.0.1\nreplicas: 3\n"},
+        ),
+        Call(
+            "GET",
+            H1,
+            DEMO_API,
+            query=APP_CHART + "&subcloud=sc1",
+            expect={
+                "user_overrides": "image:\n  tag: 1.0.0\nreplicas: 2\n",
+                "subcloud_overrides": "image:\n  tag: 1.0.1\nreplicas: 3\n",
+                "combined_overrides": "image:\n  tag: 1.0.1\nreplicas: 3\n",
+            },
+        ),
+        # In order: the subcloud (with or without ?app=), the body, ?subcloud= without
+        # ?app=, then the chart and the namespace.
+        Call(
+            "PATCH",
+            H1,
+            DEMO_API,
+            query=APP_CHART + "&subcloud=sc9",
+            body={"flag": "keep"},
+            status=404,
+            message=SUBCLOUD_NOT_FOUND,
+            doc_accepts=False,
+        ),
+        Call(
+            "PATCH",
+            H1,
+            RABBITMQ,
+            query=OPENSTACK_NS + "&subcloud=sc9",
+            body={"flag": "reset"},
+            status=404,
+            message=SUBCLOUD_NOT_FOUND,
+        ),
+        bad(
+            "PATCH",
+            H1,
+            {"flag": "keep"},
+            "Invalid flag: keep must be either 'reuse' or 'reset'.",
+            params=RABBITMQ,
+            query=OPENSTACK_NS + "&subcloud=sc1",
+        ),
+        bad(
+            "PATCH",
+            H1,
+            {"flag": "reuse", "values": {"set": ["pod.replicas=2"]}},
+            SITE_NEEDS_APP,
+            params=RABBITMQ,
+            query=OPENSTACK_NS + "&subcloud=sc1",
+            doc_accepts=True,
+        ),
+        bad(
+            "PATCH",
+            H1,
+            {"flag": "reset"},
+            SITE_NEEDS_APP,
+            params={"name": "nope"},
+            query="?subcloud=1",
+            doc_accepts=True,
+        ),
+        Call(
+            "PATCH",
+            H1,
+            {"name": "nope"},
+            query=APP_CHART + "&subcloud=sc1",
+            body={"flag": "reset"},
+            status=404,
+            message="Helm chart nope of application demo not found",
+        ),
+        # Nothing was written to the platform chart.
+        Call("GET", H1, RABBITMQ, query=OPENSTACK_NS, expect=RABBITMQ_SIMPLEX),
     ],
     ("DELETE", H1): [
         Call(
@@ -2938,6 +3204,27 @@ SCENARIOS: dict[tuple[str, str], list[Call]] = {
             body={"flag": "reuse", "values": {"set": ["pod.replicas=2"]}},
         ),
         not_acceptable("DELETE", H1, RABBITMQ, query=OPENSTACK_NS),
+        # A platform chart has no overrides of one subcloud's: refused, before the
+        # namespace is looked at.
+        new_subcloud("sc1"),
+        bad(
+            "DELETE",
+            H1,
+            None,
+            SITE_NEEDS_APP,
+            params=RABBITMQ,
+            query="?subcloud=sc1",
+            doc_accepts=True,
+        ),
+        bad(
+            "DELETE",
+            H1,
+            None,
+            SITE_NEEDS_APP,
+            params=RABBITMQ,
+            query=OPENSTACK_NS + "&subcloud=1",
+            doc_accepts=True,
+        ),
         Call("GET", H1, RABBITMQ, query=OPENSTACK_NS, expect=RABBITMQ_REPLICAS_2),
         Call("DELETE", H1, RABBITMQ, query=OPENSTACK_NS, status=204),
         Call("GET", H1, RABBITMQ, query=OPENSTACK_NS, expect=RABBITMQ_SIMPLEX),
@@ -2945,6 +3232,60 @@ SCENARIOS: dict[tuple[str, str], list[Call]] = {
         Call("DELETE", H1, {"name": "nope"}, query=OPENSTACK_NS, status=404, message=NO_CHART),
         # The document cannot tell: an application's chart may leave it out.
         Call("DELETE", H1, RABBITMQ, status=400, message=NS_REQUIRED),
+        # An application's chart: a subcloud's own overrides go, the application's stay.
+        upload_app("1.0.0"),
+        Call("PATCH", H1, DEMO_API, query=APP_CHART, body=APP_REPLICAS),
+        Call("PATCH", H1, DEMO_API, query=APP_CHART + "&subcloud=sc1", body=SITE_TAG),
+        Call(
+            "DELETE",
+            H1,
+            DEMO_API,
+            query=APP_CHART + "&subcloud=sc9",
+            status=404,
+            message=SUBCLOUD_NOT_FOUND,
+        ),
+        Call(
+            "GET",
+            H1,
+            DEMO_API,
+            query=APP_CHART + "&subcloud=sc1",
+            expect={"subcloud_overrides": "image:\n  tag: 1.0.1\n"},
+        ),
+        Call("DELETE", H1, DEMO_API, query=APP_CHART + "&namespace=demo&subcloud=sc1", status=204),
+        Call(
+            "GET",
+            H1,
+            DEMO_API,
+            query=APP_CHART + "&subcloud=sc1",
+            expect={
+                "user_overrides": "image:\n  tag: 1.0.0\nreplicas: 2\n",
+                "subcloud_overrides": "",
+                "combined_overrides": "image:\n  tag: 1.0.0\nreplicas: 2\n",
+            },
+        ),
+        Call("DELETE", H1, DEMO_API, query=APP_CHART + "&subcloud=1", status=204),
+        # A subcloud registered again under the name starts without any.
+        Call("PATCH", H1, DEMO_API, query=APP_CHART + "&subcloud=sc1", body=SITE_TAG),
+        Call("DELETE", S1, {"subcloud": "sc1"}, expect={"name": "sc1"}),
+        Call(
+            "DELETE",
+            H1,
+            DEMO_API,
+            query=APP_CHART + "&subcloud=sc1",
+            status=404,
+            message=SUBCLOUD_NOT_FOUND,
+        ),
+        new_subcloud("sc1"),
+        Call(
+            "GET",
+            H1,
+            DEMO_API,
+            query=APP_CHART + "&subcloud=sc1",
+            expect={
+                "subcloud_overrides": "",
+                "user_overrides": "image:\n  tag: 1.0.0\nreplicas: 2\n",
+            },
+        ),
     ],
     ("GET", B1): [
         Call(
@@ -3150,6 +3491,9 @@ def _matches(actual: Any, expected: Any, base: str, where: str = "body") -> None
     if isinstance(expected, dict):
         assert isinstance(actual, dict), f"{where}: {actual!r} is not an object"
         for key, value in expected.items():
+            if value is ABSENT:
+                assert key not in actual, f"{where}: {key!r} in {actual!r}"
+                continue
             assert key in actual, f"{where}: no {key!r} in {actual!r}"
             _matches(actual[key], value, base, f"{where}[{key!r}]")
     elif isinstance(expected, list):
@@ -3262,7 +3606,11 @@ def test_document_is_valid_openapi(document):
 
 # The fields of a response object that the API leaves out when they do not apply: all
 # others are always present.
-OPTIONAL_RESPONSE_FIELDS: dict[str, set[str]] = {"PrestageExtraArgs": {"apps"}}
+OPTIONAL_RESPONSE_FIELDS: dict[str, set[str]] = {
+    "PrestageExtraArgs": {"apps"},
+    "AppUpdateExtraArgs": {"require-prestaged"},
+    "HelmChartOverrides": {"subcloud_overrides"},
+}
 
 
 def test_response_objects_forbid_undocumented_fields(document):
@@ -3289,6 +3637,9 @@ def test_response_objects_forbid_undocumented_fields(document):
         "SiteAppList",
         "SiteAppRelease",
         "SiteAppInactiveVersion",
+        "HelmChartOverrides",
+        "HelmUserOverrides",
+        "HelmSubcloudOverrides",
     ):
         schema = schemas[name]
         optional = OPTIONAL_RESPONSE_FIELDS.get(name, set())

@@ -126,11 +126,11 @@ def test_a_subcloud_deleted_takes_its_overrides_along(api, db):
 def test_site_overrides_refusals(api):
     _upload(api, "1.0.0", (("demo-db", "0.1.0"),))
     sh.register(api, "s1")
-    sh.assert_error(
-        api.patch_json(CHART + "&subcloud=nope", SET_REPLICAS, expect_errors=True),
-        404,
-        "Subcloud not found",
-    )
+    for ref in ("nope", "%00"):
+        for call in (api.get, lambda url, **kw: api.patch_json(url, SET_REPLICAS, **kw)):
+            sh.assert_error(
+                call(CHART + f"&subcloud={ref}", expect_errors=True), 404, "Subcloud not found"
+            )
     message = "A subcloud's own overrides are of an application's chart: name it with ?app="
     sh.assert_error(
         api.patch_json(

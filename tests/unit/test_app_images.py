@@ -84,8 +84,22 @@ def test_one_render_per_version_and_values(conf, version, monkeypatch):
     monkeypatch.setattr(charts, "render", counting)
     first = images.needed(conf, version, {})
     assert images.needed(conf, version, {}) == first
-    # The deployed render and the install phase's, once.
-    assert calls == ["demo-api", "demo-api"]
+    # The deployed render and the install phase's, each as installed and upgraded, once.
+    assert calls == ["demo-api"] * 4
+
+
+def test_images_only_an_upgrade_runs(db, conf):
+    files = apps.chart_files("demo-api", "0.1.0")
+    files["templates/migrate.yaml"] = (
+        b"{{- if .Release.IsUpgrade }}\nkind: Job\nspec:\n  template:\n    spec:\n"
+        b"      containers:\n        - {name: migrate, image: quay.io/demo/migrate:2.0}\n"
+        b"{{- end }}\n"
+    )
+    tarball = apps.app_tarball(
+        charts=(), extra={"charts/demo-api-0.1.0.tgz": apps.packed(files, top="demo-api")}
+    )
+    version = catalog.upload(conf, tarball)
+    assert images.needed(conf, version, {}) == ["quay.io/demo/migrate:2.0", API_IMAGE]
 
 
 def test_images_in_manifests_reads_pod_templates_only():
@@ -96,6 +110,7 @@ def test_images_in_manifests_reads_pod_templates_only():
         ),
         "c/templates/cm.yaml": "kind: ConfigMap\ndata:\n  image: not-an-image\n",
         "c/templates/NOTES.txt": "image: {{ nonsense\n  - : [",
+        "c/templates/date.yaml": "when: 2024-02-30\n",
         "c/templates/two.yaml": (
             "---\n---\nkind: Job\nspec: {template: {spec: {containers: [{image: z}]}}}\n"
         ),

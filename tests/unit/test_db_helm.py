@@ -92,3 +92,39 @@ def test_a_mebibyte_of_overrides_is_kept_whole(any_db):
     text = "".join(f"key{n}: {'é' * 20}\n" for n in range(32 * 1024))[: 1024 * 1024]
     db_helm.user_overrides_update(CHART, NAMESPACE, lambda old: text)
     assert db_helm.user_overrides_get(CHART, NAMESPACE) == text
+
+
+@pytest.mark.parametrize("first", ["write", "delete"])
+def test_a_subclouds_overrides_never_outlive_it(any_db, first):
+    """A subcloud's own overrides written while it is deleted: the write locks the
+    subcloud's row, so either the deletion takes them along or the write finds the
+    subcloud gone; none is left behind."""
+    from sqlalchemy import func
+    from sqlalchemy import select
+
+    from dcmanager.common import exception
+    from dcmanager.db import api as db_api
+    from dcmanager.db import session
+    from dcmanager.db.sqlalchemy import models
+    from tests.interleave import interleave
+
+    subcloud = db_api.subcloud_create({"name": "s1", "endpoint": "simulated://s1"})
+
+    def write():
+        try:
+            return db_helm.user_overrides_update(
+                "demo-api", "demo", lambda old: "a: 1\n", app="demo", subcloud_id=subcloud.id
+            )
+        except exception.SubcloudNotFound as exc:
+            return exc
+
+    def destroy():
+        return db_api.subcloud_destroy(subcloud.id)
+
+    actors = (write, destroy) if first == "write" else (destroy, write)
+    run = interleave(any_db, *actors, before="INSERT" if first == "write" else "DELETE")
+
+    written = run.first if first == "write" else run.second
+    with session.reader() as db:
+        left = db.scalar(select(func.count()).select_from(models.HelmOverride))
+    assert left == 0, written

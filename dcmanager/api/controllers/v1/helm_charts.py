@@ -37,10 +37,23 @@ def _app() -> str | None:
 def _site() -> plugins.Site:
     """The site system overrides are computed for: ``?subcloud=<id or name>``, else a
     simplex site."""
-    ref = pecan.request.GET.get("subcloud")
-    if ref:
-        return overrides.subcloud_site(pecan.request.conf, validation.parse_ref(ref))
+    ref = _subcloud_ref()
+    if ref is not None:
+        return overrides.subcloud_site(pecan.request.conf, ref)
     return overrides.default_site(pecan.request.conf)
+
+
+def _subcloud_ref() -> int | str | None:
+    """``?subcloud=``, as an id or a name (one no database could hold names none).
+
+    :raises SubcloudNotFound: it cannot be a subcloud's name.
+    """
+    ref = pecan.request.GET.get("subcloud")
+    if not ref:
+        return None
+    if not validation.is_storable_text(ref):
+        raise exception.SubcloudNotFound()
+    return validation.parse_ref(ref)
 
 
 def _subcloud_id() -> int | None:
@@ -49,10 +62,8 @@ def _subcloud_id() -> int | None:
 
     :raises SubcloudNotFound:
     """
-    ref = pecan.request.GET.get("subcloud")
-    if not ref:
-        return None
-    return db_api.subcloud_get(validation.parse_ref(ref)).id
+    ref = _subcloud_ref()
+    return None if ref is None else db_api.subcloud_get(ref).id
 
 
 class HelmChartsController(base.ResourceController):
