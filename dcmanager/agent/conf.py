@@ -24,6 +24,14 @@ opts = [
         "reachable from the system controller's workers.",
     ),
     cfg.PortOpt("bind_port", default=8129, help="Port the agent listens on."),
+    cfg.IntOpt(
+        "max_connections",
+        default=16,
+        min=2,
+        max=1024,
+        help="Requests the agent serves at once (connections kept alive included); "
+        "further connections wait in the listen queue.",
+    ),
     cfg.StrOpt(
         "cert_file",
         help="PEM certificate (chain) to serve HTTPS with; register the subcloud with an "

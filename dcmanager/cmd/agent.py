@@ -8,15 +8,14 @@ stdin) and prints the hash for ``[agent] sysadmin_password_hash``.
 import getpass
 import logging
 import signal
-import socket
-import socketserver
 import ssl
 import sys
-import wsgiref.simple_server
 from collections.abc import Sequence
 
 import requests
 import requests.adapters
+from cheroot import wsgi
+from cheroot.ssl import builtin
 from keystoneauth1 import exceptions as ks_exc
 from keystoneauth1 import loading as ks_loading
 from oslo_config import cfg
@@ -31,38 +30,59 @@ from dcmanager.agent import passwords
 LOG = logging.getLogger(__name__)
 
 
-# Seconds a connection may stay silent before the agent drops it.
+# Seconds a connection may stay silent (a request's headers or body, a kept-alive
+# connection between requests) before the agent drops it.
 CONNECTION_TIMEOUT = 60
+# Request headers beyond this size are refused (431) before the application sees them;
+# a body beyond the application's own limit is refused by it (400).
+MAX_HEADER_BYTES = 64 * 1024
 
 
-class _Handler(wsgiref.simple_server.WSGIRequestHandler):
-    timeout = CONNECTION_TIMEOUT
+class _AccessLog:
+    """WSGI middleware: one access-log line per request (cheroot logs none)."""
 
-    def log_message(self, format: str, *args) -> None:  # noqa: A002 - the base's name
-        logging.getLogger("dcmanager.agent.access").info(
-            "%s %s", self.client_address[0], format % args
-        )
+    def __init__(self, app) -> None:
+        self.app = app
+        self.log = logging.getLogger("dcmanager.agent.access")
 
+    def __call__(self, environ, start_response):
+        def logged(status, headers, exc_info=None):
+            self.log.info(
+                "%s %s %s %s",
+                environ.get("REMOTE_ADDR", "-"),
+                environ.get("REQUEST_METHOD"),
+                environ.get("PATH_INFO"),
+                status.split(" ", 1)[0],
+            )
+            return start_response(status, headers, exc_info)
 
-class _Server(socketserver.ThreadingMixIn, wsgiref.simple_server.WSGIServer):
-    daemon_threads = True
-    allow_reuse_address = True
-    ssl_context: ssl.SSLContext | None = None
-
-    def finish_request(self, request, client_address) -> None:
-        # In the connection's own thread: a slow TLS handshake holds up no one else.
-        if self.ssl_context is not None:
-            request.settimeout(CONNECTION_TIMEOUT)  # for the handshake too
-            try:
-                request = self.ssl_context.wrap_socket(request, server_side=True)
-            except (ssl.SSLError, OSError) as exc:
-                LOG.info("TLS handshake with %s failed: %s", client_address[0], exc)
-                return
-        super().finish_request(request, client_address)
+        return self.app(environ, logged)
 
 
-class _Server6(_Server):
-    address_family = socket.AF_INET6
+def build_server(conf: cfg.ConfigOpts, app) -> wsgi.Server:
+    """The agent's HTTP(S) server: cheroot, with keep-alive, at most ``[agent]
+    max_connections`` requests served at once (more wait in the listen queue), bounded
+    request headers, and TLS when ``[agent] cert_file`` is set.
+
+    :raises ConfigError: the TLS files do not go together or do not load.
+    """
+    server = wsgi.Server(
+        (conf.agent.bind_host, conf.agent.bind_port),
+        _AccessLog(app),
+        numthreads=conf.agent.max_connections,
+        max=conf.agent.max_connections,
+        request_queue_size=conf.agent.max_connections,
+        timeout=CONNECTION_TIMEOUT,
+        shutdown_timeout=5,
+        server_name="dcmanager-agent",
+    )
+    server.max_request_header_size = MAX_HEADER_BYTES
+    context = _ssl_context(conf)
+    if context is not None:
+        adapter = builtin.BuiltinSSLAdapter(conf.agent.cert_file, conf.agent.key_file)
+        adapter.context = context
+        server.ssl_adapter = adapter
+    return server
 
 
 def _http_session(conf: cfg.ConfigOpts) -> requests.Session:
@@ -161,21 +181,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         agent = build_agent(conf)
         app = agent_app.setup_app(conf, agent)
         agent.load()
-        host, port = conf.agent.bind_host, conf.agent.bind_port
-        server_class = _Server6 if ":" in host else _Server
-        server = server_class((host, port), _Handler)
-        server.ssl_context = _ssl_context(conf)
+        server = build_server(conf, app)
+        server.prepare()  # binds: an address in use fails here
     except (agent_app.ConfigError, ks_exc.ClientException, cfg.Error) as exc:
         LOG.error("dcmanager-agent cannot start: %s", exc)
         return 1
     except OSError as exc:
         LOG.error("dcmanager-agent cannot start: %s: %s", exc.strerror or exc, exc.filename or "")
         return 1
-    server.set_app(app)
-    bound_host, bound_port = server.server_address[:2]
+    bound_host, bound_port = server.bind_addr[:2]
     LOG.info(
         "dcmanager-agent serving %s://%s:%s (auth: %s, state: %s)",
-        "https" if server.ssl_context else "http",
+        "https" if server.ssl_adapter else "http",
         f"[{bound_host}]" if ":" in bound_host else bound_host,
         bound_port,
         conf.agent.auth_strategy,
@@ -188,11 +205,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
     try:
-        server.serve_forever(poll_interval=0.5)
+        server.serve()
     except SystemExit:
         pass
     finally:
-        server.server_close()
+        server.stop()
         agent.stop()
     LOG.info("dcmanager-agent stopped")
     return 0
