@@ -117,6 +117,7 @@ class StepState(enum.StrEnum):
 MAX_DETAILS = 1000
 # The details of a step aborted before it started.
 NOT_STARTED_ABORTED = "Not started: the strategy was aborted."
+NOT_STARTED_STOPPED = "Not started: the strategy stops on failure and a step failed."
 
 # How many subclouds a strategy (or a group's default) may work on at once.
 MIN_PARALLEL = 1

@@ -212,6 +212,7 @@ class Refused:
 
 
 ABORTING = Refused(states.NOT_STARTED_ABORTED, str(states.StepState.ABORTED))
+STOPPED = Refused(states.NOT_STARTED_STOPPED, str(states.StepState.ABORTED))
 INTERNAL_ERROR = "internal error (see the dcmanager log)"
 
 
@@ -260,15 +261,12 @@ def _check_plan(rows: list, decided: Plan) -> None:
 
 def _lock_held(db, owner: str, steps: dict[int, int], state: str) -> tuple[list, dict]:
     """Lock the steps still ``owner``'s and in ``state`` (their id, arguments and
-    strategy's state), then their subclouds (by id), each in id order."""
+    strategy), then their subclouds (by id), each in id order."""
     held = db.execute(
         select(
             models.StrategyStep.id,
             models.StrategyStep.extra_args,
-            # An abort committed after this read finds the step begun: in flight.
-            select(models.Strategy.state)
-            .where(models.Strategy.id == models.StrategyStep.strategy_id)
-            .scalar_subquery(),
+            models.StrategyStep.strategy_id,
         )
         .where(models.StrategyStep.id.in_(list(steps)))
         .where(models.StrategyStep.owner == owner)
@@ -286,6 +284,28 @@ def _lock_held(db, owner: str, steps: dict[int, int], state: str) -> tuple[list,
         )
     }
     return held, subclouds
+
+
+def _stopping(db, strategy_ids: set[int]) -> dict[int, Refused]:
+    """The strategies that start no more sites: aborted, or stopping on a failure
+    (what a step not begun yet ends with). A change committed after this read finds
+    the steps begun: in flight."""
+    found: dict[int, Refused] = {}
+    for strategy_id, state, stop_on_failure in db.execute(
+        select(models.Strategy.id, models.Strategy.state, models.Strategy.stop_on_failure).where(
+            models.Strategy.id.in_(strategy_ids)
+        )
+    ):
+        if state != states.StrategyState.APPLYING:
+            found[strategy_id] = ABORTING
+        elif stop_on_failure and db.scalar(
+            select(models.StrategyStep.id)
+            .where(models.StrategyStep.strategy_id == strategy_id)
+            .where(models.StrategyStep.state == str(states.StepState.FAILED))
+            .limit(1)
+        ):
+            found[strategy_id] = STOPPED
+    return found
 
 
 @oslo_db_api.retry_on_deadlock
@@ -321,12 +341,12 @@ def strategy_steps_begin(
         except db_apps.AppVersionGone as exc:
             gone = Refused(exc.message, str(states.StepState.FAILED))
         rows = _site_rows(db, [steps[row.id] for row in held if not row.extra_args], name)
-        for step_id, stored, strategy_state in held:
+        stopping = _stopping(db, {row.strategy_id for row in held})
+        for step_id, stored, strategy_id in held:
             if not stored:
                 subcloud = subclouds[steps[step_id]]
                 site_rows = rows[subcloud.id]
-                aborting = strategy_state != states.StrategyState.APPLYING
-                refused = ABORTING if aborting else gone
+                refused = stopping.get(strategy_id) or gone
                 stored = _begin_at(db, subcloud, site_rows, name, version, refused, plan, refusal)
                 new_args.append({"match_id": step_id, "extra_args": stored})
             begun[step_id] = stored

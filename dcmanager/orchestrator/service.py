@@ -29,7 +29,7 @@ from dcmanager.releases import store
 
 LOG = logging.getLogger(__name__)
 
-STOPPED_ON_FAILURE = "Not started: the strategy stops on failure and a step failed."
+STOPPED_ON_FAILURE = states.NOT_STARTED_STOPPED
 ABORTED = states.NOT_STARTED_ABORTED
 LOST_TOO_OFTEN = "the workers running it stopped {attempts} times"
 

@@ -224,3 +224,37 @@ def test_each_site_begins_with_its_own_overrides_above_the_applications(any_db, 
     args = _begin("A", step_id, site.id)()[step_id]
 
     assert args["values"] == {"demo-api": {"replicas": 4}}
+
+
+def test_a_step_not_begun_when_a_stop_on_failure_strategy_failed_is_aborted(any_db, conf, site):
+    """A strategy that stops on failure starts no more sites once a step failed: a
+    step dispatched but not begun yet at its site is aborted, saying why."""
+    from sqlalchemy import update
+
+    from dcmanager.db import session
+
+    step_id = _running_step(site, "A")
+    other = db_api.subcloud_create({"name": "s2", "endpoint": "simulated://s2"})
+    strategy_id = orchestration.strategy_find().id
+    with session.writer() as db:
+        db.add(
+            models.StrategyStep(
+                strategy_id=strategy_id,
+                subcloud_id=other.id,
+                stage=1,
+                state="failed",
+                attempts=1,
+                details="app-uploading: it broke",
+            )
+        )
+        db.execute(update(models.Strategy).values(stop_on_failure=True))
+
+    args = _begin("A", step_id, site.id)()[step_id]
+
+    assert (args["refused"], args["ends"]) == (
+        "Not started: the strategy stops on failure and a step failed.",
+        "aborted",
+    )
+    assert [(r.version, r.status) for r in db_site_apps.site_apps(site.id)] == [
+        ("1.0.0", "applied")
+    ]
