@@ -153,6 +153,21 @@ def subcloud_get(ref: int | str) -> models.Subcloud:
     return subcloud
 
 
+def lock_subcloud(db, subcloud_id: int) -> models.Subcloud:
+    """Lock the subcloud's row in the caller's transaction: what is decided about it
+    under the lock (an operation starting, a prestage, its own overrides written) and
+    its deletion take turns.
+
+    :raises SubcloudNotFound: it no longer exists.
+    """
+    subcloud = db.scalars(
+        select(models.Subcloud).where(models.Subcloud.id == subcloud_id).with_for_update()
+    ).first()
+    if subcloud is None:
+        raise exception.SubcloudNotFound()
+    return subcloud
+
+
 def subcloud_get_all() -> Sequence[models.Subcloud]:
     """Every subcloud, ordered by id."""
     with session.reader() as db:

@@ -18,6 +18,7 @@ from sqlalchemy import select
 from sqlalchemy import update
 
 from dcmanager.common import exception
+from dcmanager.db import api as db_api
 from dcmanager.db import session
 from dcmanager.db.sqlalchemy import models
 
@@ -84,8 +85,9 @@ def _write(key: tuple[str, str, str, int], read: models.HelmOverride | None, tex
     chart, namespace, app, subcloud_id = key
     try:
         with session.writer() as db:
-            if subcloud_id and not _lock_subcloud(db, subcloud_id):
-                raise exception.SubcloudNotFound()
+            if subcloud_id:
+                # A deletion of the subcloud waits, then deletes these overrides too.
+                db_api.lock_subcloud(db, subcloud_id)
             if read is None:
                 if text:
                     db.add(
@@ -118,17 +120,6 @@ def _write(key: tuple[str, str, str, int], read: models.HelmOverride | None, tex
             return db.execute(statement).rowcount == 1
     except db_exc.DBDuplicateEntry:
         return False  # another update created the row first
-
-
-def _lock_subcloud(db, subcloud_id: int) -> bool:
-    """Lock the subcloud's row (a deletion of it waits, then deletes these overrides
-    too); whether it still exists."""
-    return (
-        db.scalar(
-            select(models.Subcloud.id).where(models.Subcloud.id == subcloud_id).with_for_update()
-        )
-        is not None
-    )
 
 
 def _attempt(key: tuple[str, str, str, int], change: Callable[[str], str]) -> str:

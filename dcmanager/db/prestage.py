@@ -18,6 +18,7 @@ from sqlalchemy import update
 from dcmanager.common import exception
 from dcmanager.common import states
 from dcmanager.common.subcloud_states import PrestageStatus
+from dcmanager.db import api as db_api
 from dcmanager.db import orchestration
 from dcmanager.db import session
 from dcmanager.db.sqlalchemy import models
@@ -73,11 +74,7 @@ def standalone_step_create(
     :raises SubcloudBusy: either of those.
     """
     with session.writer() as db:
-        subcloud = db.scalars(
-            select(models.Subcloud).where(models.Subcloud.id == subcloud_id).with_for_update()
-        ).first()
-        if subcloud is None:
-            raise exception.SubcloudNotFound()
+        subcloud = db_api.lock_subcloud(db, subcloud_id)
         if subcloud.prestage_status == str(PrestageStatus.PRESTAGING):
             raise SubcloudBusy(name=subcloud.name, reason="is already prestaging")
         if db.scalar(select(held_by_strategy(subcloud_id))):

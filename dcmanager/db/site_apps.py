@@ -25,6 +25,7 @@ from sqlalchemy import update
 from dcmanager.common import app_states
 from dcmanager.common import exception
 from dcmanager.common import states
+from dcmanager.db import api as db_api
 from dcmanager.db import apps as db_apps
 from dcmanager.db import prestage as db_prestage
 from dcmanager.db import session
@@ -142,11 +143,7 @@ def operation_begin(
     :raises SiteBusy: a strategy holds the subcloud.
     """
     with session.writer() as db:
-        subcloud = db.scalars(
-            select(models.Subcloud).where(models.Subcloud.id == subcloud_id).with_for_update()
-        ).first()
-        if subcloud is None:
-            raise exception.SubcloudNotFound()
+        subcloud = db_api.lock_subcloud(db, subcloud_id)
         if version is not None:
             db_apps.lock_version(db, name, version)
         if db.scalar(select(db_prestage.held_by_strategy(subcloud_id, standalone=False))):
@@ -371,11 +368,7 @@ def app_forget(
     :raises SubcloudNotFound: no such subcloud.
     """
     with session.writer() as db:
-        subcloud = db.scalars(
-            select(models.Subcloud).where(models.Subcloud.id == subcloud_id).with_for_update()
-        ).first()
-        if subcloud is None:
-            raise exception.SubcloudNotFound()
+        subcloud = db_api.lock_subcloud(db, subcloud_id)
         rows = db.scalars(
             select(Row).where(Row.subcloud_id == subcloud_id).where(Row.name == name)
         ).all()
