@@ -253,15 +253,8 @@ def by_name(rows: list[dict]) -> dict[str, dict]:
     return {row["name"]: row for row in rows}
 
 
-@pytest.fixture(autouse=True)
-def clean_env(monkeypatch):
-    for name in CLI_ENV:
-        monkeypatch.delenv(name, raising=False)
-
-
-@pytest.fixture
-def cli(live_api, capsys) -> CLI:
-    return CLI(capsys, f"{live_api}/v1.0")
+# Every test, with or without the ``cli`` fixture, runs the CLI in a clean environment.
+pytestmark = pytest.mark.usefixtures("clean_env")
 
 
 # --- configuration and connection ----------------------------------------------------

@@ -10,11 +10,6 @@ from tests.functional.test_cli_strategy import run_beside_engine
 
 
 @pytest.fixture
-def cli(live_api, capsys) -> CLI:
-    return CLI(capsys, f"{live_api}/v1.0")
-
-
-@pytest.fixture
 def tarballs(tmp_path):
     def write(version: str | None, name: str | None = "demo", suffix: str = ".tgz"):
         path = tmp_path / f"{name or 'bare'}-{version or 'x'}{suffix}"
@@ -146,6 +141,45 @@ def test_watch_exits_1_when_the_update_failed(cli, tarballs, roles):
     assert watched.out.splitlines()[-1] == (
         "1.0.0: apply-failed (simulated failure of the app-apply (fail=app-apply))"
     )
+
+
+def test_a_subclouds_own_overrides_of_an_application_chart(cli, tarballs):
+    cli.json("app", "upload", tarballs("1.0.0"))
+    cli.json("subcloud", "add", "--name", "sc1", "--endpoint", "simulated://sc1")
+    chart = ("demo-api", "demo", "--app", "demo")
+    cli.json("helm-override-update", *chart, "--set", "replicas=2", "--set", "tier=gold")
+
+    updated = cli.json("helm-override-update", *chart, "--subcloud", "sc1", "--set", "replicas=5")
+
+    assert updated == {
+        "name": "demo-api",
+        "namespace": "demo",
+        "subcloud_overrides": "replicas: 5\n",
+    }
+    shown = cli.json("helm-override-show", *chart, "--subcloud", "sc1")
+    assert (shown["user_overrides"], shown["subcloud_overrides"], shown["combined_overrides"]) == (
+        "replicas: 2\ntier: gold\n",
+        "replicas: 5\n",
+        "replicas: 5\ntier: gold\n",
+    )
+    assert "subcloud_overrides" not in cli.json("helm-override-show", *chart)
+    out = cli.ok("helm-override-delete", *chart, "--subcloud", "sc1").out
+    assert out == "Deleted chart overrides of subcloud sc1 for demo-api:demo\n"
+    assert cli.json("helm-override-show", *chart, "--subcloud", "sc1")["subcloud_overrides"] == ""
+    assert cli.json("helm-override-show", *chart)["user_overrides"] == "replicas: 2\ntier: gold\n"
+
+
+def test_a_prestage_strategy_shows_the_applications_it_prestages(cli, tarballs, api, conf):
+    cli.json("app", "upload", tarballs("1.0.0"))
+    sh.register(api, "sc1")
+    sh.audit_once(conf)
+
+    created = cli.json(
+        "prestage-strategy", "create", "--sysadmin-password", "Li69nux*", "--app", "demo"
+    )
+
+    assert created["apps"] == "demo 1.0.0"
+    assert cli.json("prestage-strategy", "show")["apps"] == "demo 1.0.0"
 
 
 def _ok(cli: CLI, *command: str) -> None:

@@ -7,8 +7,6 @@ import pytest
 
 from tests.functional import strategy_helpers as sh
 from tests.functional import test_site_apps as site_apps
-from tests.functional.test_cli import CLI
-from tests.functional.test_cli import CLI_ENV
 from tests.functional.test_cli_strategy import engine_json
 from tests.functional.test_cli_strategy import final_lines
 from tests.functional.test_cli_strategy import run_beside_engine
@@ -28,15 +26,8 @@ FIELDS = [
 COMMANDS = ("create", "show", "watch", "apply", "abort", "delete")
 
 
-@pytest.fixture(autouse=True)
-def clean_env(monkeypatch):
-    for name in CLI_ENV:
-        monkeypatch.delenv(name, raising=False)
-
-
-@pytest.fixture
-def cli(live_api, capsys) -> CLI:
-    return CLI(capsys, f"{live_api}/v1.0")
+# Every test, with or without the ``cli`` fixture, runs the CLI in a clean environment.
+pytestmark = pytest.mark.usefixtures("clean_env")
 
 
 @pytest.fixture

@@ -26,11 +26,6 @@ SEED_LIST = [
 ]
 
 
-@pytest.fixture
-def cli(live_api, capsys) -> CLI:
-    return CLI(capsys, f"{live_api}/v1.0")
-
-
 def user_overrides(cli: CLI, chart: str = "rabbitmq", namespace: str = "openstack") -> str:
     return cli.json("helm-override-show", chart, namespace)["user_overrides"]
 

@@ -4,14 +4,7 @@ import hashlib
 
 import pytest
 
-from tests.functional.test_cli import CLI
-
 pytestmark = pytest.mark.empty_release_store
-
-
-@pytest.fixture
-def cli(live_api, capsys) -> CLI:
-    return CLI(capsys, f"{live_api}/v1.0")
 
 
 @pytest.fixture

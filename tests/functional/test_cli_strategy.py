@@ -25,7 +25,6 @@ from dcmanager.db import orchestration as db_orchestration
 from dcmanager.db.sqlalchemy import models
 from tests.functional import strategy_helpers as sh
 from tests.functional.test_cli import CLI
-from tests.functional.test_cli import CLI_ENV
 from tests.functional.test_cli import SUBCLOUD_FIELDS
 from tests.functional.test_cli import Result
 from tests.functional.test_cli import closed_port
@@ -86,15 +85,8 @@ FAILURE = "prestaging-packages: simulated failure of the packages transfer (fail
 GIB = 1024**3
 
 
-@pytest.fixture(autouse=True)
-def clean_env(monkeypatch):
-    for name in CLI_ENV:
-        monkeypatch.delenv(name, raising=False)
-
-
-@pytest.fixture
-def cli(live_api, capsys) -> CLI:
-    return CLI(capsys, f"{live_api}/v1.0")
+# Every test, with or without the ``cli`` fixture, runs the CLI in a clean environment.
+pytestmark = pytest.mark.usefixtures("clean_env")
 
 
 @pytest.fixture
