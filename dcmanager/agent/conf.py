@@ -44,6 +44,31 @@ opts = [
         help="Where the agent keeps what it prestaged: blobs by sha256, the releases "
         "made of them, image references and its operations.",
     ),
+    cfg.StrOpt(
+        "software_dir",
+        default="/opt/software",
+        help="Where a prestage for software deployment (the default) puts each "
+        "release's packages: <software_dir>/<release>, with the release's manifest "
+        "beside it as <release>.manifest.json.",
+    ),
+    cfg.StrOpt(
+        "platform_backup_dir",
+        default="/opt/platform-backup",
+        help="Where a prestage for install (--for-install) puts each release's "
+        "packages: <platform_backup_dir>/<release>, with its manifest beside it.",
+    ),
+    cfg.StrOpt(
+        "local_registry_url",
+        help="The site's own container registry (a StarlingX site's registry.local, "
+        "e.g. https://registry.local:9001): prestaged images are pushed there. Unset: "
+        "image blobs stay in the state directory only.",
+    ),
+    cfg.StrOpt("local_registry_username", help="User to push to local_registry_url as."),
+    cfg.StrOpt("local_registry_password", secret=True, help="Password of local_registry_username."),
+    cfg.StrOpt(
+        "local_registry_cafile",
+        help="CA bundle to verify an https local_registry_url with (default: the system's CAs).",
+    ),
     cfg.IntOpt(
         "reserved_disk_bytes",
         default=0,
@@ -105,8 +130,22 @@ opts = [
         "max_attempts",
         default=3,
         min=1,
-        help="Attempts per file before an operation fails: a broken connection resumes "
-        "where it stopped, a digest mismatch starts the file again.",
+        help="Attempts per request or file before an operation fails: a broken "
+        "connection resumes where it stopped, a digest mismatch starts the file again. "
+        "A 404 or a refused credential is never tried again.",
+    ),
+    cfg.FloatOpt(
+        "retry_interval",
+        default=1.0,
+        min=0.0,
+        help="Seconds before the second attempt; each later wait doubles, up to "
+        "retry_max_interval, with up to half of retry_interval added at random.",
+    ),
+    cfg.FloatOpt(
+        "retry_max_interval",
+        default=30.0,
+        min=0.0,
+        help="The longest wait between two attempts (before the random part).",
     ),
     cfg.FloatOpt(
         "request_timeout",

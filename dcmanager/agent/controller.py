@@ -1,7 +1,8 @@
 """The system controller's release store, as one operation reads it: the release's
 description, then its package files by digest."""
 
-import time
+import logging
+import threading
 import urllib.parse
 from collections.abc import Callable
 from typing import Any
@@ -10,6 +11,9 @@ import requests
 
 from dcmanager.agent import records
 from dcmanager.agent import transfer
+from dcmanager.common import retry
+
+LOG = logging.getLogger(__name__)
 
 
 class ReleaseStore:
@@ -20,18 +24,21 @@ class ReleaseStore:
         get: Callable[..., requests.Response],
         url: str,
         timeout: float,
-        attempts: int,
+        policy: retry.RetryPolicy,
+        cancelled: threading.Event,
     ) -> None:
         """
         :param get: ``GET url`` on the system controller (authenticated as the
             ``[controller]`` options say), with requests' keyword arguments.
         :param timeout: of each request, in seconds.
-        :param attempts: for the release's description.
+        :param policy: for the release's description.
+        :param cancelled: set to stop waiting for another attempt.
         """
         self._get = get
         self.url = url
         self._timeout = timeout
-        self._attempts = attempts
+        self._policy = policy
+        self._cancelled = cancelled
 
     def release(self, version: str) -> dict[str, Any]:
         """The release's description: its ``files`` and ``images``.
@@ -40,25 +47,32 @@ class ReleaseStore:
             credentials, or stayed unreachable or in error for every attempt.
         """
         url = f"{self.url}/v1.0/releases/{urllib.parse.quote(version, safe='')}"
-        problem = ""
-        for _ in range(self._attempts):
-            try:
-                with self._get(url, timeout=self._timeout) as response:
-                    if response.status_code == 200:
-                        return response.json()
-                    if response.status_code == 404:
-                        raise records.Failed(
-                            f"release {version} is not in the system controller's release store"
-                        )
-                    if response.status_code in (401, 403):
-                        raise records.Failed(
-                            f"the system controller refused the agent's credentials "
-                            f"({response.status_code}); check the [controller] options"
-                        )
-                    problem = f"answered {response.status_code} {response.reason}"
-            except transfer.TRANSIENT as exc:
-                problem = f"is unreachable ({type(exc).__name__})"
-            time.sleep(1.0)
+
+        def attempt() -> dict[str, Any]:
+            with self._get(url, timeout=self._timeout) as response:
+                if response.status_code == 200:
+                    return response.json()
+                if response.status_code == 404:
+                    raise records.Failed(
+                        f"release {version} is not in the system controller's release store"
+                    )
+                if response.status_code in (401, 403):
+                    raise records.Failed(
+                        f"the system controller refused the agent's credentials "
+                        f"({response.status_code}); check the [controller] options"
+                    )
+                raise transfer.Transient(f"answered {response.status_code} {response.reason}")
+
+        try:
+            return self._policy.call(
+                attempt, transfer.is_transient, self._cancelled, LOG, f"release {version}"
+            )
+        except retry.Interrupted:
+            raise transfer.Cancelled() from None
+        except transfer.Transient as exc:
+            problem = str(exc)
+        except transfer.TRANSIENT as exc:
+            problem = f"is unreachable ({type(exc).__name__})"
         raise records.Failed(f"the system controller's release store at {self.url} {problem}")
 
     def blob_url(self, digest: str) -> str:

@@ -20,6 +20,7 @@ from oslo_config import cfg
 from dcmanager.agent import admission
 from dcmanager.agent import controller
 from dcmanager.agent import images
+from dcmanager.agent import phases
 from dcmanager.agent import records
 from dcmanager.agent import registry
 from dcmanager.agent import statedir
@@ -177,7 +178,8 @@ class Agent:
                 self._controller_get,
                 record.repository_url,
                 agent.request_timeout,
-                agent.max_attempts,
+                phases.retry_policy(self.conf),
+                cancelled,
             ),
             registry=registry.Registry(
                 self._registry_get, record.registry_url, agent.request_timeout, agent.platform

@@ -19,6 +19,7 @@ import requests
 from keystoneauth1 import exceptions as ks_exc
 
 from dcmanager.common import pacing
+from dcmanager.common import retry
 from dcmanager.releases import store
 
 LOG = logging.getLogger(__name__)
@@ -37,8 +38,21 @@ TRANSIENT = (
 )
 
 
+# Answers worth another attempt: the server is overloaded or briefly in trouble.
+RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
+
+
 class TransferError(Exception):
     """A download that failed for good; the message says which and why."""
+
+
+class Transient(Exception):
+    """A problem with one attempt that another attempt may not have."""
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Whether ``exc`` is worth another attempt (the agent's retry rule)."""
+    return isinstance(exc, (Transient, *TRANSIENT))
 
 
 class Cancelled(Exception):
@@ -69,19 +83,22 @@ class Fetcher:
         blobs: store.BlobStore,
         partial_dir: str,
         pacer: pacing.Pacer,
-        attempts: int,
+        policy: retry.RetryPolicy,
         cancelled: threading.Event,
         on_bytes: Callable[[int], None],
     ) -> None:
         """
+        :param policy: how each blob is tried again after a transient failure.
+        :param cancelled: set to stop every download of the fetcher.
         :param on_bytes: told of every change to the bytes held for the operation:
             received (positive) or thrown away (negative).
         """
         self.blobs = blobs
         self.partial_dir = partial_dir
         self.pacer = pacer
-        self.attempts = attempts
-        self.cancelled = cancelled
+        self.policy = policy
+        self.stopped = cancelled
+        """Set by a cancel, or by the first download of :meth:`fetch_all` that fails."""
         self.on_bytes = on_bytes
         self._lock = threading.Lock()
         self.bytes_received = 0
@@ -98,7 +115,8 @@ class Fetcher:
         :param size: the size the blob must have, when known.
         :param what: the blob as the operator knows it (a file path, an image layer).
         :raises TransferError: it could not be fetched whole and correct.
-        :raises Cancelled: the operation was cancelled meanwhile.
+        :raises Cancelled: the operation was cancelled (or another of its downloads
+            failed) meanwhile.
         """
         hex_digest = store.parse_digest(digest)
         # Two operations may want the same blob (releases share files): one downloads
@@ -108,28 +126,32 @@ class Fetcher:
                 return False
             os.makedirs(self.partial_dir, mode=0o700, exist_ok=True)
             partial = os.path.join(self.partial_dir, hex_digest)
-            problem = "no attempt made"
-            for attempt in range(1, self.attempts + 1):
-                if self.cancelled.is_set():
-                    raise Cancelled()
-                try:
-                    problem = self._attempt(get, url, digest, size, partial)
-                except TRANSIENT as exc:
-                    problem = f"the connection failed ({type(exc).__name__}): {exc}"
-                except TransferError as exc:
-                    raise TransferError(f"{what} ({digest}): {exc}") from None
-                if problem is None:
-                    return True
-                LOG.warning(
-                    "%s (%s): attempt %d of %d: %s", what, digest, attempt, self.attempts, problem
+            try:
+                self.policy.call(
+                    lambda: self._attempt(get, url, digest, size, partial),
+                    retry_on=is_transient,
+                    cancelled=self.stopped,
+                    log=LOG,
+                    what=f"{what} ({digest})",
                 )
-            raise TransferError(f"{what} ({digest}): {problem}")
+            except retry.Interrupted:
+                raise Cancelled() from None
+            except Transient as exc:
+                raise TransferError(f"{what} ({digest}): {exc}") from None
+            except TRANSIENT as exc:
+                raise TransferError(
+                    f"{what} ({digest}): the connection failed ({type(exc).__name__}): {exc}"
+                ) from None
+            except TransferError as exc:
+                raise TransferError(f"{what} ({digest}): {exc}") from None
+            return True
 
     def fetch_all(
         self, jobs: list[Job], workers: int, on_done: Callable[[str], None], name: str
     ) -> None:
         """Fetch every job on up to ``workers`` threads (named after ``name``); the first
-        failure stops the rest.
+        failure stops the rest at once, those under way included (this fetcher is done
+        with then).
 
         :param on_done: told the digest of each blob once it is in the store.
         :raises TransferError: the first real failure (rather than the cancellations it
@@ -138,15 +160,14 @@ class Fetcher:
         """
         if not jobs:
             return
-        failed = threading.Event()
 
         def one(job: Job) -> None:
-            if failed.is_set():
-                return
+            if self.stopped.is_set():
+                raise Cancelled()
             try:
                 self.fetch(job.get, job.url, job.digest, job.size, job.what)
             except BaseException:
-                failed.set()
+                self.stopped.set()  # the other downloads stop at their next chunk
                 raise
             on_done(job.digest)
 
@@ -171,11 +192,12 @@ class Fetcher:
                 held += min(os.path.getsize(partial), sizes[digest])
         return held
 
-    def _attempt(
-        self, get: Getter, url: str, digest: str, size: int | None, partial: str
-    ) -> str | None:
-        """One try: resume the partial file and complete it. The problem, or None once
-        the blob is in the store."""
+    def _attempt(self, get: Getter, url: str, digest: str, size: int | None, partial: str) -> None:
+        """One try: resume the partial file and complete it in the store.
+
+        :raises Transient: a problem worth another attempt.
+        :raises TransferError: one that is not.
+        """
         try:
             offset = os.path.getsize(partial)
         except FileNotFoundError:
@@ -197,14 +219,17 @@ class Fetcher:
                 if response.status_code == 416 and offset:
                     pass  # nothing after what is held: the digest decides below
                 elif response.status_code not in (200, 206):
-                    return f"{url} answered {response.status_code} {response.reason}"
+                    answer = f"{url} answered {response.status_code} {response.reason}"
+                    if response.status_code in RETRY_STATUSES:
+                        raise Transient(answer)
+                    raise TransferError(answer)
                 else:
                     if response.status_code == 200 and offset:
                         # The source sent the whole blob: start again from the beginning.
                         self._discard(partial, offset)
                         offset, hasher = 0, hashlib.sha256()
                     self._receive(response, partial, offset, size, hasher)
-        return self._complete(partial, digest, size, hasher)
+        self._complete(partial, digest, size, hasher)
 
     def _receive(
         self,
@@ -218,7 +243,7 @@ class Fetcher:
             try:
                 # Small chunks under a cap, so that streams sharing it take turns often.
                 for chunk in response.iter_content(PACED_CHUNK if self.pacer.rate else CHUNK):
-                    if self.cancelled.is_set():
+                    if self.stopped.is_set():
                         raise Cancelled()
                     room = None if size is None else size - out.tell()
                     if room is not None and len(chunk) > room:
@@ -235,19 +260,20 @@ class Fetcher:
 
     def _complete(
         self, partial: str, digest: str, size: int | None, hasher: "hashlib._Hash"
-    ) -> str | None:
+    ) -> None:
         held = os.path.getsize(partial) if os.path.exists(partial) else 0
         if size is not None and held < size:
-            return f"received {held} of {size} bytes"
+            raise Transient(f"received {held} of {size} bytes")
         actual = store.DIGEST_PREFIX + hasher.hexdigest()
         if actual != digest:
             self._discard(partial, held)
-            return f"the bytes received have digest {actual}: corrupt at the source or in transit"
+            raise Transient(
+                f"the bytes received have digest {actual}: corrupt at the source or in transit"
+            )
         final = self.blobs.path(digest)
         os.makedirs(os.path.dirname(final), mode=0o700, exist_ok=True)
         os.chmod(partial, 0o644)
         os.replace(partial, final)
-        return None
 
     def _discard(self, partial: str, held: int) -> None:
         try:

@@ -9,10 +9,12 @@ import pytest
 
 from dcmanager.agent import transfer
 from dcmanager.common import pacing
+from dcmanager.common import retry
 from dcmanager.releases import store
 
 DATA = bytes(range(256)) * 4096  # 1 MiB
 DIGEST = "sha256:" + hashlib.sha256(DATA).hexdigest()
+FAST = retry.RetryPolicy(attempts=3, initial=0.01, maximum=0.02, jitter=0.01)
 
 
 class Response:
@@ -68,7 +70,7 @@ def fetcher(tmp_path):
         store.BlobStore(str(tmp_path / "blobs")),
         str(tmp_path / "partial"),
         pacing.Pacer(None),
-        attempts=3,
+        FAST,
         cancelled=threading.Event(),
         on_bytes=done.append,
     )
@@ -125,7 +127,12 @@ def test_a_missing_blob_fails_at_once_naming_the_file(fetcher):
 
 def test_two_fetchers_of_one_blob_download_it_once(fetcher, tmp_path):
     other = transfer.Fetcher(
-        fetcher.blobs, fetcher.partial_dir, pacing.Pacer(None), 3, threading.Event(), lambda n: None
+        fetcher.blobs,
+        fetcher.partial_dir,
+        pacing.Pacer(None),
+        FAST,
+        threading.Event(),
+        lambda n: None,
     )
     source = Source(delay=0.2)
     results = []
@@ -144,10 +151,47 @@ def test_two_fetchers_of_one_blob_download_it_once(fetcher, tmp_path):
 
 
 def test_cancelling_stops_a_paced_download(fetcher):
-    fetcher.pacer = pacing.Pacer(1024, sleep=fetcher.cancelled.wait)  # 1 KiB/s
-    threading.Timer(0.2, fetcher.cancelled.set).start()
+    fetcher.pacer = pacing.Pacer(1024, sleep=fetcher.stopped.wait)  # 1 KiB/s
+    threading.Timer(0.2, fetcher.stopped.set).start()
     started = time.monotonic()
     with pytest.raises(transfer.Cancelled):
         _fetch(fetcher, Source())
     assert time.monotonic() - started < 5
     assert not fetcher.blobs.has(DIGEST)
+
+
+def test_one_failed_blob_stops_the_other_downloads_at_once(fetcher):
+    """A blob the source lacks fails the operation; a slow download of another blob
+    under way stops at its next chunk instead of running to its end."""
+    fetcher.pacer = pacing.Pacer(64 * 1024, sleep=fetcher.stopped.wait)  # 16 s for DATA
+    other = b"y" * len(DATA)
+    other_digest = "sha256:" + hashlib.sha256(other).hexdigest()
+
+    def source(url, headers):
+        if url.endswith("missing"):
+            time.sleep(0.3)  # the slow download is under way by then
+            return Response(404)
+        return Response(200, DATA if url.endswith("a") else other)
+
+    jobs = [
+        transfer.Job(source, "http://c/a", DIGEST, len(DATA), "a.deb"),
+        transfer.Job(source, "http://c/missing", other_digest, len(other), "b.deb"),
+    ]
+    started = time.monotonic()
+    with pytest.raises(transfer.TransferError, match="b.deb .*not found"):
+        fetcher.fetch_all(jobs, 2, lambda digest: None, "op")
+    assert time.monotonic() - started < 2
+    assert not fetcher.blobs.has(DIGEST)
+    assert 0 < fetcher.bytes_received < len(DATA)
+
+
+def test_a_refused_credential_is_not_tried_again(fetcher):
+    calls = []
+
+    def source(url, headers):
+        calls.append(url)
+        return Response(403)
+
+    with pytest.raises(transfer.TransferError, match="answered 403"):
+        fetcher.fetch(source, "http://c/a", DIGEST, len(DATA), "a.deb")
+    assert len(calls) == 1

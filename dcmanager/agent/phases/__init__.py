@@ -17,6 +17,19 @@ from dcmanager.agent import registry
 from dcmanager.agent import statedir
 from dcmanager.agent import transfer
 from dcmanager.common import pacing
+from dcmanager.common import retry
+
+
+def retry_policy(conf: cfg.ConfigOpts) -> retry.RetryPolicy:
+    """How the agent tries a request again (``[agent] max_attempts``, ``retry_interval``,
+    ``retry_max_interval``)."""
+    agent = conf.agent
+    return retry.RetryPolicy(
+        attempts=agent.max_attempts,
+        initial=agent.retry_interval,
+        maximum=agent.retry_max_interval,
+        jitter=agent.retry_interval / 2,
+    )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -26,7 +39,8 @@ class Context:
     conf: cfg.ConfigOpts
     record: records.Record
     cancelled: threading.Event
-    """Set to stop the phase (a cancel, or the agent stopping)."""
+    """Set to stop the phase: a cancel, the agent stopping, or one of its downloads
+    failing (which stops the others at once)."""
     progress_lock: threading.Lock
     """Held to change the record's progress (downloads run on several threads)."""
     state: statedir.StateDir
@@ -45,7 +59,7 @@ class Context:
             self.state.blobs,
             self.state.partial,
             pacing.Pacer(self.record.max_bandwidth, sleep=self.cancelled.wait),  # cancel wakes it
-            self.conf.agent.max_attempts,
+            retry_policy(self.conf),
             self.cancelled,
             on_bytes,
         )
