@@ -18,6 +18,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 
+import bcrypt
 import requests
 
 from tests import services
@@ -157,16 +158,28 @@ class Image:
 
 
 @contextlib.contextmanager
-def running(directory: pathlib.Path, port: int) -> Iterator[Registry]:
-    """A registry on ``127.0.0.1:port`` storing under ``directory``, stopped at the end."""
+def running(
+    directory: pathlib.Path, port: int, credentials: tuple[str, str] | None = None
+) -> Iterator[Registry]:
+    """A registry on ``127.0.0.1:port`` storing under ``directory``, stopped at the end.
+
+    :param credentials: (user, password) the registry asks for (htpasswd, bcrypt);
+        None: it asks for none.
+    """
     binary = ensure_installed()
     config = directory / "config.yml"
+    auth = ""
+    if credentials is not None:
+        user, password = credentials
+        hashed = bcrypt.hashpw(password.encode(), bcrypt.gensalt(rounds=4)).decode()
+        (directory / "htpasswd").write_text(f"{user}:{hashed}\n")
+        auth = f"auth:\n  htpasswd:\n    realm: site\n    path: {directory / 'htpasswd'}\n"
     config.write_text(
         "version: 0.1\n"
         "log:\n  level: warn\n"
         f"storage:\n  filesystem:\n    rootdirectory: {directory / 'data'}\n"
         "  delete:\n    enabled: true\n"
-        f"http:\n  addr: 127.0.0.1:{port}\n"
+        f"http:\n  addr: 127.0.0.1:{port}\n" + auth
     )
     log_path = directory / "registry.log"
     with open(log_path, "w") as log:
@@ -180,7 +193,7 @@ def running(directory: pathlib.Path, port: int) -> Iterator[Registry]:
             if process.poll() is not None:
                 raise AssertionError(f"docker-registry exited:\n{log_path.read_text()}")
             try:
-                if requests.get(f"{registry.url}/v2/", timeout=2).status_code == 200:
+                if requests.get(f"{registry.url}/v2/", timeout=2).status_code in (200, 401):
                     break
             except requests.ConnectionError:
                 pass

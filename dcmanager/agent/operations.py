@@ -23,6 +23,7 @@ from dcmanager.agent import images
 from dcmanager.agent import phases
 from dcmanager.agent import records
 from dcmanager.agent import registry
+from dcmanager.agent import site_registry
 from dcmanager.agent import statedir
 from dcmanager.agent import system
 from dcmanager.agent import transfer
@@ -50,11 +51,14 @@ class Agent:
         conf: cfg.ConfigOpts,
         controller_get: Callable[..., requests.Response],
         registry_get: Callable[..., requests.Response],
+        site_session: requests.Session | None = None,
     ) -> None:
         """
         :param controller_get: ``GET url`` on the system controller (authenticated as
             the ``[controller]`` options say), with requests' keyword arguments.
         :param registry_get: ``GET url`` on a container registry.
+        :param site_session: for the site's own registry (``[agent]
+            local_registry_url``), with its credentials; None: images are not pushed.
         """
         self.conf = conf
         self.state = statedir.StateDir(conf.agent.state_dir)
@@ -62,6 +66,7 @@ class Agent:
         self._passwords = admission.PasswordCheck(conf)
         self._controller_get = controller_get
         self._registry_get = registry_get
+        self._site_session = site_session
         # Guards the maps below and the records' progress and end.
         self._lock = threading.Lock()
         self._records: dict[str, records.Record] = {}
@@ -183,6 +188,17 @@ class Agent:
             ),
             registry=registry.Registry(
                 self._registry_get, record.registry_url, agent.request_timeout, agent.platform
+            ),
+            site_registry=(
+                site_registry.SiteRegistry(
+                    self._site_session,
+                    agent.local_registry_url,
+                    agent.request_timeout,
+                    phases.retry_policy(self.conf),
+                    cancelled,
+                )
+                if self._site_session is not None and agent.local_registry_url
+                else None
             ),
         )
 

@@ -105,7 +105,21 @@ def build_agent(conf: cfg.ConfigOpts) -> operations.Agent:
     def controller_get(url: str, **kwargs) -> requests.Response:
         return controller.get(url, raise_exc=False, log=False, **kwargs)
 
-    return operations.Agent(conf, controller_get, registry.get)
+    return operations.Agent(conf, controller_get, registry.get, _site_session(conf))
+
+
+def _site_session(conf: cfg.ConfigOpts) -> requests.Session | None:
+    """The session to the site's registry, with its credentials and CA (None: the
+    agent has no ``[agent] local_registry_url``)."""
+    agent = conf.agent
+    if not agent.local_registry_url:
+        return None
+    session = _http_session(conf)
+    if agent.local_registry_username:
+        session.auth = (agent.local_registry_username, agent.local_registry_password or "")
+    if agent.local_registry_cafile:
+        session.verify = agent.local_registry_cafile
+    return session
 
 
 def hash_password(stdin=sys.stdin) -> int:

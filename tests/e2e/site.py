@@ -62,11 +62,15 @@ class Agent:
         if tls:
             extra += f"cert_file = {tls[0]}\nkey_file = {tls[1]}\n"
         self.state = site.tmp_path / name
+        self.software_dir = site.tmp_path / f"{name}-software"
+        self.platform_backup_dir = site.tmp_path / f"{name}-platform-backup"
         self.config = site.tmp_path / f"{name}.conf"
         self.config.write_text(
             f"[agent]\nbind_port = {self.port}\nstate_dir = {self.state}\n"
             f"sysadmin_password_hash = {_PASSWORD_HASH}\n"
             f"auth_strategy = token\nauth_token = {AGENT_TOKEN}\n"
+            f"software_dir = {self.software_dir}\n"
+            f"platform_backup_dir = {self.platform_backup_dir}\n"
             f"repository_urls = {site.proxy.url}\n"
             + (f"registry_urls = {site.registry_url}\n" if site.registry_url else "")
             + "request_timeout = 5\n"

@@ -16,6 +16,7 @@ from dcmanager.agent import records
 from dcmanager.agent import registry
 from dcmanager.agent import statedir
 from dcmanager.agent import transfer
+from dcmanager.agent.site_registry import SiteRegistry
 from dcmanager.common import pacing
 from dcmanager.common import retry
 
@@ -46,6 +47,8 @@ class Context:
     state: statedir.StateDir
     release_store: controller.ReleaseStore
     registry: registry.Registry
+    site_registry: SiteRegistry | None = None
+    """The site's own registry, where images are pushed (None: the agent has none)."""
 
     def fetcher(self) -> transfer.Fetcher:
         """A fetcher for this operation: paced by its bandwidth cap, counting the bytes

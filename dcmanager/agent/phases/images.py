@@ -1,11 +1,14 @@
 """The images phase: each image's manifest and blobs from the container registry, into
-the blob store, then the references in ``releases/<version>/images.json``."""
+the blob store, then into the site's own registry when the agent has one
+(``[agent] local_registry_url``), then the references in
+``releases/<version>/images.json``."""
 
 import io
 from typing import Any
 
 from dcmanager.agent import images
 from dcmanager.agent import records
+from dcmanager.agent import site_registry
 from dcmanager.agent import statedir
 from dcmanager.agent import transfer
 from dcmanager.agent.phases import Context
@@ -14,9 +17,10 @@ NO_IMAGES = "the release has no image list: no images to prestage"
 
 
 def run(context: Context) -> dict[str, Any]:
-    """Fetch the blobs the blob store lacks, store the manifests, then write
-    ``images.json`` (which makes the phase complete)."""
-    record, registry = context.record, context.registry
+    """Fetch the blobs the blob store lacks (of the images the site's registry lacks),
+    store the manifests, push the images, then write ``images.json`` (which makes the
+    phase complete)."""
+    record, site = context.record, context.site_registry
     listed = context.release_store.release(record.release).get("images") or []
     # Applications' images after the release's, each once.
     names = list(dict.fromkeys([*listed, *record.images]))
@@ -24,7 +28,48 @@ def run(context: Context) -> dict[str, Any]:
     if not names:
         statedir.write_json(target, {})
         return {"skipped": NO_IMAGES}
-    manifests = registry.manifests(names)
+    manifests = context.registry.manifests(names)
+    record.artifacts_total = len(names)
+    at_site = set()
+    if site is not None:
+        at_site = {n for n, m in manifests.items() if site.has_image(images.parse(n), m)}
+    wanted = {n: m for n, m in manifests.items() if n not in at_site}
+    fetcher = context.fetcher()
+    blobs_fetched = _fetch_blobs(context, fetcher, wanted)
+    references = {}
+    for name, manifest in manifests.items():
+        context.state.blobs.put(manifest.digest, io.BytesIO(manifest.body), len(manifest.body))
+        references[name] = {"manifest": manifest.digest, "media_type": manifest.media_type}
+    result = {"bytes_transferred": fetcher.bytes_received, "blobs_transferred": blobs_fetched}
+    if site is not None:
+        record.artifacts_done = len(at_site)
+        for name, manifest in wanted.items():
+            site.push(images.parse(name), manifest, context.state.blobs.path)
+            with context.progress_lock:
+                record.artifacts_done += 1
+        for name, manifest in manifests.items():
+            image = images.parse(name)
+            references[name]["site_image"] = (
+                f"{site.url}/{image.repository}"
+                f"{'@' if image.reference.startswith('sha256:') else ':'}"
+                f"{site_registry.reference(image, manifest)}"
+            )
+        result.update(
+            images_at_site=len(at_site),
+            bytes_pushed=site.bytes_sent,
+            blobs_pushed=site.blobs_sent,
+            blobs_mounted=site.blobs_mounted,
+        )
+    record.artifacts_done = len(names)
+    statedir.write_json(target, references)
+    return result
+
+
+def _fetch_blobs(
+    context: Context, fetcher: transfer.Fetcher, manifests: dict[str, images.Manifest]
+) -> int:
+    """Fetch the blobs of ``manifests`` the blob store lacks; how many were missing."""
+    record, registry = context.record, context.registry
     sizes: dict[str, int] = {}
     repository_of: dict[str, str] = {}
     for name, manifest in manifests.items():
@@ -32,8 +77,6 @@ def run(context: Context) -> dict[str, Any]:
             sizes[blob.digest] = blob.size
             repository_of.setdefault(blob.digest, images.parse(name).repository)
     missing = [d for d in sizes if not context.state.blobs.has(d)]
-    fetcher = context.fetcher()
-    record.artifacts_total = len(names)
     record.bytes_total = sum(sizes.values())
     record.bytes_done = record.bytes_total - sum(sizes[d] for d in missing)
     record.bytes_done += fetcher.resumed_bytes(missing, sizes)
@@ -48,10 +91,4 @@ def run(context: Context) -> dict[str, Any]:
         for d in missing
     ]
     context.fetch_all(fetcher, jobs, lambda digest: None)
-    references = {}
-    for name, manifest in manifests.items():
-        context.state.blobs.put(manifest.digest, io.BytesIO(manifest.body), len(manifest.body))
-        references[name] = {"manifest": manifest.digest, "media_type": manifest.media_type}
-    record.artifacts_done = len(names)
-    statedir.write_json(target, references)
-    return {"bytes_transferred": fetcher.bytes_received, "blobs_transferred": len(missing)}
+    return len(missing)

@@ -1,0 +1,205 @@
+"""The site's own container registry (``[agent] local_registry_url``): where prestaged
+images land, pushed through the OCI distribution API as ``docker push`` would.
+
+An image is pushed blobs first, then its manifest by tag (and by digest, which the
+registry serves once the manifest is there). Nothing is sent twice: an image whose
+manifest the registry already holds under the tag moves no bytes; a blob the
+repository holds (``HEAD``) is skipped; a blob another repository of the registry
+holds is mounted from there (``POST ...?mount=&from=``) instead of sent. Every request
+follows the agent's retry policy; a cancel stops an upload at its next chunk.
+"""
+
+import logging
+import threading
+import urllib.parse
+from collections.abc import Callable
+from typing import Any
+
+import requests
+
+from dcmanager.agent import images
+from dcmanager.agent import records
+from dcmanager.agent import transfer
+from dcmanager.common import retry
+
+LOG = logging.getLogger(__name__)
+
+CHUNK = 1024 * 1024
+
+
+def reference(image: images.ImageRef, manifest: images.Manifest) -> str:
+    """What the site's registry serves the image under: its tag, else the digest of the
+    manifest pushed (which is not the image's own digest when that names a
+    multi-platform index: the site holds its platform's manifest only)."""
+    if image.reference.startswith("sha256:"):
+        return manifest.digest
+    return image.reference
+
+
+class _Upload:
+    """A blob file as a request body that stops at a cancel (requests reads it in
+    chunks and sends ``Content-Length`` from ``len``)."""
+
+    def __init__(self, path: str, size: int, cancelled: threading.Event) -> None:
+        self._handle = open(path, "rb")  # noqa: SIM115 - closed by the caller's with
+        self._size = size
+        self._cancelled = cancelled
+
+    def __len__(self) -> int:
+        return self._size
+
+    def read(self, size: int = -1) -> bytes:
+        if self._cancelled.is_set():
+            raise transfer.Cancelled()
+        return self._handle.read(CHUNK if size is None or size < 0 else size)
+
+    def __enter__(self) -> "_Upload":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self._handle.close()
+
+
+class SiteRegistry:
+    """The registry at ``url``, for one operation."""
+
+    def __init__(
+        self,
+        session: requests.Session,
+        url: str,
+        timeout: float,
+        policy: retry.RetryPolicy,
+        cancelled: threading.Event,
+    ) -> None:
+        """
+        :param session: carries the registry's credentials and CA.
+        :param timeout: of each request, in seconds.
+        """
+        self._session = session
+        self.url = url.rstrip("/")
+        self._timeout = timeout
+        self._policy = policy
+        self._cancelled = cancelled
+        self.bytes_sent = 0
+        self.blobs_sent = 0
+        self.blobs_mounted = 0
+        self._held: dict[str, str] = {}
+        """Blobs known to be in the registry, and a repository holding each."""
+
+    def _request(self, method: str, url: str, what: str, **kwargs: Any) -> requests.Response:
+        """One request under the retry policy; a 5xx or a broken connection is tried
+        again, any other answer is the caller's to judge.
+
+        :raises records.Failed: still failing after the last attempt.
+        :raises transfer.Cancelled: cancelled meanwhile.
+        """
+
+        def attempt() -> requests.Response:
+            response = self._session.request(method, url, timeout=self._timeout, **kwargs)
+            if response.status_code in transfer.RETRY_STATUSES:
+                response.close()
+                raise transfer.Transient(f"answered {response.status_code} {response.reason}")
+            return response
+
+        try:
+            return self._policy.call(attempt, transfer.is_transient, self._cancelled, LOG, what)
+        except retry.Interrupted:
+            raise transfer.Cancelled() from None
+        except transfer.Transient as exc:
+            raise records.Failed(f"{what}: the site's registry {self.url} {exc}") from None
+        except transfer.TRANSIENT as exc:
+            raise records.Failed(
+                f"{what}: the site's registry {self.url} is unreachable ({type(exc).__name__})"
+            ) from None
+
+    def _refused(self, what: str, response: requests.Response) -> records.Failed:
+        hint = (
+            " (check [agent] local_registry_username and local_registry_password)"
+            if response.status_code in (401, 403)
+            else ""
+        )
+        return records.Failed(
+            f"{what}: the site's registry {self.url} answered "
+            f"{response.status_code} {response.reason}{hint}"
+        )
+
+    def has_image(self, image: images.ImageRef, manifest: images.Manifest) -> bool:
+        """Whether the registry holds the manifest under the image's reference."""
+        url = f"{self.url}/v2/{image.repository}/manifests/{reference(image, manifest)}"
+        what = f"image {image.name}"
+        with self._request("HEAD", url, what, headers={"Accept": manifest.media_type}) as answer:
+            if answer.status_code == 404:
+                return False
+            if answer.status_code != 200:
+                raise self._refused(what, answer)
+            return answer.headers.get("Docker-Content-Digest") == manifest.digest
+
+    def push(
+        self, image: images.ImageRef, manifest: images.Manifest, path_of: Callable[[str], str]
+    ) -> None:
+        """Push the image: each blob it lacks (read from ``path_of(digest)``), then the
+        manifest under the image's reference."""
+        for blob in manifest.blobs:
+            self._push_blob(image, blob, path_of)
+        self._put_manifest(image, manifest)
+
+    def _push_blob(
+        self, image: images.ImageRef, blob: images.Blob, path_of: Callable[[str], str]
+    ) -> None:
+        repository, what = image.repository, f"image {image.name}, blob {blob.digest}"
+        if self._held.get(blob.digest) == repository:
+            return
+        url = f"{self.url}/v2/{repository}/blobs/{blob.digest}"
+        with self._request("HEAD", url, what) as answer:
+            if answer.status_code == 200:
+                self._held[blob.digest] = repository
+                return
+            if answer.status_code != 404:
+                raise self._refused(what, answer)
+        params = {}
+        source = self._held.get(blob.digest)
+        if source is not None:
+            params = {"mount": blob.digest, "from": source}
+        uploads = f"{self.url}/v2/{repository}/blobs/uploads/"
+        with self._request("POST", uploads, what, params=params) as answer:
+            if answer.status_code == 201:  # mounted from the other repository
+                self.blobs_mounted += 1
+                self._held[blob.digest] = repository
+                return
+            if answer.status_code != 202 or "Location" not in answer.headers:
+                raise self._refused(what, answer)
+            location = urllib.parse.urljoin(uploads, answer.headers["Location"])
+        self._upload(location, blob, path_of(blob.digest), what)
+        self._held[blob.digest] = repository
+
+    def _upload(self, location: str, blob: images.Blob, path: str, what: str) -> None:
+        """The blob's bytes in one ``PUT`` (a monolithic upload). A failed attempt
+        needs a new upload session, so this one is not retried: the next prestage
+        starts again from the ``HEAD`` check."""
+        separator = "&" if "?" in location else "?"
+        url = f"{location}{separator}digest={urllib.parse.quote(blob.digest)}"
+        try:
+            with _Upload(path, blob.size, self._cancelled) as body:
+                answer = self._session.put(
+                    url,
+                    data=body,
+                    headers={"Content-Type": "application/octet-stream"},
+                    timeout=self._timeout,
+                )
+        except transfer.TRANSIENT as exc:
+            raise records.Failed(
+                f"{what}: the upload to the site's registry {self.url} broke ({type(exc).__name__})"
+            ) from None
+        with answer:
+            if answer.status_code != 201:
+                raise self._refused(what, answer)
+        self.bytes_sent += blob.size
+        self.blobs_sent += 1
+
+    def _put_manifest(self, image: images.ImageRef, manifest: images.Manifest) -> None:
+        what = f"image {image.name}"
+        url = f"{self.url}/v2/{image.repository}/manifests/{reference(image, manifest)}"
+        headers = {"Content-Type": manifest.media_type}
+        with self._request("PUT", url, what, data=manifest.body, headers=headers) as answer:
+            if answer.status_code != 201:
+                raise self._refused(what, answer)
