@@ -63,6 +63,7 @@ def parse(body: Any, repositories: list[str], registries: list[str]) -> records.
         max_bandwidth=body.get("max_bandwidth"),
         app=body.get("app") if app else None,
         images=list(dict.fromkeys(body.get("images") or [])),
+        for_install=body.get("for_install") is True,
     )
 
 
@@ -119,6 +120,8 @@ def _problems(body: dict[str, Any]) -> list[str]:
         or bandwidth <= 0
     ):
         problems.append("'max_bandwidth' must be a positive number of bytes per second")
+    if body.get("for_install") is not None and not isinstance(body["for_install"], bool):
+        problems.append("'for_install' must be true or false")
     return problems + _image_problems(body)
 
 

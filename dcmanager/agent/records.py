@@ -56,6 +56,9 @@ class Record:
     """An application operation's request (see ``dcmanager.agent.apps.requests``)."""
     images: list[str] = dataclasses.field(default_factory=list)
     """An images operation's images besides the release's (applications' images)."""
+    for_install: bool = False
+    """A packages operation for install (into ``platform_backup_dir``), not for
+    software deployment (``software_dir``)."""
     state: str = RUNNING
     error: str | None = None
     result: dict[str, Any] = dataclasses.field(default_factory=dict)

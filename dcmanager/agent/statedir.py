@@ -4,10 +4,9 @@
     every package file and image blob, once, by digest (shared by all releases);
 ``partial/<hex>``
     downloads under way (resumed after a restart);
-``releases/<version>/packages/<path>``
-    the release's package tree, hard links into ``blobs``;
-``releases/<version>/packages.json``, ``images.json``
-    written last, once the phase is complete: what counts as prestaged;
+``releases/<version>/images.json``
+    written last, once the images phase is complete (the packages land in the
+    site's deploy layout: :mod:`dcmanager.agent.layout`);
 ``operations/<id>.json``
     each operation's last known state (the password is never written).
 """

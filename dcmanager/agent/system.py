@@ -5,7 +5,7 @@ from typing import Any
 
 from oslo_config import cfg
 
-from dcmanager.agent import records
+from dcmanager.agent import layout
 from dcmanager.agent import statedir
 
 
@@ -20,18 +20,6 @@ def info(conf: cfg.ConfigOpts, state: statedir.StateDir) -> dict[str, Any]:
         "free_disk_bytes": max(0, stat.f_bavail * stat.f_frsize - agent.reserved_disk_bytes),
         "deploy_status": "complete",
         "software_version": agent.software_version,
-        "prestaged_versions": prestaged_versions(state),
+        "prestaged_versions": layout.prestaged_versions(conf, state),
         "health_problem": None,
     }
-
-
-def prestaged_versions(state: statedir.StateDir) -> list[str]:
-    """The releases whose packages and images phases are both complete."""
-    return [
-        version
-        for version in sorted(os.listdir(state.releases))
-        if all(
-            os.path.exists(state.phase_file(version, phase))
-            for phase in (records.PACKAGES, records.IMAGES)
-        )
-    ]

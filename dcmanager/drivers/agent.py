@@ -66,7 +66,9 @@ class AgentDriver(base.SubcloudDriver):
         netloc = f"{host}:{parts.port}" if parts.port else host
         return f"{parts.scheme}://{netloc}{parts.path.rstrip('/')}{path}"
 
-    def _call(self, method: str, path: str, body: dict | None = None) -> tuple[int, Any]:
+    def _call(
+        self, method: str, path: str, body: dict | None = None, timeout: float | None = None
+    ) -> tuple[int, Any]:
         try:
             response = session().request(
                 self._url(path),
@@ -74,7 +76,7 @@ class AgentDriver(base.SubcloudDriver):
                 json=body,
                 raise_exc=False,
                 log=False,
-                timeout=CONF.subcloud_agent.request_timeout,
+                timeout=timeout or CONF.subcloud_agent.request_timeout,
                 headers={"Accept": "application/json"},
             )
         except (
@@ -114,8 +116,8 @@ class AgentDriver(base.SubcloudDriver):
                 reason=f"{self._reason(data)} (check the [subcloud_agent] credentials)",
             )
 
-    def get_system_info(self) -> base.SystemInfo:
-        status, data = self._call("GET", "/v1/info")
+    def get_system_info(self, timeout: float | None = None) -> base.SystemInfo:
+        status, data = self._call("GET", "/v1/info", timeout=timeout)
         if status != 200 or not isinstance(data, dict):
             # For the audit, an agent that refuses us is as good as silent.
             raise base.SubcloudUnreachable(
@@ -160,6 +162,8 @@ class AgentDriver(base.SubcloudDriver):
         }
         if request.images:
             body["images"] = list(request.images)
+        if kind == base.OperationKind.PACKAGES and request.for_install:
+            body["for_install"] = True
         return self._start(kind, body)
 
     def _start(self, kind: base.OperationKind, body: dict) -> base.Operation:

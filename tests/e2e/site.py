@@ -234,8 +234,9 @@ class Site:
             return exc.status == 404
         return False
 
-    def apply(self, release: str, password: str = PASSWORD) -> None:
-        """Replace the last strategy with a prestage strategy of ``release``, applied."""
+    def apply(self, release: str, password: str = PASSWORD, **options: Any) -> None:
+        """Replace the last strategy with a prestage strategy of ``release`` (and
+        ``options`` in its body), applied."""
         try:
             self.call("DELETE", "/sw-update-strategy")
         except APIError as exc:
@@ -249,7 +250,8 @@ class Site:
                 "release": release,
                 "sysadmin_password": base64.b64encode(password.encode()).decode(),
                 "max-parallel-subclouds": 10,
-            },
+            }
+            | options,
         )
         self.call("POST", "/sw-update-strategy/actions", {"action": "apply"})
 
@@ -263,7 +265,9 @@ class Site:
         steps = self.call("GET", "/sw-update-strategy/steps")["strategy-steps"]
         return {step["cloud"]: step for step in steps}
 
-    def prestage(self, release: str, password: str = PASSWORD, timeout: float = 120) -> dict:
+    def prestage(
+        self, release: str, password: str = PASSWORD, timeout: float = 120, **options: Any
+    ) -> dict:
         """Apply a prestage strategy and wait for its end; its steps by subcloud."""
-        self.apply(release, password)
+        self.apply(release, password, **options)
         return self.wait_for_end(timeout)

@@ -60,16 +60,20 @@ def _files(root: pathlib.Path) -> dict[str, bytes]:
 
 
 def _assert_prestaged(agent: e2e_site.Agent, version: str, packages: pathlib.Path) -> None:
-    """The agent holds the release's files byte for byte, and counts it prestaged."""
-    assert _files(agent.release_dir(version) / "packages") == _files(packages)
-    assert (agent.release_dir(version) / "packages.json").is_file()
+    """The release's files byte for byte in the agent's software directory with the
+    manifest beside them, its images phase done, nothing half-written left."""
+    assert _files(agent.software_dir / version) == _files(packages)
+    manifest = json.loads((agent.software_dir / f"{version}.manifest.json").read_text())
+    assert manifest["release"] == version
+    assert {entry["path"] for entry in manifest["files"]} == set(_files(packages))
     assert (agent.release_dir(version) / "images.json").is_file()
     assert not list((agent.state / "partial").iterdir())
+    assert not [p.name for p in agent.software_dir.iterdir() if p.name.startswith(".")]
 
 
 def _assert_not_prestaged(agent: e2e_site.Agent, version: str) -> None:
     """Nothing of the release counts as done on the agent."""
-    assert not (agent.release_dir(version) / "packages.json").exists()
+    assert not (agent.software_dir / f"{version}.manifest.json").exists()
     assert not (agent.release_dir(version) / "images.json").exists()
 
 
@@ -434,3 +438,31 @@ def test_agents_read_a_keystone_protected_store_as_a_reader(tmp_path, services, 
     assert "refused the agent's credentials (401)" in step["details"], step
     _assert_not_prestaged(anonymous, "25.09")
     site.stop()
+
+
+def test_for_install_lands_in_the_platform_backup_directory(site, tmp_path):
+    packages = _tree(tmp_path / "25.09", {"Packages/p.deb": b"p" * 5000, "iso/boot.img": b"b"})
+    site.upload("25.09", packages)
+    (agent,) = site.add_agents(1)
+
+    steps = site.prestage("25.09", for_install=True)
+
+    assert steps[agent.name]["state"] == "complete", steps[agent.name]["details"]
+    assert _files(agent.platform_backup_dir / "25.09") == _files(packages)
+    assert (agent.platform_backup_dir / "25.09.manifest.json").is_file()
+    assert not agent.software_dir.exists()
+    info = requests.get(
+        f"{agent.url}/v1/info", headers={"X-Auth-Token": e2e_site.AGENT_TOKEN}, timeout=10
+    ).json()
+    assert info["prestaged_versions"] == ["25.09"]
+
+    # The site loses a file: the release no longer counts as prestaged there.
+    (agent.platform_backup_dir / "25.09" / "iso" / "boot.img").unlink()
+    info = requests.get(
+        f"{agent.url}/v1/info", headers={"X-Auth-Token": e2e_site.AGENT_TOKEN}, timeout=10
+    ).json()
+    assert info["prestaged_versions"] == []
+
+    steps = site.prestage("25.09")  # for software deployment: the other directory
+    assert steps[agent.name]["state"] == "complete", steps[agent.name]["details"]
+    _assert_prestaged(agent, "25.09", packages)

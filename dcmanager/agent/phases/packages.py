@@ -1,22 +1,21 @@
 """The packages phase: the release's files from the system controller's release store,
-into the blob store, then linked into ``releases/<version>/packages``."""
+into the blob store, then into the site's deploy layout (:mod:`dcmanager.agent.layout`)."""
 
 import os
 import posixpath
 import shutil
-import tempfile
 from typing import Any
 
+from dcmanager.agent import layout
 from dcmanager.agent import records
-from dcmanager.agent import statedir
 from dcmanager.agent import transfer
 from dcmanager.agent.phases import Context
 from dcmanager.releases import store
 
 
 def run(context: Context) -> dict[str, Any]:
-    """Fetch the files the blob store lacks, link the tree, then write ``packages.json``
-    (which makes the phase complete)."""
+    """Fetch the files the blob store lacks, then put the release in the deploy layout
+    with its manifest (which makes the phase complete)."""
     record, release_store = context.record, context.release_store
     files = release_store.release(record.release).get("files") or []
     paths = {safe_path(f.get("path")): f for f in files}
@@ -49,12 +48,15 @@ def run(context: Context) -> dict[str, Any]:
         for digest in missing
     ]
     context.fetch_all(fetcher, jobs, done)
-    _link_tree(context.state, record.release, paths)
-    statedir.write_json(
-        context.state.phase_file(record.release, records.PACKAGES),
-        [{"path": p, "size": f["size"], "digest": f["digest"]} for p, f in paths.items()],
-    )
-    return {"bytes_transferred": fetcher.bytes_received, "files_transferred": len(missing)}
+    directory = layout.root(context.conf, record.for_install)
+    layout.deploy(context.state.blobs, directory, record.release, paths)
+    # What an agent of an earlier version linked into its state directory.
+    shutil.rmtree(os.path.join(context.state.release(record.release), "packages"), True)
+    return {
+        "bytes_transferred": fetcher.bytes_received,
+        "files_transferred": len(missing),
+        "directory": os.path.join(directory, record.release),
+    }
 
 
 def safe_path(path: Any) -> str:
@@ -68,27 +70,3 @@ def safe_path(path: Any) -> str:
     if normal != path or normal.startswith("..") or "/../" in f"/{normal}/":
         raise records.Failed(f"the release manifest has an unsafe path: {path!r}")
     return normal
-
-
-def _link_tree(state: statedir.StateDir, version: str, paths: dict[str, dict]) -> None:
-    """``releases/<version>/packages``: the release's files, as hard links to blobs
-    (built aside, then swapped in)."""
-    directory = state.release(version)
-    os.makedirs(directory, mode=0o755, exist_ok=True)
-    building = tempfile.mkdtemp(dir=directory, prefix=".packages-")
-    try:
-        for path, entry in paths.items():
-            target = os.path.join(building, path)
-            os.makedirs(os.path.dirname(target), exist_ok=True)
-            os.link(state.blobs.path(entry["digest"]), target)
-    except OSError:
-        shutil.rmtree(building, ignore_errors=True)
-        raise
-    final = os.path.join(directory, "packages")
-    if os.path.exists(final):
-        old = tempfile.mkdtemp(dir=directory, prefix=".old-")
-        os.replace(final, os.path.join(old, "packages"))
-        os.replace(building, final)
-        shutil.rmtree(old)
-    else:
-        os.replace(building, final)
