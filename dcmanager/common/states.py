@@ -176,10 +176,20 @@ STEP_TRANSITIONS: Mapping[StepState, frozenset[StepState]] = {
             StepState.ABORTED,
         }
     ),
-    StepState.PRECHECK: frozenset({StepState.PREPARING_PACKAGES, StepState.FAILED}),
-    StepState.PREPARING_PACKAGES: frozenset({StepState.PRESTAGING_PACKAGES, StepState.FAILED}),
-    StepState.PRESTAGING_PACKAGES: frozenset({StepState.PRESTAGING_IMAGES, StepState.FAILED}),
-    StepState.PRESTAGING_IMAGES: frozenset({StepState.COMPLETE, StepState.FAILED}),
+    # A prestage step stops where it is when its strategy is aborted (a transfer under
+    # way is cancelled at the subcloud).
+    StepState.PRECHECK: frozenset(
+        {StepState.PREPARING_PACKAGES, StepState.FAILED, StepState.ABORTED}
+    ),
+    StepState.PREPARING_PACKAGES: frozenset(
+        {StepState.PRESTAGING_PACKAGES, StepState.FAILED, StepState.ABORTED}
+    ),
+    StepState.PRESTAGING_PACKAGES: frozenset(
+        {StepState.PRESTAGING_IMAGES, StepState.FAILED, StepState.ABORTED}
+    ),
+    StepState.PRESTAGING_IMAGES: frozenset(
+        {StepState.COMPLETE, StepState.FAILED, StepState.ABORTED}
+    ),
     # An app-update strategy's step: skipped when the site runs the target already
     # (or lacks the application); refused by the site's records, it fails.
     # Aborted when the strategy was aborted before the update began at the site.

@@ -17,6 +17,7 @@ from sqlalchemy import or_
 from sqlalchemy import select
 from sqlalchemy import update
 
+from dcmanager.common import states
 from dcmanager.db import orchestration
 from dcmanager.db import session
 from dcmanager.db.sqlalchemy import models
@@ -237,3 +238,19 @@ def subclouds_get(subcloud_ids: Collection[int]) -> dict[int, models.Subcloud]:
             select(models.Subcloud).where(models.Subcloud.id.in_(list(subcloud_ids)))
         ).all()
     return {subcloud.id: subcloud for subcloud in rows}
+
+
+def strategies_aborting(strategy_ids: Collection[int]) -> set[int]:
+    """Those of these strategies an operator aborted (for a worker's batch: their
+    running steps stop)."""
+    if not strategy_ids:
+        return set()
+    aborting = (str(states.StrategyState.ABORT_REQUESTED), str(states.StrategyState.ABORTING))
+    with session.reader() as db:
+        return set(
+            db.scalars(
+                select(models.Strategy.id)
+                .where(models.Strategy.id.in_(list(strategy_ids)))
+                .where(models.Strategy.state.in_(aborting))
+            )
+        )

@@ -189,6 +189,20 @@ class AgentDriver(base.SubcloudDriver):
             raise AgentError(name=self.name, status=status, reason=self._reason(data))
         return self._operation(data)
 
+    def cancel(self, handle: dict[str, str]) -> base.Operation:
+        """``DELETE /v1/operations/{id}``: the agent stops the operation's transfers
+        at their next chunk and answers once it ended."""
+        path = f"/v1/operations/{urllib.parse.quote(handle['id'])}"
+        status, data = self._call("DELETE", path)
+        self._auth_error(status, data)
+        if status == 404:
+            return base.Operation(
+                kind=base.OperationKind(handle["kind"]), id=handle["id"], done=True
+            )
+        if status != 200:
+            raise AgentError(name=self.name, status=status, reason=self._reason(data))
+        return self._operation(data)
+
     def _operation(self, data: Any) -> base.Operation:
         try:
             state = data["state"]

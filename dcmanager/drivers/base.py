@@ -202,3 +202,12 @@ class SubcloudDriver(abc.ABC):
 
         :raises SubcloudUnreachable: no answer.
         """
+
+    @abc.abstractmethod
+    def cancel(self, handle: dict[str, str]) -> Operation:
+        """Stop the operation if it runs; its state then (``done``, with the error
+        ``cancelled`` and its progress when it was still running). What it transferred
+        stays at the subcloud: the next operation of the same kind resumes from it.
+
+        :raises SubcloudUnreachable: no answer.
+        """

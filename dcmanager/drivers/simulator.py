@@ -124,6 +124,15 @@ class SimulatedSubcloud(base.SubcloudDriver):
         self._record("poll", handle["kind"])
         return self._poll(handle)
 
+    def cancel(self, handle: dict[str, str]) -> base.Operation:
+        """The operation as it stands, ended as cancelled if it was running (a
+        stateless simulation forgets the cancel: a later poll finds it running again)."""
+        self._record("cancel", handle["kind"])
+        operation = self._poll(handle)
+        if operation.done:
+            return operation
+        return dataclasses.replace(operation, done=True, error="cancelled")
+
     def _poll(self, handle: dict[str, str]) -> base.Operation:
         options = self._options()
         kind = base.OperationKind(handle["kind"])

@@ -99,6 +99,10 @@ def _act(ctx: prestage.StepContext, env: prestage.Environment) -> prestage.Outco
     return prestage.act(ctx, env)
 
 
+# The prestage states a step leaves at once when its strategy is aborted.
+ABORTABLE = frozenset(prestage.ACTIONS)
+
+
 class StepEngine:
     """Runs held steps. Thread-safe: RPC handlers call :meth:`claim` and :meth:`wake`."""
 
@@ -135,6 +139,7 @@ class StepEngine:
         # its subclouds and the running steps on them.
         self._batch_subclouds: dict[int, models.Subcloud] = {}
         self._batch_active: dict[int, set[int]] = {}
+        self._batch_aborting: set[int] = set()
         # The ids of the batch the loop is processing (guarded by ``_lock``).
         self._in_batch: set[int] = set()
         # Until when this engine's leases are surely valid: it stops moving steps past
@@ -241,6 +246,19 @@ class StepEngine:
             ]
         )
 
+    def wake_strategy(self, strategy_id: int) -> None:
+        """The strategy changed (an abort): its steps waiting here look at once."""
+        with self._lock:
+            waiting = [
+                step_id
+                for step_id in self._waiting_operation
+                if self._steps[step_id].strategy_id == strategy_id
+            ]
+            self._waiting_operation.difference_update(waiting)
+            waiting += self._waiting_preparation.pop(strategy_id, set())
+        for step_id in waiting:
+            self._ready.put(step_id)
+
     def wake_preparation(self, strategy_id: int) -> None:
         """The strategy's preparation ended: its waiting steps here go on."""
         with self._lock:
@@ -316,6 +334,9 @@ class StepEngine:
 
     def _load_batch(self, batch: list[prestage.StepContext]) -> None:
         self._batch_subclouds = worker_steps.subclouds_get({ctx.subcloud_id for ctx in batch})
+        self._batch_aborting = worker_steps.strategies_aborting(
+            {ctx.strategy_id for ctx in batch if ctx.strategy_id is not None}
+        )
         self._batch_active = worker_steps.active_steps_by_subcloud(
             {ctx.subcloud_id for ctx in batch if ctx.state == states.StepState.PRECHECK}
         )
@@ -376,13 +397,26 @@ class StepEngine:
         """Run the batch's actions: on the pool for drivers that wait on the network,
         inline for the others (the simulator)."""
         futures = {}
+        actions = {ctx.step_id: self._action(ctx) for ctx in batch}
         for ctx in batch:
             if drivers.blocking_io(self._endpoint(ctx)):
-                futures[ctx.step_id] = self._pool.submit(_act, ctx, self.env)
+                futures[ctx.step_id] = self._pool.submit(actions[ctx.step_id], ctx, self.env)
         return [
-            futures[ctx.step_id].result() if ctx.step_id in futures else _act(ctx, self.env)
+            futures[ctx.step_id].result()
+            if ctx.step_id in futures
+            else actions[ctx.step_id](ctx, self.env)
             for ctx in batch
         ]
+
+    def _action(
+        self, ctx: prestage.StepContext
+    ) -> Callable[[prestage.StepContext, prestage.Environment], prestage.Outcome]:
+        """What the step does now: stop, if its strategy was aborted while it prestages
+        (an application update's steps follow their own rules); else its state's
+        action."""
+        if ctx.strategy_id in self._batch_aborting and ctx.app is None and ctx.state in ABORTABLE:
+            return prestage.abort
+        return _act
 
     @staticmethod
     def _change(

@@ -321,6 +321,41 @@ def prestage_images(ctx: StepContext, env: Environment) -> Outcome:
     return run_operation(ctx, env, driver_base.OperationKind.IMAGES, complete, request)
 
 
+def _size(count: int) -> str:
+    return f"{count / 1024**2:.1f} MiB"
+
+
+def abort(ctx: StepContext, env: Environment) -> Outcome:
+    """The strategy was aborted: the step stops where it is. An operation under way is
+    cancelled at the subcloud; what it transferred stays there, and the next prestage
+    of the release resumes from it."""
+    said, progress = "", None
+    if ctx.operation:
+        try:
+            operation = env.driver(ctx).cancel(ctx.operation)
+        except exception.DCManagerException as exc:  # unreachable, or refused
+            said = f" (the cancel did not reach the subcloud: {exc.message})"
+        else:
+            if operation.progress is not None and operation.progress.bytes_total:
+                progress = operation.progress.to_dict()
+                said = (
+                    f" ({_size(progress['bytes_done'])} of {_size(progress['bytes_total'])}"
+                    " transferred; the next prestage resumes from there)"
+                )
+    details = f"{ctx.state}: aborted{said}"[:MAX_DETAILS]
+    # Before its precheck started the step had not touched the subcloud.
+    touched = ctx.state != StepState.PRECHECK or ctx.operation is not None
+    subcloud = (
+        {
+            "prestage_status": str(PrestageStatus.FAILED),
+            "error_description": f"Prestage aborted in {ctx.state}{said}."[:MAX_DETAILS],
+        }
+        if touched
+        else None
+    )
+    return Outcome(state=StepState.ABORTED, details=details, progress=progress, subcloud=subcloud)
+
+
 ACTIONS: dict[StepState, Callable[[StepContext, Environment], Outcome]] = {
     StepState.PRECHECK: precheck,
     StepState.PREPARING_PACKAGES: prepare_packages,

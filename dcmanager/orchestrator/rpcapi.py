@@ -34,10 +34,11 @@ class WorkerClient(rpc.RPCClient):
     API version history:
 
     1.0 - run_steps, preparation_finished
+    1.1 - strategy_aborting
     """
 
     TOPIC = WORKER_TOPIC
-    RPC_API_VERSION = "1.0"
+    RPC_API_VERSION = "1.1"
 
     def run_steps(self, ctxt: dc_context.RequestContext, step_ids: list[int]) -> None:
         """One worker (any) takes these started steps and runs them."""
@@ -46,3 +47,7 @@ class WorkerClient(rpc.RPCClient):
     def preparation_finished(self, ctxt: dc_context.RequestContext, strategy_id: int) -> None:
         """Every worker: the strategy's preparation ended, wake the steps waiting on it."""
         self.cast(ctxt, "preparation_finished", "1.0", {"strategy_id": strategy_id}, fanout=True)
+
+    def strategy_aborting(self, ctxt: dc_context.RequestContext, strategy_id: int) -> None:
+        """Every worker: the strategy was aborted, its running steps stop now."""
+        self.cast(ctxt, "strategy_aborting", "1.1", {"strategy_id": strategy_id}, fanout=True)

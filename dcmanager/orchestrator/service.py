@@ -96,6 +96,8 @@ class Orchestrator:
                 strategy.id, [state], StrategyState.ABORTING, "aborted"
             )
             state = StrategyState.ABORTING
+            # Running steps stop now rather than at their workers' next poll.
+            self.workers.strategy_aborting(self._context, strategy.id)
         if state == StrategyState.ABORTING:
             db.steps_finish_initial(strategy.id, StepState.ABORTED, ABORTED)
         if self.clock.utcnow() >= self._last_reclaim + datetime.timedelta(

@@ -20,7 +20,7 @@ LOG = logging.getLogger(__name__)
 
 
 class WorkerEndpoint:
-    target = oslo_messaging.Target(version="1.0")
+    target = oslo_messaging.Target(version="1.1")
 
     def __init__(self, step_engine: engine.StepEngine) -> None:
         self.engine = step_engine
@@ -30,6 +30,9 @@ class WorkerEndpoint:
 
     def preparation_finished(self, ctxt, strategy_id: int) -> None:
         self.engine.wake_preparation(strategy_id)
+
+    def strategy_aborting(self, ctxt, strategy_id: int) -> None:
+        self.engine.wake_strategy(strategy_id)
 
 
 class WorkerService:

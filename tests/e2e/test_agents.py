@@ -12,6 +12,7 @@ import json
 import os
 import pathlib
 import random
+import time
 
 import pytest
 import requests
@@ -466,3 +467,52 @@ def test_for_install_lands_in_the_platform_backup_directory(site, tmp_path):
     steps = site.prestage("25.09")  # for software deployment: the other directory
     assert steps[agent.name]["state"] == "complete", steps[agent.name]["details"]
     _assert_prestaged(agent, "25.09", packages)
+
+
+def test_abort_stops_a_capped_transfer_within_a_second_and_the_next_prestage_resumes_it(
+    tmp_path, services, registry
+):
+    site = e2e_site.Site(
+        tmp_path, services, registry.url, prestage="max_bandwidth_per_subcloud = 40\n"
+    )
+    site.start()
+    big = os.urandom(200 * MIB)
+    packages = _tree(tmp_path / "25.09", {"Packages/big.deb": big})
+    site.upload("25.09", packages)
+    del big
+    (agent,) = site.add_agents(1)
+    digest = _digest((packages / "Packages" / "big.deb").read_bytes())
+    partial = agent.state / "partial" / digest.split(":")[1]
+    site.apply("25.09")
+    wait_for(
+        lambda: partial.exists() and partial.stat().st_size > 16 * MIB, timeout=60, what="16 MiB"
+    )
+
+    started = time.monotonic()
+    site.call("POST", "/sw-update-strategy/actions", {"action": "abort"})
+    wait_for(
+        lambda: any(
+            op["kind"] == "packages" and op["state"] == "cancelled" for op in agent.operations()
+        ),
+        timeout=10,
+        what="the agent to cancel the transfer",
+    )
+    stopped_after = time.monotonic() - started
+    held = partial.stat().st_size
+    time.sleep(0.5)
+
+    assert stopped_after < 1.0, f"the transfer stopped {stopped_after:.2f} s after the abort"
+    assert partial.stat().st_size == held, "the transfer went on"
+    step = site.wait_for_end()[agent.name]
+    assert step["state"] == "aborted"
+    assert step["details"].startswith("prestaging-packages: aborted (")
+    assert "of 200.0 MiB transferred" in step["details"]
+    assert site.call("GET", "/sw-update-strategy")["state"] == "aborted"
+    _assert_not_prestaged(agent, "25.09")
+
+    steps = site.prestage("25.09")
+
+    assert steps[agent.name]["state"] == "complete", steps[agent.name]["details"]
+    _assert_prestaged(agent, "25.09", packages)
+    assert (f"/v1.0/blobs/{digest}", f"bytes={held}-") in site.proxy.requests
+    site.stop()

@@ -15,6 +15,7 @@ import pytest
 from sqlalchemy import func
 from sqlalchemy import orm
 from sqlalchemy import select
+from sqlalchemy import text
 
 from dcmanager.conf import CONF
 from dcmanager.db.sqlalchemy import models
@@ -1199,6 +1200,19 @@ class TestSeedCurlFlow:
 
 
 class TestRun:
+    def test_an_aborting_strategy_refuses_apply_abort_and_delete(self, api, db, online):
+        """No orchestrator runs here: the strategy stays aborting as the database says."""
+        post_strategy(api)
+        with db.begin() as connection:
+            connection.execute(text("UPDATE strategies SET state = 'aborting'"))
+        for action, verb in (("apply", "applied"), ("abort", "aborted")):
+            resp = api.post_json(ACTIONS, {"action": action}, expect_errors=True)
+            assert_error(resp, 409, state_conflict("aborting", verb))
+        assert_error(
+            api.delete(STRATEGY, expect_errors=True), 409, state_conflict("aborting", "deleted")
+        )
+        assert api.get(STRATEGY).json["state"] == "aborting"
+
     def test_show_while_applying_aborting_and_aborted(self, api, db, roles):
         # Each phase takes a minute: the first step stays running until the test
         # makes its subcloud fast.
@@ -1222,39 +1236,22 @@ class TestRun:
         )
 
         assert act(api, "abort")["state"] == "abort requested"
-        aborting = sh.wait_for(
-            lambda: (s := api.get(STRATEGY).json)["state"] == "aborting" and s, what="aborting"
-        )
-        sh.wait_for(
-            lambda: [s["state"] for s in step_list(api)][1:] == ["aborted", "aborted"],
-            what="the initial steps aborted",
-        )
+        final = sh.wait_final(api)
+
+        # The running step stopped where it was (its operation cancelled at the
+        # subcloud); the others never started.
+        assert final["state"] == "aborted" and final["id"] == created["id"]
         steps = {s["cloud"]: s for s in step_list(api)}
-        assert steps["sc1"]["state"] == "prestage-precheck"
+        assert [steps[n]["state"] for n in ("sc1", "sc2", "sc3")] == ["aborted"] * 3
+        assert steps["sc1"]["details"] == "prestage-precheck: aborted"
+        assert steps["sc1"]["finished-at"] is not None
         for name in ("sc2", "sc3"):
             assert steps[name]["details"] == orchestrator_service.ABORTED
             assert steps[name]["started-at"] is None
             assert steps[name]["finished-at"] is not None
-        assert api.get(STRATEGY).json["state"] == "aborting"
-        for action, verb in (("apply", "applied"), ("abort", "aborted")):
-            resp = api.post_json(ACTIONS, {"action": action}, expect_errors=True)
-            assert_error(resp, 409, state_conflict("aborting", verb))
-        assert_error(
-            api.delete(STRATEGY, expect_errors=True), 409, state_conflict("aborting", "deleted")
-        )
-        assert aborting["id"] == created["id"]
-
-        # The running step finishes; the strategy ends aborted.
-        sh.set_options(api, "sc1")
-        final = sh.wait_final(api)
-        assert final["state"] == "aborted"
-        steps = {s["cloud"]: s for s in step_list(api)}
-        assert [steps[n]["state"] for n in ("sc1", "sc2", "sc3")] == [
-            "complete",
-            "aborted",
-            "aborted",
-        ]
-        assert api.get(f"{SUBCLOUDS}/sc1").json["prestage-status"] == "complete"
+        sc1 = api.get(f"{SUBCLOUDS}/sc1").json
+        assert sc1["prestage-status"] == "failed"
+        assert sc1["error-description"] == "Prestage aborted in prestage-precheck."
         assert api.get(f"{SUBCLOUDS}/sc2").json["prestage-status"] is None
         action_error(api, db, {"action": "apply"}, 409, state_conflict("aborted", "applied"))
         action_error(api, db, {"action": "abort"}, 409, state_conflict("aborted", "aborted"))

@@ -127,12 +127,18 @@ def test_stop_on_failure_starts_nothing_after_the_first_failure(api, roles):
     assert steps["sc1"]["started-at"] is None
 
 
-def test_abort_lets_running_steps_finish_and_aborts_the_rest(api, roles):
+def test_abort_stops_running_steps_and_aborts_the_rest(api, roles):
     names = [f"sc{i}" for i in range(1, 7)]
-    sh.add_subclouds(api, names, "delay=0.5")
+    sh.add_subclouds(api, names, "delay=4")  # seconds per phase
     sh.create(api, **{"max-parallel-subclouds": 2})
     sh.apply(api)
-    sh.wait_for(lambda: sh.steps(api)["sc1"]["state"] == "prestaging-packages", what="sc1 running")
+    sh.wait_for(
+        lambda: (
+            sh.steps(api)["sc1"]["progress"] is not None
+            and sh.steps(api)["sc1"]["state"] == "prestaging-packages"
+        ),
+        what="sc1 transferring",
+    )
 
     aborted = api.post_json(f"{sh.STRATEGY}/actions", {"action": "abort"}).json
     final = sh.wait_final(api)
@@ -140,8 +146,14 @@ def test_abort_lets_running_steps_finish_and_aborts_the_rest(api, roles):
     assert aborted["state"] == "abort requested"
     assert final["state"] == "aborted"
     steps = sh.steps(api)
-    assert [steps[n]["state"] for n in names] == ["complete"] * 2 + ["aborted"] * 4
+    assert [steps[n]["state"] for n in names] == ["aborted"] * 6
+    assert steps["sc1"]["details"].startswith("prestaging-packages: aborted (")
+    assert "transferred; the next prestage resumes from there)" in steps["sc1"]["details"]
+    assert steps["sc1"]["progress"]["bytes_done"] > 0
     assert steps["sc6"]["details"] == "Not started: the strategy was aborted."
+    sc1 = api.get("/v1.0/subclouds/sc1").json
+    assert sc1["prestage-status"] == "failed"
+    assert sc1["error-description"].startswith("Prestage aborted in prestaging-packages (")
 
 
 def test_subcloud_unmanaged_after_create_fails_its_step(api, roles):
