@@ -61,7 +61,12 @@ class ReleaseStore:
                         f"the system controller refused the agent's credentials "
                         f"({response.status_code}); check the [controller] options"
                     )
-                raise transfer.Transient(f"answered {response.status_code} {response.reason}")
+                answer = f"answered {response.status_code} {response.reason}"
+                if response.status_code in transfer.RETRY_STATUSES:
+                    raise transfer.Transient(answer)
+                raise records.Failed(
+                    f"the system controller's release store at {self.url} {answer}"
+                )
 
         try:
             return self._policy.call(

@@ -34,6 +34,9 @@ from dcmanager.agent.phases import packages
 from dcmanager.agent.phases import precheck
 
 LOG = logging.getLogger(__name__)
+CANCEL_WAIT_SECONDS = 5.0
+"""How long a cancel waits for the operation to stop before answering (the
+controller's workers wait 10 s for an agent by default)."""
 
 PHASES: dict[str, Callable[[Context], dict[str, Any]]] = {
     records.PRECHECK: precheck.run,
@@ -149,7 +152,8 @@ class Agent:
         return self._records.get(operation_id)
 
     def cancel(self, operation_id: str) -> records.Record | None:
-        """Cancel the operation if it runs (waiting briefly for it to end); its record."""
+        """Cancel the operation if it runs (waiting up to :data:`CANCEL_WAIT_SECONDS`
+        for it to end); its record."""
         with self._lock:
             record = self._records.get(operation_id)
             event = self._cancel.get(operation_id)
@@ -157,7 +161,9 @@ class Agent:
             event.set()
             thread = self._threads.get(operation_id)
             if thread is not None:
-                thread.join(self.conf.agent.request_timeout)
+                # Within the caller's patience: the answer may show it still running
+                # (stopping at its next chunk or file).
+                thread.join(CANCEL_WAIT_SECONDS)
         return record
 
     # Running.
@@ -187,7 +193,12 @@ class Agent:
                 cancelled,
             ),
             registry=registry.Registry(
-                self._registry_get, record.registry_url, agent.request_timeout, agent.platform
+                self._registry_get,
+                record.registry_url,
+                agent.request_timeout,
+                agent.platform,
+                phases.retry_policy(self.conf),
+                cancelled,
             ),
             site_registry=(
                 site_registry.SiteRegistry(

@@ -40,7 +40,7 @@ class Failed(Exception):
 def disk_failure(exc: OSError, where: str) -> Failed:
     """``exc``, met while writing under ``where``, as the operator should read it."""
     if exc.errno == errno.ENOSPC:
-        return Failed(f"no space left on the subcloud's disk ({where})")
+        return Failed(f"no space left on the subcloud's disk ({exc.filename or where})")
     return Failed(f"cannot write to {exc.filename or where}: {exc.strerror or exc}")
 
 

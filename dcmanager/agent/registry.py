@@ -1,6 +1,8 @@
 """The container registry the system controller names, as one operation reads it:
 each image's manifest (through an index, for the agent's platform), then its blobs."""
 
+import logging
+import threading
 from collections.abc import Callable
 
 import requests
@@ -8,7 +10,10 @@ import requests
 from dcmanager.agent import images
 from dcmanager.agent import records
 from dcmanager.agent import transfer
+from dcmanager.common import retry
 from dcmanager.releases import store
+
+LOG = logging.getLogger(__name__)
 
 
 class Registry:
@@ -20,16 +25,22 @@ class Registry:
         url: str | None,
         timeout: float,
         platform: str,
+        policy: retry.RetryPolicy,
+        cancelled: threading.Event,
     ) -> None:
         """
         :param get: ``GET url`` on a container registry, with requests' keyword arguments.
         :param timeout: of each request, in seconds.
         :param platform: ``os/arch``, the manifest an index is resolved to.
+        :param policy: for each manifest.
+        :param cancelled: set to stop waiting for another attempt.
         """
         self._get = get
         self.url = url
         self._timeout = timeout
         self._platform = platform
+        self._policy = policy
+        self._cancelled = cancelled
 
     def manifests(self, names: list[str]) -> dict[str, images.Manifest]:
         """Each image's manifest (checked, not yet stored), by its name in the release.
@@ -72,9 +83,11 @@ class Registry:
     def _fetch_manifest(
         self, image: images.ImageRef, reference: str
     ) -> tuple[bytes, str | None, str | None]:
-        """The manifest's body, its Content-Type and Docker-Content-Digest headers."""
+        """The manifest's body, its Content-Type and Docker-Content-Digest headers
+        (a 5xx or a broken connection tried again under the retry policy)."""
         url = f"{self.url}/v2/{image.repository}/manifests/{reference}"
-        try:
+
+        def attempt() -> tuple[bytes, str | None, str | None]:
             with self._get(
                 url, headers={"Accept": images.ACCEPT}, timeout=self._timeout
             ) as response:
@@ -82,16 +95,29 @@ class Registry:
                     raise records.Failed(
                         f"image {image.name}: not in the container registry {self.url}"
                     )
+                answer = f"answered {response.status_code} {response.reason}"
+                if response.status_code in transfer.RETRY_STATUSES:
+                    raise transfer.Transient(answer)
                 if response.status_code != 200:
                     raise records.Failed(
-                        f"image {image.name}: the container registry {self.url} "
-                        f"answered {response.status_code} {response.reason}"
+                        f"image {image.name}: the container registry {self.url} {answer}"
                     )
                 return (
                     response.content,
                     response.headers.get("Content-Type"),
                     response.headers.get("Docker-Content-Digest"),
                 )
+
+        try:
+            return self._policy.call(
+                attempt, transfer.is_transient, self._cancelled, LOG, f"image {image.name}"
+            )
+        except retry.Interrupted:
+            raise transfer.Cancelled() from None
+        except transfer.Transient as exc:
+            raise records.Failed(
+                f"image {image.name}: the container registry {self.url} {exc}"
+            ) from None
         except transfer.TRANSIENT as exc:
             raise records.Failed(
                 f"the container registry {self.url} is unreachable ({type(exc).__name__})"

@@ -6,7 +6,8 @@ registry serves once the manifest is there). Nothing is sent twice: an image who
 manifest the registry already holds under the tag moves no bytes; a blob the
 repository holds (``HEAD``) is skipped; a blob another repository of the registry
 holds is mounted from there (``POST ...?mount=&from=``) instead of sent. Every request
-follows the agent's retry policy; a cancel stops an upload at its next chunk.
+(and each blob's upload session with its ``PUT``) follows the agent's retry policy; a
+cancel stops an upload at its next chunk.
 """
 
 import logging
@@ -14,6 +15,7 @@ import threading
 import urllib.parse
 from collections.abc import Callable
 from typing import Any
+from typing import TypeVar
 
 import requests
 
@@ -23,6 +25,7 @@ from dcmanager.agent import transfer
 from dcmanager.common import retry
 
 LOG = logging.getLogger(__name__)
+T = TypeVar("T")
 
 CHUNK = 1024 * 1024
 
@@ -34,6 +37,14 @@ def reference(image: images.ImageRef, manifest: images.Manifest) -> str:
     if image.reference.startswith("sha256:"):
         return manifest.digest
     return image.reference
+
+
+def _checked(response: requests.Response) -> requests.Response:
+    """The response, unless it is worth another attempt (:class:`transfer.Transient`)."""
+    if response.status_code in transfer.RETRY_STATUSES:
+        response.close()
+        raise transfer.Transient(f"answered {response.status_code} {response.reason}")
+    return response
 
 
 class _Upload:
@@ -86,21 +97,13 @@ class SiteRegistry:
         self._held: dict[str, str] = {}
         """Blobs known to be in the registry, and a repository holding each."""
 
-    def _request(self, method: str, url: str, what: str, **kwargs: Any) -> requests.Response:
-        """One request under the retry policy; a 5xx or a broken connection is tried
-        again, any other answer is the caller's to judge.
+    def _retrying(self, attempt: Callable[[], T], what: str) -> T:
+        """``attempt()`` under the retry policy: a 5xx (:func:`_checked`) or a broken
+        connection is tried again.
 
         :raises records.Failed: still failing after the last attempt.
         :raises transfer.Cancelled: cancelled meanwhile.
         """
-
-        def attempt() -> requests.Response:
-            response = self._session.request(method, url, timeout=self._timeout, **kwargs)
-            if response.status_code in transfer.RETRY_STATUSES:
-                response.close()
-                raise transfer.Transient(f"answered {response.status_code} {response.reason}")
-            return response
-
         try:
             return self._policy.call(attempt, transfer.is_transient, self._cancelled, LOG, what)
         except retry.Interrupted:
@@ -111,6 +114,14 @@ class SiteRegistry:
             raise records.Failed(
                 f"{what}: the site's registry {self.url} is unreachable ({type(exc).__name__})"
             ) from None
+
+    def _request(self, method: str, url: str, what: str, **kwargs: Any) -> requests.Response:
+        """One request under the retry policy; any answer but a 5xx is the caller's to
+        judge."""
+        return self._retrying(
+            lambda: _checked(self._session.request(method, url, timeout=self._timeout, **kwargs)),
+            what,
+        )
 
     def _refused(self, what: str, response: requests.Response) -> records.Failed:
         hint = (
@@ -156,41 +167,35 @@ class SiteRegistry:
                 return
             if answer.status_code != 404:
                 raise self._refused(what, answer)
+        # A failed upload session is not resumed: each attempt opens a new one.
+        self._retrying(lambda: self._send(repository, blob, path_of(blob.digest), what), what)
+        self._held[blob.digest] = repository
+
+    def _send(self, repository: str, blob: images.Blob, path: str, what: str) -> None:
+        """One attempt at putting the blob in ``repository``: mounted from a repository
+        that received it, else uploaded in one ``PUT`` (a monolithic upload)."""
         params = {}
         source = self._held.get(blob.digest)
         if source is not None:
             params = {"mount": blob.digest, "from": source}
         uploads = f"{self.url}/v2/{repository}/blobs/uploads/"
-        with self._request("POST", uploads, what, params=params) as answer:
+        with _checked(self._session.post(uploads, params=params, timeout=self._timeout)) as answer:
             if answer.status_code == 201:  # mounted from the other repository
                 self.blobs_mounted += 1
-                self._held[blob.digest] = repository
                 return
             if answer.status_code != 202 or "Location" not in answer.headers:
                 raise self._refused(what, answer)
             location = urllib.parse.urljoin(uploads, answer.headers["Location"])
-        self._upload(location, blob, path_of(blob.digest), what)
-        self._held[blob.digest] = repository
-
-    def _upload(self, location: str, blob: images.Blob, path: str, what: str) -> None:
-        """The blob's bytes in one ``PUT`` (a monolithic upload). A failed attempt
-        needs a new upload session, so this one is not retried: the next prestage
-        starts again from the ``HEAD`` check."""
         separator = "&" if "?" in location else "?"
         url = f"{location}{separator}digest={urllib.parse.quote(blob.digest)}"
-        try:
-            with _Upload(path, blob.size, self._cancelled) as body:
-                answer = self._session.put(
-                    url,
-                    data=body,
-                    headers={"Content-Type": "application/octet-stream"},
-                    timeout=self._timeout,
-                )
-        except transfer.TRANSIENT as exc:
-            raise records.Failed(
-                f"{what}: the upload to the site's registry {self.url} broke ({type(exc).__name__})"
-            ) from None
-        with answer:
+        with _Upload(path, blob.size, self._cancelled) as body:
+            answer = self._session.put(
+                url,
+                data=body,
+                headers={"Content-Type": "application/octet-stream"},
+                timeout=self._timeout,
+            )
+        with _checked(answer):
             if answer.status_code != 201:
                 raise self._refused(what, answer)
         self.bytes_sent += blob.size

@@ -34,19 +34,13 @@ class RetryPolicy:
     multiplier: float = 2.0
     """Each wait is this many times the one before..."""
     maximum: float = 30.0
-    """...up to this many seconds (before jitter)."""
+    """...up to this many seconds, before the jitter."""
     jitter: float = 0.5
     """Up to this many seconds added at random to each wait."""
 
     def __post_init__(self) -> None:
         if self.attempts < 1:
             raise ValueError("a retry policy needs at least one attempt")
-
-    def waits(self) -> list[float]:
-        """The waits before each retry, without jitter (what the policy promises)."""
-        return [
-            min(self.maximum, self.initial * self.multiplier**n) for n in range(self.attempts - 1)
-        ]
 
     def call(
         self,
@@ -87,12 +81,11 @@ class RetryPolicy:
         retrying = tenacity.Retrying(
             sleep=sleep,
             stop=tenacity.stop_after_attempt(self.attempts),
-            wait=tenacity.wait_exponential_jitter(
-                multiplier=self.initial,
-                max=self.maximum,
-                exp_base=self.multiplier,
-                jitter=self.jitter,
-            ),
+            # The jitter is added after the cap, so that capped waits differ too.
+            wait=tenacity.wait_exponential(
+                multiplier=self.initial, max=self.maximum, exp_base=self.multiplier
+            )
+            + tenacity.wait_random(0, self.jitter),
             retry=tenacity.retry_if_exception(
                 lambda exc: not isinstance(exc, Interrupted) and retry_on(exc)
             ),

@@ -128,7 +128,12 @@ class SimulatedSubcloud(base.SubcloudDriver):
         """The operation as it stands, ended as cancelled if it was running (a
         stateless simulation forgets the cancel: a later poll finds it running again)."""
         self._record("cancel", handle["kind"])
-        operation = self._poll(handle)
+        try:
+            operation = self._poll(handle)
+        except ValueError:  # a key, not a handle this simulator made: never started
+            return base.Operation(
+                kind=base.OperationKind(handle["kind"]), id=handle["id"], done=True
+            )
         if operation.done:
             return operation
         return dataclasses.replace(operation, done=True, error="cancelled")

@@ -325,26 +325,54 @@ def _size(count: int) -> str:
     return f"{count / 1024**2:.1f} MiB"
 
 
+# The operation each prestage state runs at the subcloud.
+OPERATION_OF = {
+    StepState.PRECHECK: driver_base.OperationKind.PRECHECK,
+    StepState.PRESTAGING_PACKAGES: driver_base.OperationKind.PACKAGES,
+    StepState.PRESTAGING_IMAGES: driver_base.OperationKind.IMAGES,
+}
+
+
+def _cancel(ctx: StepContext, env: Environment) -> tuple[str, dict[str, int] | None]:
+    """Cancel the state's operation at the subcloud: what to say of it, and its last
+    progress. Without a recorded handle it is cancelled by its key, in case its start
+    reached the subcloud but the answer did not come back (an unknown key is nothing
+    to cancel)."""
+    kind = OPERATION_OF.get(ctx.state)
+    if kind is None:
+        return "", None
+    handle = ctx.operation
+    if not handle or handle.get("kind") != kind:
+        handle = {"kind": str(kind), "id": f"{ctx.step_id}:{kind}"}
+    try:
+        operation = env.driver(ctx).cancel(handle)
+    except exception.DCManagerException as exc:  # unreachable, or refused
+        return f" (the cancel did not reach the subcloud: {exc.message})", None
+    progress = operation.progress
+    if progress is None or not progress.bytes_total:
+        return ("" if operation.done else " (cancel requested at the subcloud)"), None
+    moved = f"{_size(progress.bytes_done)} of {_size(progress.bytes_total)} transferred"
+    if not operation.done:
+        moved = f"cancel requested at the subcloud; {moved} so far"
+    return f" ({moved}; the next prestage resumes from there)", progress.to_dict()
+
+
 def abort(ctx: StepContext, env: Environment) -> Outcome:
     """The strategy was aborted: the step stops where it is. An operation under way is
     cancelled at the subcloud; what it transferred stays there, and the next prestage
     of the release resumes from it."""
-    said, progress = "", None
-    if ctx.operation:
-        try:
-            operation = env.driver(ctx).cancel(ctx.operation)
-        except exception.DCManagerException as exc:  # unreachable, or refused
-            said = f" (the cancel did not reach the subcloud: {exc.message})"
-        else:
-            if operation.progress is not None and operation.progress.bytes_total:
-                progress = operation.progress.to_dict()
-                said = (
-                    f" ({_size(progress['bytes_done'])} of {_size(progress['bytes_total'])}"
-                    " transferred; the next prestage resumes from there)"
-                )
+    said, progress = _cancel(ctx, env)
     details = f"{ctx.state}: aborted{said}"[:MAX_DETAILS]
-    # Before its precheck started the step had not touched the subcloud.
-    touched = ctx.state != StepState.PRECHECK or ctx.operation is not None
+    touched = ctx.state != StepState.PRECHECK
+    if not touched:
+        # The precheck marks the subcloud prestaging at its first attempt, answered or
+        # not, unless another prestage holds it.
+        row = env.subcloud(ctx)
+        touched = (
+            row is not None
+            and row.prestage_status == PrestageStatus.PRESTAGING
+            and not env.other_active_step(ctx)
+        )
     subcloud = (
         {
             "prestage_status": str(PrestageStatus.FAILED),

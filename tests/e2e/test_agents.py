@@ -21,6 +21,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from dcmanager.agent import layout
 from tests import registry as test_registry
 from tests.e2e import site as e2e_site
 from tests.functional.strategy_helpers import wait_for
@@ -55,8 +56,11 @@ def _tree(root: pathlib.Path, files: dict[str, bytes]) -> pathlib.Path:
 
 
 def _files(root: pathlib.Path) -> dict[str, bytes]:
+    """The files of a tree (without the agent's marker of a deployed release)."""
     return {
-        str(path.relative_to(root)): path.read_bytes() for path in root.rglob("*") if path.is_file()
+        str(path.relative_to(root)): path.read_bytes()
+        for path in root.rglob("*")
+        if path.is_file() and path.name != layout.MARKER
     }
 
 

@@ -2,6 +2,10 @@
 ``abort`` is proved end to end in tests/functional/test_strategy_run.py and, against a
 real agent, tests/e2e/test_agents.py)."""
 
+import types
+
+import pytest
+
 from dcmanager import drivers
 from dcmanager.common.states import StepState
 from dcmanager.drivers import base
@@ -23,16 +27,18 @@ def _context(endpoint: str, state: StepState, operation=None) -> prestage.StepCo
     )
 
 
-def _environment(conf, clock) -> prestage.Environment:
+def _environment(
+    conf, clock, prestage_status: str | None = None, other_active: bool = False
+) -> prestage.Environment:
     def unused(*args):
-        raise AssertionError("an abort needs only the driver")
+        raise AssertionError("an abort needs only the driver and the subcloud")
 
     return prestage.Environment(
         conf=conf,
         owner="w1",
         driver=lambda ctx: drivers.get_driver(ctx.subcloud_name, ctx.endpoint, clock),
-        subcloud=unused,
-        other_active_step=unused,
+        subcloud=lambda ctx: types.SimpleNamespace(prestage_status=prestage_status),
+        other_active_step=lambda ctx: other_active,
         claim_preparation=unused,
         preparation_state=unused,
         start_preparation=unused,
@@ -96,3 +102,46 @@ def test_a_precheck_not_started_leaves_the_subcloud_alone(conf):
         "prestage-precheck: aborted",
         None,
     )
+
+
+def test_a_precheck_whose_start_went_unanswered_releases_the_subcloud(conf):
+    """Its first attempt marked the subcloud prestaging without an operation to show:
+    left so, every later prestage would find it busy."""
+    clock = test_clock.FakeClock()
+    ctx = _context("simulated://sc1", StepState.PRECHECK)
+
+    outcome = prestage.abort(ctx, _environment(conf, clock, prestage_status="prestaging"))
+
+    assert outcome.subcloud == {
+        "prestage_status": "failed",
+        "error_description": "Prestage aborted in prestage-precheck.",
+    }
+
+
+def test_a_subcloud_another_prestage_holds_is_left_to_it(conf):
+    clock = test_clock.FakeClock()
+    ctx = _context("simulated://sc1", StepState.PRECHECK)
+    env = _environment(conf, clock, prestage_status="prestaging", other_active=True)
+
+    assert prestage.abort(ctx, env).subcloud is None
+
+
+@pytest.mark.parametrize(
+    ("state", "kind"),
+    [(StepState.PRECHECK, "precheck"), (StepState.PRESTAGING_PACKAGES, "packages")],
+)
+def test_without_a_recorded_handle_the_operation_is_cancelled_by_its_key(conf, state, kind):
+    cancelled = []
+
+    class Driver:
+        def cancel(self, handle):
+            cancelled.append(handle)
+            return base.Operation(kind=base.OperationKind(kind), id=handle["id"], done=True)
+
+    env = _environment(conf, test_clock.FakeClock())
+    env.driver = lambda ctx: Driver()
+
+    outcome = prestage.abort(_context("http://sc1:8129", state), env)
+
+    assert cancelled == [{"kind": kind, "id": f"7:{kind}"}]
+    assert outcome.state == StepState.ABORTED

@@ -29,9 +29,19 @@ def _failing(*errors: Exception):
     return fn, calls
 
 
-def test_the_waits_grow_exponentially_up_to_the_maximum():
-    policy = retry.RetryPolicy(attempts=6, initial=1.0, multiplier=2.0, maximum=5.0)
-    assert policy.waits() == [1.0, 2.0, 4.0, 5.0, 5.0]
+def test_the_waits_grow_exponentially_up_to_the_maximum_then_jitter(monkeypatch):
+    slept = []
+    monkeypatch.setattr(retry.time, "sleep", slept.append)
+    fn, calls = _failing(*[Flaky()] * 6)
+    policy = retry.RetryPolicy(attempts=7, initial=1.0, multiplier=2.0, maximum=5.0, jitter=0.5)
+
+    assert policy.call(fn, lambda exc: isinstance(exc, Flaky)) == "ok"
+
+    assert len(slept) == 6
+    for wait, base in zip(slept, [1.0, 2.0, 4.0, 5.0, 5.0, 5.0], strict=True):
+        assert base <= wait <= base + 0.5
+    # Capped waits still differ: sites failing together do not retry together.
+    assert len(set(slept[3:])) > 1
 
 
 def test_a_transient_error_is_tried_again_until_it_passes():

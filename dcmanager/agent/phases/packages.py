@@ -49,7 +49,10 @@ def run(context: Context) -> dict[str, Any]:
     ]
     context.fetch_all(fetcher, jobs, done)
     directory = layout.root(context.conf, record.for_install)
-    layout.deploy(context.state.blobs, directory, record.release, paths)
+    try:
+        layout.deploy(context.state.blobs, directory, record.release, paths, context.cancelled)
+    except layout.NotOurs as exc:
+        raise records.Failed(str(exc)) from None
     # What an agent of an earlier version linked into its state directory.
     shutil.rmtree(os.path.join(context.state.release(record.release), "packages"), True)
     return {
