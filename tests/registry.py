@@ -159,16 +159,19 @@ class Image:
 
 @contextlib.contextmanager
 def running(
-    directory: pathlib.Path, port: int, credentials: tuple[str, str] | None = None
+    directory: pathlib.Path,
+    port: int,
+    credentials: tuple[str, str] | None = None,
+    auth: str = "",
 ) -> Iterator[Registry]:
     """A registry on ``127.0.0.1:port`` storing under ``directory``, stopped at the end.
 
     :param credentials: (user, password) the registry asks for (htpasswd, bcrypt);
-        None: it asks for none.
+        None: it asks for none, unless ``auth``...
+    :param auth: ...gives its ``auth`` configuration (a token server's).
     """
     binary = ensure_installed()
     config = directory / "config.yml"
-    auth = ""
     if credentials is not None:
         user, password = credentials
         hashed = bcrypt.hashpw(password.encode(), bcrypt.gensalt(rounds=4)).decode()

@@ -21,10 +21,12 @@ import requests
 
 from dcmanager.agent import images
 from dcmanager.agent import records
+from dcmanager.agent import registry_auth
 from dcmanager.agent import transfer
 from dcmanager.common import retry
 
 LOG = logging.getLogger(__name__)
+CREDENTIALS_HINT = " (check [agent] local_registry_username and local_registry_password)"
 T = TypeVar("T")
 
 CHUNK = 1024 * 1024
@@ -114,6 +116,8 @@ class SiteRegistry:
             raise records.Failed(
                 f"{what}: the site's registry {self.url} is unreachable ({type(exc).__name__})"
             ) from None
+        except registry_auth.TokenRefused as exc:
+            raise records.Failed(f"{what}: {exc}{CREDENTIALS_HINT}") from None
 
     def _request(self, method: str, url: str, what: str, **kwargs: Any) -> requests.Response:
         """One request under the retry policy; any answer but a 5xx is the caller's to
@@ -124,11 +128,7 @@ class SiteRegistry:
         )
 
     def _refused(self, what: str, response: requests.Response) -> records.Failed:
-        hint = (
-            " (check [agent] local_registry_username and local_registry_password)"
-            if response.status_code in (401, 403)
-            else ""
-        )
+        hint = CREDENTIALS_HINT if response.status_code in (401, 403) else ""
         return records.Failed(
             f"{what}: the site's registry {self.url} answered "
             f"{response.status_code} {response.reason}{hint}"

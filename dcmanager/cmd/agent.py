@@ -26,6 +26,7 @@ from dcmanager.agent import app as agent_app
 from dcmanager.agent import conf as agent_conf
 from dcmanager.agent import operations
 from dcmanager.agent import passwords
+from dcmanager.agent import registry_auth
 
 LOG = logging.getLogger(__name__)
 
@@ -109,16 +110,21 @@ def build_agent(conf: cfg.ConfigOpts) -> operations.Agent:
 
 
 def _site_session(conf: cfg.ConfigOpts) -> requests.Session | None:
-    """The session to the site's registry, with its credentials and CA (None: the
-    agent has no ``[agent] local_registry_url``)."""
+    """The session to the site's registry, with its credentials (basic, or exchanged
+    for bearer tokens) and CA (None: the agent has no ``[agent] local_registry_url``)."""
     agent = conf.agent
     if not agent.local_registry_url:
         return None
     session = _http_session(conf)
-    if agent.local_registry_username:
-        session.auth = (agent.local_registry_username, agent.local_registry_password or "")
     if agent.local_registry_cafile:
         session.verify = agent.local_registry_cafile
+    if agent.local_registry_username:
+        session.auth = registry_auth.RegistryAuth(
+            agent.local_registry_username,
+            agent.local_registry_password or "",
+            agent.request_timeout,
+            session.verify,
+        )
     return session
 
 

@@ -8,6 +8,7 @@ import pytest
 import requests
 
 from tests import registry as test_registry
+from tests import registry_tokens
 from tests.e2e import site as e2e_site
 from tests.services import free_port
 
@@ -144,3 +145,60 @@ def test_a_site_registry_refusing_the_credentials_fails_the_step_saying_so(
     assert steps[agent.name]["state"] == "failed"
     assert "answered 401" in steps[agent.name]["details"]
     assert "local_registry_password" in steps[agent.name]["details"]
+
+
+@pytest.fixture
+def token_registry(tmp_path):
+    """The site's registry behind a token server, as StarlingX's registry.local is."""
+    directory = tmp_path / "token-registry"
+    directory.mkdir()
+    tokens = registry_tokens.TokenServer(directory, SITE_USER)
+    try:
+        with test_registry.running(directory, free_port(), auth=tokens.registry_auth()) as found:
+            yield found, tokens
+    finally:
+        tokens.stop()
+
+
+def test_a_registry_behind_a_token_server_takes_the_images_with_bearer_tokens(
+    site, central, token_registry, tmp_path
+):
+    registry, tokens = token_registry
+    rng = random.Random(11)
+    app = central.push_image("stx/app", "1.0", [rng.randbytes(50_000), rng.randbytes(30_000)])
+    packages = tmp_path / "packages"
+    packages.mkdir()
+    (packages / "a.deb").write_bytes(b"a")
+    site.upload("25.09", packages, ["stx/app:1.0"])
+    assert requests.get(f"{registry.url}/v2/", timeout=10).status_code == 401
+    (agent,) = site.add_agents(1, _registry_options(registry))
+
+    steps = site.prestage("25.09")
+
+    assert steps[agent.name]["state"] == "complete", steps[agent.name]["details"]
+    token = requests.get(
+        tokens.realm,
+        params={"service": registry_tokens.SERVICE, "scope": "repository:stx/app:pull"},
+        auth=SITE_USER,
+        timeout=10,
+    ).json()["token"]
+    answer = requests.get(
+        f"{registry.url}/v2/stx/app/manifests/1.0",
+        headers={"Authorization": f"Bearer {token}", "Accept": test_registry.OCI_MANIFEST},
+        timeout=10,
+    )
+    assert answer.status_code == 200 and answer.content == app.manifest
+    scopes = [q.get("scope") for q in tokens.requests[:-1]]
+    assert ["repository:stx/app:pull,push"] in scopes
+    assert len(tokens.requests) - 1 <= 3, "a token is reused for the repository's requests"
+
+    # Wrong credentials: the token server refuses them, and the step says what to check.
+    tokens.credentials = (SITE_USER[0], "changed")
+    (other,) = site.add_agents(1, _registry_options(registry))
+    central.push_image("stx/app", "2.0", [rng.randbytes(1000)])
+    site.upload("25.10", packages, ["stx/app:2.0"])
+    steps = site.prestage("25.10")
+    assert steps[other.name]["state"] == "failed"
+    assert "token server" in steps[other.name]["details"]
+    assert "answered 401" in steps[other.name]["details"]
+    assert "local_registry_password" in steps[other.name]["details"]
