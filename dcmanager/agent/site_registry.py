@@ -14,6 +14,7 @@ import logging
 import threading
 import urllib.parse
 from collections.abc import Callable
+from collections.abc import Iterable
 from typing import Any
 from typing import TypeVar
 
@@ -97,7 +98,10 @@ class SiteRegistry:
         self.blobs_sent = 0
         self.blobs_mounted = 0
         self._held: dict[str, str] = {}
-        """Blobs known to be in the registry, and a repository holding each."""
+        """Blobs this operation saw in the registry, and a repository holding each."""
+        self._pushed_before: dict[str, str] = {}
+        """Blobs earlier operations pushed, and a repository they went to: where to
+        mount them from (the registry may have dropped them since: then they are sent)."""
 
     def _retrying(self, attempt: Callable[[], T], what: str) -> T:
         """``attempt()`` under the retry policy: a 5xx (:func:`_checked`) or a broken
@@ -133,6 +137,11 @@ class SiteRegistry:
             f"{what}: the site's registry {self.url} answered "
             f"{response.status_code} {response.reason}{hint}"
         )
+
+    def remember(self, repository: str, digests: Iterable[str]) -> None:
+        """Blobs an earlier operation pushed to ``repository`` (mount sources)."""
+        for digest in digests:
+            self._pushed_before.setdefault(digest, repository)
 
     def has_image(self, image: images.ImageRef, manifest: images.Manifest) -> bool:
         """Whether the registry holds the manifest under the image's reference."""
@@ -175,8 +184,8 @@ class SiteRegistry:
         """One attempt at putting the blob in ``repository``: mounted from a repository
         that received it, else uploaded in one ``PUT`` (a monolithic upload)."""
         params = {}
-        source = self._held.get(blob.digest)
-        if source is not None:
+        source = self._held.get(blob.digest) or self._pushed_before.get(blob.digest)
+        if source is not None and source != repository:
             params = {"mount": blob.digest, "from": source}
         uploads = f"{self.url}/v2/{repository}/blobs/uploads/"
         with _checked(self._session.post(uploads, params=params, timeout=self._timeout)) as answer:

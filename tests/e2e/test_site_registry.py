@@ -128,6 +128,19 @@ def test_images_are_pushed_to_the_site_registry_once_and_pullable(
     assert result["bytes_transferred"] == result["bytes_pushed"] == 0
     assert result["blobs_transferred"] == result["blobs_pushed"] == 0
 
+    # A later release's image shares a layer with one pushed before to another
+    # repository: the layer is mounted from there, not sent again.
+    new_layer = rng.randbytes(40_000)
+    newapp = central.push_image("stx/newapp", "1.0", [shared_layer, new_layer])
+    site.upload("26.03", packages, ["stx/newapp:1.0"])
+    steps = site.prestage("26.03", cloud_name=agent.name)
+    assert steps[agent.name]["state"] == "complete", steps[agent.name]["details"]
+    result = _images_result(agent)
+    assert len(app.blobs.keys() & newapp.blobs.keys()) == 2, "a layer and the config shared"
+    assert result["bytes_pushed"] == len(new_layer)
+    assert result["blobs_mounted"] == 2
+    assert _pull(site_registry, "stx/newapp", "1.0") == (newapp.digest, newapp.manifest)
+
 
 def test_a_site_registry_refusing_the_credentials_fails_the_step_saying_so(
     site, central, site_registry, tmp_path

@@ -4,6 +4,8 @@ the blob store, then into the site's own registry when the agent has one
 ``releases/<version>/images.json``."""
 
 import io
+import json
+import os
 from typing import Any
 
 from dcmanager.agent import images
@@ -12,6 +14,8 @@ from dcmanager.agent import site_registry
 from dcmanager.agent import statedir
 from dcmanager.agent import transfer
 from dcmanager.agent.phases import Context
+from dcmanager.agent.site_registry import SiteRegistry
+from dcmanager.releases import store
 
 NO_IMAGES = "the release has no image list: no images to prestage"
 
@@ -42,6 +46,7 @@ def run(context: Context) -> dict[str, Any]:
         references[name] = {"manifest": manifest.digest, "media_type": manifest.media_type}
     result = {"bytes_transferred": fetcher.bytes_received, "blobs_transferred": blobs_fetched}
     if site is not None:
+        _remember_pushed(context, site)
         record.artifacts_done = len(at_site)
         for name, manifest in wanted.items():
             site.push(images.parse(name), manifest, context.state.blobs.path)
@@ -92,3 +97,28 @@ def _fetch_blobs(
     ]
     context.fetch_all(fetcher, jobs, lambda digest: None)
     return len(missing)
+
+
+def _remember_pushed(context: Context, site: SiteRegistry) -> None:
+    """Tell ``site`` which blobs earlier prestages pushed where (from every release's
+    ``images.json`` and the manifests in the blob store), so that a layer shared with
+    an image pushed before is mounted rather than sent again."""
+    blobs = context.state.blobs
+    for version in os.listdir(context.state.releases):
+        try:
+            with open(context.state.phase_file(version, records.IMAGES)) as handle:
+                references = json.load(handle)
+        except (OSError, ValueError):
+            continue
+        for name, entry in references.items() if isinstance(references, dict) else ():
+            if not isinstance(entry, dict) or not entry.get("site_image"):
+                continue  # not pushed to the site's registry
+            try:
+                repository = images.parse(name).repository
+                with open(blobs.path(entry["manifest"]), "rb") as handle:
+                    manifest = json.load(handle)
+                digests = [manifest["config"]["digest"]]
+                digests += [layer["digest"] for layer in manifest["layers"]]
+            except (OSError, ValueError, KeyError, TypeError, images.ImageError, store.BlobError):
+                continue  # a manifest the agent cannot read any more
+            site.remember(repository, digests)
