@@ -74,6 +74,7 @@ class Record:
             "id": self.id,
             "kind": self.kind,
             "release": self.release,
+            "for_install": self.for_install,
             "state": self.state,
             "error": self.error,
             "result": self.result,

@@ -173,6 +173,14 @@ class AgentDriver(base.SubcloudDriver):
         self._auth_error(status, data)
         if status not in (200, 201):
             raise AgentRefused(name=self.name, kind=f"{kind} operation", reason=self._reason(data))
+        if body.get("for_install") and not (isinstance(data, dict) and data.get("for_install")):
+            # An agent older than prestages for install would put the release where a
+            # software deployment reads it, and say it succeeded.
+            raise AgentRefused(
+                name=self.name,
+                kind=f"{kind} operation",
+                reason="the agent does not know prestages for install (upgrade dcmanager-agent)",
+            )
         return self._operation(data)
 
     def poll(self, handle: dict[str, str]) -> base.Operation:
