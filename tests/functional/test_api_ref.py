@@ -2429,7 +2429,7 @@ SCENARIOS: dict[tuple[str, str], list[Call]] = {
         bad("POST", SA, {"action": None}, "action required"),
         bad("POST", SA, {"action": "start"}, "Invalid action 'start': must be one of apply, abort"),
         bad("POST", SA, {"action": "Apply"}, "Invalid action 'Apply': must be one of apply, abort"),
-        *managed_subcloud("sc1", "delay=0.3"),
+        *managed_subcloud("sc1", "delay=60"),
         *managed_subcloud("sc2"),
         online("sc1"),
         online("sc2"),
@@ -2472,12 +2472,13 @@ SCENARIOS: dict[tuple[str, str], list[Call]] = {
             status=409,
             message=state_conflict("applying", "applied"),
         ),
-        # Once sc1 runs (one at a time: sc2 waits), abort: sc1 finishes, sc2 never starts.
+        # Once sc1 runs its (minute-long) precheck, one at a time so sc2 waits, abort:
+        # sc1 stops there, sc2 never starts.
         Call(
             "GET",
             SS,
-            query="?state=initial",
-            expect={"strategy-steps": [{"cloud": "sc2"}]},
+            query="?state=prestage-precheck",
+            expect={"strategy-steps": [{"cloud": "sc1"}]},
             wait=WAIT,
         ),
         Call("POST", SA, body={"action": "abort"}, expect={"state": "abort requested"}),
@@ -2487,7 +2488,7 @@ SCENARIOS: dict[tuple[str, str], list[Call]] = {
             SS,
             expect={
                 "strategy-steps": [
-                    {"cloud": "sc1", "state": "complete", "details": None},
+                    {"cloud": "sc1", "state": "aborted", "details": "prestage-precheck: aborted"},
                     {
                         "cloud": "sc2",
                         "state": "aborted",
@@ -2518,6 +2519,14 @@ SCENARIOS: dict[tuple[str, str], list[Call]] = {
             body={"action": "apply"},
             status=404,
             message=type_not_found("app-update"),
+        ),
+        # sc1 answers at once again, for what follows.
+        Call(
+            "PATCH",
+            S1,
+            {"subcloud": "sc1"},
+            body={"endpoint": "simulated://sc1?delay=0.3"},
+            expect={"endpoint": "simulated://sc1?delay=0.3"},
         ),
         # An app-update strategy, applied by its type: each site ends at the version.
         Call("DELETE", ST, expect={"state": "deleting"}),
