@@ -163,21 +163,28 @@ opts = [
         "system_mode",
         default="simplex",
         choices=["simplex", "duplex"],
-        help="The subcloud's system mode, as reported to prechecks and audits.",
+        help="The subcloud's system mode, as reported to prechecks and audits when "
+        "[platform] source gives none (a fallback).",
     ),
     cfg.BoolOpt(
         "controller0_active",
         default=True,
-        help="Whether controller-0 is the active controller, as reported.",
+        help="Whether controller-0 is the active controller, as reported when [platform] "
+        "source gives none (a fallback).",
     ),
     cfg.IntOpt(
         "management_alarms",
         default=0,
         min=0,
-        help="Management-affecting alarms raised on the subcloud, as reported "
-        "(prechecks refuse a subcloud with alarms unless forced).",
+        help="Management-affecting alarms raised on the subcloud, as reported when "
+        "[platform] source gives none (a fallback; prechecks refuse a subcloud with "
+        "alarms unless forced).",
     ),
-    cfg.StrOpt("software_version", help="The release the subcloud runs, as reported."),
+    cfg.StrOpt(
+        "software_version",
+        help="The release the subcloud runs, as reported when [platform] source gives "
+        "none (a fallback).",
+    ),
     cfg.StrOpt(
         "app_backend",
         default="render",
@@ -223,12 +230,141 @@ opts = [
 ]
 
 
+PLATFORM_GROUP = cfg.OptGroup(
+    "platform",
+    title="Where the agent learns the site's facts",
+    help="The system mode, whether controller-0 is active, the management-affecting "
+    "alarms, the software deployment state and the running release, which the agent "
+    "reports to prechecks and audits (GET /v1/info), come from the source named by "
+    "'source'. A fact the source does not give comes from the [agent] option of the "
+    "same name and is listed in the answer's fallback_facts. A source that is "
+    "configured but fails (unreachable, refused, an answer that makes no sense) "
+    "makes the site unhealthy: its reason is the answer's health_problem, which "
+    "refuses prestages, and its facts fall back to the [agent] options meanwhile. "
+    "For source = starlingx, the keystoneauth1 session and auth plugin options of "
+    "this group authenticate to the site's own Keystone (auth_type = password, "
+    "auth_url, username, password, project_name, ...; a user the site's services "
+    "accept, such as the admin or a service user); leave auth_type unset to reach "
+    "the services at sysinv_url, fm_url and usm_url without a token.",
+)
+SOURCE_CONFIG = "config"
+SOURCE_STARLINGX = "starlingx"
+SOURCE_COMMAND = "command"
+SOURCE_FILE = "file"
+STARLINGX_SERVICES = ("sysinv", "fm", "usm")
+
+platform_opts = [
+    cfg.StrOpt(
+        "source",
+        default=SOURCE_CONFIG,
+        choices=[
+            (
+                SOURCE_CONFIG,
+                "The [agent] options system_mode, controller0_active, "
+                "management_alarms and software_version, as written (every fact is "
+                "listed as a fallback).",
+            ),
+            (
+                SOURCE_STARLINGX,
+                "The site's StarlingX services: sysinv (GET /v1/isystems, /v1/ihosts), "
+                "fm (GET /v1/alarms) and USM (GET /v1/deploy), as starlingx_services "
+                "lists them.",
+            ),
+            (
+                SOURCE_COMMAND,
+                "The JSON object the 'command' prints on its standard output.",
+            ),
+            (SOURCE_FILE, "The JSON object the 'file' holds."),
+        ],
+        help="Where the site's facts come from. A command's or file's JSON object may "
+        "hold system_mode (simplex, duplex or duplex-direct), controller0_active "
+        "(true/false), management_alarms (a count), deploy_status (complete when no "
+        "software deployment is under way) and software_version; the facts it leaves "
+        "out come from the [agent] options.",
+    ),
+    cfg.ListOpt(
+        "starlingx_services",
+        default=list(STARLINGX_SERVICES),
+        item_type=cfg.types.String(choices=STARLINGX_SERVICES),
+        help="For source = starlingx, the services asked: sysinv (system_mode, "
+        "software_version, controller0_active), fm (management_alarms), usm "
+        "(deploy_status; leave it out on releases before USM). The facts of a service "
+        "not listed come from the [agent] options.",
+    ),
+    cfg.StrOpt(
+        "interface",
+        default="internal",
+        choices=["public", "internal", "admin"],
+        help="For source = starlingx, the Keystone catalog interface the services are "
+        "looked up with (service types platform, faultmanagement and usm).",
+    ),
+    cfg.StrOpt(
+        "region_name",
+        help="For source = starlingx, the region whose catalog entries are used "
+        "(default: the only one).",
+    ),
+    cfg.URIOpt(
+        "sysinv_url",
+        schemes=["http", "https"],
+        help="The site's sysinv endpoint (e.g. http://192.168.204.2:6385), instead of "
+        "the catalog's 'platform' entry. A trailing /v1 is optional.",
+    ),
+    cfg.URIOpt(
+        "fm_url",
+        schemes=["http", "https"],
+        help="The site's fm endpoint (e.g. http://192.168.204.2:18002), instead of the "
+        "catalog's 'faultmanagement' entry.",
+    ),
+    cfg.URIOpt(
+        "usm_url",
+        schemes=["http", "https"],
+        help="The site's USM endpoint (e.g. http://192.168.204.2:5497), instead of the "
+        "catalog's 'usm' entry.",
+    ),
+    cfg.StrOpt(
+        "command",
+        help="For source = command: the command line (split like a shell's words, run "
+        "without a shell, as the agent's user) that prints the facts as one JSON "
+        "object; a non-zero exit fails the source.",
+    ),
+    cfg.StrOpt("file", help="For source = file: the JSON file that holds the facts."),
+    cfg.FloatOpt(
+        "request_timeout",
+        default=5.0,
+        min=0.1,
+        max=300.0,
+        help="Seconds each look-up may take: a request to the site's services (they "
+        "are asked at the same time), the command, and the probe of [agent] "
+        "local_registry_url. Keep it under the controller's [subcloud_agent] "
+        "request_timeout, or a site whose services hang looks unreachable.",
+    ),
+    cfg.FloatOpt(
+        "cache_seconds",
+        default=10.0,
+        min=0.0,
+        max=3600.0,
+        help="How long an answer of the source and the registry probe is reused for "
+        "GET /v1/info (audits, operators); 0: ask every time. A precheck always asks "
+        "afresh.",
+    ),
+]
+
+
 def register_opts(conf: cfg.ConfigOpts) -> None:
     conf.register_group(GROUP)
     conf.register_opts(opts, group=GROUP)
     conf.register_group(CONTROLLER_GROUP)
     ks_loading.register_session_conf_options(conf, CONTROLLER_GROUP.name)
     ks_loading.register_auth_conf_options(conf, CONTROLLER_GROUP.name)
+    # A group of its own per configuration: oslo.config copies a group shallowly, and
+    # the auth plugin's options (registered when loaded) would otherwise reach every
+    # other configuration object of the process.
+    conf.register_group(
+        cfg.OptGroup(PLATFORM_GROUP.name, PLATFORM_GROUP.title, PLATFORM_GROUP.help)
+    )
+    conf.register_opts(platform_opts, group=PLATFORM_GROUP)
+    ks_loading.register_session_conf_options(conf, PLATFORM_GROUP.name)
+    ks_loading.register_auth_conf_options(conf, PLATFORM_GROUP.name)
 
 
 def list_opts() -> list[tuple[str, list[cfg.Opt]]]:
@@ -238,6 +374,13 @@ def list_opts() -> list[tuple[str, list[cfg.Opt]]]:
         (
             CONTROLLER_GROUP.name,
             ks_loading.get_session_conf_options()
+            + ks_loading.get_auth_common_conf_options()
+            + ks_loading.get_auth_plugin_conf_options("password"),
+        ),
+        (
+            PLATFORM_GROUP,
+            platform_opts
+            + ks_loading.get_session_conf_options()
             + ks_loading.get_auth_common_conf_options()
             + ks_loading.get_auth_plugin_conf_options("password"),
         ),

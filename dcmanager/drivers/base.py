@@ -59,6 +59,33 @@ APP_KINDS = frozenset(
 
 
 @dataclasses.dataclass(frozen=True)
+class SiteApplication:
+    """One version of an application at a subcloud, as the subcloud itself sees it."""
+
+    name: str
+    version: str
+    status: str
+    """``applied``, ``apply-failed`` (the last revision of one of its releases failed)
+    or ``uploaded`` (its tarball is there, none of its releases is deployed): what a
+    site can tell by itself."""
+    releases: tuple[dict[str, Any], ...] = ()
+    """Its deployed releases: release, namespace, chart, chart_version, revision."""
+
+    @classmethod
+    def from_dict(cls, data: Any) -> "SiteApplication":
+        """:raises ValueError: ``data`` is not a site's application."""
+        if not isinstance(data, dict):
+            raise ValueError("an application must be an object")
+        fields = [data.get(name) for name in ("name", "version", "status")]
+        releases = data.get("releases") or []
+        if not all(isinstance(value, str) for value in fields) or not (
+            isinstance(releases, list) and all(isinstance(r, dict) for r in releases)
+        ):
+            raise ValueError("an application needs a name, version, status and releases")
+        return cls(*fields, releases=tuple(releases))
+
+
+@dataclasses.dataclass(frozen=True)
 class SystemInfo:
     """What a subcloud reports about itself."""
 
@@ -70,23 +97,54 @@ class SystemInfo:
     free_disk_bytes: int
     deploy_status: str
     software_version: str | None = None
-    prestaged_versions: tuple[str, ...] = ()
+    prestaged_versions: tuple[str, ...] | None = ()
+    """The releases wholly prestaged there; None: the subcloud does not say (a
+    simulated one not told, see :mod:`dcmanager.drivers.simulator`)."""
     health_problem: str | None = None
     """Why the subcloud is unhealthy, or None."""
     needed_bytes: int | None = None
     """In a precheck's result: the disk the release still needs on the subcloud (what
     it does not hold yet)."""
+    applications: tuple[SiteApplication, ...] | None = None
+    """The application versions at the subcloud; None: it does not say (an agent whose
+    backend keeps them where it does not look, an older agent, a simulated subcloud
+    not told)."""
+    fallback_facts: tuple[str, ...] = ()
+    """The facts above that the subcloud took from its own configuration, not from its
+    platform (an agent's ``[agent]`` options: no ``[platform] source``, or one that
+    left them out or failed)."""
 
     def to_dict(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)
-        data["prestaged_versions"] = list(self.prestaged_versions)
+        data["fallback_facts"] = list(self.fallback_facts)
+        if self.prestaged_versions is not None:
+            data["prestaged_versions"] = list(self.prestaged_versions)
+        if self.applications is not None:
+            data["applications"] = [
+                {**dataclasses.asdict(app), "releases": list(app.releases)}
+                for app in self.applications
+            ]
         return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "SystemInfo":
+        """From a subcloud's answer: unknown keys are ignored, and a list of prestaged
+        versions or of applications that is not one counts as not said."""
         known = {field.name for field in dataclasses.fields(cls)}
         values = {name: value for name, value in data.items() if name in known}
-        return cls(**{**values, "prestaged_versions": tuple(data.get("prestaged_versions", ()))})
+        versions = data.get("prestaged_versions", ())
+        if versions is not None:
+            valid = isinstance(versions, list | tuple) and all(isinstance(v, str) for v in versions)
+            versions = tuple(versions) if valid else None
+        try:
+            apps = data.get("applications")
+            apps = None if apps is None else tuple(SiteApplication.from_dict(a) for a in apps)
+        except (TypeError, ValueError):
+            apps = None
+        facts = data.get("fallback_facts") or ()
+        valid = isinstance(facts, list | tuple) and all(isinstance(f, str) for f in facts)
+        values["fallback_facts"] = tuple(facts) if valid else ()
+        return cls(**{**values, "prestaged_versions": versions, "applications": apps})
 
 
 @dataclasses.dataclass(frozen=True)
@@ -181,8 +239,11 @@ class SubcloudDriver(abc.ABC):
         self.clock = clock
 
     @abc.abstractmethod
-    def get_system_info(self) -> SystemInfo:
-        """:raises SubcloudUnreachable: no answer."""
+    def get_system_info(self, timeout: float | None = None) -> SystemInfo:
+        """:param timeout: seconds to wait for the answer at most (None: the driver's
+            own default).
+        :raises SubcloudUnreachable: no answer (in time).
+        """
 
     @abc.abstractmethod
     def start(

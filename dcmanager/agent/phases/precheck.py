@@ -17,7 +17,8 @@ def run(context: Context) -> dict[str, Any]:
     if release.get("images"):
         for manifest in context.registry.manifests(release["images"]).values():
             needed.update({b.digest: b.size for b in manifest.blobs if not blobs.has(b.digest)})
-    info = system.info(context.conf, context.state)
+    # Fresh facts: the operator may just have cleared the alarm the last answer had.
+    info = system.info(context.conf, context.state, max_age=0)
     info["needed_bytes"] = (
         0 if record.release in info["prestaged_versions"] else sum(needed.values())
     )
