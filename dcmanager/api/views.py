@@ -37,6 +37,8 @@ def subcloud(sc: models.Subcloud) -> dict[str, Any]:
         "prestage-status": sc.prestage_status,
         "prestage-versions": sc.prestage_versions,
         "prestage-software-version": sc.prestage_software_version,
+        "app-sync-status": sc.app_sync_status,
+        "app-sync-details": sc.app_sync_details or [],
         "error-description": sc.error_description,
         "region-name": sc.region_name,
         "management-subnet": sc.management_subnet,

@@ -85,6 +85,30 @@ def _choices(choices: tuple[str, ...], name: str) -> Callable[[str], frozenset[s
     return parse
 
 
+SITE_APP_STATES = ("applied", "apply-failed", "uploaded")
+"""The states of an application a site tells by itself (a simulated one: ``apps=``)."""
+
+
+def _versions(value: str) -> tuple[str, ...]:
+    """``24.09,25.09`` (or empty: none), sorted."""
+    return tuple(sorted({version for version in value.split(",") if version}))
+
+
+def _site_apps(value: str) -> tuple[tuple[str, str, str], ...]:
+    """``NAME@VERSION[:STATE],...`` (or empty: none), the state ``applied`` by default."""
+    found = []
+    for entry in filter(None, value.split(",")):
+        label, _, state = entry.partition(":")
+        name, _, version = label.partition("@")
+        if not name or not version or (state or "applied") not in SITE_APP_STATES:
+            raise ValueError(
+                f"apps must be NAME@VERSION[:STATE],... with STATE one of "
+                f"{', '.join(SITE_APP_STATES)}"
+            )
+        found.append((name, version, state or "applied"))
+    return tuple(found)
+
+
 SIMULATOR_OPTIONS: dict[str, tuple[Callable[[str], Any], Any]] = {
     "delay": (_non_negative(float, "delay"), 0.0),
     "fail": (_choices(SIMULATED_PHASES, "fail"), frozenset()),
@@ -96,6 +120,8 @@ SIMULATOR_OPTIONS: dict[str, tuple[Callable[[str], Any], Any]] = {
     "deploy_status": (str, "complete"),
     "free_disk_gb": (_non_negative(float, "free_disk_gb"), 100.0),
     "software_version": (str, None),
+    "prestaged": (_versions, None),
+    "apps": (_site_apps, None),
 }
 """Each option of a simulated endpoint: its parser and its default."""
 

@@ -11,7 +11,6 @@ A *ref* is an ``int`` (the id) or a ``str`` (the name); names are never all digi
 so the API can tell them apart from the path alone.
 """
 
-import dataclasses
 import uuid
 from collections.abc import Sequence
 from typing import Any
@@ -22,7 +21,6 @@ from sqlalchemy import delete
 from sqlalchemy import exists
 from sqlalchemy import false
 from sqlalchemy import select
-from sqlalchemy import update
 
 from dcmanager.common import exception
 from dcmanager.common.subcloud_states import AvailabilityStatus
@@ -276,66 +274,3 @@ def subcloud_destroy(subcloud_id: int) -> None:
     if not strategy_step:
         raise exception.SubcloudOperationUnderWay(name=name)
     raise exception.SubcloudInStrategy(name=name)
-
-
-# The audit.
-
-
-@dataclasses.dataclass
-class AuditResult:
-    """What one audit found about one subcloud."""
-
-    subcloud_id: int
-    reachable: bool
-    deploy_status: str | None = None
-    software_version: str | None = None
-    system_mode: str | None = None
-
-
-@oslo_db_api.retry_on_deadlock
-def subclouds_record_audit(results: Sequence[AuditResult], offline_after: int) -> list[str]:
-    """Record an audit round in one transaction: a subcloud that answered is online at
-    once (failure count reset); one that did not goes offline after ``offline_after``
-    consecutive failures. Writes only what changed.
-
-    :returns: the names of the subclouds whose availability changed.
-    """
-    changed = []
-    by_id = {result.subcloud_id: result for result in results}
-    with session.writer() as db:
-        subclouds = db.scalars(
-            select(models.Subcloud).where(models.Subcloud.id.in_(list(by_id)))
-        ).all()
-        for subcloud in subclouds:
-            result = by_id[subcloud.id]
-            values: dict[str, Any] = {}
-            if result.reachable:
-                if subcloud.audit_fail_count:
-                    values["audit_fail_count"] = 0
-                if subcloud.availability_status != AvailabilityStatus.ONLINE:
-                    values["availability_status"] = str(AvailabilityStatus.ONLINE)
-                if result.deploy_status and result.deploy_status != subcloud.deploy_status:
-                    values["deploy_status"] = result.deploy_status
-                if result.software_version and result.software_version != subcloud.software_version:
-                    values["software_version"] = result.software_version
-                if result.system_mode and result.system_mode != subcloud.system_mode:
-                    values["system_mode"] = result.system_mode
-            else:
-                failures = subcloud.audit_fail_count + 1
-                values["audit_fail_count"] = failures
-                if (
-                    failures >= offline_after
-                    and subcloud.availability_status != AvailabilityStatus.OFFLINE
-                ):
-                    values["availability_status"] = str(AvailabilityStatus.OFFLINE)
-            if "availability_status" in values:
-                changed.append(f"{subcloud.name} {values['availability_status']}")
-            if values:
-                # A Core UPDATE: the ORM's would match it against every subcloud loaded
-                # in the session, O(N) each, O(N²) for the round.
-                db.execute(
-                    update(models.Subcloud.__table__)
-                    .where(models.Subcloud.id == subcloud.id)
-                    .values(updated_at=models.utcnow(), **values)
-                )
-    return changed

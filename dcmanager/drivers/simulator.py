@@ -25,6 +25,15 @@ For the demo, tests and benchmarks. Options (query string, all optional):
     free disk space, default 100.
 ``software_version``
     the release it runs.
+``prestaged``
+    the releases wholly prestaged there, comma-separated (may be empty). Not given,
+    the subcloud does not say what it holds: a simulated prestage leaves nothing behind,
+    so the audit keeps what the controller recorded.
+``apps``
+    the application versions there, ``NAME@VERSION[:STATE]`` comma-separated (may be
+    empty), STATE ``applied`` (the default), ``apply-failed`` or ``uploaded``. Not
+    given, the subcloud does not say (its simulated application operations leave
+    nothing behind either).
 
 With ``DCMANAGER_SIMULATOR_JOURNAL=FILE`` in a process's environment, every call it
 makes to a simulated subcloud (``info``, ``start``, ``poll``) is appended to FILE as one
@@ -86,7 +95,8 @@ class SimulatedSubcloud(base.SubcloudDriver):
             raise base.SubcloudUnreachable(name=self.name, reason="simulated offline")
         return options
 
-    def get_system_info(self) -> base.SystemInfo:
+    def get_system_info(self, timeout: float | None = None) -> base.SystemInfo:
+        """Answers at once: ``timeout`` is never reached."""
         self._record("info")
         return self._system_info()
 
@@ -99,6 +109,8 @@ class SimulatedSubcloud(base.SubcloudDriver):
             free_disk_bytes=int(options["free_disk_gb"] * 1024**3),
             deploy_status=options["deploy_status"],
             software_version=options["software_version"],
+            prestaged_versions=options["prestaged"],
+            applications=_applications(options["apps"]),
             health_problem=(
                 "simulated health check failure (fail=precheck)"
                 if base.OperationKind.PRECHECK in options["fail"]
@@ -150,7 +162,12 @@ class SimulatedSubcloud(base.SubcloudDriver):
             return apps.poll(kind, handle["id"], done, options["fail"])
         if kind == base.OperationKind.PRECHECK:
             if done:
-                info = dataclasses.replace(self._system_info(), needed_bytes=RELEASE_BYTES)
+                info = self._system_info()
+                info = dataclasses.replace(
+                    info,
+                    needed_bytes=RELEASE_BYTES,
+                    prestaged_versions=info.prestaged_versions or (),
+                )
                 operation["result"] = info.to_dict()
             return base.Operation(**operation)
         extra = int(handle["id"].rsplit(":", 2)[1] or 0) if kind == base.OperationKind.IMAGES else 0
@@ -176,3 +193,13 @@ class SimulatedSubcloud(base.SubcloudDriver):
             artifacts_total=total_count,
         )
         return base.Operation(**operation)
+
+
+def _applications(
+    apps: tuple[tuple[str, str, str], ...] | None,
+) -> tuple[base.SiteApplication, ...] | None:
+    """The ``apps`` option as the site's applications (without their releases: a
+    simulated site knows no revisions, so the audit compares versions and states)."""
+    if apps is None:
+        return None
+    return tuple(base.SiteApplication(name, version, state) for name, version, state in apps)

@@ -98,12 +98,8 @@ def audit_once(conf) -> None:
     """One audit round over every subcloud, now, in this thread: what the audit role does
     each interval (online when the subcloud answers, its reported deploy status)."""
     from dcmanager.audit import service as audit_service
-    from dcmanager.db import api as db_api
 
-    results = [
-        audit_service.audit_one(sc.name, sc.endpoint, sc.id) for sc in db_api.subcloud_get_all()
-    ]
-    db_api.subclouds_record_audit(results, conf.scheduler.offline_after_failures)
+    audit_service.audit_once(conf)
 
 
 def set_options(api, name: str, options: str = "") -> dict:

@@ -29,6 +29,7 @@ def test_defaults():
         management_alarms=0,
         free_disk_bytes=100 * 1024**3,
         deploy_status="complete",
+        prestaged_versions=None,  # not told: it does not say (nor its applications)
     )
 
 

@@ -89,6 +89,11 @@ class Subcloud(TimestampMixin, Base):
     prestage_software_version: Mapped[str | None] = mapped_column(String(32))
     # The application versions (``app@version``) whose images a prestage put there.
     prestage_apps: Mapped[list | None] = mapped_column(oslo_types.JsonEncodedList)
+    # Whether the applications the site last told the audit it runs match the records
+    # here (in-sync, out-of-sync, unknown); None until an audit could tell. The details
+    # say what differs.
+    app_sync_status: Mapped[str | None] = mapped_column(String(32))
+    app_sync_details: Mapped[list | None] = mapped_column(oslo_types.JsonEncodedList)
 
 
 class Strategy(TimestampMixin, Base):
@@ -327,3 +332,26 @@ class HelmOverride(TimestampMixin, Base):
     revision: Mapped[int] = mapped_column(Integer)
     # The subcloud these overrides are of (deleted with it), or 0: every site.
     subcloud_id: Mapped[int] = mapped_column(Integer, server_default="0")
+
+
+class AuditShard(Base):
+    """One shard of the fleet (the subclouds whose ``id % <shards>`` is ``shard``),
+    audited by the audit process holding its lease. The migration makes the rows."""
+
+    __tablename__ = "audit_shards"
+    __table_args__ = db_types.TABLE_OPTIONS
+
+    shard: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    owner: Mapped[str | None] = mapped_column(String(255))
+    lease_expires_at: Mapped[datetime.datetime | None] = mapped_column(db_types.Timestamp)
+
+
+class AuditMember(Base):
+    """An audit process that is alive (until its lease expires): the shards are shared
+    evenly between the live ones."""
+
+    __tablename__ = "audit_members"
+    __table_args__ = db_types.TABLE_OPTIONS
+
+    owner: Mapped[str] = mapped_column(String(255), primary_key=True)
+    lease_expires_at: Mapped[datetime.datetime] = mapped_column(db_types.Timestamp)
