@@ -939,14 +939,14 @@ class TestWatch:
         assert summary[1:] == ["Failed:", f"  sc1: {FAILURE}"]
 
     def test_until_aborted(self, cli, api, roles):
-        subclouds = {f"sc{i}": "delay=0.3" for i in range(1, 4)}
+        subclouds = {f"sc{i}": "delay=5" for i in range(1, 4)}
         run_strategy(cli, api, subclouds, "--subcloud-apply-type=serial")
-        # Abort once the first step runs: it finishes, the others never start.
+        # Abort once the first step runs: it stops there, the others never start.
         sh.wait_for(lambda: sh.steps(api)["sc1"]["state"] != "initial", what="sc1 to start")
         assert engine_json(cli, "prestage-strategy", "abort")["state"] == "abort requested"
         result = run_beside_engine(cli, "prestage-strategy", "watch", "--interval=0.05")
         assert result.rc == 1, result
-        assert final_lines(result) == ["Prestage strategy aborted: 3 steps: complete 1, aborted 2"]
+        assert final_lines(result) == ["Prestage strategy aborted: 3 steps: aborted 3"]
 
     def test_skipped_steps_in_summary(self, cli, api, roles):
         sh.add_subclouds(api, ["sc1"])
