@@ -482,7 +482,7 @@ def test_abort_stops_a_capped_transfer_within_a_second_and_the_next_prestage_res
     tmp_path, services, registry
 ):
     site = e2e_site.Site(
-        tmp_path, services, registry.url, prestage="max_bandwidth_per_subcloud = 40\n"
+        tmp_path, services, registry.url, prestage="max_bandwidth_per_subcloud = 100\n"
     )
     site.start()
     big = os.urandom(200 * MIB)

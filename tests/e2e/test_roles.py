@@ -107,8 +107,16 @@ def test_roles_refuse_the_in_process_transport(tmp_path):
         assert "needs a shared transport: set [DEFAULT] transport_url = rabbit://" in result.stderr
 
 
-@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
-@pytest.mark.parametrize("role", [e2e.AUDIT, e2e.WORKER, e2e.ORCHESTRATOR])
+@pytest.mark.parametrize(
+    ("role", "sig"),
+    [
+        (e2e.AUDIT, signal.SIGINT),
+        (e2e.AUDIT, signal.SIGTERM),
+        (e2e.WORKER, signal.SIGTERM),
+        (e2e.ORCHESTRATOR, signal.SIGINT),
+    ],
+    ids=["audit-SIGINT", "audit-SIGTERM", "worker-SIGTERM", "orchestrator-SIGINT"],
+)
 def test_a_role_stops_on_every_signal(tmp_path, services, role, sig):
     """Under eventlet a signal lands in whichever green thread runs: it must stop the
     service every time, never kill a loop and leave the process up."""
