@@ -49,6 +49,7 @@ import time  # noqa: E402
 import uuid  # noqa: E402
 from collections.abc import Iterator  # noqa: E402
 
+import bench  # noqa: E402 - tools/ is the script's directory
 import sqlalchemy  # noqa: E402
 
 ANSWER = json.dumps(
@@ -163,22 +164,10 @@ def endpoints(sites: int, silent: float, good: list[int], quiet: list[int]) -> l
     return found
 
 
-@contextlib.contextmanager
-def database(server: str | None, state: str) -> Iterator[str]:
-    if not server:
-        yield f"sqlite:///{state}/dcmanager.sqlite"
-        return
-    name = f"dcmbench_{uuid.uuid4().hex[:10]}"
-    admin = sqlalchemy.create_engine(server, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f"CREATE DATABASE {name}")
-        yield sqlalchemy.make_url(server).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            force = " WITH (FORCE)" if admin.dialect.name == "postgresql" else ""
-            conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {name}{force}")
-        admin.dispose()
+def database(server: str | None, state: str) -> contextlib.AbstractContextManager[str]:
+    """A new database for one run: SQLite under ``state``, or one made on ``server``
+    (as the strategy benchmark makes its own)."""
+    return bench.database("services" if server else "embedded", server, state)
 
 
 def populate(url: str, urls: list[str]) -> None:

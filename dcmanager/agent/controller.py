@@ -1,7 +1,6 @@
 """The system controller's release store, as one operation reads it: the release's
 description, then its package files by digest."""
 
-import logging
 import threading
 import urllib.parse
 from collections.abc import Callable
@@ -12,8 +11,6 @@ import requests
 from dcmanager.agent import records
 from dcmanager.agent import transfer
 from dcmanager.common import retry
-
-LOG = logging.getLogger(__name__)
 
 
 class ReleaseStore:
@@ -69,11 +66,7 @@ class ReleaseStore:
                 )
 
         try:
-            return self._policy.call(
-                attempt, transfer.is_transient, self._cancelled, LOG, f"release {version}"
-            )
-        except retry.Interrupted:
-            raise transfer.Cancelled() from None
+            return transfer.retrying(self._policy, attempt, self._cancelled, f"release {version}")
         except transfer.Transient as exc:
             problem = str(exc)
         except transfer.TRANSIENT as exc:

@@ -1,7 +1,6 @@
 """The container registry the system controller names, as one operation reads it:
 each image's manifest (through an index, for the agent's platform), then its blobs."""
 
-import logging
 import threading
 from collections.abc import Callable
 
@@ -12,8 +11,6 @@ from dcmanager.agent import records
 from dcmanager.agent import transfer
 from dcmanager.common import retry
 from dcmanager.releases import store
-
-LOG = logging.getLogger(__name__)
 
 
 class Registry:
@@ -109,11 +106,7 @@ class Registry:
                 )
 
         try:
-            return self._policy.call(
-                attempt, transfer.is_transient, self._cancelled, LOG, f"image {image.name}"
-            )
-        except retry.Interrupted:
-            raise transfer.Cancelled() from None
+            return transfer.retrying(self._policy, attempt, self._cancelled, f"image {image.name}")
         except transfer.Transient as exc:
             raise records.Failed(
                 f"image {image.name}: the container registry {self.url} {exc}"

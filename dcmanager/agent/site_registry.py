@@ -111,9 +111,7 @@ class SiteRegistry:
         :raises transfer.Cancelled: cancelled meanwhile.
         """
         try:
-            return self._policy.call(attempt, transfer.is_transient, self._cancelled, LOG, what)
-        except retry.Interrupted:
-            raise transfer.Cancelled() from None
+            return transfer.retrying(self._policy, attempt, self._cancelled, what)
         except transfer.Transient as exc:
             raise records.Failed(f"{what}: the site's registry {self.url} {exc}") from None
         except transfer.TRANSIENT as exc:

@@ -14,6 +14,7 @@ import logging
 import os
 import threading
 from collections.abc import Callable
+from typing import TypeVar
 
 import requests
 from keystoneauth1 import exceptions as ks_exc
@@ -23,6 +24,7 @@ from dcmanager.common import retry
 from dcmanager.releases import store
 
 LOG = logging.getLogger(__name__)
+T = TypeVar("T")
 
 CHUNK = 1024 * 1024
 PACED_CHUNK = 64 * 1024
@@ -53,6 +55,20 @@ class Transient(Exception):
 def is_transient(exc: BaseException) -> bool:
     """Whether ``exc`` is worth another attempt (the agent's retry rule)."""
     return isinstance(exc, (Transient, *TRANSIENT))
+
+
+def retrying(
+    policy: retry.RetryPolicy, attempt: Callable[[], T], cancelled: threading.Event, what: str
+) -> T:
+    """``attempt()`` under ``policy`` with the agent's retry rule; the last
+    :class:`Transient` or connection error is raised as it is.
+
+    :raises Cancelled: ``cancelled`` was set before an attempt or during a wait.
+    """
+    try:
+        return policy.call(attempt, is_transient, cancelled, LOG, what)
+    except retry.Interrupted:
+        raise Cancelled() from None
 
 
 class Cancelled(Exception):
@@ -127,15 +143,12 @@ class Fetcher:
             os.makedirs(self.partial_dir, mode=0o700, exist_ok=True)
             partial = os.path.join(self.partial_dir, hex_digest)
             try:
-                self.policy.call(
+                retrying(
+                    self.policy,
                     lambda: self._attempt(get, url, digest, size, partial),
-                    retry_on=is_transient,
-                    cancelled=self.stopped,
-                    log=LOG,
-                    what=f"{what} ({digest})",
+                    self.stopped,
+                    f"{what} ({digest})",
                 )
-            except retry.Interrupted:
-                raise Cancelled() from None
             except Transient as exc:
                 raise TransferError(f"{what} ({digest}): {exc}") from None
             except TRANSIENT as exc:
