@@ -104,6 +104,19 @@ def create_engine(url: str) -> Engine:
     return engines.create_engine(url, sqlite_fk=True)
 
 
+def migrate(url: str) -> None:
+    """Migrate the database at ``url`` to the newest revision in this process, as
+    ``dcmanager-manage db_sync`` would (the e2e tests of that command run it for real;
+    the others save a process start)."""
+    from dcmanager.db.sqlalchemy import migration
+
+    engine = create_engine(url)
+    try:
+        migration.upgrade("head", engine=engine)
+    finally:
+        engine.dispose()
+
+
 def _admin(backend: str) -> Engine:
     # No pool: a test may restart the server between the CREATE and the DROP.
     return sqlalchemy.create_engine(

@@ -1,10 +1,13 @@
 """A real Keystone for the tests: installed from PyPI, bootstrapped, served on 127.0.0.1.
 
-Keystone and its WSGI server (uWSGI) go into their own virtualenv under ``.test-services/``
-(ignored by git; made once, reused while the pinned versions stay the same), so they
-cannot change the versions dcmanager itself is tested with. Each test session gets a
-fresh Keystone: SQLite database, fernet tokens, a ``RegionOne`` catalog, and the users
-the tests need:
+Keystone and its WSGI server (uWSGI) go into their own virtualenv in the tests' cache
+(:func:`tests.services.cache_dir`; made once per machine, reused while the pinned
+versions stay the same), so they cannot change the versions dcmanager itself is tested
+with. Each test session gets a
+fresh Keystone, shared by its test processes (:func:`shared`): SQLite database, fernet
+tokens, bcrypt at its cheapest cost (a token costs milliseconds, not a quarter of a
+second of CPU), a ``RegionOne`` catalog, a ``SystemController`` region as a distributed
+cloud's central site has, and the users the tests need:
 
 - ``admin`` (role ``admin`` on project ``admin``, from ``keystone-manage bootstrap``);
 - ``viewer`` (role ``reader`` on project ``admin``);
@@ -19,6 +22,7 @@ import dataclasses
 import fcntl
 import getpass
 import grp
+import json
 import os
 import pathlib
 import secrets
@@ -33,26 +37,21 @@ import requests
 from tests import services
 
 REQUIREMENTS = ("keystone==30.0.0", "uWSGI==2.0.31")
-VENV = pathlib.Path(__file__).resolve().parent.parent / ".test-services" / "keystone"
 INSTALL_TIMEOUT = 600
 START_TIMEOUT = 60
 
 
-def _installed_marker() -> pathlib.Path:
-    return VENV / "dcmanager-requirements.txt"
-
-
 def ensure_installed() -> pathlib.Path:
     """The virtualenv's bin directory, installing Keystone into it first if needed."""
-    VENV.parent.mkdir(parents=True, exist_ok=True)
+    venv = services.cache_dir() / "keystone"
     wanted = "\n".join(REQUIREMENTS)
-    with open(VENV.parent / "keystone.lock", "w") as lock:
+    with open(venv.parent / "keystone.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        marker = _installed_marker()
+        marker = venv / "dcmanager-requirements.txt"
         if not marker.exists() or marker.read_text() != wanted:
             commands = (
-                [sys.executable, "-m", "venv", "--clear", str(VENV)],
-                [str(VENV / "bin" / "pip"), "install", "-q", *REQUIREMENTS],
+                [sys.executable, "-m", "venv", "--clear", str(venv)],
+                [str(venv / "bin" / "pip"), "install", "-q", *REQUIREMENTS],
             )
             for command in commands:
                 result = subprocess.run(
@@ -64,7 +63,7 @@ def ensure_installed() -> pathlib.Path:
                         f"{result.stdout}{result.stderr}"
                     )
             marker.write_text(wanted)
-    return VENV / "bin"
+    return venv / "bin"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -93,6 +92,12 @@ class Keystone:
     viewer: User
     service: User
     outsider: User
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "Keystone":
+        """The Keystone that ``dataclasses.asdict`` described (extra keys ignored)."""
+        users = {name: User(**data[name]) for name in ("admin", "viewer", "service", "outsider")}
+        return cls(url=data["url"], **users)
 
     def token(self, user: User) -> str:
         """A new project-scoped token for the user."""
@@ -188,9 +193,9 @@ def _wait_for(url: str, server: subprocess.Popen, log_path: pathlib.Path) -> Non
     raise AssertionError(f"Keystone did not answer {url}:\n{log_path.read_text()}")
 
 
-@contextlib.contextmanager
-def running(directory: pathlib.Path, port: int) -> Iterator[Keystone]:
-    """Bootstrap a Keystone in ``directory`` and serve it on ``127.0.0.1:port``."""
+def _start(directory: pathlib.Path, port: int) -> tuple[Keystone, int]:
+    """Bootstrap a Keystone in ``directory`` and serve it on ``127.0.0.1:port``; the
+    Keystone and its server's process id (for :func:`_stop`)."""
     bin_dir = ensure_installed()
     directory.mkdir(parents=True, exist_ok=True)
     url = f"http://127.0.0.1:{port}/v3"
@@ -201,6 +206,7 @@ def running(directory: pathlib.Path, port: int) -> Iterator[Keystone]:
         "[token]\nprovider = fernet\n"
         f"[fernet_tokens]\nkey_repository = {directory / 'fernet-keys'}\n"
         f"[credential]\nkey_repository = {directory / 'credential-keys'}\n"
+        "[identity]\npassword_hash_rounds = 4\n"
     )
     admin = User("admin", secrets.token_urlsafe(12), "admin")
     owner = ["--keystone-user", getpass.getuser(), "--keystone-group", grp.getgrgid(os.getgid())[0]]
@@ -253,6 +259,7 @@ def running(directory: pathlib.Path, port: int) -> Iterator[Keystone]:
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
+    _SERVERS[server.pid] = server
     try:
         _wait_for(url, server, log_path)
         keystone = Keystone(
@@ -265,13 +272,88 @@ def running(directory: pathlib.Path, port: int) -> Iterator[Keystone]:
         keystone.add_user(keystone.viewer, "reader")
         keystone.add_user(keystone.service, "service")
         keystone.add_user(keystone.outsider, "admin")
+        keystone.admin_call("POST", "/regions", {"region": {"id": "SystemController"}})
+    except BaseException:
+        _stop(server.pid)
+        raise
+    return keystone, server.pid
+
+
+# The uWSGI servers this process started, by process id (to reap them when they end).
+_SERVERS: dict[int, subprocess.Popen] = {}
+
+
+def _ended(pid: int) -> bool:
+    server = _SERVERS.get(pid)
+    if server is not None:
+        return server.poll() is not None
+    # Started by another test process: gone, or a zombie its parent has yet to reap.
+    try:
+        stat = pathlib.Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return True
+    return stat.rsplit(")", 1)[1].split()[0] == "Z"
+
+
+def _stop(pid: int, timeout: float = 30) -> None:
+    """Stop the uWSGI server ``pid`` and its workers (its own process group)."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while not _ended(pid):
+        if time.monotonic() > deadline:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(pid, signal.SIGKILL)
+            deadline = time.monotonic() + timeout
+        time.sleep(0.1)
+    _SERVERS.pop(pid, None)
+
+
+@contextlib.contextmanager
+def running(directory: pathlib.Path, port: int) -> Iterator[Keystone]:
+    """A Keystone of this test process's own while the block runs."""
+    keystone, pid = _start(directory, port)
+    try:
         yield keystone
     finally:
-        # uWSGI's workers go with their master (its own process group).
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(server.pid, signal.SIGTERM)
+        _stop(pid)
+
+
+@contextlib.contextmanager
+def _locked(path: pathlib.Path) -> Iterator[None]:
+    with open(path, "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+
+
+@contextlib.contextmanager
+def shared(root: pathlib.Path) -> Iterator[Keystone]:
+    """One Keystone for every test process that passes the same ``root`` (pytest-xdist's
+    workers share their base temporary directory's parent): the first to ask starts it,
+    the last to finish stops it. Each user holds a shared lock on ``keystone.users``
+    for its session; start and stop decisions are taken under ``keystone.lock``, so a
+    process that comes after the last one left starts a new Keystone."""
+    state = root / "keystone.json"
+    with open(root / "keystone.users", "a") as users:
+        with _locked(root / "keystone.lock"):
+            fcntl.flock(users, fcntl.LOCK_SH)
+            try:
+                if state.exists():
+                    keystone = Keystone.from_dict(json.loads(state.read_text()))
+                else:
+                    keystone, pid = _start(root / "keystone", services.free_port())
+                    state.write_text(json.dumps(dataclasses.asdict(keystone) | {"pid": pid}))
+            except BaseException:
+                fcntl.flock(users, fcntl.LOCK_UN)
+                raise
         try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
-            server.wait()
+            yield keystone
+        finally:
+            with _locked(root / "keystone.lock"):
+                fcntl.flock(users, fcntl.LOCK_UN)
+                try:
+                    fcntl.flock(users, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    return  # others still use it
+                _stop(json.loads(state.read_text())["pid"])
+                state.unlink()

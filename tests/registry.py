@@ -1,7 +1,7 @@
 """A real container registry for the tests: Debian's ``docker-registry``, on 127.0.0.1.
 
-The package is downloaded with ``apt-get download`` and unpacked into
-``.test-services/docker-registry`` (ignored by git; made once, reused), so nothing is
+The package is downloaded with ``apt-get download`` and unpacked into the tests' cache
+(:func:`tests.services.cache_dir`; made once per machine, reused), so nothing is
 installed system-wide. Each test session starts its own registry with filesystem
 storage in a temporary directory, and images are pushed through the registry API
 (``POST``/``PUT`` uploads, then the manifest), as ``docker push`` would.
@@ -23,9 +23,7 @@ import requests
 
 from tests import services
 
-ROOT = pathlib.Path(__file__).resolve().parent.parent / ".test-services"
 PACKAGE = "docker-registry"
-BINARY = ROOT / PACKAGE / "usr" / "bin" / "docker-registry"
 START_TIMEOUT = 30
 
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
@@ -40,15 +38,16 @@ def digest_of(data: bytes) -> str:
 
 def ensure_installed() -> pathlib.Path:
     """The registry binary, unpacked from Debian's package first if needed."""
-    ROOT.mkdir(parents=True, exist_ok=True)
-    with open(ROOT / "docker-registry.lock", "w") as lock:
+    root = services.cache_dir()
+    binary = root / PACKAGE / "usr" / "bin" / "docker-registry"
+    with open(root / "docker-registry.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        if BINARY.exists():
-            return BINARY
-        with tempfile.TemporaryDirectory(dir=ROOT) as work:
+        if binary.exists():
+            return binary
+        with tempfile.TemporaryDirectory(dir=root) as work:
             steps = (
                 ["apt-get", "download", PACKAGE],
-                ["sh", "-c", f"dpkg-deb -x {PACKAGE}_*.deb {ROOT / PACKAGE}"],
+                ["sh", "-c", f"dpkg-deb -x {PACKAGE}_*.deb {root / PACKAGE}"],
             )
             for command in steps:
                 try:
@@ -62,7 +61,7 @@ def ensure_installed() -> pathlib.Path:
                         f"cannot install {PACKAGE} ({' '.join(command)}):\n"
                         f"{result.stdout}{result.stderr}"
                     )
-    return BINARY
+    return binary
 
 
 @dataclasses.dataclass

@@ -6,8 +6,10 @@ overridden with ``DCMANAGER_TEST_*`` environment variables.
 """
 
 import os
+import pathlib
 import shutil
 import socket
+import sys
 
 import pytest
 
@@ -51,3 +53,17 @@ def free_port() -> int:
 
 def have_command(name: str) -> bool:
     return shutil.which(name) is not None
+
+
+def cache_dir() -> pathlib.Path:
+    """Where the tests keep what they install for themselves (Keystone's virtualenv, the
+    registry's binary): made once per machine and reused by every clone, like pip's own
+    cache. ``$DCMANAGER_TEST_CACHE``, else ``dcmanager-tests`` under ``$XDG_CACHE_HOME``
+    (``~/.cache``), one directory per Python version (a virtualenv is tied to one)."""
+    root = os.environ.get("DCMANAGER_TEST_CACHE")
+    if not root:
+        base = os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache")
+        root = os.path.join(base, "dcmanager-tests")
+    path = pathlib.Path(root) / f"python{sys.version_info.major}.{sys.version_info.minor}"
+    path.mkdir(parents=True, exist_ok=True)
+    return path

@@ -1,7 +1,7 @@
 """Benchmark of real prestage transfers: N agents against curl, and the bandwidth cap.
 
 One machine runs ``dcmanager-all`` (SQLite, noauth), Debian's docker-registry (installed
-into ``.test-services`` like the tests do) and N ``dcmanager-agent`` processes with
+into the tests' cache like the tests do) and N ``dcmanager-agent`` processes with
 their own state directories. The release is ``--files`` package files of about
 ``--megabytes`` MB in all, plus ``--images`` images of ``--image-megabytes`` MB each.
 

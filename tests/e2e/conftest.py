@@ -152,9 +152,14 @@ def clean_env(tmp_path) -> dict[str, str]:
 
 
 @pytest.fixture(scope="session")
-def keystone(tmp_path_factory):
-    """A Keystone for the whole test session (see :mod:`tests.keystone`)."""
-    with test_keystone.running(tmp_path_factory.mktemp("keystone"), free_port()) as instance:
+def keystone(tmp_path_factory, worker_id):
+    """A Keystone for the whole test session (see :mod:`tests.keystone`), one for all
+    of pytest-xdist's workers: they share their base temporary directory's parent."""
+    if worker_id == "master":
+        with test_keystone.running(tmp_path_factory.mktemp("keystone"), free_port()) as instance:
+            yield instance
+        return
+    with test_keystone.shared(tmp_path_factory.getbasetemp().parent) as instance:
         yield instance
 
 

@@ -10,6 +10,7 @@ import urllib.request
 import uuid
 from typing import Any
 
+from tests import databases
 from tests import keystone as test_keystone
 from tests import releases as test_releases
 from tests.e2e.conftest import Service
@@ -76,8 +77,7 @@ class Deployment:
         )
         self.env = clean_env(tmp_path) | (env or {})
         self._started = 0
-        synced = run("dcmanager-manage", "--config-file", str(self.config), "db_sync", env=self.env)
-        assert synced.returncode == 0, synced.stderr
+        databases.migrate(database_url)
 
     def start(self, role: str, wait: bool = True) -> Service:
         """Start a role; with ``wait``, return once it serves (a signal that arrives while

@@ -16,7 +16,6 @@ import sqlalchemy
 from tests import databases
 from tests.e2e.conftest import Service
 from tests.e2e.conftest import clean_env
-from tests.e2e.conftest import run
 from tests.functional.strategy_helpers import wait_for
 
 SUBCLOUDS = 60
@@ -86,8 +85,7 @@ def test_audit_processes_share_the_fleet_and_take_over_a_killed_ones_share(
     )
     journal = Journal(tmp_path / "journal")
     env = clean_env(tmp_path) | {"DCMANAGER_SIMULATOR_JOURNAL": str(journal.path)}
-    synced = run("dcmanager-manage", "--config-file", str(config), "db_sync", env=env)
-    assert synced.returncode == 0, synced.stderr
+    databases.migrate(database_url)
     _populate(database_url)
     audits = [
         Service("dcmanager-audit", ["--config-file", str(config)], env, tmp_path / f"a{n}.log")
