@@ -376,27 +376,41 @@ def step_get_by_cloud(strategy_id: int, cloud_name: str) -> tuple[models.Strateg
 @oslo_db_api.retry_on_deadlock
 def steps_dispatch(
     strategy_id: int,
-    count: int,
+    owner: str,
+    window: int,
     now: datetime.datetime,
     lease_until: datetime.datetime,
     first: states.StepState,
 ) -> list[int]:
-    """Start up to ``count`` initial steps, in id order: each moves to ``first`` (the
-    first phase of the strategy's type), unowned, with a lease a worker must claim it
-    within. Returns their ids.
+    """Start initial steps in id order until ``window`` steps of the strategy are active:
+    each moves to ``first`` (the first phase of the strategy's type), unowned, with a
+    lease a worker must claim it within. Returns their ids.
 
-    The initial steps are locked as they are read, so two dispatchers never start the
-    same step: the second waits, then finds the next initial ones.
+    Fenced in the same transaction: nothing starts unless the strategy is applying and
+    ``owner`` holds its lease at ``now``. The strategy's row is locked first, so an
+    abort (which moves the strategy out of applying) and a dispatch take turns, and an
+    orchestrator whose lease lapsed and was taken over starts nothing. The active steps
+    are counted under that lock: two dispatches never overfill the window.
     """
     states.check_step_transition(states.StepState.INITIAL, first)
     initial = str(states.StepState.INITIAL)
     with session.writer() as db:
+        if not _hold_applying(db, strategy_id, owner, now):
+            return []
+        active = db.scalar(
+            select(func.count())
+            .select_from(Step)
+            .where(Step.strategy_id == strategy_id)
+            .where(Step.state.in_([str(state) for state in states.STEP_ACTIVE]))
+        )
+        if window - active <= 0:
+            return []
         ids = db.scalars(
             select(Step.id)
             .where(Step.strategy_id == strategy_id)
             .where(Step.state == initial)
             .order_by(Step.id)
-            .limit(count)
+            .limit(window - active)
             .with_for_update()
         ).all()
         if not ids:
@@ -415,6 +429,22 @@ def steps_dispatch(
         )
         session.check_rowcount(db, result.rowcount, len(ids), "steps_dispatch")
     return list(ids)
+
+
+def _hold_applying(db, strategy_id: int, owner: str, now: datetime.datetime) -> bool:
+    """Lock the strategy's row if it is applying under ``owner``'s live lease."""
+    strategy = models.Strategy
+    return (
+        db.scalar(
+            select(strategy.id)
+            .where(strategy.id == strategy_id)
+            .where(strategy.state == str(states.StrategyState.APPLYING))
+            .where(strategy.owner == owner)
+            .where(strategy.lease_expires_at > now)
+            .with_for_update()
+        )
+        is not None
+    )
 
 
 @oslo_db_api.retry_on_deadlock

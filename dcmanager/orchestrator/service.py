@@ -158,7 +158,9 @@ class Orchestrator:
             return counts
         now, until = clock_module.lease(self.clock, self.conf.orchestrator.step_lease_seconds)
         first = first_phase(strategy.type)
-        started = db.steps_dispatch(strategy.id, free, now, until, first)
+        started = db.steps_dispatch(
+            strategy.id, self.owner, strategy.max_parallel_subclouds, now, until, first
+        )
         self._hand_out(started)
         return db.step_counts(strategy.id)
 

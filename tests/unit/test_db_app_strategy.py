@@ -58,8 +58,9 @@ def _running_step(subcloud, owner: str, planned=None) -> int:
     planned = planned or [{"subcloud_id": subcloud.id, "state": "initial", "details": None}]
     strategy = orchestration.strategy_create(VALUES, planned, None)
     orchestration.strategy_transition(strategy.id, ["initial"], "applying", "applied")
+    orchestration.strategy_claim(strategy.id, "orchestrator", NOW, SOON)
     first = states.first_phase(VALUES["type"])
-    (step_id,) = orchestration.steps_dispatch(strategy.id, 1, NOW, SOON, first)
+    (step_id,) = orchestration.steps_dispatch(strategy.id, "orchestrator", 1, NOW, SOON, first)
     assert [row.step.id for row in worker_steps.steps_claim([step_id], owner, NOW, SOON)] == [
         step_id
     ]

@@ -196,43 +196,128 @@ def test_a_record_of_a_step_that_moved_meanwhile_loses(any_db):
     assert _row(any_db, step_id).state == PREPARING
 
 
-# steps_dispatch: two dispatchers over one window.
+# steps_dispatch: fenced by the strategy's state and lease; the window never overfills.
+
+ORCHESTRATOR, OTHER = "host:orchestrator:1:a", "host:orchestrator:2:b"
+
+
+def _applying(strategy_id: int, owner: str = ORCHESTRATOR, until=LATER) -> None:
+    """The strategy applied, its lease held by ``owner`` until ``until``."""
+    db.strategy_transition(strategy_id, ["initial"], "applying", "applied")
+    assert db.strategy_claim(strategy_id, owner, NOW, until)
+
+
+def _dispatch(strategy_id: int, window: int, owner: str = ORCHESTRATOR, now=NOW) -> list[int]:
+    return db.steps_dispatch(strategy_id, owner, window, now, LATER, FIRST)
+
+
+def _active(engine, step_ids) -> list[int]:
+    return [sid for sid in step_ids if _row(engine, sid).state == PRECHECK]
 
 
 @pytest.mark.parametrize("same_instant", [False, True])
-def test_two_dispatchers_never_start_one_step_twice(any_db, same_instant):
+def test_two_dispatchers_never_start_one_step_twice_nor_overfill_the_window(any_db, same_instant):
     strategy_id, step_ids = _strategy(6)
+    _applying(strategy_id)
     second_now = NOW if same_instant else NOW + datetime.timedelta(microseconds=1)
 
     run = interleave(
         any_db,
-        lambda: db.steps_dispatch(strategy_id, 4, NOW, LATER, FIRST),
-        lambda: db.steps_dispatch(strategy_id, 4, second_now, LATER, FIRST),
+        lambda: _dispatch(strategy_id, 4),
+        lambda: _dispatch(strategy_id, 4, now=second_now),
         before="UPDATE",
     )
 
-    # The second waited for the first's locks, then found the next initial steps: none
-    # started twice, and every step that left "initial" was handed to the one caller
-    # that started it (none started and forgotten).
-    assert (run.first, run.second) == (step_ids[:4], step_ids[4:])
+    # The second waited for the first's locks, then counted the window full: no step
+    # started twice, none started beyond the window, and every step that left
+    # "initial" was handed to the one caller that started it.
+    assert (run.first, run.second) == (step_ids[:4], [])
     assert not run.second_ended_first
-    for sid in step_ids:
-        row = _row(any_db, sid)
-        assert (row.state, row.started_at) == (
-            PRECHECK,
-            NOW if sid in run.first else second_now,
-        )
+    assert _active(any_db, step_ids) == step_ids[:4]
+    assert {_row(any_db, sid).started_at for sid in step_ids[:4]} == {NOW}
 
 
 def test_dispatch_starts_in_id_order_and_only_initial_steps(any_db):
     strategy_id, step_ids = _strategy(5)
+    _applying(strategy_id)
     _set(any_db, step_ids[:1], state="aborted")
 
-    assert db.steps_dispatch(strategy_id, 2, NOW, LATER, FIRST) == step_ids[1:3]
-    assert db.steps_dispatch(strategy_id, 9, NOW, LATER, FIRST) == step_ids[3:]
-    assert db.steps_dispatch(strategy_id, 9, NOW, LATER, FIRST) == []
-    row = _row(any_db, step_ids[1])
+    assert _dispatch(strategy_id, 2) == step_ids[1:3]
+    assert _dispatch(strategy_id, 2) == []  # the window is full
+    _set(any_db, step_ids[1:3], state="complete")
+    assert _dispatch(strategy_id, 9) == step_ids[3:]
+    assert _dispatch(strategy_id, 9) == []
+    row = _row(any_db, step_ids[3])
     assert (row.state, row.owner, row.lease_expires_at) == (PRECHECK, None, LATER)
+
+
+@pytest.mark.parametrize(
+    ("state", "owner", "until"),
+    [
+        ("initial", ORCHESTRATOR, LATER),
+        ("abort requested", ORCHESTRATOR, LATER),
+        ("applying", OTHER, LATER),
+        ("applying", ORCHESTRATOR, NOW),
+    ],
+    ids=["not-applied", "aborting", "another-owner", "lease-lapsed"],
+)
+def test_dispatch_starts_nothing_unless_applying_under_a_live_lease(any_db, state, owner, until):
+    strategy_id, step_ids = _strategy(3)
+    with Session(any_db) as session, session.begin():
+        session.execute(
+            update(models.Strategy)
+            .where(models.Strategy.id == strategy_id)
+            .values(state=state, owner=owner, lease_expires_at=until)
+        )
+
+    assert _dispatch(strategy_id, 3) == []
+    assert _active(any_db, step_ids) == []
+
+
+def _abort(strategy_id: int) -> str:
+    return db.strategy_transition(strategy_id, ["applying"], "abort requested", "aborted").state
+
+
+@pytest.mark.parametrize("held_before", ["SELECT", "UPDATE"])
+def test_an_abort_and_a_dispatch_take_turns(any_db, held_before):
+    """The orchestrator read "applying" and dispatches while the abort lands: either
+    the abort comes first and nothing starts, or it waits for the dispatch's lock on
+    the strategy and the steps it started are active for the engine to stop."""
+    strategy_id, step_ids = _strategy(3)
+    _applying(strategy_id)
+
+    run = interleave(
+        any_db, lambda: _dispatch(strategy_id, 3), lambda: _abort(strategy_id), held_before
+    )
+
+    assert run.second == "abort requested"
+    started = [] if run.second_ended_first else step_ids
+    assert run.first == started
+    assert _active(any_db, step_ids) == started
+
+
+@pytest.mark.parametrize("held_before", ["SELECT", "UPDATE"])
+def test_an_orchestrator_taken_over_never_overfills_the_window(any_db, held_before):
+    """The first orchestrator's lease lapses while it dispatches and another takes the
+    strategy over and dispatches too: the window's two places are filled once."""
+    strategy_id, step_ids = _strategy(4)
+    _applying(strategy_id)
+    then = LATER + datetime.timedelta(microseconds=1)
+
+    run = interleave(
+        any_db,
+        lambda: _dispatch(strategy_id, 2),
+        lambda: db.strategy_claim(strategy_id, OTHER, then, then + datetime.timedelta(seconds=30)),
+        held_before,
+    )
+    taken = db.steps_dispatch(strategy_id, OTHER, 2, then, then, FIRST)
+
+    assert run.second is True
+    if run.second_ended_first:
+        assert (run.first, taken) == ([], step_ids[:2])
+    else:
+        assert (run.first, taken) == (step_ids[:2], [])
+    assert _active(any_db, step_ids) == step_ids[:2]
 
 
 # preparation_claim: the preparation of a strategy is taken once.
