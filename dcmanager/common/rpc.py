@@ -4,15 +4,26 @@ per-topic client classes.
 ``[DEFAULT] transport_url`` picks the transport: ``rabbit://...`` in production. The
 embedded ``dcmanager-all``, which runs every role in one process, defaults to
 oslo.messaging's in-process driver instead (see :func:`default_to_in_process`).
+
+Every cast is a hint: what it asks for is in the database already, and a scan makes it
+good when the cast is lost (the orchestrator dispatches again steps no worker claimed,
+the manager picks up standalone steps, workers poll for aborts). So a cast tries to
+reach the broker ``[DEFAULT] rpc_cast_retries`` times, then logs and gives up, instead
+of oslo.messaging's default of retrying forever, which would hang an API request whose
+change was already committed.
 """
 
+import logging
 from typing import Any
 from typing import ClassVar
 
+import kombu.exceptions
 import oslo_messaging
 from oslo_config import cfg
 
 from dcmanager.common import context as dc_context
+
+LOG = logging.getLogger(__name__)
 
 IN_PROCESS_TRANSPORT_URL = "fake:/"
 
@@ -142,6 +153,7 @@ class RPCClient:
             version_cap=self.RPC_API_VERSION,
             serializer=RequestContextSerializer(),
             timeout=timeout,
+            retry=conf.rpc_cast_retries,
         )
 
     def call(
@@ -163,6 +175,12 @@ class RPCClient:
         fanout: bool = False,
     ) -> None:
         """Send ``method(**args)`` without waiting: to one server of the topic, or every
-        server (``fanout``)."""
+        server (``fanout``). A cast the broker cannot take is logged and dropped (see
+        the module's docstring)."""
         client = self._client.prepare(version=version, fanout=fanout)
-        client.cast(ctxt, method, **(args or {}))
+        try:
+            client.cast(ctxt, method, **(args or {}))
+        except (oslo_messaging.MessageDeliveryFailure, kombu.exceptions.KombuError, OSError) as exc:
+            LOG.warning(
+                "%s to %s not sent (%s); a scan will make up for it", method, self.TOPIC, exc
+            )

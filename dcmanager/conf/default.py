@@ -59,6 +59,15 @@ opts = [
         "not set. Created with a new random key (mode 0600) on first use if missing; "
         "copy it to every host running dcmanager services.",
     ),
+    cfg.IntOpt(
+        "rpc_cast_retries",
+        default=2,
+        min=0,
+        help="How many times a cast (a hint to another service: a strategy changed, "
+        "steps to run) retries reaching the broker before it is dropped with a warning. "
+        "The database holds what every cast asks for, and the services' scans make up "
+        "for a lost one, so an API request never waits on a broker that is away.",
+    ),
     cfg.HostnameOpt(
         "host",
         default=socket.gethostname(),
