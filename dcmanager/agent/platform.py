@@ -311,5 +311,7 @@ def reader_for(conf: cfg.ConfigOpts) -> Reader:
 
 
 def _forget(key: int) -> None:
-    with _readers_lock:
-        _readers.pop(key, None)
+    # No lock: the collector runs this finalizer in whichever thread allocates when a
+    # configuration dies, possibly one inside reader_for holding the lock already (a
+    # plain Lock would deadlock it). One dict operation is atomic on its own.
+    _readers.pop(key, None)

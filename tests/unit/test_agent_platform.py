@@ -8,6 +8,7 @@ import json
 import os
 import shlex
 import sys
+import threading
 
 import pytest
 from oslo_config import cfg
@@ -268,6 +269,29 @@ def test_one_reader_per_configuration_keeps_its_answers(conf, standin):
     del other
     gc.collect()
     assert key not in platform._readers  # it went with its configuration
+
+
+def test_a_configuration_collected_while_a_reader_is_made_never_deadlocks():
+    """The collector may free a configuration (running its reader's clean-up) in the
+    thread that is making another reader, under the registry's lock."""
+    dying = cfg.ConfigOpts()
+    agent_conf.register_opts(dying)
+    dying([], default_config_files=[])
+    platform.reader_for(dying)
+    key = id(dying)
+    cycle: list = [dying]
+    cycle.append(cycle)  # only the collector frees it now
+    del dying, cycle
+    done = threading.Event()
+
+    def collect_under_the_lock() -> None:
+        with platform._readers_lock:
+            gc.collect()
+        done.set()
+
+    threading.Thread(target=collect_under_the_lock, daemon=True).start()
+    assert done.wait(10), "the reader's clean-up waited for the lock its own thread held"
+    assert key not in platform._readers
 
 
 # A command, a file, the configuration.
