@@ -3,11 +3,11 @@
 Keystone and its WSGI server (uWSGI) go into their own virtualenv in the tests' cache
 (:func:`tests.services.cache_dir`; made once per machine, reused while the pinned
 versions stay the same), so they cannot change the versions dcmanager itself is tested
-with. Each test session gets a
-fresh Keystone, shared by its test processes (:func:`shared`): SQLite database, fernet
-tokens, bcrypt at its cheapest cost (a token costs milliseconds, not a quarter of a
-second of CPU), a ``RegionOne`` catalog, a ``SystemController`` region as a distributed
-cloud's central site has, and the users the tests need:
+with. Each test session gets a fresh Keystone, shared by its test processes
+(:func:`shared`): SQLite database, fernet tokens, bcrypt at its cheapest cost (a token
+costs milliseconds, not a quarter of a second of CPU), a ``RegionOne`` catalog, a
+``SystemController`` region as a distributed cloud's central site has, and the users
+the tests need:
 
 - ``admin`` (role ``admin`` on project ``admin``, from ``keystone-manage bootstrap``);
 - ``viewer`` (role ``reader`` on project ``admin``);
