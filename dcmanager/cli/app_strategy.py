@@ -96,6 +96,20 @@ class ApplyAppUpdateStrategy(strategy.StrategyAction):
     action = "apply"
 
 
+class PauseAppUpdateStrategy(strategy.StrategyAction):
+    """Pause the app-update strategy: no step starts; running ones finish."""
+
+    kind = APP_UPDATE
+    action = "pause"
+
+
+class ResumeAppUpdateStrategy(strategy.StrategyAction):
+    """Resume the paused app-update strategy."""
+
+    kind = APP_UPDATE
+    action = "resume"
+
+
 class AbortAppUpdateStrategy(strategy.StrategyAction):
     """Abort the app-update strategy: steps not started are aborted, running ones
     finish (an update under way at a site ends, applied or recovered)."""

@@ -410,6 +410,18 @@ class ApplyPrestageStrategy(StrategyAction):
     action = "apply"
 
 
+class PausePrestageStrategy(StrategyAction):
+    """Pause the prestage strategy: no step starts; running ones finish."""
+
+    action = "pause"
+
+
+class ResumePrestageStrategy(StrategyAction):
+    """Resume the paused prestage strategy."""
+
+    action = "resume"
+
+
 class AbortPrestageStrategy(StrategyAction):
     """Abort the prestage strategy: steps not started are aborted, running ones finish."""
 

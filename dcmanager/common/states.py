@@ -32,6 +32,10 @@ class StrategyState(enum.StrEnum):
     """Created; its steps are planned and nothing runs until it is applied."""
     APPLYING = "applying"
     """Steps run, at most max-parallel-subclouds at a time."""
+    PAUSING = "pausing"
+    """An operator paused it: no step starts; the running ones finish."""
+    PAUSED = "paused"
+    """Paused with no step running; resuming it starts steps again."""
     ABORT_REQUESTED = "abort requested"
     """An operator asked to abort; the orchestrator has not acted on it yet."""
     ABORTING = "aborting"
@@ -50,12 +54,25 @@ STRATEGY_TRANSITIONS: Mapping[StrategyState, frozenset[StrategyState]] = {
     StrategyState.INITIAL: frozenset({StrategyState.APPLYING, StrategyState.DELETING}),
     StrategyState.APPLYING: frozenset(
         {
+            StrategyState.PAUSING,
             StrategyState.ABORT_REQUESTED,
             StrategyState.COMPLETE,
             StrategyState.FAILED,
             StrategyState.ABORTED,
         }
     ),
+    # Paused once its running steps ended, or ended if no step was left to start.
+    StrategyState.PAUSING: frozenset(
+        {
+            StrategyState.PAUSED,
+            StrategyState.APPLYING,
+            StrategyState.ABORT_REQUESTED,
+            StrategyState.COMPLETE,
+            StrategyState.FAILED,
+            StrategyState.ABORTED,
+        }
+    ),
+    StrategyState.PAUSED: frozenset({StrategyState.APPLYING, StrategyState.ABORT_REQUESTED}),
     StrategyState.ABORT_REQUESTED: frozenset({StrategyState.ABORTING}),
     StrategyState.ABORTING: frozenset({StrategyState.ABORTED, StrategyState.FAILED}),
     StrategyState.COMPLETE: frozenset({StrategyState.DELETING}),
@@ -67,10 +84,27 @@ STRATEGY_TRANSITIONS: Mapping[StrategyState, frozenset[StrategyState]] = {
 STRATEGY_FINISHED = frozenset({StrategyState.COMPLETE, StrategyState.FAILED, StrategyState.ABORTED})
 # States an operator may delete a strategy from.
 STRATEGY_DELETABLE = STRATEGY_FINISHED | {StrategyState.INITIAL}
-# States in which the orchestrator works on a strategy.
+# States of a strategy under way (its subclouds are taken): the orchestrator works on
+# it, or it is paused.
 STRATEGY_ACTIVE = frozenset(
-    {StrategyState.APPLYING, StrategyState.ABORT_REQUESTED, StrategyState.ABORTING}
+    {
+        StrategyState.APPLYING,
+        StrategyState.PAUSING,
+        StrategyState.PAUSED,
+        StrategyState.ABORT_REQUESTED,
+        StrategyState.ABORTING,
+    }
 )
+# Where each action moves a strategy from (apply, pause, resume, abort).
+STRATEGY_ACTIONS: Mapping[str, tuple[frozenset[StrategyState], StrategyState]] = {
+    "apply": (frozenset({StrategyState.INITIAL}), StrategyState.APPLYING),
+    "pause": (frozenset({StrategyState.APPLYING}), StrategyState.PAUSING),
+    "resume": (frozenset({StrategyState.PAUSING, StrategyState.PAUSED}), StrategyState.APPLYING),
+    "abort": (
+        frozenset({StrategyState.APPLYING, StrategyState.PAUSING, StrategyState.PAUSED}),
+        StrategyState.ABORT_REQUESTED,
+    ),
+}
 
 
 class StepState(enum.StrEnum):

@@ -283,6 +283,15 @@ def _lock_held(db, owner: str, steps: dict[int, int], state: str) -> tuple[list,
     return held, subclouds
 
 
+# A strategy in these states lets the steps it started begin (a paused one lets its
+# running steps finish).
+_GOING = (
+    states.StrategyState.APPLYING,
+    states.StrategyState.PAUSING,
+    states.StrategyState.PAUSED,
+)
+
+
 def _stopping(db, strategy_ids: set[int]) -> dict[int, Refused]:
     """The strategies that start no more sites: aborted, or stopping on a failure
     (what a step not begun yet ends with). A change committed after this read finds
@@ -293,7 +302,7 @@ def _stopping(db, strategy_ids: set[int]) -> dict[int, Refused]:
             models.Strategy.id.in_(strategy_ids)
         )
     ):
-        if state != states.StrategyState.APPLYING:
+        if state not in _GOING:
             found[strategy_id] = ABORTING
         elif stop_on_failure and db.scalar(
             select(models.StrategyStep.id)

@@ -80,6 +80,7 @@ class Orchestrator:
         state = StrategyState(strategy.state)
         if state not in (
             StrategyState.APPLYING,
+            StrategyState.PAUSING,
             StrategyState.ABORT_REQUESTED,
             StrategyState.ABORTING,
             StrategyState.DELETING,
@@ -105,12 +106,16 @@ class Orchestrator:
         ):
             self._reclaim(strategy.id)
         counts = db.step_counts(strategy.id)
-        if state == StrategyState.APPLYING:
+        if state in (StrategyState.APPLYING, StrategyState.PAUSING):
             if strategy.stop_on_failure and counts.get(StepState.FAILED):
                 if db.steps_finish_initial(strategy.id, StepState.ABORTED, STOPPED_ON_FAILURE):
                     counts = db.step_counts(strategy.id)
-            else:
+            elif state == StrategyState.APPLYING:
                 counts = self._fill_window(strategy, counts)
+        if state == StrategyState.PAUSING and counts.get(StepState.INITIAL) and not _active(counts):
+            db.strategy_transition(strategy.id, [state], StrategyState.PAUSED, "paused")
+            _log(strategy.id).info("%s strategy paused: %s", strategy.type, counts)
+            return
         if not counts.get(StepState.INITIAL) and not _active(counts):
             final = final_state(counts, aborting=state == StrategyState.ABORTING)
             db.strategy_transition(

@@ -31,6 +31,18 @@ rules = [
         operations=[{"method": "POST", "path": f"{PATH}/actions"}],
     ),
     policy.DocumentedRuleDefault(
+        name=PREFIX % "pause",
+        check_str=base.ADMIN,
+        description="Pause the strategy: no step starts; the running ones finish.",
+        operations=[{"method": "POST", "path": f"{PATH}/actions"}],
+    ),
+    policy.DocumentedRuleDefault(
+        name=PREFIX % "resume",
+        check_str=base.ADMIN,
+        description="Resume a paused strategy.",
+        operations=[{"method": "POST", "path": f"{PATH}/actions"}],
+    ),
+    policy.DocumentedRuleDefault(
         name=PREFIX % "abort",
         check_str=base.ADMIN,
         description="Abort the strategy.",

@@ -139,6 +139,8 @@ def denying_policy(conf, tmp_path):
             ("blobs", "upload"),
             ("subclouds", "create"),
             ("sw_update_strategy", "apply"),
+            ("sw_update_strategy", "pause"),
+            ("sw_update_strategy", "resume"),
             ("sw_update_strategy", "abort"),
         ]
     }
@@ -204,7 +206,9 @@ class TestAuthorisedBeforeRead:
         )
 
         assert answer.status_int == 400
-        assert answer.json["message"] == "Invalid action 'explode': must be one of apply, abort"
+        assert answer.json["message"] == (
+            "Invalid action 'explode': must be one of apply, pause, resume, abort"
+        )
 
 
 class TestLimits:

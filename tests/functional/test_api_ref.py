@@ -590,6 +590,7 @@ def not_for_app_update(field: str) -> str:
 
 
 INVALID_ACTION = "Invalid action {}: it must be one of apply, update, remove"
+ACTIONS = "must be one of apply, pause, resume, abort"  # a strategy's
 INVALID_APP_VERSION = "Invalid version: a version is a text of 1 to 64 characters"
 NO_UPDATE_VERSION = "An update needs the version to update to (or 'latest')"
 APP_IN_USE = (
@@ -2427,8 +2428,8 @@ SCENARIOS: dict[tuple[str, str], list[Call]] = {
         bad("POST", SA, {}, "action required"),
         bad("POST", SA, {"action": ""}, "action required"),
         bad("POST", SA, {"action": None}, "action required"),
-        bad("POST", SA, {"action": "start"}, "Invalid action 'start': must be one of apply, abort"),
-        bad("POST", SA, {"action": "Apply"}, "Invalid action 'Apply': must be one of apply, abort"),
+        bad("POST", SA, {"action": "start"}, f"Invalid action 'start': {ACTIONS}"),
+        bad("POST", SA, {"action": "Apply"}, f"Invalid action 'Apply': {ACTIONS}"),
         *managed_subcloud("sc1", "delay=60"),
         *managed_subcloud("sc2"),
         online("sc1"),

@@ -89,6 +89,7 @@ EXISTS = "Strategy of type: 'prestage' already exists"
 NOT_FOUND = "Strategy not found"
 STEP_NOT_FOUND = "Strategy step not found"
 ACTION_REQUIRED = "action required"
+INVALID_ACTION = "Invalid action '{}': must be one of apply, pause, resume, abort"
 STEP_STATES = (
     "initial, prestage-precheck, prestage-preparing-packages, prestaging-packages, "
     "prestaging-images, complete, failed, aborted, skipped, app-update-precheck, "
@@ -864,14 +865,12 @@ class TestActions:
             db,
             {"action": action},
             400,
-            f"Invalid action '{action}': must be one of apply, abort",
+            INVALID_ACTION.format(action),
         )
 
     def test_an_invalid_action_is_400_even_with_no_strategy(self, api, db, online):
         action_error(api, db, {}, 400, ACTION_REQUIRED)
-        action_error(
-            api, db, {"action": "x"}, 400, "Invalid action 'x': must be one of apply, abort"
-        )
+        action_error(api, db, {"action": "x"}, 400, INVALID_ACTION.format("x"))
 
     @pytest.mark.parametrize("action", ["apply", "abort"])
     def test_no_strategy(self, api, db, online, action):

@@ -74,6 +74,8 @@ NEW_COMMANDS = (
     "prestage-strategy show",
     "prestage-strategy watch",
     "prestage-strategy apply",
+    "prestage-strategy pause",
+    "prestage-strategy resume",
     "prestage-strategy abort",
     "prestage-strategy delete",
     "strategy-step list",
@@ -556,6 +558,19 @@ class TestActions:
             "abort",
             message="Strategy in state abort requested cannot be aborted",
         )
+
+    def test_pause_resume(self, cli):
+        create(cli)
+        cli.fail("prestage-strategy", "pause", message="Strategy in state initial cannot be paused")
+        cli.json("prestage-strategy", "apply")
+        assert cli.json("prestage-strategy", "pause")["state"] == "pausing"
+        cli.fail("prestage-strategy", "pause", message="Strategy in state pausing cannot be paused")
+        assert cli.json("prestage-strategy", "resume")["state"] == "applying"
+        cli.fail(
+            "prestage-strategy", "resume", message="Strategy in state applying cannot be resumed"
+        )
+        assert cli.json("prestage-strategy", "pause", "--yes")["state"] == "pausing"
+        assert cli.json("prestage-strategy", "abort")["state"] == "abort requested"
 
     def test_yes_is_accepted_as_starlingx_scripts_pass_it(self, cli):
         create(cli)

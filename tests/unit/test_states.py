@@ -28,13 +28,17 @@ def test_every_strategy_path_ends_deleted():
 
 
 def test_strategy_actions_follow_the_contract():
-    # Apply only from initial, abort only from applying, delete only from these.
-    assert {s for s, t in states.STRATEGY_TRANSITIONS.items() if StrategyState.APPLYING in t} == {
-        StrategyState.INITIAL
-    }
-    assert {
-        s for s, t in states.STRATEGY_TRANSITIONS.items() if StrategyState.ABORT_REQUESTED in t
-    } == {StrategyState.APPLYING}
+    def sources(target: StrategyState) -> set[StrategyState]:
+        return {s for s, t in states.STRATEGY_TRANSITIONS.items() if target in t}
+
+    # Apply from initial, resume from a pause, pause from applying, abort from applying
+    # or a pause, delete only from these.
+    paused = {StrategyState.PAUSING, StrategyState.PAUSED}
+    assert sources(StrategyState.APPLYING) == {StrategyState.INITIAL} | paused
+    assert sources(StrategyState.PAUSING) == {StrategyState.APPLYING}
+    assert sources(StrategyState.ABORT_REQUESTED) == {StrategyState.APPLYING} | paused
+    for action, (froms, target) in states.STRATEGY_ACTIONS.items():
+        assert all(target in states.STRATEGY_TRANSITIONS[s] for s in froms), action
     assert {s for s, t in states.STRATEGY_TRANSITIONS.items() if StrategyState.DELETING in t} == (
         states.STRATEGY_DELETABLE
     )

@@ -23,7 +23,7 @@ from dcmanager.common.states import StrategyType
 
 DEFAULT_PARALLEL = 2
 _RELEASE_RE = re.compile(r"[0-9]{2}\.[0-9]{2}")
-ACTIONS = ("apply", "abort")
+ACTIONS = tuple(states.STRATEGY_ACTIONS)
 INVALID_GROUP = "Invalid group_id"
 
 

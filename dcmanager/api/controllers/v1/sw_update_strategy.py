@@ -39,8 +39,13 @@ def _notify(strategy) -> None:
     pecan.request.orchestrator.strategy_changed(pecan.request.context, strategy.id)
 
 
+# What each action does to a strategy, as an error says it could not be done.
+ACTIONS_DONE = {"apply": "applied", "pause": "paused", "resume": "resumed", "abort": "aborted"}
+
+
 class ActionsController:
-    """``POST /sw-update-strategy/actions {"action": "apply" | "abort"}``."""
+    """``POST /sw-update-strategy/actions {"action": "apply" | "pause" | "resume" |
+    "abort"}`` (see :data:`dcmanager.common.states.STRATEGY_ACTIONS`)."""
 
     @pecan.expose(generic=True, template="json")
     def index(self, *path: str, **query: str) -> None:
@@ -54,21 +59,14 @@ class ActionsController:
         action = schema.validate_action(validation.json_body())
         _authorize(action)
         strategy = _current_strategy()
-        if action == "apply":
-            strategy = db.strategy_transition(
-                strategy.id,
-                [states.StrategyState.INITIAL],
-                states.StrategyState.APPLYING,
-                "applied",
-                {"started_at": timeutils.utcnow()},
-            )
-        else:
-            strategy = db.strategy_transition(
-                strategy.id,
-                [states.StrategyState.APPLYING],
-                states.StrategyState.ABORT_REQUESTED,
-                "aborted",
-            )
+        sources, target = states.STRATEGY_ACTIONS[action]
+        strategy = db.strategy_transition(
+            strategy.id,
+            sources,
+            target,
+            ACTIONS_DONE[action],
+            {"started_at": timeutils.utcnow()} if action == "apply" else None,
+        )
         _notify(strategy)
         return views.strategy(strategy)
 
