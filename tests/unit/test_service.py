@@ -1,6 +1,8 @@
 """What services do around their loops: telling outages from bugs in the logs."""
 
 import logging
+import subprocess
+import sys
 
 import oslo_messaging
 import pytest
@@ -52,3 +54,16 @@ def test_anything_else_is_an_error_with_its_traceback(caplog, exc):
     (record,) = caplog.records
     assert record.levelno == logging.ERROR
     assert record.exc_info[1] is exc
+
+
+def test_a_service_starts_with_no_library_warning_on_its_terminal():
+    """What every service imports (eventlet, dnspython, oslo.*) prints no warning a
+    user cannot act on (eventlet's banner, dnspython's DSA deprecations)."""
+    result = subprocess.run(
+        [sys.executable, "-c", "import dcmanager.cmd.all"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "Warning" not in result.stderr, result.stderr
