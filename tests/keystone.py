@@ -22,6 +22,7 @@ import dataclasses
 import fcntl
 import getpass
 import grp
+import hashlib
 import json
 import os
 import pathlib
@@ -29,6 +30,7 @@ import secrets
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 
@@ -43,8 +45,10 @@ START_TIMEOUT = 60
 
 def ensure_installed() -> pathlib.Path:
     """The virtualenv's bin directory, installing Keystone into it first if needed."""
-    venv = services.cache_dir() / "keystone"
     wanted = "\n".join(REQUIREMENTS)
+    # One virtualenv per set of versions: a clone that pins others never rebuilds the
+    # one another clone's Keystone runs from.
+    venv = services.cache_dir() / f"keystone-{hashlib.sha256(wanted.encode()).hexdigest()[:12]}"
     with open(venv.parent / "keystone.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         marker = venv / "dcmanager-requirements.txt"
@@ -341,7 +345,9 @@ def shared(root: pathlib.Path) -> Iterator[Keystone]:
                 if state.exists():
                     keystone = Keystone.from_dict(json.loads(state.read_text()))
                 else:
-                    keystone, pid = _start(root / "keystone", services.free_port())
+                    # A directory of its own: one that ended earlier left its database.
+                    directory = pathlib.Path(tempfile.mkdtemp(prefix="keystone-", dir=root))
+                    keystone, pid = _start(directory, services.free_port())
                     state.write_text(json.dumps(dataclasses.asdict(keystone) | {"pid": pid}))
             except BaseException:
                 fcntl.flock(users, fcntl.LOCK_UN)

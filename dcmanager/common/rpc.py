@@ -153,8 +153,8 @@ class RPCClient:
             version_cap=self.RPC_API_VERSION,
             serializer=RequestContextSerializer(),
             timeout=timeout,
-            retry=conf.rpc_cast_retries,
         )
+        self._cast_retries = conf.rpc_cast_retries
 
     def call(
         self,
@@ -177,7 +177,7 @@ class RPCClient:
         """Send ``method(**args)`` without waiting: to one server of the topic, or every
         server (``fanout``). A cast the broker cannot take is logged and dropped (see
         the module's docstring)."""
-        client = self._client.prepare(version=version, fanout=fanout)
+        client = self._client.prepare(version=version, fanout=fanout, retry=self._cast_retries)
         try:
             client.cast(ctxt, method, **(args or {}))
         except (oslo_messaging.MessageDeliveryFailure, kombu.exceptions.KombuError, OSError) as exc:
