@@ -100,9 +100,20 @@ def _detail(fields, item: dict[str, Any]) -> tuple[tuple[str, ...], tuple]:
 def strategy_detail(strategy: dict[str, Any]) -> tuple[tuple[str, ...], tuple]:
     """Columns and values of ``prestage-strategy show`` (or another type's)."""
     own = TYPE_FIELDS.get(strategy.get("type"), ())
-    if (strategy.get("extra-args") or {}).get("apps"):
+    extra = strategy.get("extra-args") or {}
+    if extra.get("apps"):
         own += (("apps", lambda s: _apps_text(s["extra-args"]["apps"])),)
+    if "max-failures" in extra:
+        own = (("max failures", lambda s: _budget_text(s["extra-args"])),) + own
     return _detail(COMMON_FIELDS + own + TIME_FIELDS, strategy)
+
+
+def _budget_text(extra: Mapping[str, Any]) -> str:
+    """``3``, or ``10% (2 steps)`` for a percentage (what it came to at creation)."""
+    wanted, budget = extra["max-failures"], extra.get("failure-budget")
+    if not isinstance(wanted, str):
+        return str(wanted)
+    return f"{wanted} ({budget} step{'' if budget == 1 else 's'})"
 
 
 def _apps_text(apps: Sequence[Mapping[str, str]]) -> str:
@@ -295,6 +306,12 @@ def add_scope_options(parser: argparse.ArgumentParser, verb: str) -> None:
         action="store_true",
         help="Start no more subclouds after the first failure.",
     )
+    parser.add_argument(
+        "--max-failures",
+        metavar="N|N%",
+        help="Start no more subclouds once more than N (or N percent of those in scope) "
+        "have failed; the strategy then ends failed. --stop-on-failure is 0.",
+    )
     parser.add_argument("--group", help=f"Name or id of the subcloud group to {verb}.")
 
 
@@ -309,6 +326,9 @@ def scope_body(parsed_args: argparse.Namespace) -> dict[str, Any]:
         body["max-parallel-subclouds"] = parsed_args.max_parallel_subclouds
     if parsed_args.stop_on_failure:
         body["stop-on-failure"] = True
+    if parsed_args.max_failures is not None:
+        wanted = parsed_args.max_failures
+        body["max-failures"] = int(wanted) if wanted.isdigit() else wanted
     if parsed_args.group is not None:
         body["subcloud_group"] = parsed_args.group
     return body

@@ -152,6 +152,17 @@ MAX_DETAILS = 1000
 # The details of a step aborted before it started.
 NOT_STARTED_ABORTED = "Not started: the strategy was aborted."
 NOT_STARTED_STOPPED = "Not started: the strategy stops on failure and a step failed."
+NOT_STARTED_BUDGET = "Not started: more steps failed than the strategy's failure budget ({})."
+
+
+def failure_budget(stop_on_failure: bool, extra_args: Mapping | None) -> int | None:
+    """How many steps of a strategy may fail before it starts no more (None: any
+    number): 0 with stop-on-failure, else what max-failures came to at creation
+    (``failure-budget`` in its arguments)."""
+    if stop_on_failure:
+        return 0
+    return (extra_args or {}).get("failure-budget")
+
 
 # How many subclouds a strategy (or a group's default) may work on at once.
 MIN_PARALLEL = 1

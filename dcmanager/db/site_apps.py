@@ -18,6 +18,7 @@ from typing import Any
 from oslo_db import api as oslo_db_api
 from sqlalchemy import bindparam
 from sqlalchemy import delete
+from sqlalchemy import func
 from sqlalchemy import insert
 from sqlalchemy import select
 from sqlalchemy import update
@@ -293,25 +294,37 @@ _GOING = (
 
 
 def _stopping(db, strategy_ids: set[int]) -> dict[int, Refused]:
-    """The strategies that start no more sites: aborted, or stopping on a failure
-    (what a step not begun yet ends with). A change committed after this read finds
-    the steps begun: in flight."""
+    """The strategies that start no more sites: aborted, or stopping because more
+    steps failed than their failure budget (what a step not begun yet ends with). A
+    change committed after this read finds the steps begun: in flight."""
     found: dict[int, Refused] = {}
-    for strategy_id, state, stop_on_failure in db.execute(
-        select(models.Strategy.id, models.Strategy.state, models.Strategy.stop_on_failure).where(
-            models.Strategy.id.in_(strategy_ids)
+    strategy = models.Strategy
+    for strategy_id, state, stop_on_failure, extra_args in db.execute(
+        select(strategy.id, strategy.state, strategy.stop_on_failure, strategy.extra_args).where(
+            strategy.id.in_(strategy_ids)
         )
     ):
+        budget = states.failure_budget(stop_on_failure, extra_args)
         if state not in _GOING:
             found[strategy_id] = ABORTING
-        elif stop_on_failure and db.scalar(
-            select(models.StrategyStep.id)
-            .where(models.StrategyStep.strategy_id == strategy_id)
-            .where(models.StrategyStep.state == str(states.StepState.FAILED))
-            .limit(1)
-        ):
-            found[strategy_id] = STOPPED
+        elif budget is not None and _failed(db, strategy_id) > budget:
+            found[strategy_id] = (
+                STOPPED
+                if stop_on_failure
+                else Refused(
+                    states.NOT_STARTED_BUDGET.format(budget), str(states.StepState.ABORTED)
+                )
+            )
     return found
+
+
+def _failed(db, strategy_id: int) -> int:
+    return db.scalar(
+        select(func.count())
+        .select_from(models.StrategyStep)
+        .where(models.StrategyStep.strategy_id == strategy_id)
+        .where(models.StrategyStep.state == str(states.StepState.FAILED))
+    )
 
 
 @oslo_db_api.retry_on_deadlock

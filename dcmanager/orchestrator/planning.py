@@ -149,6 +149,7 @@ def create_strategy(values: dict[str, Any], group_id: int | None, cloud_name: st
     :raises StrategyExists: a strategy exists already.
     """
     steps = plan_steps(group_id, cloud_name, values)
+    values = _with_failure_budget(values, steps)
     prestaging = values["type"] == StrategyType.PRESTAGE
     try:
         return db_orchestration.strategy_create(
@@ -160,6 +161,21 @@ def create_strategy(values: dict[str, Any], group_id: int | None, cloud_name: st
                 f"Prestage skipped '{cloud_name}': {prestage.ALREADY_PRESTAGING}"
             ) from None
         raise NoSteps() from None
+
+
+def _with_failure_budget(values: dict[str, Any], steps: list[dict]) -> dict[str, Any]:
+    """Resolve max-failures into the number of steps that may fail (a percentage of the
+    steps that will run, rounded down), kept beside it as ``failure-budget``."""
+    extra_args = values.get("extra_args") or {}
+    wanted = extra_args.get("max-failures")
+    if wanted is None:
+        return values
+    if isinstance(wanted, str):  # "N%", checked by the schema
+        running = sum(step["state"] == StepState.INITIAL for step in steps)
+        budget = int(wanted[:-1]) * running // 100
+    else:
+        budget = wanted
+    return {**values, "extra_args": {**extra_args, "failure-budget": budget}}
 
 
 def check_standalone(subcloud: models.Subcloud) -> None:

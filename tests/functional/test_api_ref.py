@@ -3617,8 +3617,8 @@ def test_document_is_valid_openapi(document):
 # The fields of a response object that the API leaves out when they do not apply: all
 # others are always present.
 OPTIONAL_RESPONSE_FIELDS: dict[str, set[str]] = {
-    "PrestageExtraArgs": {"apps"},
-    "AppUpdateExtraArgs": {"require-prestaged"},
+    "PrestageExtraArgs": {"apps", "max-failures", "failure-budget"},
+    "AppUpdateExtraArgs": {"require-prestaged", "max-failures", "failure-budget"},
     "HelmChartOverrides": {"subcloud_overrides"},
 }
 

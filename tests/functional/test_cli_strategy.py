@@ -559,6 +559,16 @@ class TestActions:
             message="Strategy in state abort requested cannot be aborted",
         )
 
+    def test_max_failures_is_shown_with_what_it_came_to(self, cli, api):
+        created = create(cli, "--max-failures", "50%")
+        assert created["max failures"] == "50% (1 step)"
+        extra = api.get(sh.STRATEGY).json["extra-args"]
+        assert (extra["max-failures"], extra["failure-budget"]) == ("50%", 1)
+
+    def test_max_failures_as_a_number(self, cli, api):
+        assert create(cli, "--max-failures", "2")["max failures"] == "2"
+        assert api.get(sh.STRATEGY).json["extra-args"]["failure-budget"] == 2
+
     def test_pause_resume(self, cli):
         create(cli)
         cli.fail("prestage-strategy", "pause", message="Strategy in state initial cannot be paused")

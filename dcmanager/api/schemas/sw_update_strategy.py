@@ -219,6 +219,32 @@ def _max_parallel(body: dict[str, Any], apply_type: str, default: int) -> int:
     return value
 
 
+_PERCENT = re.compile(r"(\d{1,3})%")
+
+
+def _max_failures(body: dict[str, Any], stop_on_failure: bool) -> int | str | None:
+    """A number of steps (0 or more), or a percentage of the steps that will run
+    (``"10%"``), resolved when the strategy is planned."""
+    raw = body.get("max-failures")
+    if raw is None:
+        return None
+    if stop_on_failure:
+        raise exception.Invalid(
+            "stop-on-failure and max-failures exclude each other (stop-on-failure is "
+            "max-failures 0)"
+        )
+    value = validation.parse_int(raw) if not isinstance(raw, str) else None
+    if value is not None and value >= 0:
+        return value
+    match = _PERCENT.fullmatch(raw) if isinstance(raw, str) else None
+    if match and int(match.group(1)) <= 100:
+        return f"{int(match.group(1))}%"
+    raise exception.Invalid(
+        f"Invalid max-failures '{raw}': must be a number of steps (0 or more) or a "
+        "percentage of them ('10%')"
+    )
+
+
 def _cloud_name(body: dict[str, Any]) -> str | None:
     cloud_name = body.get("cloud_name")
     if cloud_name is not None and (
@@ -275,13 +301,17 @@ def validate_create(body: dict[str, Any], lookups: Lookups) -> StrategyRequest:
     else:
         args = prestage_args(body, force, lookups)
     stop_on_failure = _bool(body, "stop-on-failure")
+    max_failures = _max_failures(body, stop_on_failure)
+    extra_args = args.extra_args()
+    if max_failures is not None:
+        extra_args = {**extra_args, "max-failures": max_failures}
     return StrategyRequest(
         values={
             "type": str(strategy_type),
             "subcloud_apply_type": str(apply_type),
             "max_parallel_subclouds": max_parallel,
             "stop_on_failure": stop_on_failure,
-            "extra_args": args.extra_args(),
+            "extra_args": extra_args,
         },
         prestage=args if isinstance(args, PrestageArgs) else None,
         group_id=group.id if group else None,
