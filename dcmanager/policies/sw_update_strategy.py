@@ -6,6 +6,13 @@ from dcmanager.policies import base
 
 PREFIX = "dc_api:sw_update_strategy:%s"
 PATH = "/v1.0/sw-update-strategy"
+# The actions of POST .../actions, each its own rule.
+ACTIONS = {
+    "apply": "Apply the strategy.",
+    "pause": "Pause the strategy: no step starts; the running ones finish.",
+    "resume": "Resume a paused strategy.",
+    "abort": "Abort the strategy.",
+}
 
 rules = [
     policy.DocumentedRuleDefault(
@@ -24,29 +31,14 @@ rules = [
         description="Create a strategy.",
         operations=[{"method": "POST", "path": PATH}],
     ),
-    policy.DocumentedRuleDefault(
-        name=PREFIX % "apply",
-        check_str=base.ADMIN,
-        description="Apply the strategy.",
-        operations=[{"method": "POST", "path": f"{PATH}/actions"}],
-    ),
-    policy.DocumentedRuleDefault(
-        name=PREFIX % "pause",
-        check_str=base.ADMIN,
-        description="Pause the strategy: no step starts; the running ones finish.",
-        operations=[{"method": "POST", "path": f"{PATH}/actions"}],
-    ),
-    policy.DocumentedRuleDefault(
-        name=PREFIX % "resume",
-        check_str=base.ADMIN,
-        description="Resume a paused strategy.",
-        operations=[{"method": "POST", "path": f"{PATH}/actions"}],
-    ),
-    policy.DocumentedRuleDefault(
-        name=PREFIX % "abort",
-        check_str=base.ADMIN,
-        description="Abort the strategy.",
-        operations=[{"method": "POST", "path": f"{PATH}/actions"}],
+    *(
+        policy.DocumentedRuleDefault(
+            name=PREFIX % action,
+            check_str=base.ADMIN,
+            description=description,
+            operations=[{"method": "POST", "path": f"{PATH}/actions"}],
+        )
+        for action, description in ACTIONS.items()
     ),
     policy.DocumentedRuleDefault(
         name=PREFIX % "delete",
