@@ -441,7 +441,9 @@ def _hold_applying(db, strategy_id: int, owner: str, now: datetime.datetime) -> 
             .where(strategy.state == str(states.StrategyState.APPLYING))
             .where(strategy.owner == owner)
             .where(strategy.lease_expires_at > now)
-            .with_for_update()
+            # PostgreSQL: FOR NO KEY UPDATE, which does not block the rows that refer to
+            # the strategy (a preparation being claimed) while the dispatch runs.
+            .with_for_update(key_share=True)
         )
         is not None
     )
