@@ -295,7 +295,10 @@ def test_worker_restart_mid_strategy_loses_nothing(api, roles, fast_engine, db):
 def test_worker_crash_mid_strategy_is_recovered_by_lease_expiry(
     api, roles, fast_engine, db, monkeypatch
 ):
-    names = _start_strategy(api)
+    # Phases long enough that the steps the worker holds are still running when it has
+    # stopped (its stop may take a second on a busy machine; with shorter phases the
+    # steps ended meanwhile and none was left for the lease to give back).
+    names = _start_strategy(api, count=3, delay=1.5)
     # A crash: the worker goes without giving its steps back.
     monkeypatch.setattr(engine_module.worker_steps, "steps_release", lambda *args: None)
 
