@@ -164,6 +164,15 @@ def failure_budget(stop_on_failure: bool, extra_args: Mapping | None) -> int | N
     return (extra_args or {}).get("failure-budget")
 
 
+def over_budget(stop_on_failure: bool, extra_args: Mapping | None, failed: int) -> str | None:
+    """Why a strategy with ``failed`` failed steps starts no more (what a step not
+    started ends with), or None while it is within its failure budget."""
+    budget = failure_budget(stop_on_failure, extra_args)
+    if budget is None or failed <= budget:
+        return None
+    return NOT_STARTED_STOPPED if stop_on_failure else NOT_STARTED_BUDGET.format(budget)
+
+
 # How many subclouds a strategy (or a group's default) may work on at once.
 MIN_PARALLEL = 1
 MAX_PARALLEL = 5000

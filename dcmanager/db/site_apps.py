@@ -210,7 +210,6 @@ class Refused:
 
 
 ABORTING = Refused(states.NOT_STARTED_ABORTED, str(states.StepState.ABORTED))
-STOPPED = Refused(states.NOT_STARTED_STOPPED, str(states.StepState.ABORTED))
 INTERNAL_ERROR = "internal error (see the dcmanager log)"
 
 
@@ -304,17 +303,12 @@ def _stopping(db, strategy_ids: set[int]) -> dict[int, Refused]:
             strategy.id.in_(strategy_ids)
         )
     ):
-        budget = states.failure_budget(stop_on_failure, extra_args)
         if state not in _GOING:
             found[strategy_id] = ABORTING
-        elif budget is not None and _failed(db, strategy_id) > budget:
-            found[strategy_id] = (
-                STOPPED
-                if stop_on_failure
-                else Refused(
-                    states.NOT_STARTED_BUDGET.format(budget), str(states.StepState.ABORTED)
-                )
-            )
+        elif states.failure_budget(stop_on_failure, extra_args) is not None and (
+            reason := states.over_budget(stop_on_failure, extra_args, _failed(db, strategy_id))
+        ):
+            found[strategy_id] = Refused(reason, str(states.StepState.ABORTED))
     return found
 
 

@@ -29,8 +29,6 @@ from dcmanager.releases import store
 
 LOG = logging.getLogger(__name__)
 
-STOPPED_ON_FAILURE = states.NOT_STARTED_STOPPED
-BUDGET = states.NOT_STARTED_BUDGET
 ABORTED = states.NOT_STARTED_ABORTED
 LOST_TOO_OFTEN = "the workers running it stopped {attempts} times"
 
@@ -108,7 +106,8 @@ class Orchestrator:
             self._reclaim(strategy.id)
         counts = db.step_counts(strategy.id)
         if state in (StrategyState.APPLYING, StrategyState.PAUSING):
-            if stopped := _over_budget(strategy, counts):
+            failed = counts.get(StepState.FAILED, 0)
+            if stopped := states.over_budget(strategy.stop_on_failure, strategy.extra_args, failed):
                 if db.steps_finish_initial(strategy.id, StepState.ABORTED, stopped):
                     counts = db.step_counts(strategy.id)
             elif state == StrategyState.APPLYING:
@@ -178,14 +177,6 @@ class Orchestrator:
 
 def _log(strategy_id: int) -> logging.LoggerAdapter:
     return logcontext.bind(LOG, strategy=strategy_id)
-
-
-def _over_budget(strategy, counts: dict[str, int]) -> str | None:
-    """Why the strategy starts no more steps, if more failed than its failure budget."""
-    budget = states.failure_budget(strategy.stop_on_failure, strategy.extra_args)
-    if budget is None or counts.get(StepState.FAILED, 0) <= budget:
-        return None
-    return STOPPED_ON_FAILURE if strategy.stop_on_failure else BUDGET.format(budget)
 
 
 def _active(counts: dict[str, int]) -> int:

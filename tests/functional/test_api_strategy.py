@@ -17,6 +17,7 @@ from sqlalchemy import orm
 from sqlalchemy import select
 from sqlalchemy import text
 
+from dcmanager.common import states
 from dcmanager.conf import CONF
 from dcmanager.db.sqlalchemy import models
 from dcmanager.drivers import simulator
@@ -1335,7 +1336,7 @@ class TestRun:
         )
         for name in ("sc2", "sc3"):
             assert steps[name]["state"] == "aborted"
-            assert steps[name]["details"] == orchestrator_service.STOPPED_ON_FAILURE
+            assert steps[name]["details"] == states.NOT_STARTED_STOPPED
 
     def test_subclouds_that_became_ineligible_after_create_fail_their_step(self, api, conf, roles):
         sh.add_subclouds(api, ["sc1", "sc2", "sc3", "sc4"])
