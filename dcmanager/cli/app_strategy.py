@@ -118,6 +118,14 @@ class AbortAppUpdateStrategy(strategy.StrategyAction):
     action = "abort"
 
 
+class RetryFailedAppUpdateStrategy(strategy.StrategyAction):
+    """Run the failed app-update strategy's failed steps again: each begins the update
+    at its site anew (the site's records decide, as at the first attempt)."""
+
+    kind = APP_UPDATE
+    action = "retry-failed"
+
+
 class DeleteAppUpdateStrategy(strategy.DeleteStrategy):
     """Delete the app-update strategy (unless it is running)."""
 

@@ -21,6 +21,7 @@ from cliff import lister
 from cliff import show
 
 from dcmanager.cli import live
+from dcmanager.cli import retry
 from dcmanager.cli.client import Client
 from dcmanager.cli.client import CommandError
 from dcmanager.cli.client import add_yes_option
@@ -81,13 +82,17 @@ STEP_LIST_FIELDS: tuple[tuple[str, Callable[[dict], Any]], ...] = (
     ("started_at", lambda s: s.get("started-at")),
     ("finished_at", lambda s: s.get("finished-at")),
     ("progress", lambda s: live.progress_summary(s.get("progress"))),
-    # Last, so that the StarlingX columns keep their places; --marker takes it.
+    # After the StarlingX columns, so that they keep their places.
+    ("attempt", lambda s: s.get("attempt")),
+    # Last: --marker takes it.
     ("id", lambda s: s.get("id")),
 )
 
 STEP_DETAIL_FIELDS: tuple[tuple[str, Callable[[dict], Any]], ...] = (
     ("id", lambda s: s.get("id")),
     *STEP_LIST_FIELDS[:-1],
+    ("retry_at", lambda s: s.get("retry-at")),
+    ("history", lambda s: retry.history_text(s.get("history") or [])),
     ("created_at", lambda s: s.get("created-at")),
     ("updated_at", lambda s: s.get("updated-at")),
 )
@@ -105,6 +110,11 @@ def strategy_detail(strategy: dict[str, Any]) -> tuple[tuple[str, ...], tuple]:
         own += (("apps", lambda s: _apps_text(s["extra-args"]["apps"])),)
     if "max-failures" in extra:
         own = (("max failures", lambda s: _budget_text(s["extra-args"])),) + own
+    if "retry" in extra:
+        own = (("retry", lambda s: retry.policy_text(s["extra-args"]["retry"])),) + own
+    for key in ("no-new-steps-after", "start-after"):
+        if key in extra:
+            own = ((key.replace("-", " "), _extra(key)),) + own
     return _detail(COMMON_FIELDS + own + TIME_FIELDS, strategy)
 
 
@@ -312,6 +322,18 @@ def add_scope_options(parser: argparse.ArgumentParser, verb: str) -> None:
         help="Start no more subclouds once more than N (or N percent of those in scope) "
         "have failed; the strategy then ends failed. --stop-on-failure is 0.",
     )
+    parser.add_argument(
+        "--start-after",
+        metavar="TIME",
+        help="Start no subcloud before this ISO 8601 time (UTC unless it says, e.g. "
+        "2026-12-24T22:00:00Z).",
+    )
+    parser.add_argument(
+        "--no-new-steps-after",
+        metavar="TIME",
+        help="Start no subcloud after this ISO 8601 time; those not started then end "
+        "aborted (running ones finish).",
+    )
     parser.add_argument("--group", help=f"Name or id of the subcloud group to {verb}.")
 
 
@@ -329,6 +351,9 @@ def scope_body(parsed_args: argparse.Namespace) -> dict[str, Any]:
     if parsed_args.max_failures is not None:
         wanted = parsed_args.max_failures
         body["max-failures"] = int(wanted) if wanted.isdigit() else wanted
+    for option in ("start_after", "no_new_steps_after"):
+        if getattr(parsed_args, option) is not None:
+            body[option.replace("_", "-")] = getattr(parsed_args, option)
     if parsed_args.group is not None:
         body["subcloud_group"] = parsed_args.group
     return body
@@ -344,11 +369,14 @@ class CreatePrestageStrategy(show.ShowOne):
         )
         add_scope_options(parser, "prestage")
         add_prestage_options(parser)
+        retry.add_retry_options(parser)
         return parser
 
     def take_action(self, parsed_args: argparse.Namespace) -> tuple[tuple[str, ...], tuple]:
         body: dict[str, Any] = {"type": STRATEGY_TYPE, **scope_body(parsed_args)}
         body.update(prestage_body(parsed_args, self.app.stderr))
+        if policy := retry.retry_body(parsed_args):
+            body["retry"] = policy
         return strategy_detail(self.app.client.post(STRATEGY_PATH, body))
 
 
@@ -446,6 +474,12 @@ class AbortPrestageStrategy(StrategyAction):
     """Abort the prestage strategy: steps not started are aborted, running ones finish."""
 
     action = "abort"
+
+
+class RetryFailedPrestageStrategy(StrategyAction):
+    """Run the failed prestage strategy's failed steps again (one more attempt each)."""
+
+    action = "retry-failed"
 
 
 class DeletePrestageStrategy(DeleteStrategy):

@@ -8,6 +8,7 @@ database, which checks it against them); ``tests/unit/test_states.py`` walks the
 ``tox -e states`` renders them (``python -m dcmanager.common.states``).
 """
 
+import datetime
 import enum
 import sys
 from collections.abc import Mapping
@@ -76,7 +77,8 @@ STRATEGY_TRANSITIONS: Mapping[StrategyState, frozenset[StrategyState]] = {
     StrategyState.ABORT_REQUESTED: frozenset({StrategyState.ABORTING}),
     StrategyState.ABORTING: frozenset({StrategyState.ABORTED, StrategyState.FAILED}),
     StrategyState.COMPLETE: frozenset({StrategyState.DELETING}),
-    StrategyState.FAILED: frozenset({StrategyState.DELETING}),
+    # retry-failed runs the failed steps again.
+    StrategyState.FAILED: frozenset({StrategyState.APPLYING, StrategyState.DELETING}),
     StrategyState.ABORTED: frozenset({StrategyState.DELETING}),
     StrategyState.DELETING: frozenset(),
 }
@@ -95,7 +97,7 @@ STRATEGY_ACTIVE = frozenset(
         StrategyState.ABORTING,
     }
 )
-# Where each action moves a strategy from (apply, pause, resume, abort).
+# Where each action moves a strategy from (apply, pause, resume, abort, retry-failed).
 STRATEGY_ACTIONS: Mapping[str, tuple[frozenset[StrategyState], StrategyState]] = {
     "apply": (frozenset({StrategyState.INITIAL}), StrategyState.APPLYING),
     "pause": (frozenset({StrategyState.APPLYING}), StrategyState.PAUSING),
@@ -104,6 +106,7 @@ STRATEGY_ACTIONS: Mapping[str, tuple[frozenset[StrategyState], StrategyState]] =
         frozenset({StrategyState.APPLYING, StrategyState.PAUSING, StrategyState.PAUSED}),
         StrategyState.ABORT_REQUESTED,
     ),
+    "retry-failed": (frozenset({StrategyState.FAILED}), StrategyState.APPLYING),
 }
 
 
@@ -147,6 +150,35 @@ class StepState(enum.StrEnum):
     """The application's releases are uninstalled (its uninstall phase first)."""
 
 
+class FailureKind(enum.StrEnum):
+    """What ended a step's attempt in failure: a retry policy names the kinds it never
+    retries (retrying cannot help them)."""
+
+    PASSWORD = "password"
+    """The site refused the sysadmin password."""
+    SYSTEM_MODE = "system-mode"
+    """The site's system mode does not allow the operation (a duplex site where
+    controller-0 must be active)."""
+    DISK = "disk"
+    """Not enough free disk space at the site."""
+    INELIGIBLE = "ineligible"
+    """The subcloud cannot be acted on: gone, unmanaged, not deployed, or another
+    prestage holds it."""
+    HEALTH = "health"
+    """The site's health check failed."""
+    ALARMS = "alarms"
+    """The site has management-affecting alarms."""
+    UNREACHABLE = "unreachable"
+    """The site went offline or stopped answering."""
+    OPERATION = "operation"
+    """The operation failed at the site (a transfer, an application phase)."""
+    PREPARATION = "preparation"
+    """The strategy's one preparation of the release's packages failed (never retried:
+    it is not prepared again)."""
+    INTERNAL = "internal"
+    """An unexpected error in dcmanager (see its log)."""
+
+
 # A step's details (``<state>: <reason>``) never exceed this many characters.
 MAX_DETAILS = 1000
 # The details of a step aborted before it started.
@@ -171,6 +203,33 @@ def over_budget(stop_on_failure: bool, extra_args: Mapping | None, failed: int) 
     if budget is None or failed <= budget:
         return None
     return NOT_STARTED_STOPPED if stop_on_failure else NOT_STARTED_BUDGET.format(budget)
+
+
+NOT_STARTED_WINDOW = "Not started: the maintenance window closed at {}."
+
+
+def _window_time(extra_args: Mapping | None, key: str) -> datetime.datetime | None:
+    """A bound of the strategy's maintenance window (stored as ISO 8601 UTC), as naive
+    UTC like the engine's clock."""
+    value = (extra_args or {}).get(key)
+    if value is None:
+        return None
+    return datetime.datetime.fromisoformat(value).astimezone(datetime.UTC).replace(tzinfo=None)
+
+
+def window_not_open(extra_args: Mapping | None, now: datetime.datetime) -> bool:
+    """Whether ``now`` is before the strategy's ``start-after``: no step starts yet."""
+    start = _window_time(extra_args, "start-after")
+    return start is not None and now < start
+
+
+def window_closed(extra_args: Mapping | None, now: datetime.datetime) -> str | None:
+    """Why no more steps start once the strategy's ``no-new-steps-after`` has passed
+    (what a step not started ends with), or None before it."""
+    end = _window_time(extra_args, "no-new-steps-after")
+    if end is None or now < end:
+        return None
+    return NOT_STARTED_WINDOW.format(extra_args["no-new-steps-after"])
 
 
 # How many subclouds a strategy (or a group's default) may work on at once.
@@ -232,17 +291,19 @@ STEP_TRANSITIONS: Mapping[StepState, frozenset[StepState]] = {
     ),
     # A prestage step stops where it is when its strategy is aborted (a transfer under
     # way is cancelled at the subcloud).
+    # A failure the strategy's retry policy retries takes the step back to initial, to
+    # wait for its next attempt without a place in the window.
     StepState.PRECHECK: frozenset(
-        {StepState.PREPARING_PACKAGES, StepState.FAILED, StepState.ABORTED}
+        {StepState.PREPARING_PACKAGES, StepState.FAILED, StepState.ABORTED, StepState.INITIAL}
     ),
     StepState.PREPARING_PACKAGES: frozenset(
-        {StepState.PRESTAGING_PACKAGES, StepState.FAILED, StepState.ABORTED}
+        {StepState.PRESTAGING_PACKAGES, StepState.FAILED, StepState.ABORTED, StepState.INITIAL}
     ),
     StepState.PRESTAGING_PACKAGES: frozenset(
-        {StepState.PRESTAGING_IMAGES, StepState.FAILED, StepState.ABORTED}
+        {StepState.PRESTAGING_IMAGES, StepState.FAILED, StepState.ABORTED, StepState.INITIAL}
     ),
     StepState.PRESTAGING_IMAGES: frozenset(
-        {StepState.COMPLETE, StepState.FAILED, StepState.ABORTED}
+        {StepState.COMPLETE, StepState.FAILED, StepState.ABORTED, StepState.INITIAL}
     ),
     # An app-update strategy's step: skipped when the site runs the target already
     # (or lacks the application); refused by the site's records, it fails.
@@ -280,7 +341,8 @@ STEP_TRANSITIONS: Mapping[StepState, frozenset[StepState]] = {
     StepState.APP_RECOVERING: frozenset({StepState.FAILED}),
     StepState.APP_REMOVING: frozenset({StepState.COMPLETE, StepState.FAILED}),
     StepState.COMPLETE: frozenset(),
-    StepState.FAILED: frozenset(),
+    # Only an operator's retry-failed moves a failed step again (a new attempt).
+    StepState.FAILED: frozenset({StepState.INITIAL}),
     StepState.ABORTED: frozenset(),
     StepState.SKIPPED: frozenset(),
 }

@@ -17,6 +17,7 @@ from keystoneauth1 import loading as ks_loading
 from keystoneauth1 import session as ks_session
 
 from dcmanager.common import exception
+from dcmanager.common import states
 from dcmanager.conf import CONF
 from dcmanager.conf import subcloud_agent as agent_conf
 from dcmanager.drivers import base
@@ -26,6 +27,12 @@ MIB = 1024**2
 
 class AgentRefused(exception.DCManagerException):
     msg_fmt = "The agent of subcloud %(name)s refused the %(kind)s: %(reason)s"
+
+
+class PasswordRefused(AgentRefused):
+    """The agent refused the sysadmin password: trying again cannot help."""
+
+    failure_kind = states.FailureKind.PASSWORD
 
 
 class AgentError(exception.DCManagerException):
@@ -169,7 +176,9 @@ class AgentDriver(base.SubcloudDriver):
     def _start(self, kind: base.OperationKind, body: dict) -> base.Operation:
         status, data = self._call("POST", "/v1/operations", body)
         if status == 403 and "password" in self._reason(data):
-            raise AgentRefused(name=self.name, kind=f"{kind} operation", reason=self._reason(data))
+            raise PasswordRefused(
+                name=self.name, kind=f"{kind} operation", reason=self._reason(data)
+            )
         self._auth_error(status, data)
         if status not in (200, 201):
             raise AgentRefused(name=self.name, kind=f"{kind} operation", reason=self._reason(data))

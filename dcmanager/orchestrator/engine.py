@@ -25,6 +25,7 @@ from oslo_config import cfg
 from dcmanager import drivers
 from dcmanager.apps import images as app_images
 from dcmanager.apps import operations as app_operations
+from dcmanager.common import attempt_history
 from dcmanager.common import clock as clock_module
 from dcmanager.common import crypt
 from dcmanager.common import logcontext
@@ -37,6 +38,7 @@ from dcmanager.drivers import base as driver_base
 from dcmanager.orchestrator import appsteps
 from dcmanager.orchestrator import preparer
 from dcmanager.orchestrator import prestage
+from dcmanager.orchestrator import retries
 
 LOG = logging.getLogger(__name__)
 
@@ -89,6 +91,11 @@ def context_of(conf: cfg.ConfigOpts, claimed: worker_steps.ClaimedStep) -> prest
         prestage_versions=subcloud.prestage_versions,
         app=app,
         details=step.details,
+        attempt=step.attempt,
+        history=step.history,
+        retry=retries.RetryPolicy.from_args((strategy.extra_args or {}).get("retry"))
+        if strategy is not None
+        else None,
     )
 
 
@@ -97,6 +104,29 @@ def _act(ctx: prestage.StepContext, env: prestage.Environment) -> prestage.Outco
     if ctx.app is not None:
         return appsteps.act(ctx, env)
     return prestage.act(ctx, env)
+
+
+def _retry(ctx: prestage.StepContext, outcome: prestage.Outcome, now: datetime.datetime) -> None:
+    """Turn the step's failure into a wait for its next attempt, if its strategy's
+    retry policy retries it: back to initial, unowned, with the attempt in its history."""
+    delay = ctx.retry.delay(ctx.state, ctx.attempt, outcome.failure)
+    if delay is None:
+        return
+    retry_at = now + datetime.timedelta(seconds=delay)
+    entry = attempt_history.past_attempt(ctx.attempt, outcome.details, now, outcome.failure)
+    outcome.state = states.StepState.INITIAL
+    outcome.details = (
+        f"attempt {ctx.attempt + 1} at {retry_at.isoformat(timespec='seconds')}; "
+        f"attempt {ctx.attempt} failed in {outcome.details}"
+    )[: states.MAX_DETAILS]
+    outcome.retry_values = {
+        "owner": None,
+        "lease_expires_at": None,
+        "attempt": ctx.attempt + 1,
+        "attempts": 0,
+        "history": attempt_history.with_attempt(ctx.history, entry),
+        "retry_at": retry_at,
+    }
 
 
 # The prestage states a step leaves at once when its strategy is aborted.
@@ -423,6 +453,8 @@ class StepEngine:
         ctx: prestage.StepContext, outcome: prestage.Outcome, now: datetime.datetime
     ) -> worker_steps.StepChange:
         values: dict = {}
+        if outcome.state == states.StepState.FAILED and ctx.retry is not None:
+            _retry(ctx, outcome, now)
         if outcome.state is not None:
             states.check_step_transition(ctx.state, outcome.state)
             values.update(state=str(outcome.state), operation=None)
@@ -434,6 +466,8 @@ class StepEngine:
             values["progress"] = outcome.progress
         if outcome.details is not None:
             values["details"] = outcome.details
+        if outcome.retry_values:
+            values.update(outcome.retry_values)
         return worker_steps.StepChange(
             step_id=ctx.step_id,
             expected_state=str(ctx.state),
@@ -460,12 +494,17 @@ class StepEngine:
             ctx.details = outcome.details
         if outcome.subcloud and "prestage_versions" in outcome.subcloud:
             ctx.prestage_versions = outcome.subcloud["prestage_versions"]
-        if outcome.state in states.STEP_FINISHED:
+        if outcome.state in states.STEP_FINISHED or outcome.retry_values:
+            # A step to be retried is no longer held: it waits in the strategy.
             self._steps.pop(ctx.step_id, None)
             finished.append(FinishedStep(ctx.step_id, ctx.strategy_id, outcome.state))
-            prestage.log_for(ctx, LOG).info(
-                "ended %s%s", outcome.state, f": {outcome.details}" if outcome.details else ""
-            )
+            log = prestage.log_for(ctx, LOG)
+            if outcome.retry_values:
+                log.info("failed; %s", outcome.details)
+            else:
+                log.info(
+                    "ended %s%s", outcome.state, f": {outcome.details}" if outcome.details else ""
+                )
         else:
             self._ready.put(ctx.step_id)
 

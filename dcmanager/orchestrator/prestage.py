@@ -19,6 +19,7 @@ from dcmanager.apps import site
 from dcmanager.common import exception
 from dcmanager.common import logcontext
 from dcmanager.common.states import MAX_DETAILS
+from dcmanager.common.states import FailureKind
 from dcmanager.common.states import PreparationState
 from dcmanager.common.states import StepState
 from dcmanager.common.subcloud_states import AvailabilityStatus
@@ -83,6 +84,12 @@ class StepContext:
     """The step's details as last recorded."""
     unreachable_since: float | None = None
     """When (monotonic clock) the subcloud stopped answering this step, if it did."""
+    attempt: int = 1
+    """The attempt under way (see :mod:`dcmanager.orchestrator.retries`)."""
+    history: list[dict[str, Any]] | None = None
+    """The earlier attempts' outcomes."""
+    retry: Any = None
+    """The strategy's :class:`~dcmanager.orchestrator.retries.RetryPolicy`, if it has one."""
 
 
 def log_for(ctx: StepContext, logger: logging.Logger = LOG) -> logging.LoggerAdapter:
@@ -109,6 +116,10 @@ class Outcome:
     wait: Wait | None = None
     app_records: list[tuple[int, dict[str, Any] | None]] = dataclasses.field(default_factory=list)
     """Changes to the site's application records (see ``StepChange.app_records``)."""
+    failure: FailureKind | None = None
+    """A failed step's kind of failure (whether its retry policy may retry it)."""
+    retry_values: dict[str, Any] | None = None
+    """Set when the failure is retried: the step's columns for its wait (the engine's)."""
 
 
 @dataclasses.dataclass
@@ -137,7 +148,12 @@ class Environment:
     """Monotonic seconds."""
 
 
-def fail(ctx: StepContext, reason: str, touch_subcloud: bool = True) -> Outcome:
+def fail(
+    ctx: StepContext,
+    reason: str,
+    touch_subcloud: bool = True,
+    kind: FailureKind = FailureKind.OPERATION,
+) -> Outcome:
     """The step fails in its current state; the subcloud shows why (unless the failure
     is that another prestage holds it)."""
     details = f"{ctx.state}: {reason}"[:MAX_DETAILS]
@@ -146,7 +162,7 @@ def fail(ctx: StepContext, reason: str, touch_subcloud: bool = True) -> Outcome:
         if touch_subcloud
         else None
     )
-    return Outcome(state=StepState.FAILED, details=details, subcloud=subcloud)
+    return Outcome(state=StepState.FAILED, details=details, subcloud=subcloud, failure=kind)
 
 
 def _starting(ctx: StepContext) -> dict[str, Any] | None:
@@ -188,15 +204,19 @@ def run_operation(
     except driver_base.SubcloudUnreachable as exc:
         subcloud = env.subcloud(ctx)
         if subcloud is None or subcloud.availability_status == AvailabilityStatus.OFFLINE:
-            return failed(f"Subcloud {ctx.subcloud_name} went offline ({exc.message}).", {})
+            return _unreachable(
+                failed(f"Subcloud {ctx.subcloud_name} went offline ({exc.message}).", {})
+            )
         now = env.clock()
         if ctx.unreachable_since is None:
             ctx.unreachable_since = now
         elif now - ctx.unreachable_since > env.conf.orchestrator.unreachable_timeout:
-            return failed(
-                f"Subcloud {ctx.subcloud_name} did not answer for "
-                f"{env.conf.orchestrator.unreachable_timeout:.0f} s ({exc.message}).",
-                {},
+            return _unreachable(
+                failed(
+                    f"Subcloud {ctx.subcloud_name} did not answer for "
+                    f"{env.conf.orchestrator.unreachable_timeout:.0f} s ({exc.message}).",
+                    {},
+                )
             )
         # Not (yet) offline for the audit: try again at the next poll.
         return Outcome(operation=ctx.operation, wait=Wait.OPERATION, subcloud=_starting(ctx))
@@ -217,12 +237,21 @@ def run_operation(
     return outcome
 
 
+def _unreachable(outcome: Outcome) -> Outcome:
+    """A failure for want of an answer is of that kind, whatever phase it ended."""
+    if outcome.failure is not None:
+        outcome.failure = FailureKind.UNREACHABLE
+    return outcome
+
+
 def precheck(ctx: StepContext, env: Environment) -> Outcome:
     subcloud = env.subcloud(ctx)
     if subcloud is None:
-        return fail(ctx, f"Subcloud {ctx.subcloud_name} no longer exists.", False)
+        return fail(
+            ctx, f"Subcloud {ctx.subcloud_name} no longer exists.", False, FailureKind.INELIGIBLE
+        )
     if subcloud.management_state != ManagementState.MANAGED:
-        return fail(ctx, f"Subcloud {ctx.subcloud_name} is unmanaged.")
+        return fail(ctx, f"Subcloud {ctx.subcloud_name} is unmanaged.", kind=FailureKind.INELIGIBLE)
     if env.other_active_step(ctx):
         # A strategy step leaves the subcloud to the prestage that holds it; a standalone
         # prestage set "prestaging" itself and must say it failed.
@@ -230,19 +259,29 @@ def precheck(ctx: StepContext, env: Environment) -> Outcome:
             ctx,
             f"Subcloud {ctx.subcloud_name} is already prestaging.",
             touch_subcloud=ctx.strategy_id is None,
+            kind=FailureKind.INELIGIBLE,
         )
     problem = eligibility_problem(subcloud)
     if problem and problem != ALREADY_PRESTAGING:
-        return fail(ctx, problem)
+        offline = subcloud.availability_status != AvailabilityStatus.ONLINE
+        return fail(
+            ctx, problem, kind=FailureKind.UNREACHABLE if offline else FailureKind.INELIGIBLE
+        )
 
     def evaluate(operation: driver_base.Operation) -> Outcome:
         info = driver_base.SystemInfo.from_dict(operation.result)
         if info.health_problem:
-            return fail(ctx, f"Subcloud health check failed: {info.health_problem}")
+            return fail(
+                ctx, f"Subcloud health check failed: {info.health_problem}", kind=FailureKind.HEALTH
+            )
         if info.system_mode == "duplex" and ctx.request.for_install and not info.controller0_active:
-            return fail(ctx, "Prestage for install on a duplex subcloud needs controller-0 active.")
+            return fail(
+                ctx,
+                "Prestage for install on a duplex subcloud needs controller-0 active.",
+                kind=FailureKind.SYSTEM_MODE,
+            )
         if info.management_alarms and not ctx.request.force:
-            return fail(ctx, ALARMS_MESSAGE)
+            return fail(ctx, ALARMS_MESSAGE, kind=FailureKind.ALARMS)
         release = ctx.request.release
         needed = 0 if release in info.prestaged_versions else info.needed_bytes or 0
         if info.free_disk_bytes < needed:
@@ -251,6 +290,7 @@ def precheck(ctx: StepContext, env: Environment) -> Outcome:
                 f"Not enough free disk space for release {release}: "
                 f"{info.free_disk_bytes / 1024**3:.1f} GiB free, "
                 f"{needed / 1024**3:.1f} GiB needed.",
+                kind=FailureKind.DISK,
             )
         return Outcome(state=StepState.PREPARING_PACKAGES, subcloud=_starting(ctx))
 
@@ -268,7 +308,7 @@ def prepare_packages(ctx: StepContext, env: Environment) -> Outcome:
         if result is False:
             env.start_preparation(ctx)
             return wait
-        return go if result is None else fail(ctx, result)
+        return go if result is None else fail(ctx, result, kind=FailureKind.PREPARATION)
     row = env.preparation_state(ctx)
     if row is None or row.state == PreparationState.RUNNING:
         row, taken = env.claim_preparation(ctx)
@@ -278,7 +318,9 @@ def prepare_packages(ctx: StepContext, env: Environment) -> Outcome:
     if row.state == PreparationState.DONE:
         return go
     if row.state == PreparationState.FAILED:
-        return fail(ctx, row.details or "preparing the packages failed")
+        return fail(
+            ctx, row.details or "preparing the packages failed", kind=FailureKind.PREPARATION
+        )
     return wait
 
 
@@ -400,7 +442,7 @@ def act(ctx: StepContext, env: Environment) -> Outcome:
     except db_exc.DBError:
         raise  # the database is away: the engine retries the whole batch
     except exception.DCManagerException as exc:
-        return fail(ctx, exc.message)
+        return fail(ctx, exc.message, kind=getattr(exc, "failure_kind", FailureKind.OPERATION))
     except Exception:
         log_for(ctx).exception("failed in %s", ctx.state)
-        return fail(ctx, "internal error (see the dcmanager log)")
+        return fail(ctx, "internal error (see the dcmanager log)", kind=FailureKind.INTERNAL)

@@ -106,12 +106,7 @@ class Orchestrator:
             self._reclaim(strategy.id)
         counts = db.step_counts(strategy.id)
         if state in (StrategyState.APPLYING, StrategyState.PAUSING):
-            failed = counts.get(StepState.FAILED, 0)
-            if stopped := states.over_budget(strategy.stop_on_failure, strategy.extra_args, failed):
-                if db.steps_finish_initial(strategy.id, StepState.ABORTED, stopped):
-                    counts = db.step_counts(strategy.id)
-            elif state == StrategyState.APPLYING:
-                counts = self._fill_window(strategy, counts)
+            counts = self._start_steps(strategy, state, counts)
         if state == StrategyState.PAUSING and counts.get(StepState.INITIAL) and not _active(counts):
             db.strategy_transition(strategy.id, [state], StrategyState.PAUSED, "paused")
             _log(strategy.id).info("%s strategy paused: %s", strategy.type, counts)
@@ -123,8 +118,10 @@ class Orchestrator:
                 [state],
                 final,
                 "finished",
-                # The password is needed no more: a finished strategy cannot run again.
-                {"finished_at": self.clock.utcnow(), "owner": None, "secret": None},
+                # The password is needed no more, unless retry-failed runs the strategy
+                # again (it goes when the strategy is deleted).
+                {"finished_at": self.clock.utcnow(), "owner": None}
+                | ({} if final == StrategyState.FAILED else {"secret": None}),
             )
             _log(strategy.id).info("%s strategy ended %s: %s", strategy.type, final, counts)
 
@@ -156,6 +153,23 @@ class Orchestrator:
         if released:
             _log(strategy_id).warning("%d steps with expired leases resumed", len(released))
             self._hand_out(released)
+
+    def _start_steps(self, strategy, state: StrategyState, counts: dict[str, int]) -> dict:
+        """Fill the window, unless the failure budget is spent or the maintenance window
+        closed (the steps not started end aborted, saying which) or not yet open."""
+        now = self.clock.utcnow()
+        failed = counts.get(StepState.FAILED, 0)
+        stopped = states.over_budget(
+            strategy.stop_on_failure, strategy.extra_args, failed
+        ) or states.window_closed(strategy.extra_args, now)
+        if stopped:
+            if db.steps_finish_initial(strategy.id, StepState.ABORTED, stopped):
+                counts = db.step_counts(strategy.id)
+        elif state == StrategyState.APPLYING and not states.window_not_open(
+            strategy.extra_args, now
+        ):
+            counts = self._fill_window(strategy, counts)
+        return counts
 
     def _fill_window(self, strategy, counts: dict[str, int]) -> dict:
         free = strategy.max_parallel_subclouds - _active(counts)

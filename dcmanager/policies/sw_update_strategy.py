@@ -12,6 +12,7 @@ ACTIONS = {
     "pause": "Pause the strategy: no step starts; the running ones finish.",
     "resume": "Resume a paused strategy.",
     "abort": "Abort the strategy.",
+    "retry-failed": "Run a failed strategy's failed steps again.",
 }
 
 rules = [

@@ -142,6 +142,7 @@ def denying_policy(conf, tmp_path):
             ("sw_update_strategy", "pause"),
             ("sw_update_strategy", "resume"),
             ("sw_update_strategy", "abort"),
+            ("sw_update_strategy", "retry-failed"),
         ]
     }
     path = tmp_path / "policy.yaml"
@@ -207,7 +208,7 @@ class TestAuthorisedBeforeRead:
 
         assert answer.status_int == 400
         assert answer.json["message"] == (
-            "Invalid action 'explode': must be one of apply, pause, resume, abort"
+            "Invalid action 'explode': must be one of apply, pause, resume, abort, retry-failed"
         )
 
 

@@ -590,7 +590,7 @@ def not_for_app_update(field: str) -> str:
 
 
 INVALID_ACTION = "Invalid action {}: it must be one of apply, update, remove"
-ACTIONS = "must be one of apply, pause, resume, abort"  # a strategy's
+ACTIONS = "must be one of apply, pause, resume, abort, retry-failed"  # a strategy's
 INVALID_APP_VERSION = "Invalid version: a version is a text of 1 to 64 characters"
 NO_UPDATE_VERSION = "An update needs the version to update to (or 'latest')"
 APP_IN_USE = (
@@ -3617,8 +3617,22 @@ def test_document_is_valid_openapi(document):
 # The fields of a response object that the API leaves out when they do not apply: all
 # others are always present.
 OPTIONAL_RESPONSE_FIELDS: dict[str, set[str]] = {
-    "PrestageExtraArgs": {"apps", "max-failures", "failure-budget"},
-    "AppUpdateExtraArgs": {"require-prestaged", "max-failures", "failure-budget"},
+    "PrestageExtraArgs": {
+        "apps",
+        "max-failures",
+        "failure-budget",
+        "retry",
+        "start-after",
+        "no-new-steps-after",
+    },
+    "StepAttempt": {"failure"},
+    "AppUpdateExtraArgs": {
+        "require-prestaged",
+        "max-failures",
+        "failure-budget",
+        "start-after",
+        "no-new-steps-after",
+    },
     "HelmChartOverrides": {"subcloud_overrides"},
 }
 
@@ -3641,6 +3655,7 @@ def test_response_objects_forbid_undocumented_fields(document):
         "PrestagedApp",
         "AppUpdateExtraArgs",
         "StrategyStep",
+        "StepAttempt",
         "StepProgress",
         "StrategyStepList",
         "SiteApp",
@@ -3686,6 +3701,7 @@ def test_password_is_never_returned(document):
         "PrestagedApp",
         "AppUpdateExtraArgs",
         "StrategyStep",
+        "StepAttempt",
         "StepProgress",
         "Subcloud",
     ):

@@ -51,6 +51,9 @@ STEP_KEYS = {
     "state",
     "details",
     "progress",
+    "attempt",
+    "retry-at",
+    "history",
     "started-at",
     "finished-at",
     "created-at",
@@ -90,7 +93,7 @@ EXISTS = "Strategy of type: 'prestage' already exists"
 NOT_FOUND = "Strategy not found"
 STEP_NOT_FOUND = "Strategy step not found"
 ACTION_REQUIRED = "action required"
-INVALID_ACTION = "Invalid action '{}': must be one of apply, pause, resume, abort"
+INVALID_ACTION = "Invalid action '{}': must be one of apply, pause, resume, abort, retry-failed"
 STEP_STATES = (
     "initial, prestage-precheck, prestage-preparing-packages, prestaging-packages, "
     "prestaging-images, complete, failed, aborted, skipped, app-update-precheck, "

@@ -55,6 +55,7 @@ STEP_LIST_COLUMNS = [
     "started_at",
     "finished_at",
     "progress",
+    "attempt",
     "id",
 ]
 STEP_FIELDS = [
@@ -66,6 +67,9 @@ STEP_FIELDS = [
     "started_at",
     "finished_at",
     "progress",
+    "attempt",
+    "retry_at",
+    "history",
     "created_at",
     "updated_at",
 ]
@@ -77,6 +81,7 @@ NEW_COMMANDS = (
     "prestage-strategy pause",
     "prestage-strategy resume",
     "prestage-strategy abort",
+    "prestage-strategy retry-failed",
     "prestage-strategy delete",
     "strategy-step list",
     "strategy-step show",
@@ -569,6 +574,70 @@ class TestActions:
         assert create(cli, "--max-failures", "2")["max failures"] == "2"
         assert api.get(sh.STRATEGY).json["extra-args"]["failure-budget"] == 2
 
+    def test_retry_options_make_the_policy_and_show_it(self, cli, api):
+        created = create(
+            cli,
+            "--retry-attempts=4",
+            "--retry-interval=10",
+            "--retry-backoff=3",
+            "--retry-max-interval=120",
+            "--retry-phase=prestaging-images=6",
+            "--never-retry=password,disk",
+        )
+        assert created["retry"] == (
+            "4 attempts, waits 10 s x3 up to 120 s; prestaging-images: attempts 6; "
+            "never: disk, password"
+        )
+        assert api.get(sh.STRATEGY).json["extra-args"]["retry"] == {
+            "attempts": 4,
+            "initial-interval": 10.0,
+            "backoff": 3.0,
+            "max-interval": 120.0,
+            "never": ["disk", "password"],
+            "phases": {"prestaging-images": {"attempts": 6}},
+        }
+
+    def test_a_maintenance_window_is_given_and_shown(self, cli, api):
+        created = create(
+            cli,
+            "--start-after=2099-12-24T23:00:00+01:00",
+            "--no-new-steps-after=2099-12-25T04:00:00Z",
+        )
+        assert created["start after"] == "2099-12-24T22:00:00+00:00"
+        assert created["no new steps after"] == "2099-12-25T04:00:00+00:00"
+        extra = api.get(sh.STRATEGY).json["extra-args"]
+        assert extra["start-after"] == "2099-12-24T22:00:00+00:00"
+
+    def test_a_bad_window_is_refused(self, cli, api):
+        result = cli.run(
+            "prestage-strategy", "create", f"--sysadmin-password={PASSWORD}", "--start-after=soon"
+        )
+        assert result.rc != 0
+        assert "Invalid start-after 'soon': must be an ISO 8601 time" in result.err, result
+        api.get(sh.STRATEGY, status=404)
+
+    def test_no_retry_option_no_policy(self, cli, api):
+        assert "retry" not in create(cli)
+        assert "retry" not in api.get(sh.STRATEGY).json["extra-args"]
+
+    @pytest.mark.parametrize(
+        ("options", "message"),
+        [
+            (["--retry-phase=images"], "invalid phase attempts: 'images' (PHASE=N)"),
+            (["--never-retry=disk,oops"], "unknown failure kind(s) oops: one of password"),
+            (
+                ["--retry-phase=app-applying=2"],
+                "Invalid retry phases: must map phases of the strategy",
+            ),
+            (["--retry-attempts=0"], "Invalid retry attempts '0'"),
+        ],
+    )
+    def test_a_bad_retry_option_is_refused(self, cli, api, options, message):
+        result = cli.run("prestage-strategy", "create", f"--sysadmin-password={PASSWORD}", *options)
+        assert result.rc != 0
+        assert message in result.err, result
+        api.get(sh.STRATEGY, status=404)
+
     def test_pause_resume(self, cli):
         create(cli)
         cli.fail("prestage-strategy", "pause", message="Strategy in state initial cannot be paused")
@@ -646,6 +715,7 @@ class TestSteps:
             "started_at": None,
             "finished_at": None,
             "progress": None,
+            "attempt": 1,
             "id": raw["site1"]["id"],
         }
         assert [(r["cloud"], r["state"]) for r in rows] == [
@@ -743,6 +813,9 @@ class TestSteps:
             "started_at": raw["started-at"],
             "finished_at": raw["finished-at"],
             "progress": None,
+            "attempt": 1,
+            "retry_at": None,
+            "history": "",
             "created_at": raw["created-at"],
             "updated_at": raw["updated-at"],
         }
@@ -962,6 +1035,20 @@ class TestWatch:
         summary = final_lines(result)
         assert summary[0] == "Prestage strategy failed: 3 steps: failed 1, aborted 2"
         assert summary[1:] == ["Failed:", f"  sc1: {FAILURE}"]
+
+    def test_retry_failed_runs_the_failed_steps_again(self, cli, api, roles):
+        run_strategy(cli, api, {"sc1": "fail=packages", "sc2": ""})
+        result = run_beside_engine(cli, "prestage-strategy", "watch", "--interval=0.05")
+        assert result.rc == 1, result
+        sh.set_options(api, "sc1")
+
+        assert engine_json(cli, "prestage-strategy", "retry-failed")["state"] == "applying"
+
+        result = run_beside_engine(cli, "prestage-strategy", "watch", "--interval=0.05")
+        assert result.rc == 0, result
+        shown = engine_json(cli, "strategy-step", "show", "sc1")
+        assert (shown["state"], shown["attempt"]) == ("complete", 2)
+        assert re.fullmatch(rf"#1 \S+: {re.escape(FAILURE)}", shown["history"])
 
     def test_until_aborted(self, cli, api, roles):
         subclouds = {f"sc{i}": "delay=5" for i in range(1, 4)}

@@ -31,10 +31,14 @@ def test_strategy_actions_follow_the_contract():
     def sources(target: StrategyState) -> set[StrategyState]:
         return {s for s, t in states.STRATEGY_TRANSITIONS.items() if target in t}
 
-    # Apply from initial, resume from a pause, pause from applying, abort from applying
-    # or a pause, delete only from these.
+    # Apply from initial, resume from a pause, retry-failed from failed, pause from
+    # applying, abort from applying or a pause, delete only from these.
     paused = {StrategyState.PAUSING, StrategyState.PAUSED}
-    assert sources(StrategyState.APPLYING) == {StrategyState.INITIAL} | paused
+    assert sources(StrategyState.APPLYING) == {StrategyState.INITIAL, StrategyState.FAILED} | paused
+    assert states.STRATEGY_ACTIONS["retry-failed"] == (
+        frozenset({StrategyState.FAILED}),
+        StrategyState.APPLYING,
+    )
     assert sources(StrategyState.PAUSING) == {StrategyState.APPLYING}
     assert sources(StrategyState.ABORT_REQUESTED) == {StrategyState.APPLYING} | paused
     for action, (froms, target) in states.STRATEGY_ACTIONS.items():
@@ -62,8 +66,10 @@ def test_each_strategy_type_walks_its_own_table():
         first = states.first_phase(strategy_type)
         assert first == phases[0]
         assert first in states.STEP_TRANSITIONS[StepState.INITIAL]
-        # Every phase of the type is reachable from its first one, within the table.
-        reachable = _reachable(states.STEP_TRANSITIONS, first)
+        # Every phase of the type is reachable from its first one, within the table
+        # (a new attempt begins again from initial).
+        forward = {s: t - {StepState.INITIAL} for s, t in states.STEP_TRANSITIONS.items()}
+        reachable = _reachable(forward, first)
         assert set(phases) <= reachable
         assert reachable - set(phases) <= states.STEP_FINISHED
     # The API lists both types' states, not the standalone operations' own.
@@ -83,8 +89,19 @@ def test_every_step_state_is_reachable_and_every_path_ends():
     for state in StepState:
         ends = _reachable(states.STEP_TRANSITIONS, state) & states.STEP_FINISHED
         assert ends, f"{state} can never finish"
-    for state in states.STEP_FINISHED:
+    # A finished step stays finished, except that retry-failed runs a failed one again.
+    for state in states.STEP_FINISHED - {StepState.FAILED}:
         assert states.STEP_TRANSITIONS[state] == frozenset()
+    assert states.STEP_TRANSITIONS[StepState.FAILED] == {StepState.INITIAL}
+
+
+def test_a_prestage_phase_that_fails_may_wait_for_its_next_attempt():
+    # A retried failure returns the step to initial (no place in the window); an
+    # application's phases are never retried that way.
+    for state in states.PRESTAGE_PHASES:
+        assert StepState.INITIAL in states.STEP_TRANSITIONS[state]
+    for state in states.APP_PHASES:
+        assert StepState.INITIAL not in states.STEP_TRANSITIONS[state]
 
 
 def test_every_active_step_state_can_fail():

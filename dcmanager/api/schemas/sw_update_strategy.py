@@ -10,12 +10,15 @@ the caller passes, and which subclouds a strategy covers is planned by
 import base64
 import binascii
 import dataclasses
+import datetime
 import enum
 import re
 from typing import Any
 from typing import Protocol
 
 from dcmanager.api import validation
+from dcmanager.api.schemas import maintenance_window
+from dcmanager.api.schemas import retry_policy
 from dcmanager.common import exception
 from dcmanager.common import states
 from dcmanager.common.states import ApplyType
@@ -245,6 +248,16 @@ def _max_failures(body: dict[str, Any], stop_on_failure: bool) -> int | str | No
     )
 
 
+def _retry(value: Any, strategy_type: str) -> dict[str, Any]:
+    """The retry policy, defaults filled in."""
+    if strategy_type != StrategyType.PRESTAGE:
+        raise exception.Invalid(
+            "retry applies to prestage strategies: an application update recovers the "
+            "site's version when it fails (retry-failed runs failed steps again)"
+        )
+    return retry_policy.validate(value, states.PRESTAGE_PHASES)
+
+
 def _cloud_name(body: dict[str, Any]) -> str | None:
     cloud_name = body.get("cloud_name")
     if cloud_name is not None and (
@@ -305,6 +318,9 @@ def validate_create(body: dict[str, Any], lookups: Lookups) -> StrategyRequest:
     extra_args = args.extra_args()
     if max_failures is not None:
         extra_args = {**extra_args, "max-failures": max_failures}
+    if body.get("retry") is not None:
+        extra_args = {**extra_args, "retry": _retry(body["retry"], strategy_type)}
+    extra_args.update(maintenance_window.validate(body, datetime.datetime.now(datetime.UTC)))
     return StrategyRequest(
         values={
             "type": str(strategy_type),

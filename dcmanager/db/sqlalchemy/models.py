@@ -156,7 +156,15 @@ class StrategyStep(TimestampMixin, Base):
     details: Mapped[str | None] = mapped_column(Text)
     owner: Mapped[str | None] = mapped_column(String(255))
     lease_expires_at: Mapped[datetime.datetime | None] = mapped_column(db_types.Timestamp)
+    # How many times workers took the step in its current attempt (a worker that
+    # stops loses it; too many losses fail it).
     attempts: Mapped[int] = mapped_column(Integer, default=0)
+    # The attempt under way (from 1; the retry policy or retry-failed adds one), the
+    # earlier attempts' outcomes (oldest first), and when a step waiting to be retried
+    # may start again.
+    attempt: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    history: Mapped[list | None] = mapped_column(oslo_types.JsonEncodedList(mysql_as_long=True))
+    retry_at: Mapped[datetime.datetime | None] = mapped_column(db_types.Timestamp)
     # Driver operation in flight (id, kind) so a new owner can resume polling it.
     operation: Mapped[dict | None] = mapped_column(oslo_types.JsonEncodedDict)
     progress: Mapped[dict | None] = mapped_column(oslo_types.JsonEncodedDict)

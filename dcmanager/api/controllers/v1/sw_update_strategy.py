@@ -40,12 +40,18 @@ def _notify(strategy) -> None:
 
 
 # What each action does to a strategy, as an error says it could not be done.
-ACTIONS_DONE = {"apply": "applied", "pause": "paused", "resume": "resumed", "abort": "aborted"}
+ACTIONS_DONE = {
+    "apply": "applied",
+    "pause": "paused",
+    "resume": "resumed",
+    "abort": "aborted",
+    "retry-failed": "retried",
+}
 
 
 class ActionsController:
     """``POST /sw-update-strategy/actions {"action": "apply" | "pause" | "resume" |
-    "abort"}`` (see :data:`dcmanager.common.states.STRATEGY_ACTIONS`)."""
+    "abort" | "retry-failed"}`` (see :data:`dcmanager.common.states.STRATEGY_ACTIONS`)."""
 
     @pecan.expose(generic=True, template="json")
     def index(self, *path: str, **query: str) -> None:
@@ -59,14 +65,17 @@ class ActionsController:
         action = schema.validate_action(validation.json_body())
         _authorize(action)
         strategy = _current_strategy()
-        sources, target = states.STRATEGY_ACTIONS[action]
-        strategy = db.strategy_transition(
-            strategy.id,
-            sources,
-            target,
-            ACTIONS_DONE[action],
-            {"started_at": timeutils.utcnow()} if action == "apply" else None,
-        )
+        if action == "retry-failed":
+            strategy = db.strategy_retry_failed(strategy.id, timeutils.utcnow())
+        else:
+            sources, target = states.STRATEGY_ACTIONS[action]
+            strategy = db.strategy_transition(
+                strategy.id,
+                sources,
+                target,
+                ACTIONS_DONE[action],
+                {"started_at": timeutils.utcnow()} if action == "apply" else None,
+            )
         _notify(strategy)
         return views.strategy(strategy)
 
