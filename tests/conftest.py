@@ -17,6 +17,7 @@ from dcmanager.common import service
 from dcmanager.conf import CONF
 from dcmanager.db import session
 from dcmanager.db.sqlalchemy import migration
+from dcmanager.drivers import simulator
 from dcmanager.manager import service as manager_service
 from dcmanager.orchestrator import service as orchestrator_service
 from dcmanager.orchestrator import worker
@@ -74,9 +75,11 @@ def fast_engine(conf):
 
 
 @pytest.fixture
-def roles(fast_engine, db):
+def roles(fast_engine, db, tmp_path, monkeypatch):
     """Every role but the API running in this process (threads, in-process messaging),
-    as dcmanager-all runs them. Yields the started services."""
+    as dcmanager-all runs them, the simulated sites remembering their operations by key.
+    Yields the started services."""
+    monkeypatch.setenv(simulator.STATE_VARIABLE, str(tmp_path / "simulated-sites"))
     services = [
         audit_service.AuditService(fast_engine),
         worker.WorkerService(fast_engine),

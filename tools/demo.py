@@ -120,6 +120,8 @@ def main() -> int:
         # A lively demo: audit every second, poll transfers twice a second.
         OS_SCHEDULER__SUBCLOUD_AUDIT_INTERVAL="1",
         OS_ORCHESTRATOR__POLL_INTERVAL="0.5",
+        # The simulated sites remember their operations by key, as real ones do.
+        DCMANAGER_SIMULATOR_STATE=os.path.join(state, "simulated-sites"),
     )
     print(f"Starting dcmanager-all (state in {state}, log in {log_file}) ...", flush=True)
     with open(log_file, "w") as log:

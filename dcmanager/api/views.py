@@ -101,6 +101,22 @@ def strategy(item: models.Strategy) -> dict[str, Any]:
     }
 
 
+def strategy_preview(plan: dict[str, Any]) -> dict[str, Any]:
+    """A plan preview (``POST /sw-update-strategy?dry_run=true``): the strategy create
+    would make, its steps in the order they would start, and what they would move."""
+    values = plan["strategy"]
+    return {
+        "dry-run": True,
+        "type": values["type"],
+        "subcloud-apply-type": values["subcloud_apply_type"],
+        "max-parallel-subclouds": values["max_parallel_subclouds"],
+        "stop-on-failure": values["stop_on_failure"],
+        "extra-args": values["extra_args"],
+        "steps": plan["steps"],
+        "totals": plan["totals"],
+    }
+
+
 def strategy_step(step: models.StrategyStep, cloud: str) -> dict[str, Any]:
     return {
         "id": step.id,

@@ -73,7 +73,7 @@ class CreateAppUpdateStrategy(show.ShowOne):
         if parsed_args.require_prestaged:
             body["require-prestaged"] = True
         body.update(strategy.scope_body(parsed_args))
-        return strategy.strategy_detail(self.app.client.post(strategy.STRATEGY_PATH, body))
+        return strategy.create_or_preview(self.app.client, body, parsed_args.dry_run)
 
 
 class ShowAppUpdateStrategy(strategy.ShowStrategy):

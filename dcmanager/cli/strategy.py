@@ -104,6 +104,44 @@ def _detail(fields, item: dict[str, Any]) -> tuple[tuple[str, ...], tuple]:
 
 def strategy_detail(strategy: dict[str, Any]) -> tuple[tuple[str, ...], tuple]:
     """Columns and values of ``prestage-strategy show`` (or another type's)."""
+    return _detail(COMMON_FIELDS + _own_fields(strategy) + TIME_FIELDS, strategy)
+
+
+def preview_detail(plan: dict[str, Any]) -> tuple[tuple[str, ...], tuple]:
+    """Columns and values of ``create --dry-run``: the strategy create would make, what
+    it would move, and its steps in the order they would start."""
+    totals = plan["totals"]
+    fields = (
+        (("dry run", lambda p: True),)
+        + COMMON_FIELDS
+        + _own_fields(plan)
+        + (
+            ("subclouds in scope", lambda p: totals["in-scope"]),
+            ("to run", lambda p: totals["to-run"]),
+            ("skipped", lambda p: totals["skipped"]),
+        )
+    )
+    if "bytes-to-move" in totals:
+        fields += (
+            ("bytes to move", lambda p: f"{totals['bytes-to-move'] / 1024**3:.1f} GiB"),
+            ("images to move", lambda p: totals["images-to-move"]),
+        )
+    fields += (("steps", lambda p: "\n".join(_planned_step(step) for step in p["steps"])),)
+    return _detail(fields, plan)
+
+
+def _planned_step(step: Mapping[str, Any]) -> str:
+    """``sc1: initial (1.2 GiB, 3 images)`` or ``sc2: skipped: Subcloud is offline.``"""
+    text = f"{step['cloud']}: {step['state']}"
+    if step.get("details"):
+        return f"{text}: {step['details']}"
+    if step.get("bytes-to-move") is not None:
+        text += f" ({step['bytes-to-move'] / 1024**3:.1f} GiB, {step['images-to-move']} images)"
+    return text
+
+
+def _own_fields(strategy: Mapping[str, Any]) -> tuple[tuple[str, Callable[[dict], Any]], ...]:
+    """The fields of the strategy's type and of the options it was given."""
     own = TYPE_FIELDS.get(strategy.get("type"), ())
     extra = strategy.get("extra-args") or {}
     if extra.get("apps"):
@@ -115,7 +153,7 @@ def strategy_detail(strategy: dict[str, Any]) -> tuple[tuple[str, ...], tuple]:
     for key in ("no-new-steps-after", "start-after"):
         if key in extra:
             own = ((key.replace("-", " "), _extra(key)),) + own
-    return _detail(COMMON_FIELDS + own + TIME_FIELDS, strategy)
+    return own
 
 
 def _budget_text(extra: Mapping[str, Any]) -> str:
@@ -277,13 +315,17 @@ def encode_password(password: str) -> str:
     return base64.b64encode(password.encode("utf-8")).decode("ascii")
 
 
-def prestage_body(parsed_args: argparse.Namespace, stderr: TextIO) -> dict[str, Any]:
-    """The prestage fields of a request: the password (prompted for if not given) in
-    base64, and the options given."""
+def prestage_body(
+    parsed_args: argparse.Namespace, stderr: TextIO, prompt: bool = True
+) -> dict[str, Any]:
+    """The prestage fields of a request: the password (prompted for if not given,
+    unless ``prompt`` is False) in base64, and the options given."""
     password = parsed_args.sysadmin_password
-    if password is None:
+    if password is None and prompt:
         password = prompt_password(stderr)
-    body: dict[str, Any] = {"sysadmin_password": encode_password(password)}
+    body: dict[str, Any] = {}
+    if password is not None:
+        body["sysadmin_password"] = encode_password(password)
     if parsed_args.release is not None:
         body["release"] = parsed_args.release
     for option in ("force", "for_install", "for_sw_deploy"):
@@ -335,6 +377,21 @@ def add_scope_options(parser: argparse.ArgumentParser, verb: str) -> None:
         "aborted (running ones finish).",
     )
     parser.add_argument("--group", help=f"Name or id of the subcloud group to {verb}.")
+    parser.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="Show what create would do (its steps, the subclouds skipped and why, what "
+        "each would move) and create nothing.",
+    )
+
+
+def create_or_preview(
+    client: Client, body: dict[str, Any], dry_run: bool
+) -> tuple[tuple[str, ...], tuple]:
+    """POST the create, or its plan preview with ``dry_run``; the columns to show."""
+    if dry_run:
+        return preview_detail(client.post(f"{STRATEGY_PATH}?dry_run=true", body))
+    return strategy_detail(client.post(STRATEGY_PATH, body))
 
 
 def scope_body(parsed_args: argparse.Namespace) -> dict[str, Any]:
@@ -374,10 +431,11 @@ class CreatePrestageStrategy(show.ShowOne):
 
     def take_action(self, parsed_args: argparse.Namespace) -> tuple[tuple[str, ...], tuple]:
         body: dict[str, Any] = {"type": STRATEGY_TYPE, **scope_body(parsed_args)}
-        body.update(prestage_body(parsed_args, self.app.stderr))
+        # A preview needs no password: it is not asked for.
+        body.update(prestage_body(parsed_args, self.app.stderr, prompt=not parsed_args.dry_run))
         if policy := retry.retry_body(parsed_args):
             body["retry"] = policy
-        return strategy_detail(self.app.client.post(STRATEGY_PATH, body))
+        return create_or_preview(self.app.client, body, parsed_args.dry_run)
 
 
 class ShowStrategy(show.ShowOne):

@@ -42,16 +42,23 @@ journal to prove who ran what and when (e.g. that no two workers ever drive the 
 step at once); it is set through the environment, not the endpoint, so an API caller
 cannot make a service write files.
 
-The simulator keeps no state: an operation's id records when it started, and every
-poll reads the endpoint's current options, so operations survive worker restarts and
-an operator can change a simulated subcloud (e.g. take it offline) by updating its
-endpoint. Unlike a real subcloud, it does not remember operations by key: starting one
-again (a step resumed before its operation was recorded) starts its clock again.
+The simulator keeps no state of its own: an operation's id records when it started,
+and every poll reads the endpoint's current options, so operations survive worker
+restarts and an operator can change a simulated subcloud (e.g. take it offline) by
+updating its endpoint. With ``DCMANAGER_SIMULATOR_STATE=DIR`` in the environment of the
+processes that drive it, it remembers every operation started by its key (a file per
+subcloud and key under DIR, created atomically), as a real subcloud does: starting one
+again with the same key (a step replayed after a crash, on any process) finds the
+operation started, and a new key (the next attempt) starts a new one. Without it,
+starting an operation again starts its clock again. The journal records the operation's
+id with every ``start`` and ``poll``.
 """
 
 import dataclasses
 import json
 import os
+import tempfile
+import urllib.parse
 from typing import Any
 
 from dcmanager.common import endpoints
@@ -66,12 +73,13 @@ IMAGES_COUNT = 60
 RELEASE_BYTES = PACKAGES_BYTES + IMAGES_BYTES
 
 JOURNAL_VARIABLE = "DCMANAGER_SIMULATOR_JOURNAL"
+STATE_VARIABLE = "DCMANAGER_SIMULATOR_STATE"
 
 
 class SimulatedSubcloud(base.SubcloudDriver):
     blocking_io = False
 
-    def _record(self, call: str, kind: str | None = None) -> None:
+    def _record(self, call: str, kind: str | None = None, operation: str | None = None) -> None:
         path = os.environ.get(JOURNAL_VARIABLE)
         if not path:
             return
@@ -82,6 +90,7 @@ class SimulatedSubcloud(base.SubcloudDriver):
                 "subcloud": self.name,
                 "call": call,
                 "kind": kind,
+                "op": operation,
             }
         )
         # One write of one short line in append mode: lines from several processes
@@ -121,25 +130,29 @@ class SimulatedSubcloud(base.SubcloudDriver):
     def start(
         self, kind: base.OperationKind, request: base.PrestageRequest | base.AppRequest, key: str
     ) -> base.Operation:
-        self._record("start", str(kind))
         self._options()
         # The id carries what the operation will report (an application operation's
         # ledger), so that any worker's poll can tell without state here.
         outcome = apps.outcome(kind, request) if kind in base.APP_KINDS else ""
         if kind == base.OperationKind.IMAGES:
             outcome = str(len(request.images))  # the applications' images, counted too
-        return self._poll(
-            {"kind": str(kind), "id": f"{kind}:{key}:{outcome}:{self.clock.time():.6f}"}
+        operation_id = _remembered(
+            self.name, key, f"{kind}:{key}:{outcome}:{self.clock.time():.6f}"
         )
+        self._record("start", str(kind), operation_id)
+        return self._poll({"kind": str(kind), "id": operation_id})
 
     def poll(self, handle: dict[str, str]) -> base.Operation:
-        self._record("poll", handle["kind"])
+        self._record("poll", handle["kind"], handle["id"])
         return self._poll(handle)
 
     def cancel(self, handle: dict[str, str]) -> base.Operation:
         """The operation as it stands, ended as cancelled if it was running (a
         stateless simulation forgets the cancel: a later poll finds it running again)."""
         self._record("cancel", handle["kind"])
+        remembered = _remembered_id(self.name, handle["id"])
+        if remembered is not None:  # a key: cancel the operation it started
+            handle = {**handle, "id": remembered}
         try:
             operation = self._poll(handle)
         except ValueError:  # a key, not a handle this simulator made: never started
@@ -193,6 +206,46 @@ class SimulatedSubcloud(base.SubcloudDriver):
             artifacts_total=total_count,
         )
         return base.Operation(**operation)
+
+
+def _remembered(name: str, key: str, operation_id: str) -> str:
+    """The id of the operation started at subcloud ``name`` with ``key``: the one
+    remembered under ``$DCMANAGER_SIMULATOR_STATE`` if any, else ``operation_id`` (then
+    remembered: the first process to link its file wins, the others read it)."""
+    path = _key_path(name, key)
+    if path is None:
+        return operation_id
+    directory = os.path.dirname(path)
+    os.makedirs(directory, exist_ok=True)
+    with tempfile.NamedTemporaryFile("w", dir=directory, delete=False) as draft:
+        draft.write(operation_id)
+    try:
+        os.link(draft.name, path)
+    except FileExistsError:
+        with open(path) as remembered:
+            return remembered.read()
+    finally:
+        os.unlink(draft.name)
+    return operation_id
+
+
+def _key_path(name: str, key: str) -> str | None:
+    state = os.environ.get(STATE_VARIABLE)
+    if not state:
+        return None
+    return os.path.join(state, urllib.parse.quote(name, safe=""), urllib.parse.quote(key, safe=""))
+
+
+def _remembered_id(name: str, key: str) -> str | None:
+    """The id of the operation ``key`` started at ``name``, if one is remembered."""
+    path = _key_path(name, key)
+    if path is None:
+        return None
+    try:
+        with open(path) as remembered:
+            return remembered.read()
+    except FileNotFoundError:
+        return None
 
 
 def _applications(

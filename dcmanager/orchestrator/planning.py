@@ -112,6 +112,13 @@ def plan_steps(
     :raises Invalid: the named subcloud does not exist or cannot be acted on.
     :raises NoSteps: no subcloud in scope can be acted on.
     """
+    return [step for step, _ in _plan(group_id, cloud_name, strategy)]
+
+
+def _plan(
+    group_id: int | None, cloud_name: str | None, strategy: dict[str, Any] | None
+) -> list[tuple[dict[str, Any], models.Subcloud]]:
+    """:func:`plan_steps`, each step with its subcloud."""
     subclouds = _scope(group_id, cloud_name)
     if strategy is not None and strategy["type"] == StrategyType.APP_UPDATE:
         args = strategy["extra_args"]
@@ -126,14 +133,13 @@ def plan_steps(
         raise exception.Invalid(f"{what} skipped '{cloud_name}': {problems[0]}")
     steps = []
     for subcloud, problem in zip(subclouds, problems, strict=True):
-        steps.append(
-            {
-                "subcloud_id": subcloud.id,
-                "state": str(StepState.SKIPPED if problem else StepState.INITIAL),
-                "details": problem,
-            }
-        )
-    if not any(step["state"] == StepState.INITIAL for step in steps):
+        step = {
+            "subcloud_id": subcloud.id,
+            "state": str(StepState.SKIPPED if problem else StepState.INITIAL),
+            "details": problem,
+        }
+        steps.append((step, subcloud))
+    if not any(step["state"] == StepState.INITIAL for step, _ in steps):
         raise NoSteps()
     return steps
 
@@ -161,6 +167,50 @@ def create_strategy(values: dict[str, Any], group_id: int | None, cloud_name: st
                 f"Prestage skipped '{cloud_name}': {prestage.ALREADY_PRESTAGING}"
             ) from None
         raise NoSteps() from None
+
+
+def preview(values: dict[str, Any], group_id: int | None, cloud_name: str | None) -> dict[str, Any]:
+    """What :func:`create_strategy` would create, stored nowhere: the strategy's
+    settings, its steps in the order they would start (skipped ones with the reason),
+    and for a prestage what each site still needs of the release: its packages' bytes
+    and its images, unless the site reports holding the whole release (the controller
+    knows no more of a site than that: a transfer cut short resumes, so the bytes are
+    an upper bound).
+
+    :raises: as :func:`create_strategy` does, but for a subcloud whose standalone
+        prestage starts meanwhile (the database decides that at creation).
+    """
+    existing = db_orchestration.strategy_find()
+    if existing is not None:
+        raise db_orchestration.StrategyExists(type=existing.type)
+    planned = _plan(group_id, cloud_name, values)
+    values = _with_failure_budget(values, [step for step, _ in planned])
+    release = None
+    if values["type"] == StrategyType.PRESTAGE:
+        release = db_releases.release_get(values["extra_args"]["prestage-software-version"])
+    steps = [_preview_step(step, subcloud, release) for step, subcloud in planned]
+    running = [step for step in steps if step["state"] == StepState.INITIAL]
+    totals: dict[str, Any] = {
+        "in-scope": len(steps),
+        "to-run": len(running),
+        "skipped": len(steps) - len(running),
+    }
+    if release is not None:
+        totals["bytes-to-move"] = sum(step["bytes-to-move"] for step in running)
+        totals["images-to-move"] = sum(step["images-to-move"] for step in running)
+    return {"strategy": values, "steps": steps, "totals": totals}
+
+
+def _preview_step(
+    step: dict[str, Any], subcloud: models.Subcloud, release: db_releases.Release | None
+) -> dict[str, Any]:
+    shown = {"cloud": subcloud.name, "state": step["state"], "details": step["details"]}
+    if release is not None:
+        held = release.version in (subcloud.prestage_versions or "").split(",")
+        skipped = step["state"] == StepState.SKIPPED
+        shown["bytes-to-move"] = 0 if held or skipped else release.total_bytes
+        shown["images-to-move"] = 0 if held or skipped else release.image_count
+    return shown
 
 
 def _with_failure_budget(values: dict[str, Any], steps: list[dict]) -> dict[str, Any]:

@@ -165,6 +165,13 @@ def fail(
     return Outcome(state=StepState.FAILED, details=details, subcloud=subcloud, failure=kind)
 
 
+def operation_key(ctx: StepContext, kind: driver_base.OperationKind) -> str:
+    """The idempotency key of the step's ``kind`` operation in its current attempt: the
+    same on every worker (a new owner that starts it again finds it started), another
+    for the next attempt (which must not find the failed one)."""
+    return f"{ctx.step_id}:{ctx.attempt}:{kind}"
+
+
 def _starting(ctx: StepContext) -> dict[str, Any] | None:
     """Subcloud columns to set when the step really starts (its first precheck)."""
     if ctx.state == StepState.PRECHECK and ctx.operation is None:
@@ -198,9 +205,7 @@ def run_operation(
         if ctx.operation and ctx.operation.get("kind") == kind:
             operation = driver.poll(ctx.operation)
         else:
-            # The same key on every worker: a new owner finds the operation started.
-            key = f"{ctx.step_id}:{kind}"
-            operation = driver.start(kind, request or ctx.request, key)
+            operation = driver.start(kind, request or ctx.request, operation_key(ctx, kind))
     except driver_base.SubcloudUnreachable as exc:
         subcloud = env.subcloud(ctx)
         if subcloud is None or subcloud.availability_status == AvailabilityStatus.OFFLINE:
@@ -385,7 +390,7 @@ def _cancel(ctx: StepContext, env: Environment) -> tuple[str, dict[str, int] | N
         return "", None
     handle = ctx.operation
     if not handle or handle.get("kind") != kind:
-        handle = {"kind": str(kind), "id": f"{ctx.step_id}:{kind}"}
+        handle = {"kind": str(kind), "id": operation_key(ctx, kind)}
     try:
         operation = env.driver(ctx).cancel(handle)
     except exception.DCManagerException as exc:  # unreachable, or refused

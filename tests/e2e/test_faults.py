@@ -44,7 +44,11 @@ def _deploy(tmp_path, services, journal, database_url: str, transport_url: str):
         services,
         database_url,
         transport_url,
-        env={"DCMANAGER_SIMULATOR_JOURNAL": str(journal)},
+        env={
+            "DCMANAGER_SIMULATOR_JOURNAL": str(journal),
+            # The simulated sites remember their operations by key, as real ones do.
+            "DCMANAGER_SIMULATOR_STATE": str(tmp_path / "simulated-sites"),
+        },
     )
     deployment.start_all(workers=3)
     return deployment
@@ -133,6 +137,18 @@ def _assert_one_driver_at_a_time(records: list[dict], names: list[str]) -> None:
         )
 
 
+def _assert_one_operation_per_phase(records: list[dict], names: list[str]) -> None:
+    """Every start of a subcloud's phase, by whichever process (a new owner replaying a
+    step), found the one operation its key names: none was started twice."""
+    started = collections.defaultdict(set)
+    for record in records:
+        if record["call"] == "start":
+            started[record["subcloud"], record["kind"]].add(record["op"])
+    for name in names:
+        for kind in ("precheck", "packages", "images"):
+            assert len(started[name, kind]) == 1, (name, kind, started[name, kind])
+
+
 def _wait_until_going(journal) -> None:
     """Until workers have started and polled a few operations (the audit's calls do
     not count)."""
@@ -165,6 +181,7 @@ def test_worker_killed_mid_strategy(deployment, journal):
     _assert_every_step_complete(deployment, names)
     records = _records(journal)
     _assert_one_driver_at_a_time(records, names)
+    _assert_one_operation_per_phase(records, names)
 
     # What the victim held was taken up by the others within the lease (plus a scan).
     held = {

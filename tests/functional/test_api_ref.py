@@ -1966,6 +1966,28 @@ SCENARIOS: dict[tuple[str, str], list[Call]] = {
             message="Request is too large.",
         ),
         Call("GET", ST, status=404, message=STRATEGY_NOT_FOUND),
+        # A plan preview stores nothing.
+        Call(
+            "POST",
+            ST,
+            query="?dry_run=true",
+            body={"type": "prestage", "release": "24.09"},
+            # The document requires the password of every prestage: a schema cannot
+            # say that a preview (a query parameter) needs none.
+            doc_accepts=None,
+            expect={
+                "dry-run": True,
+                "type": "prestage",
+                "steps": [
+                    {"cloud": "sc1", "state": "initial", "details": None},
+                    {"cloud": "sc2", "state": "initial", "details": None},
+                    {"cloud": "sc3", "state": "skipped", "details": "Subcloud is offline."},
+                    {"cloud": "sc4", "state": "skipped", "details": "Subcloud is not managed."},
+                ],
+                "totals": {"in-scope": 4, "to-run": 2, "skipped": 2},
+            },
+        ),
+        Call("GET", ST, status=404, message=STRATEGY_NOT_FOUND),
         # Every subcloud; the ineligible ones are skipped.
         Call(
             "POST",

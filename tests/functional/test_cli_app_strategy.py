@@ -23,7 +23,7 @@ FIELDS = [
     "created_at",
     "updated_at",
 ]
-COMMANDS = ("create", "show", "watch", "apply", "abort", "delete")
+COMMANDS = ("create", "show", "watch", "apply", "abort", "retry-failed", "delete")
 
 
 # Every test, with or without the ``cli`` fixture, runs the CLI in a clean environment.
@@ -91,6 +91,47 @@ def test_create_apply_watch_to_the_end(cli, fleet):
     assert [s["cloud"] for s in failed] == ["sc3"]
     deleted = engine_json(cli, "app-update-strategy", "delete", "--yes")
     assert deleted["state"] == "deleting"
+
+
+def test_retry_failed_begins_the_update_again_at_the_failed_site(cli, fleet):
+    engine_json(cli, "app-update-strategy", "create", "--app", "demo")
+    engine_json(cli, "app-update-strategy", "apply")
+    result = run_beside_engine(cli, "app-update-strategy", "watch", "--interval", "0.05")
+    assert result.rc == 1, result
+    sh.set_options(fleet, "sc3")  # the site is mended
+
+    assert engine_json(cli, "app-update-strategy", "retry-failed")["state"] == "applying"
+
+    result = run_beside_engine(cli, "app-update-strategy", "watch", "--interval", "0.05")
+    assert result.rc == 0, result  # complete: sc4 was skipped, the others updated
+    steps = {s["cloud"]: s for s in engine_json(cli, "strategy-step", "list")}
+    assert {name: step["state"] for name, step in steps.items()} == {
+        "sc1": "complete",
+        "sc2": "complete",
+        "sc3": "complete",
+        "sc4": "skipped",
+    }
+    assert (steps["sc1"]["attempt"], steps["sc3"]["attempt"]) == (1, 2)
+    assert engine_json(cli, "app-update-strategy", "show")["state"] == "complete"
+
+
+def test_a_dry_run_lists_the_steps_and_creates_nothing(cli, fleet):
+    plan = engine_json(cli, "app-update-strategy", "create", "--app", "demo", "--dry-run")
+
+    assert (plan["dry run"], plan["app version"], plan["to run"], plan["skipped"]) == (
+        True,
+        "2.0.0",
+        3,
+        1,
+    )
+    assert "bytes to move" not in plan
+    assert plan["steps"].splitlines() == [
+        "sc1: initial",
+        "sc2: initial",
+        "sc3: initial",
+        "sc4: skipped: Application demo not found at subcloud sc4",
+    ]
+    cli.fail("app-update-strategy", "show", message="Strategy of type 'app-update' not found")
 
 
 def test_a_version_and_a_subcloud(cli, fleet):

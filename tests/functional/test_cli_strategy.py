@@ -404,6 +404,27 @@ class TestCreate:
         cli.fail("prestage-strategy", "show", message=NO_STRATEGY)
 
 
+class TestDryRun:
+    def test_a_preview_asks_no_password_and_creates_nothing(self, cli, api, no_prompt):
+        add_online(api, "site1", "site2")
+        add_online(api, "site3", managed=False)
+        release = api.get("/v1.0/releases/25.09").json
+
+        plan = cli.json("prestage-strategy", "create", "--dry-run", "--release=25.09")
+
+        assert plan["dry run"] is True
+        assert (plan["subclouds in scope"], plan["to run"], plan["skipped"]) == (3, 2, 1)
+        assert plan["bytes to move"] == f"{2 * release['bytes'] / 1024**3:.1f} GiB"
+        assert plan["images to move"] == 2 * release["image-count"]
+        each = f"({release['bytes'] / 1024**3:.1f} GiB, {release['image-count']} images)"
+        assert plan["steps"].splitlines() == [
+            f"site1: initial {each}",
+            f"site2: initial {each}",
+            "site3: skipped: Subcloud is not managed.",
+        ]
+        api.get(sh.STRATEGY, status=404)
+
+
 class TestPasswordPrompt:
     def test_prompted_twice_without_echo(self, cli, api, conf, prompt):
         add_online(api, "site1")

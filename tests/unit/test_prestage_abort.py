@@ -13,7 +13,9 @@ from dcmanager.orchestrator import prestage
 from tests import clock as test_clock
 
 
-def _context(endpoint: str, state: StepState, operation=None) -> prestage.StepContext:
+def _context(
+    endpoint: str, state: StepState, operation=None, attempt: int = 1
+) -> prestage.StepContext:
     return prestage.StepContext(
         step_id=7,
         strategy_id=1,
@@ -24,6 +26,7 @@ def _context(endpoint: str, state: StepState, operation=None) -> prestage.StepCo
         operation=operation,
         request=base.PrestageRequest(release="25.09"),
         prestage_versions=None,
+        attempt=attempt,
     )
 
 
@@ -143,5 +146,5 @@ def test_without_a_recorded_handle_the_operation_is_cancelled_by_its_key(conf, s
 
     outcome = prestage.abort(_context("http://sc1:8129", state), env)
 
-    assert cancelled == [{"kind": kind, "id": f"7:{kind}"}]
+    assert cancelled == [{"kind": kind, "id": f"7:1:{kind}"}]
     assert outcome.state == StepState.ABORTED

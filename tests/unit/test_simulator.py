@@ -2,6 +2,8 @@
 
 import json
 import os
+import subprocess
+import sys
 
 import pytest
 
@@ -142,6 +144,7 @@ def test_journal_records_every_call(tmp_path, monkeypatch):
         ("start", "packages", "sc1"),
         ("poll", "packages", "sc1"),
     ]
+    assert lines[1]["op"] == lines[2]["op"] == operation.id
     assert {line["pid"] for line in lines} == {os.getpid()}
     assert lines[0]["t"] <= lines[1]["t"] <= lines[2]["t"]
 
@@ -166,3 +169,53 @@ def test_several_phases_can_fail_at_once_and_unknown_ones_are_refused():
     assert options["fail"] == {"app-apply", "app-recover"}
     with pytest.raises(ValueError, match="fail must be one of"):
         endpoints.simulator_options("simulated://s?fail=app-apply,app-nothing")
+
+
+def test_with_a_state_directory_an_operation_is_started_once_per_key(tmp_path, monkeypatch):
+    monkeypatch.setenv(simulator.STATE_VARIABLE, str(tmp_path / "state"))
+    clock = FakeClock()
+    driver = _driver("delay=10", clock)
+    first = driver.start(base.OperationKind.PACKAGES, REQUEST, "7:1:packages")
+
+    # Started again with its key (a replay after a crash), later and by another
+    # driver: the same operation, its clock running since the first start.
+    clock.advance(5)
+    again = _driver("delay=10", clock).start(base.OperationKind.PACKAGES, REQUEST, "7:1:packages")
+    # The next attempt's key starts a new operation.
+    retried = driver.start(base.OperationKind.PACKAGES, REQUEST, "7:2:packages")
+
+    assert again.id == first.id
+    assert again.progress.bytes_done == again.progress.bytes_total // 2
+    assert retried.id != first.id
+    assert retried.progress.bytes_done == 0
+    # Another subcloud's operation with the same key is its own.
+    other = drivers.get_driver("sc2", "simulated://sc2?delay=10", clock)
+    assert other.start(base.OperationKind.PACKAGES, REQUEST, "7:1:packages").id != first.id
+
+
+def test_the_state_directory_is_shared_by_processes(tmp_path, monkeypatch):
+    state = tmp_path / "state"
+    monkeypatch.setenv(simulator.STATE_VARIABLE, str(state))
+    code = (
+        "from dcmanager import drivers; from dcmanager.drivers import base;"
+        "from tests.unit.test_simulator import REQUEST;"
+        "print(drivers.get_driver('sc1', 'simulated://sc1?delay=10')"
+        ".start(base.OperationKind.IMAGES, REQUEST, '3:1:images').id)"
+    )
+    other = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
+
+    mine = _driver("delay=10").start(base.OperationKind.IMAGES, REQUEST, "3:1:images")
+
+    assert mine.id == other.stdout.strip()
+
+
+def test_without_a_state_directory_a_start_starts_again(tmp_path, monkeypatch):
+    monkeypatch.delenv(simulator.STATE_VARIABLE, raising=False)
+    clock = FakeClock()
+    first = _driver("delay=10", clock).start(base.OperationKind.PACKAGES, REQUEST, "k")
+    clock.advance(1)
+    assert (
+        _driver("delay=10", clock).start(base.OperationKind.PACKAGES, REQUEST, "k").id != first.id
+    )

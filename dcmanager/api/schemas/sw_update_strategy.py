@@ -141,15 +141,22 @@ def _password(body: dict[str, Any]) -> bytes:
     return password
 
 
-def prestage_args(body: dict[str, Any], force: bool, lookups: Lookups) -> PrestageArgs:
+def prestage_args(
+    body: dict[str, Any], force: bool, lookups: Lookups, password_required: bool = True
+) -> PrestageArgs:
     """Release and password rules, then the install flags, then the release's presence
-    in the store."""
+    in the store.
+
+    :param password_required: False for a plan preview, which needs none (one given is
+        checked all the same).
+    """
     release = body.get("release")
     if release is not None and (not isinstance(release, str) or not _RELEASE_RE.fullmatch(release)):
         raise exception.Invalid(
             "Specified release format is not supported. Version format must be MM.mm."
         )
-    password = _password(body)
+    given = body.get("sysadmin_password") not in (None, "")
+    password = _password(body) if given or password_required else b""
     for_install = _bool(body, "for_install")
     for_sw_deploy = _bool(body, "for_sw_deploy")
     if for_install and for_sw_deploy:
@@ -298,7 +305,10 @@ def app_update_args(body: dict[str, Any], lookups: Lookups) -> AppUpdateArgs:
     return AppUpdateArgs(app, lookups.app_version(app, wanted, prerelease), require_prestaged)
 
 
-def validate_create(body: dict[str, Any], lookups: Lookups) -> StrategyRequest:
+def validate_create(
+    body: dict[str, Any], lookups: Lookups, dry_run: bool = False
+) -> StrategyRequest:
+    """A create request (``dry_run``: a plan preview, which needs no password)."""
     force = _bool(body, "force")
     apply_type = _enum(body, "subcloud-apply-type", ApplyType)
     group = _group(body, lookups)
@@ -312,7 +322,7 @@ def validate_create(body: dict[str, Any], lookups: Lookups) -> StrategyRequest:
     if strategy_type == StrategyType.APP_UPDATE:
         args: PrestageArgs | AppUpdateArgs = app_update_args(body, lookups)
     else:
-        args = prestage_args(body, force, lookups)
+        args = prestage_args(body, force, lookups, password_required=not dry_run)
     stop_on_failure = _bool(body, "stop-on-failure")
     max_failures = _max_failures(body, stop_on_failure)
     extra_args = args.extra_args()

@@ -80,6 +80,12 @@ class ActionsController:
         return views.strategy(strategy)
 
 
+def _dry_run() -> bool:
+    """``?dry_run=true``: a plan preview (create's answer, stored nowhere)."""
+    raw = pecan.request.GET.get("dry_run")
+    return validation.parse_bool(raw, "dry_run") if raw is not None else False
+
+
 def _steps_query() -> tuple[int | None, int | None, str | None]:
     query = pecan.request.GET
     limit = marker = None
@@ -168,7 +174,12 @@ class StrategyController:
         _no_deeper(path)
         _authorize("create")
         conf = pecan.request.conf
-        request = schema.validate_create(validation.json_body(), planning.LOOKUPS)
+        dry_run = _dry_run()
+        request = schema.validate_create(validation.json_body(), planning.LOOKUPS, dry_run)
+        if dry_run:
+            return views.strategy_preview(
+                planning.preview(request.values, request.group_id, request.cloud_name)
+            )
         values = dict(request.values)
         if request.prestage is not None:
             values["secret"] = crypt.encrypt(conf, request.prestage.password)
