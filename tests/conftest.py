@@ -60,6 +60,7 @@ FAST_ENGINE = {
         "heartbeat_interval": 0.3,
         "scan_interval": 0.3,
         "poll_interval": 0.05,
+        "eta_interval": 0.1,
     },
     "scheduler": {"subcloud_audit_interval": 0.2},
 }

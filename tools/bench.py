@@ -13,6 +13,9 @@ the median:
 - transitions/s: step state changes (5 per completed step: prestage's four phases, or
   an update's precheck, upload, apply, cleanup) per second of wall time;
 - peak RSS of the largest dcmanager process;
+- ETA error: how far the strategy's estimated end was from its real end at 25 %, 50 %
+  and 75 % of the run (``tools/eta_error.py``; give the sites ``--delays`` so that the
+  run lasts long enough to tell);
 - floor: the time the same number of single-row committed UPDATEs take on the same
   database, the least a design that commits each transition alone would need.
 
@@ -29,6 +32,7 @@ Topologies:
 Usage:
   python tools/bench.py [--subclouds 5000] [--max-parallel 250] [--runs 3]
   python tools/bench.py --type app-update
+  python tools/bench.py --subclouds 1000 --max-parallel 100 --delays 0.2,0.5,1,1.5
   python tools/bench.py --topology services --workers 3 --max-parallel 1000
 """
 
@@ -52,6 +56,7 @@ import uuid
 from collections.abc import Iterator
 
 import demo_apps
+import eta_error
 import sqlalchemy
 
 BIN = os.path.dirname(sys.executable)
@@ -168,8 +173,9 @@ def database(topology: str, server: str, state: str) -> Iterator[str]:
         admin.dispose()
 
 
-def populate(url: str, count: int) -> None:
-    """N managed, online, zero-delay simulated subclouds, written straight to the DB."""
+def populate(url: str, count: int, delays: list[float]) -> None:
+    """N managed, online, simulated subclouds, written straight to the DB, each phase
+    of subcloud i taking ``delays[i % len(delays)]`` seconds."""
     engine = sqlalchemy.create_engine(url)
     now = time.strftime("%Y-%m-%d %H:%M:%S")
     with engine.begin() as conn:
@@ -184,7 +190,8 @@ def populate(url: str, count: int) -> None:
                 {
                     "name": f"sc{i:05d}",
                     "region": uuid.uuid4().hex,
-                    "endpoint": f"simulated://sc{i:05d}",
+                    "endpoint": f"simulated://sc{i:05d}"
+                    + (f"?delay={delays[i % len(delays)]}" if delays[i % len(delays)] else ""),
                     "now": now,
                 }
                 for i in range(1, count + 1)
@@ -257,7 +264,7 @@ def one_run(args, keep: bool) -> dict:
             check=True,
             capture_output=True,
         )
-        populate(url, args.subclouds)
+        populate(url, args.subclouds, args.delays)
         if args.topology == "embedded":
             processes = [start("dcmanager-all", config, state)]
         else:
@@ -287,15 +294,19 @@ def one_run(args, keep: bool) -> dict:
             create = time.perf_counter() - started
 
             started = time.perf_counter()
+            applied_at, samples = time.time(), []
             request("POST", f"{api}/sw-update-strategy/actions", {"action": "apply"})
             while True:
                 strategy = request("GET", f"{api}/sw-update-strategy")
                 if strategy["state"] in ("complete", "failed", "aborted"):
                     break
+                if strategy.get("eta"):
+                    samples.append((time.time(), eta_error.epoch(strategy["eta"])))
                 time.sleep(0.05)
             wall = time.perf_counter() - started
 
             steps = request("GET", f"{api}/sw-update-strategy/steps")["strategy-steps"]
+            ended = eta_error.last_finished(steps) or time.time()
             completed = sum(step["state"] == "complete" for step in steps)
             rss = max(peak_rss_mb(p.pid) for p in processes)
         finally:
@@ -315,6 +326,8 @@ def one_run(args, keep: bool) -> dict:
         "transitions_per_s": transitions / wall,
         "peak_rss_mb": rss,
         "floor_s": floor,
+        "eta": eta_error.describe(samples, applied_at, ended),
+        "eta_errors": eta_error.errors(samples, applied_at, ended),
     }
 
 
@@ -333,6 +346,13 @@ def main() -> int:
         "--database-server",
         default="postgresql+psycopg2://postgres@127.0.0.1:5432/postgres",
         help="services: a database server URL (PostgreSQL or MySQL)",
+    )
+    parser.add_argument(
+        "--delays",
+        type=lambda text: [float(value) for value in text.split(",")],
+        default=[0.0],
+        help="seconds each simulated phase takes, comma-separated, given to the subclouds "
+        "in turn (default 0)",
     )
     parser.add_argument("--keep", action="store_true", help="keep each run's state directory")
     args = parser.parse_args()
@@ -356,12 +376,25 @@ def main() -> int:
             f"floor (same number of single-row commits) {result['floor_s']:.2f}s",
             flush=True,
         )
-    median = {key: statistics.median(r[key] for r in runs) for key in runs[0] if key != "state"}
+        print(f"  {result['eta']}", flush=True)
+    numbers = [key for key in runs[0] if key not in ("state", "eta", "eta_errors")]
+    median = {key: statistics.median(r[key] for r in runs) for key in numbers}
     print(
         f"median: create {median['create_s']:.2f}s, wall {median['wall_s']:.2f}s, "
         f"{median['transitions_per_s']:.0f} transitions/s, "
         f"peak RSS {median['peak_rss_mb']:.0f} MB, floor {median['floor_s']:.2f}s"
     )
+    errors = []
+    for fraction in eta_error.FRACTIONS:
+        known = [r["eta_errors"][fraction] for r in runs if r["eta_errors"][fraction] is not None]
+        wall = median["wall_s"]
+        errors.append(
+            f"{fraction:.0%}: {statistics.median(known):+.1f}s "
+            f"({statistics.median(known) / wall:+.0%} of the median wall)"
+            if known
+            else f"{fraction:.0%}: none yet"
+        )
+    print("median ETA error: " + ", ".join(errors))
     return 0 if all(r["state"] == "complete" for r in runs) else 1
 
 

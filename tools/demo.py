@@ -23,6 +23,7 @@ import time
 import urllib.request
 
 import demo_apps
+import eta_error
 
 BIN = os.path.dirname(sys.executable)
 STARTUP_TIMEOUT = 60
@@ -163,10 +164,14 @@ def main() -> int:
             "--sysadmin-password", password,
         )  # fmt: skip
         dcmanager(cli, "prestage-strategy", "apply")
+        sampler = eta_error.Sampler(lambda: call("GET", f"{api}/sw-update-strategy")).start()
         dcmanager(cli, "prestage-strategy", "watch", "--interval", "0.5")
+        sampler.stop()
         dcmanager(cli, "strategy-step", "list", "--state", "failed")
         dcmanager(cli, "strategy-step", "list", "--state", "skipped")
         final = call("GET", f"{api}/sw-update-strategy")["state"]
+        steps = call("GET", f"{api}/sw-update-strategy/steps")["strategy-steps"]
+        print("\n" + sampler.report(eta_error.last_finished(steps)))
         print(f"\nThe strategy ended {final}: the healthy subclouds are prestaged, the others")
         print("say why they are not. `dcmanager prestage-strategy delete` removes it.")
         status = 0 if final in ("complete", "failed") else 1

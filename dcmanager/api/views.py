@@ -98,6 +98,8 @@ def strategy(item: models.Strategy) -> dict[str, Any]:
         "created-at": timestamp(item.created_at),
         "updated-at": timestamp(item.updated_at),
         "extra-args": item.extra_args or {},
+        # The estimated end, while it applies and once its steps measured enough.
+        "eta": timestamp(item.eta) if item.state == "applying" else None,
     }
 
 

@@ -198,6 +198,8 @@ def headline(kind: StrategyKind, strategy: Strategy) -> str:
     if strategy.get("stop-on-failure"):
         how.append("stop on failure")
     how.extend(word for key, word in kind.flags if extra.get(key))
+    if strategy.get("eta"):
+        how.append(f"ends about {strategy['eta'][11:19]} UTC")
     return f"{_title(kind, strategy)} {strategy.get('state')} ({', '.join(how)})"
 
 

@@ -104,7 +104,9 @@ def _detail(fields, item: dict[str, Any]) -> tuple[tuple[str, ...], tuple]:
 
 def strategy_detail(strategy: dict[str, Any]) -> tuple[tuple[str, ...], tuple]:
     """Columns and values of ``prestage-strategy show`` (or another type's)."""
-    return _detail(COMMON_FIELDS + _own_fields(strategy) + TIME_FIELDS, strategy)
+    # The estimated end, while the engine has one (an applying strategy).
+    eta = (("eta", lambda s: s["eta"]),) if strategy.get("eta") else ()
+    return _detail(COMMON_FIELDS + _own_fields(strategy) + TIME_FIELDS + eta, strategy)
 
 
 def preview_detail(plan: dict[str, Any]) -> tuple[tuple[str, ...], tuple]:

@@ -217,9 +217,14 @@ def _window_time(extra_args: Mapping | None, key: str) -> datetime.datetime | No
     return datetime.datetime.fromisoformat(value).astimezone(datetime.UTC).replace(tzinfo=None)
 
 
+def window_start(extra_args: Mapping | None) -> datetime.datetime | None:
+    """The strategy's ``start-after`` (naive UTC), if it has one."""
+    return _window_time(extra_args, "start-after")
+
+
 def window_not_open(extra_args: Mapping | None, now: datetime.datetime) -> bool:
     """Whether ``now`` is before the strategy's ``start-after``: no step starts yet."""
-    start = _window_time(extra_args, "start-after")
+    start = window_start(extra_args)
     return start is not None and now < start
 
 

@@ -39,6 +39,14 @@ opts = [
         "subclouds (one request per subcloud per poll).",
     ),
     cfg.FloatOpt(
+        "eta_interval",
+        default=2.0,
+        min=0.1,
+        max=600.0,
+        help="Seconds between refreshes of an applying strategy's estimated end (each "
+        "reads its running steps and the last completed ones' timings).",
+    ),
+    cfg.FloatOpt(
         "unreachable_timeout",
         default=600.0,
         min=1.0,

@@ -16,7 +16,6 @@ from typing import Any
 from oslo_db import api as oslo_db_api
 from oslo_db import exception as db_exc
 from sqlalchemy import and_
-from sqlalchemy import bindparam
 from sqlalchemy import delete
 from sqlalchemy import func
 from sqlalchemy import insert
@@ -24,7 +23,6 @@ from sqlalchemy import or_
 from sqlalchemy import select
 from sqlalchemy import update
 
-from dcmanager.common import attempt_history
 from dcmanager.common import exception
 from dcmanager.common import states
 from dcmanager.common.app_states import AppStatus
@@ -273,81 +271,6 @@ def strategy_transition(
     return strategy
 
 
-class NothingToRetry(exception.Conflict):
-    msg_fmt = "%(reason)s"
-
-
-@oslo_db_api.retry_on_deadlock
-def strategy_retry_failed(strategy_id: int, now: datetime.datetime) -> models.Strategy:
-    """retry-failed: a failed strategy applies again, its failed steps (only) back in
-    initial for one more attempt each, the attempt that failed kept in their history.
-    One transaction: the strategy's compare-and-swap from failed decides.
-
-    :raises StrategyStateConflict: the strategy is not failed.
-    :raises NothingToRetry: it cannot run again (its password is gone).
-    """
-    with session.writer() as db:
-        strategy = db.scalar(
-            select(models.Strategy).where(models.Strategy.id == strategy_id).with_for_update()
-        )
-        if strategy is None:
-            raise StrategyNotFound()
-        if strategy.state != states.StrategyState.FAILED:
-            raise StrategyStateConflict(state=strategy.state, action="retried")
-        if strategy.type == states.StrategyType.PRESTAGE and strategy.secret is None:
-            raise NothingToRetry(
-                reason="The strategy's sysadmin password is no longer kept (it ended before "
-                "retry-failed existed): create a new strategy"
-            )
-        _retry_failed_steps(db, strategy_id, now)
-        strategy.state = str(states.StrategyState.APPLYING)
-        strategy.finished_at = None
-        strategy.updated_at = now
-    return strategy
-
-
-def _retry_failed_steps(db, strategy_id: int, now: datetime.datetime) -> None:
-    """The strategy's failed steps back in initial, one attempt further."""
-    failed = db.execute(
-        select(Step.id, Step.attempt, Step.history, Step.details, Step.finished_at)
-        .where(Step.strategy_id == strategy_id)
-        .where(Step.state == str(states.StepState.FAILED))
-    ).all()
-    if not failed:
-        return
-    steps = Step.__table__
-    db.execute(
-        update(steps)
-        .where(steps.c.id == bindparam("match_id"))
-        .values(
-            state=str(states.StepState.INITIAL),
-            attempt=bindparam("attempt"),
-            history=bindparam("history"),
-            details=None,
-            owner=None,
-            lease_expires_at=None,
-            operation=None,
-            progress=None,
-            finished_at=None,
-            retry_at=None,
-            attempts=0,
-            # An app-update's step begins the update at its site again.
-            extra_args=None,
-            updated_at=now,
-        ),
-        [
-            {
-                "match_id": step_id,
-                "attempt": attempt + 1,
-                "history": attempt_history.with_attempt(
-                    history, attempt_history.past_attempt(attempt, details, finished_at, None)
-                ),
-            }
-            for step_id, attempt, history, details, finished_at in failed
-        ],
-    )
-
-
 @oslo_db_api.retry_on_deadlock
 def strategy_claim(
     strategy_id: int, owner: str, now: datetime.datetime, lease_until: datetime.datetime
@@ -503,6 +426,7 @@ def steps_dispatch(
                 owner=None,
                 lease_expires_at=lease_until,
                 started_at=now,
+                phase_started_at=now,
                 retry_at=None,
                 updated_at=now,
             )

@@ -36,6 +36,7 @@ from dcmanager.db import worker_steps
 from dcmanager.db.sqlalchemy import models
 from dcmanager.drivers import base as driver_base
 from dcmanager.orchestrator import appsteps
+from dcmanager.orchestrator import eta
 from dcmanager.orchestrator import preparer
 from dcmanager.orchestrator import prestage
 from dcmanager.orchestrator import retries
@@ -93,6 +94,8 @@ def context_of(conf: cfg.ConfigOpts, claimed: worker_steps.ClaimedStep) -> prest
         details=step.details,
         attempt=step.attempt,
         history=step.history,
+        phase_started_at=step.phase_started_at,
+        timings=step.timings,
         retry=retries.RetryPolicy.from_args((strategy.extra_args or {}).get("retry"))
         if strategy is not None
         else None,
@@ -409,7 +412,7 @@ class StepEngine:
                     prestage.log_for(ctx, LOG).warning("no longer ours: another worker holds it")
                     self._steps.pop(ctx.step_id, None)
                     continue
-                self._advance(ctx, outcome, finished)
+                self._advance(ctx, outcome, finished, now)
             self._in_batch = set()
             parked = [sid for sid, ids in self._waiting_preparation.items() if ids]
             standalone = list(self._waiting_preparation.get(None, ()))
@@ -463,11 +466,13 @@ class StepEngine:
         elif outcome.operation != ctx.operation:
             values["operation"] = outcome.operation
         if outcome.progress is not None:
-            values["progress"] = outcome.progress
+            values.update(progress=outcome.progress, progress_at=now)
         if outcome.details is not None:
             values["details"] = outcome.details
         if outcome.retry_values:
             values.update(outcome.retry_values)
+        if outcome.state is not None:
+            values.update(phase_started_at=now, timings=eta.phase_timings(ctx, outcome, now))
         return worker_steps.StepChange(
             step_id=ctx.step_id,
             expected_state=str(ctx.state),
@@ -478,9 +483,14 @@ class StepEngine:
         )
 
     def _advance(
-        self, ctx: prestage.StepContext, outcome: prestage.Outcome, finished: list[FinishedStep]
+        self,
+        ctx: prestage.StepContext,
+        outcome: prestage.Outcome,
+        finished: list[FinishedStep],
+        now: datetime.datetime,
     ) -> None:
-        """Apply a recorded outcome to the held step (called with the lock held)."""
+        """Apply a recorded outcome (recorded at ``now``) to the held step (called with
+        the lock held)."""
         if outcome.state is None:
             ctx.operation = outcome.operation
             if outcome.wait is prestage.Wait.PREPARATION:
@@ -488,6 +498,8 @@ class StepEngine:
             else:
                 self._waiting_operation.add(ctx.step_id)
             return
+        ctx.timings = eta.phase_timings(ctx, outcome, now)
+        ctx.phase_started_at = now
         ctx.state = outcome.state
         ctx.operation = None
         if outcome.details is not None:

@@ -7,6 +7,7 @@ starts an operation and returns ``Wait.OPERATION``; the engine polls it later.
 """
 
 import dataclasses
+import datetime
 import enum
 import logging
 from collections.abc import Callable
@@ -90,6 +91,10 @@ class StepContext:
     """The earlier attempts' outcomes."""
     retry: Any = None
     """The strategy's :class:`~dcmanager.orchestrator.retries.RetryPolicy`, if it has one."""
+    phase_started_at: datetime.datetime | None = None
+    """When the step entered its state (None for a step older than the measure)."""
+    timings: dict[str, dict[str, float]] | None = None
+    """What each phase it left took (see :func:`dcmanager.orchestrator.eta.phase_timings`)."""
 
 
 def log_for(ctx: StepContext, logger: logging.Logger = LOG) -> logging.LoggerAdapter:

@@ -23,6 +23,8 @@ from dcmanager.common.states import StepState
 from dcmanager.common.states import StrategyState
 from dcmanager.common.states import first_phase
 from dcmanager.db import orchestration as db
+from dcmanager.db import strategy_eta as db_eta
+from dcmanager.orchestrator import eta
 from dcmanager.orchestrator import rpcapi
 from dcmanager.releases import collector
 from dcmanager.releases import store
@@ -31,6 +33,8 @@ LOG = logging.getLogger(__name__)
 
 ABORTED = states.NOT_STARTED_ABORTED
 LOST_TOO_OFTEN = "the workers running it stopped {attempts} times"
+# The completed steps whose timings the estimated end is drawn from (the latest).
+ETA_SAMPLE = 500
 
 
 def final_state(counts: dict[str, int], aborting: bool) -> StrategyState:
@@ -63,6 +67,7 @@ class Orchestrator:
         # event, so a busy window costs few writes.
         self._lease_until = datetime.datetime.min
         self._last_reclaim = datetime.datetime.min
+        self._eta_at = datetime.datetime.min
 
     def tick(self) -> None:
         try:
@@ -107,6 +112,8 @@ class Orchestrator:
         counts = db.step_counts(strategy.id)
         if state in (StrategyState.APPLYING, StrategyState.PAUSING):
             counts = self._start_steps(strategy, state, counts)
+        if state == StrategyState.APPLYING:
+            self._refresh_eta(strategy, counts)
         if state == StrategyState.PAUSING and counts.get(StepState.INITIAL) and not _active(counts):
             db.strategy_transition(strategy.id, [state], StrategyState.PAUSED, "paused")
             _log(strategy.id).info("%s strategy paused: %s", strategy.type, counts)
@@ -153,6 +160,29 @@ class Orchestrator:
         if released:
             _log(strategy_id).warning("%d steps with expired leases resumed", len(released))
             self._hand_out(released)
+
+    def _refresh_eta(self, strategy, counts: dict[str, int]) -> None:
+        """Estimate the strategy's end again, every ``eta_interval`` (a failure to is
+        logged: the estimate is a view, never a reason to stop)."""
+        now = self.clock.utcnow()
+        interval = datetime.timedelta(seconds=self.conf.orchestrator.eta_interval)
+        if now < self._eta_at + interval:
+            return
+        self._eta_at = now
+        try:
+            finished, running = db_eta.eta_inputs(strategy.id, ETA_SAMPLE)
+            end = eta.estimate(
+                strategy.type,
+                finished,
+                [eta.Running(*row) for row in running],
+                counts.get(StepState.INITIAL, 0),
+                strategy.max_parallel_subclouds,
+                now,
+                states.window_start(strategy.extra_args),
+            )
+            db_eta.strategy_set_eta(strategy.id, end)
+        except Exception as exc:
+            service.log_failure(LOG, exc, "Could not estimate the strategy's end")
 
     def _start_steps(self, strategy, state: StrategyState, counts: dict[str, int]) -> dict:
         """Fill the window, unless the failure budget is spent or the maintenance window

@@ -43,6 +43,7 @@ STRATEGY_KEYS = {
     "created-at",
     "updated-at",
     "extra-args",
+    "eta",
 }
 STEP_KEYS = {
     "id",

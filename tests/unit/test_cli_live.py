@@ -247,6 +247,10 @@ class TestFormatting:
         )
         deploy = live.headline(PRESTAGE, strategy(for_sw_deploy=True))
         assert deploy.endswith(", for sw deploy)")
+        estimated = dict(strategy(), eta="2026-12-07T18:04:09.120000+00:00")
+        assert live.headline(PRESTAGE, estimated).endswith(
+            "release 25.09, ends about 18:04:09 UTC)"
+        )
 
     def test_headline_of_another_kind(self):
         app = app_strategy()

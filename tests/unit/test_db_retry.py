@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 from dcmanager.common import states
 from dcmanager.db import api as db_api
 from dcmanager.db import orchestration as db
+from dcmanager.db import retries as db_retries
 from dcmanager.db.sqlalchemy import models
 from tests.interleave import interleave
 
@@ -58,7 +59,7 @@ def _steps(strategy_id: int) -> dict[str, object]:
 def test_retry_failed_moves_the_failed_steps_only_and_keeps_their_attempt(any_db):
     strategy_id = _failed_strategy(any_db)
 
-    strategy = db.strategy_retry_failed(strategy_id, NOW)
+    strategy = db_retries.strategy_retry_failed(strategy_id, NOW)
 
     assert (strategy.state, strategy.finished_at) == ("applying", None)
     steps = _steps(strategy_id)
@@ -74,8 +75,8 @@ def test_retry_failed_moves_the_failed_steps_only_and_keeps_their_attempt(any_db
 def test_a_prestage_without_its_password_cannot_be_retried(any_db):
     strategy_id = _failed_strategy(any_db, secret=None)
 
-    with pytest.raises(db.NothingToRetry):
-        db.strategy_retry_failed(strategy_id, NOW)
+    with pytest.raises(db_retries.NothingToRetry):
+        db_retries.strategy_retry_failed(strategy_id, NOW)
 
     assert db.strategy_get().state == "failed"
     assert _steps(strategy_id)["sc0"].state == "failed"
@@ -87,7 +88,7 @@ def test_two_retries_of_one_failed_strategy_run_its_steps_once(any_db, held_befo
 
     def retry():
         try:
-            return db.strategy_retry_failed(strategy_id, NOW).state
+            return db_retries.strategy_retry_failed(strategy_id, NOW).state
         except db.StrategyStateConflict as exc:
             return exc.message
 
@@ -105,7 +106,7 @@ def test_a_retry_and_a_delete_never_both_win(any_db, held_before):
 
     def retry():
         try:
-            return db.strategy_retry_failed(strategy_id, NOW).state
+            return db_retries.strategy_retry_failed(strategy_id, NOW).state
         except db.StrategyStateConflict:
             return "refused"
 

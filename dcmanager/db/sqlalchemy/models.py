@@ -122,6 +122,8 @@ class Strategy(TimestampMixin, Base):
     details: Mapped[str | None] = mapped_column(Text)
     started_at: Mapped[datetime.datetime | None] = mapped_column(db_types.Timestamp)
     finished_at: Mapped[datetime.datetime | None] = mapped_column(db_types.Timestamp)
+    # The estimated end while it applies (see dcmanager.orchestrator.eta).
+    eta: Mapped[datetime.datetime | None] = mapped_column(db_types.Timestamp)
 
 
 class StrategyStep(TimestampMixin, Base):
@@ -165,6 +167,12 @@ class StrategyStep(TimestampMixin, Base):
     attempt: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
     history: Mapped[list | None] = mapped_column(oslo_types.JsonEncodedList(mysql_as_long=True))
     retry_at: Mapped[datetime.datetime | None] = mapped_column(db_types.Timestamp)
+    # When the step entered its state, and what each phase it left took: {phase:
+    # {"s": seconds, "b": bytes transferred (transfers only)}} (the ETA's measures).
+    phase_started_at: Mapped[datetime.datetime | None] = mapped_column(db_types.Timestamp)
+    timings: Mapped[dict | None] = mapped_column(oslo_types.JsonEncodedDict)
+    # When ``progress`` was last recorded (a transfer's pace is measured to then).
+    progress_at: Mapped[datetime.datetime | None] = mapped_column(db_types.Timestamp)
     # Driver operation in flight (id, kind) so a new owner can resume polling it.
     operation: Mapped[dict | None] = mapped_column(oslo_types.JsonEncodedDict)
     progress: Mapped[dict | None] = mapped_column(oslo_types.JsonEncodedDict)

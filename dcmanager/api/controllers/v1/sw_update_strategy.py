@@ -16,6 +16,7 @@ from dcmanager.common import exception
 from dcmanager.common import policy
 from dcmanager.common import states
 from dcmanager.db import orchestration as db
+from dcmanager.db import retries as db_retries
 from dcmanager.orchestrator import planning
 
 POLICY = "dc_api:sw_update_strategy:%s"
@@ -66,7 +67,7 @@ class ActionsController:
         _authorize(action)
         strategy = _current_strategy()
         if action == "retry-failed":
-            strategy = db.strategy_retry_failed(strategy.id, timeutils.utcnow())
+            strategy = db_retries.strategy_retry_failed(strategy.id, timeutils.utcnow())
         else:
             sources, target = states.STRATEGY_ACTIONS[action]
             strategy = db.strategy_transition(
