@@ -9,6 +9,7 @@ arguments) nor a hook reads a byte of it. A controller asks for it with
   ``[prestage] max_blob_bytes`` (checked by the controller, against Content-Length);
 - ``POST /v1.0/releases``: a release manifest, up to ``[prestage] max_manifest_bytes``;
 - ``POST /v1.0/apps``: an application tarball, up to ``[apps] max_tarball_bytes``;
+- ``POST /v1.0/subclouds/bulk``: many subclouds, up to ``[api] max_bulk_bytes``;
 - any other body: up to ``[oslo_middleware] max_request_body_size``.
 
 A body declared larger than its limit is refused with 413 at once, before anything is
@@ -31,6 +32,7 @@ ENVIRON_KEY = "dcmanager.pending_body"
 BLOBS_PATH = "/v1.0/blobs/"
 RELEASES_PATH = "/v1.0/releases"
 APPS_PATH = "/v1.0/apps"
+BULK_PATH = "/v1.0/subclouds/bulk"
 READ_CHUNK = 64 * 1024
 
 
@@ -129,6 +131,11 @@ class BodyGate:
             limit = self.conf.prestage.max_manifest_bytes
             return limit, (
                 f"A release manifest is limited to [prestage] max_manifest_bytes ({limit} bytes)"
+            )
+        if method == "POST" and path.rstrip("/") == BULK_PATH:
+            limit = self.conf.api.max_bulk_bytes
+            return limit, (
+                f"A bulk registration is limited to [api] max_bulk_bytes ({limit} bytes)"
             )
         return self.conf.oslo_middleware.max_request_body_size, errors.TOO_LARGE_MESSAGE
 

@@ -111,6 +111,10 @@ class SubcloudRegionExists(Conflict):
     msg_fmt = "Subcloud with region-name %(region)s already exists"
 
 
+class SubcloudsExist(Conflict):
+    msg_fmt = "%(reason)s: nothing was registered"
+
+
 class SubcloudGroupGone(Invalid):
     msg_fmt = "Invalid group_id: subcloud group %(group)s does not exist"
 

@@ -27,6 +27,13 @@ opts = [
         min=1,
         help="Seconds the built-in server waits on an idle client connection before closing it.",
     ),
+    cfg.IntOpt(
+        "max_bulk_bytes",
+        default=4 * 1024 * 1024,
+        min=1024,
+        help="Largest body of POST /v1.0/subclouds/bulk (up to 5000 subclouds in one "
+        "request); other requests keep [oslo_middleware] max_request_body_size.",
+    ),
 ]
 
 

@@ -20,6 +20,7 @@ from oslo_db import exception as db_exc
 from sqlalchemy import delete
 from sqlalchemy import exists
 from sqlalchemy import false
+from sqlalchemy import insert
 from sqlalchemy import select
 
 from dcmanager.common import exception
@@ -206,6 +207,58 @@ def subcloud_create(values: dict[str, Any]) -> models.Subcloud:
     except db_exc.DBReferenceError as exc:
         raise exception.SubcloudGroupGone(group=values.get("group_id")) from exc
     return subcloud
+
+
+@oslo_db_api.retry_on_deadlock
+def subclouds_create(rows: Sequence[dict[str, Any]], manage: bool) -> list[models.Subcloud]:
+    """Register many subclouds in one transaction (all or none), managed if ``manage``;
+    returned in the order given.
+
+    :raises SubcloudsExist: names or region names are taken.
+    :raises SubcloudGroupGone: a ``group_id`` names no group (deleted meanwhile).
+    """
+    state = ManagementState.MANAGED if manage else ManagementState.UNMANAGED
+    rows = [
+        {
+            "management_state": state,
+            "availability_status": AvailabilityStatus.OFFLINE,
+            "deploy_status": DeployStatus.COMPLETE,
+            "group_id": DEFAULT_GROUP_ID,
+            "audit_fail_count": 0,
+            "created_at": models.utcnow(),
+            **row,
+            "region_name": row.get("region_name") or uuid.uuid4().hex,
+        }
+        for row in rows
+    ]
+    names = [row["name"] for row in rows]
+    subcloud = models.Subcloud
+    try:
+        with session.writer() as db:
+            taken = db.scalars(
+                select(subcloud.name).where(
+                    subcloud.name.in_(names)
+                    | subcloud.region_name.in_([row["region_name"] for row in rows])
+                )
+            ).all()
+            if taken:
+                more = f" and {len(taken) - 10} more" if len(taken) > 10 else ""
+                raise exception.SubcloudsExist(
+                    reason=f"{len(taken)} of these subclouds exist already (by name or "
+                    f"region-name): {', '.join(taken[:10])}{more}"
+                )
+            db.execute(insert(subcloud), rows)
+            created = {
+                sc.name: sc for sc in db.scalars(select(subcloud).where(subcloud.name.in_(names)))
+            }
+    except db_exc.DBDuplicateEntry as exc:
+        # Registered by another request since the check: nothing of this one is kept.
+        raise exception.SubcloudsExist(
+            reason="Some of these subclouds were registered by another request meanwhile"
+        ) from exc
+    except db_exc.DBReferenceError as exc:
+        raise exception.SubcloudGroupGone(group="of an entry") from exc
+    return [created[name] for name in names]
 
 
 @oslo_db_api.retry_on_deadlock

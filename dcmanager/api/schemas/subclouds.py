@@ -18,6 +18,10 @@ _NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 _VERSION_RE = re.compile(r"[0-9]{2}\.[0-9]{2}")
 
 
+# The path of a bulk registration, so no subcloud's name.
+RESERVED_NAME = "bulk"
+
+
 def _name(value: Any) -> str:
     if value is None:
         raise exception.Invalid("name required")
@@ -30,6 +34,10 @@ def _name(value: Any) -> str:
         raise exception.Invalid(
             f"Invalid subcloud name '{value}': use up to {MAX_NAME_LENGTH} letters, digits, "
             "'-', '_' or '.', starting with a letter or digit, and not only digits"
+        )
+    if value == RESERVED_NAME:
+        raise exception.Invalid(
+            f"Invalid subcloud name '{value}': reserved for /v1.0/subclouds/{value}"
         )
     return value
 
@@ -193,3 +201,42 @@ def validate_update(body: dict[str, Any]) -> dict[str, Any]:
     if not values:
         raise exception.NothingToUpdate()
     return values
+
+
+# The most subclouds one bulk registration takes (a fleet is registered in a few).
+MAX_BULK = 5000
+
+
+def validate_bulk(body: dict[str, Any]) -> tuple[list[dict[str, Any]], bool]:
+    """A bulk registration: ``{"subclouds": [<create body>, ...], "manage": bool}``.
+    Each entry is checked as a create is (the message says which entry), and no name or
+    region is given twice. Returns the column values of each, and whether to manage
+    them.
+
+    :raises Invalid: the first problem found.
+    """
+    entries = body.get("subclouds")
+    if not isinstance(entries, list) or not 1 <= len(entries) <= MAX_BULK:
+        raise exception.Invalid(
+            f"subclouds required: a list of 1 to {MAX_BULK} subclouds to register"
+        )
+    manage = validation.parse_bool(body["manage"], "manage") if "manage" in body else False
+    rows: list[dict[str, Any]] = []
+    seen: dict[tuple[str, str], int] = {}
+    for index, entry in enumerate(entries):
+        try:
+            if not isinstance(entry, dict):
+                raise exception.Invalid("must be an object")
+            values = validate_create(entry)
+        except exception.Invalid as exc:
+            raise exception.Invalid(f"subclouds[{index}]: {exc.message}") from exc
+        for key in ("name", "region_name"):
+            if key in values:
+                first = seen.setdefault((key, values[key]), index)
+                if first != index:
+                    raise exception.Invalid(
+                        f"subclouds[{index}]: {key.replace('_', '-')} '{values[key]}' is "
+                        f"given already by subclouds[{first}]"
+                    )
+        rows.append(values)
+    return rows, manage

@@ -20,6 +20,8 @@ POLICY = "dc_api:subclouds:%s"
 PRESTAGE = "prestage"
 # GET /subclouds/{ref}/detail: the subcloud and what `subcloud show --detail` reads.
 DETAIL = "detail"
+# POST /subclouds/bulk registers many.
+BULK = "bulk"
 
 
 def _authorize(action: str) -> None:
@@ -37,7 +39,15 @@ class SubcloudsController(base.ResourceController):
     def _reject(self, path: tuple[str, ...]) -> None:
         if _app_path(path):
             base.method_not_allowed("GET, POST, DELETE")
+        if path == (BULK,):
+            base.method_not_allowed("POST")
         super()._reject(path)
+
+    def item_ref(self, path: tuple[str, ...]) -> str:
+        """``bulk`` names no subcloud (only POST is served there)."""
+        if path == (BULK,):
+            self._reject(path)
+        return super().item_ref(path)
 
     @pecan.expose("json")
     def get_all(self) -> dict:
@@ -63,6 +73,8 @@ class SubcloudsController(base.ResourceController):
     def post(self, *path: str) -> dict:
         if _app_path(path):
             return subcloud_apps.operate(path[0], path[2])
+        if path == (BULK,):
+            return self._bulk()
         self.collection_only(path)
         _authorize("create")
         values = schema.validate_create(validation.json_body())
@@ -77,6 +89,12 @@ class SubcloudsController(base.ResourceController):
         subcloud = db_api.subcloud_get(validation.parse_ref(ref))
         values = schema.validate_update(validation.json_or_form_body())
         return views.subcloud(db_api.subcloud_update(subcloud.id, values))
+
+    def _bulk(self) -> dict:
+        """``POST /subclouds/bulk``: many subclouds in one request, all or none."""
+        _authorize("create")
+        rows, manage = schema.validate_bulk(validation.json_body())
+        return {"subclouds": [views.subcloud(sc) for sc in db_api.subclouds_create(rows, manage)]}
 
     def _prestage(self, ref: str) -> dict:
         """A standalone prestage of one subcloud, run by the manager."""
