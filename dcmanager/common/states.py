@@ -286,12 +286,15 @@ STEP_FINISHED = frozenset(
 )
 
 STEP_TRANSITIONS: Mapping[StepState, frozenset[StepState]] = {
+    # A step waiting for its retry whose strategy starts no more steps ends failed, as
+    # its last attempt did.
     StepState.INITIAL: frozenset(
         {
             StepState.PRECHECK,
             StepState.APP_UPDATE_PRECHECK,
             StepState.APP_PRECHECK,
             StepState.ABORTED,
+            StepState.FAILED,
         }
     ),
     # A prestage step stops where it is when its strategy is aborted (a transfer under

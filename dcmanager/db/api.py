@@ -235,12 +235,20 @@ def subclouds_create(rows: Sequence[dict[str, Any]], manage: bool) -> list[model
     subcloud = models.Subcloud
     try:
         with session.writer() as db:
-            taken = db.scalars(
-                select(subcloud.name).where(
-                    subcloud.name.in_(names)
-                    | subcloud.region_name.in_([row["region_name"] for row in rows])
+            regions = [row["region_name"] for row in rows]
+            clashes = db.execute(
+                select(subcloud.name, subcloud.region_name).where(
+                    subcloud.name.in_(names) | subcloud.region_name.in_(regions)
                 )
             ).all()
+            taken_names = {name for name, _ in clashes}
+            taken_regions = {region for _, region in clashes}
+            # The entries of the request that clash, by the names the request gives.
+            taken = [
+                row["name"]
+                for row in rows
+                if row["name"] in taken_names or row["region_name"] in taken_regions
+            ]
             if taken:
                 more = f" and {len(taken) - 10} more" if len(taken) > 10 else ""
                 raise exception.SubcloudsExist(

@@ -455,16 +455,40 @@ def _hold_applying(db, strategy_id: int, owner: str, now: datetime.datetime) -> 
 
 @oslo_db_api.retry_on_deadlock
 def steps_finish_initial(strategy_id: int, state: str, details: str) -> int:
-    """Move every initial step of the strategy to ``state`` (aborted) with ``details``."""
+    """Move every initial step of the strategy to ``state`` (aborted) with ``details``;
+    one waiting to be retried ran and failed, and ends failed as its last attempt did
+    (that attempt back from its history)."""
     now = models.utcnow()
     with session.writer() as db:
+        waiting = db.execute(
+            select(Step.id, Step.attempt, Step.history)
+            .where(Step.strategy_id == strategy_id)
+            .where(Step.state == str(states.StepState.INITIAL))
+            .where(Step.retry_at.is_not(None))
+            .with_for_update()
+        ).all()
+        for step_id, attempt, history in waiting:
+            last = (history or [{}])[-1]
+            db.execute(
+                update(Step)
+                .where(Step.id == step_id)
+                .values(
+                    state=str(states.StepState.FAILED),
+                    details=last.get("details"),
+                    attempt=max(1, attempt - 1),
+                    history=(history or [])[:-1] or None,
+                    finished_at=now,
+                    retry_at=None,
+                    updated_at=now,
+                )
+            )
         result = db.execute(
             update(Step)
             .where(Step.strategy_id == strategy_id)
             .where(Step.state == str(states.StepState.INITIAL))
-            .values(state=state, details=details, finished_at=now, retry_at=None, updated_at=now)
+            .values(state=state, details=details, finished_at=now, updated_at=now)
         )
-    return result.rowcount
+    return result.rowcount + len(waiting)
 
 
 @oslo_db_api.retry_on_deadlock

@@ -4,6 +4,7 @@ import datetime
 
 from oslo_db import api as oslo_db_api
 from sqlalchemy import bindparam
+from sqlalchemy import delete
 from sqlalchemy import select
 from sqlalchemy import update
 
@@ -24,12 +25,15 @@ class NothingToRetry(exception.Conflict):
 
 @oslo_db_api.retry_on_deadlock
 def strategy_retry_failed(strategy_id: int, now: datetime.datetime) -> models.Strategy:
-    """retry-failed: a failed strategy applies again, its failed steps (only) back in
-    initial for one more attempt each, the attempt that failed kept in their history.
-    One transaction: the strategy's compare-and-swap from failed decides.
+    """retry-failed: a failed strategy applies again, its failed steps back in initial
+    for one more attempt each (the attempt that failed kept in their history), with the
+    steps their failures kept from starting (stop-on-failure, the failure budget); a
+    failed preparation of the release is forgotten, to be made again. One transaction,
+    under the lock of the strategy's row.
 
     :raises StrategyStateConflict: the strategy is not failed.
-    :raises NothingToRetry: it cannot run again (its password is gone).
+    :raises NothingToRetry: it cannot run again (its password is gone, or its
+        maintenance window has closed).
     """
     with session.writer() as db:
         strategy = db.scalar(
@@ -44,11 +48,38 @@ def strategy_retry_failed(strategy_id: int, now: datetime.datetime) -> models.St
                 reason="The strategy's sysadmin password is no longer kept (it ended before "
                 "retry-failed existed): create a new strategy"
             )
+        if states.window_closed(strategy.extra_args, now):
+            raise NothingToRetry(
+                reason="The strategy's maintenance window closed at "
+                f"{strategy.extra_args['no-new-steps-after']}: create a new strategy"
+            )
         _retry_failed_steps(db, strategy_id, now)
+        _unstop_steps(db, strategy)
+        db.execute(
+            delete(models.PrestagePreparation)
+            .where(models.PrestagePreparation.strategy_id == strategy_id)
+            .where(models.PrestagePreparation.state == str(states.PreparationState.FAILED))
+        )
         strategy.state = str(states.StrategyState.APPLYING)
         strategy.finished_at = None
         strategy.updated_at = now
     return strategy
+
+
+def _unstop_steps(db, strategy: models.Strategy) -> None:
+    """The steps that never started because of the failures (stop-on-failure, the
+    failure budget) back in initial: they run too."""
+    budget = states.failure_budget(strategy.stop_on_failure, strategy.extra_args)
+    stopped = [states.NOT_STARTED_STOPPED]
+    if budget is not None:
+        stopped.append(states.NOT_STARTED_BUDGET.format(budget))
+    db.execute(
+        update(Step)
+        .where(Step.strategy_id == strategy.id)
+        .where(Step.state == str(states.StepState.ABORTED))
+        .where(Step.details.in_(stopped))
+        .values(state=str(states.StepState.INITIAL), details=None, finished_at=None)
+    )
 
 
 def _retry_failed_steps(db, strategy_id: int, now: datetime.datetime) -> None:
@@ -73,6 +104,7 @@ def _retry_failed_steps(db, strategy_id: int, now: datetime.datetime) -> None:
             lease_expires_at=None,
             operation=None,
             progress=None,
+            progress_at=None,
             finished_at=None,
             retry_at=None,
             attempts=0,

@@ -129,6 +129,9 @@ def _retry(ctx: prestage.StepContext, outcome: prestage.Outcome, now: datetime.d
         "attempts": 0,
         "history": attempt_history.with_attempt(ctx.history, entry),
         "retry_at": retry_at,
+        # The next attempt reports its own transfers.
+        "progress": None,
+        "progress_at": None,
     }
 
 

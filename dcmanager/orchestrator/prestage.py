@@ -173,7 +173,11 @@ def fail(
 def operation_key(ctx: StepContext, kind: driver_base.OperationKind) -> str:
     """The idempotency key of the step's ``kind`` operation in its current attempt: the
     same on every worker (a new owner that starts it again finds it started), another
-    for the next attempt (which must not find the failed one)."""
+    for the next attempt (which must not find the failed one). A first attempt's is
+    ``<step>:<kind>``, as before attempts were counted, so that a step replayed across
+    an upgrade finds its operation."""
+    if ctx.attempt == 1:
+        return f"{ctx.step_id}:{kind}"
     return f"{ctx.step_id}:{ctx.attempt}:{kind}"
 
 

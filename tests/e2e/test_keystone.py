@@ -282,13 +282,16 @@ def test_cli_strategy_with_keystone_tokens(tmp_path, services, keystone, backend
                 deployment.call(
                     "PATCH", f"/subclouds/{name}", {"management-state": "managed"}, token
                 )
+        # Polled through the API: each CLI run would be a process start.
         wait_for(
             lambda: all(
-                row["availability"] == "online"
-                for row in json.loads(cli("subcloud", "list", "-f", "json"))
+                sc["availability-status"] == "online"
+                for sc in deployment.call("GET", "/subclouds", token=token)["subclouds"]
             ),
             what="the audit to bring every subcloud online",
         )
+        listed = json.loads(cli("subcloud", "list", "-f", "json"))
+        assert {row["availability"] for row in listed} == {"online"}
         created = cli(
             "prestage-strategy",
             "create",

@@ -92,6 +92,19 @@ def test_a_fleet_with_a_registered_name_registers_nothing(api):
     assert _names(api) == ["sc1"]
 
 
+def test_a_taken_region_is_named_by_the_entry_that_gives_it(api):
+    api.post_json(
+        "/v1.0/subclouds", {"name": "old", "endpoint": "simulated://o", "region-name": "r1"}
+    )
+    fleet = [*_fleet(2), {"name": "new", "endpoint": "simulated://n", "region-name": "r1"}]
+
+    answer = api.post_json(BULK, {"subclouds": fleet}, status=409).json
+
+    assert answer["message"] == (
+        "1 of these subclouds exist already (by name or region-name): new: nothing was registered"
+    )
+
+
 def test_add_many_sends_the_file_in_batches(cli, api, tmp_path):
     path = tmp_path / "fleet.yaml"
     path.write_text(json.dumps(_fleet(5)))

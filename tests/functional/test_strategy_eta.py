@@ -10,7 +10,7 @@ from tests.functional import strategy_helpers as sh
 
 
 def test_an_applying_strategy_shows_its_estimated_end(api, roles, db):
-    sh.add_subclouds(api, ["sc1", "sc2", "sc3", "sc4"], options="delay=0.3")
+    sh.add_subclouds(api, ["sc1", "sc2", "sc3", "sc4"], options="delay=0.15")
     sh.create(api, **{"max-parallel-subclouds": 2})
     sh.apply(api)
 
@@ -38,4 +38,4 @@ def test_an_applying_strategy_shows_its_estimated_end(api, roles, db):
             "prestaging-images",
         }
         assert record["prestaging-packages"]["b"] > 0
-        assert record["prestage-precheck"]["s"] >= 0.3
+        assert record["prestage-precheck"]["s"] >= 0.15

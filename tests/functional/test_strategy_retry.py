@@ -1,9 +1,6 @@
 """Per-site retry (a strategy's retry policy) and retry-failed, through the real API and
 engine with simulated subclouds."""
 
-import pytest
-
-from dcmanager.common import states
 from tests.functional import strategy_helpers as sh
 
 ACTIONS = f"{sh.STRATEGY}/actions"
@@ -106,14 +103,13 @@ def test_a_step_waiting_to_retry_holds_no_place_in_the_window(api, roles):
     waiting = sh.steps(api)["sc1"]
     assert (waiting["state"], waiting["attempt"]) == ("initial", 2)
 
-    # Aborted while waiting, it ends aborted; its failed attempt stays in its history.
+    # Aborted while it waits, it ends failed as its attempt did: it ran and failed.
     _action(api, "abort")
-    assert sh.wait_final(api)["state"] == "aborted"
+    assert sh.wait_final(api)["state"] == "failed"
     step = sh.steps(api)["sc1"]
-    assert step["state"] == "aborted"
-    assert step["details"] == states.NOT_STARTED_ABORTED
+    assert (step["state"], step["attempt"], step["history"]) == ("failed", 1, [])
+    assert step["details"].startswith("prestage-precheck: Subcloud health check failed")
     assert step["retry-at"] is None
-    assert [entry["failure"] for entry in step["history"]] == ["health"]
 
 
 def test_retry_failed_runs_only_the_failed_steps_again(api, roles):
@@ -140,19 +136,44 @@ def test_retry_failed_runs_only_the_failed_steps_again(api, roles):
     assert after["sc2"] == before["sc2"]
 
 
-@pytest.mark.parametrize("applied", [False, True])
-def test_retry_failed_needs_a_failed_strategy(api, roles, applied):
-    sh.add_subclouds(api, ["sc1"])
+def test_retry_failed_also_runs_the_steps_the_failure_kept_from_starting(api, roles):
+    sh.add_subclouds(api, ["sc1"], options="fail=packages")
+    sh.add_subclouds(api, ["sc2", "sc3"])
+    sh.create(api, **{"subcloud-apply-type": "serial", "stop-on-failure": True})
+    sh.apply(api)
+    assert sh.wait_final(api)["state"] == "failed"
+    assert [s["state"] for s in sh.steps(api).values()] == ["failed", "aborted", "aborted"]
+    sh.set_options(api, "sc1")
+
+    _action(api, "retry-failed")
+
+    assert sh.wait_final(api)["state"] == "complete"
+    steps = sh.steps(api)
+    assert [steps[n]["state"] for n in ("sc1", "sc2", "sc3")] == ["complete"] * 3
+    # Those never ran before: still their first attempt.
+    assert [steps[n]["attempt"] for n in ("sc1", "sc2", "sc3")] == [2, 1, 1]
+
+
+def test_retry_failed_needs_a_failed_strategy(api, conf):
+    sh.register(api, "sc1")
+    sh.audit_once(conf)
     sh.create(api)
-    if applied:
-        sh.apply(api)
-        assert sh.wait_final(api)["state"] == "complete"
-    state = api.get(sh.STRATEGY).json["state"]
 
     answer = _action(api, "retry-failed", status=409)
 
-    assert answer["message"] == f"Strategy in state {state} cannot be retried"
-    assert api.get(sh.STRATEGY).json["state"] == state
+    assert answer["message"] == "Strategy in state initial cannot be retried"
+    assert api.get(sh.STRATEGY).json["state"] == "initial"
+
+
+def test_a_complete_strategy_cannot_be_retried(api, roles):
+    sh.add_subclouds(api, ["sc1"])
+    sh.create(api)
+    sh.apply(api)
+    assert sh.wait_final(api)["state"] == "complete"
+
+    answer = _action(api, "retry-failed", status=409)
+
+    assert answer["message"] == "Strategy in state complete cannot be retried"
 
 
 def test_a_bad_retry_policy_is_refused_and_nothing_is_stored(api, conf):

@@ -11,7 +11,7 @@ def _in(seconds: float) -> datetime.datetime:
 
 def test_steps_start_once_the_window_opens(api, roles):
     sh.add_subclouds(api, ["sc1", "sc2"])
-    start = _in(1.5)
+    start = _in(0.6)
     created = sh.create(api, **{"start-after": start.isoformat()})
     assert created["extra-args"]["start-after"] == start.isoformat()
     sh.apply(api)

@@ -4,6 +4,7 @@ steps, and two actors that race for it never both win."""
 import datetime
 
 import pytest
+from sqlalchemy import select
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
@@ -126,3 +127,57 @@ def test_a_retry_and_a_delete_never_both_win(any_db, held_before):
         assert (db.strategy_get().state, step.state, step.attempt) == ("applying", "initial", 2)
     else:
         assert (db.strategy_get().state, step.state, step.attempt) == ("deleting", "failed", 1)
+
+
+def test_a_failed_preparation_is_forgotten_to_be_made_again(any_db):
+    strategy_id = _failed_strategy(any_db)
+    with Session(any_db) as session, session.begin():
+        session.add(
+            models.PrestagePreparation(
+                strategy_id=strategy_id, release="25.09", state="failed", details="no space"
+            )
+        )
+
+    db_retries.strategy_retry_failed(strategy_id, NOW)
+
+    with Session(any_db) as session:
+        assert session.scalars(select(models.PrestagePreparation)).all() == []
+
+
+def test_a_strategy_whose_window_closed_cannot_be_retried(any_db):
+    strategy_id = _failed_strategy(any_db)
+    closed = "2026-12-07T11:00:00+00:00"
+    with Session(any_db) as session, session.begin():
+        session.execute(
+            update(models.Strategy).values(
+                extra_args={"prestage-software-version": "25.09", "no-new-steps-after": closed}
+            )
+        )
+
+    with pytest.raises(db_retries.NothingToRetry) as raised:
+        db_retries.strategy_retry_failed(strategy_id, NOW)
+
+    assert raised.value.message == (
+        f"The strategy's maintenance window closed at {closed}: create a new strategy"
+    )
+    assert _steps(strategy_id)["sc0"].state == "failed"
+
+
+def test_a_step_waiting_for_its_retry_ends_failed_when_no_more_steps_start(any_db):
+    strategy_id = _failed_strategy(any_db)
+    db_retries.strategy_retry_failed(strategy_id, NOW)
+    # As the engine leaves a step whose second attempt failed and waits for a third.
+    second = {"attempt": 2, "details": "prestage-precheck: offline", "ended-at": "x"}
+    with Session(any_db) as session, session.begin():
+        step = session.scalars(
+            select(models.StrategyStep).where(models.StrategyStep.state == "initial")
+        ).one()
+        step.attempt, step.retry_at = 3, NOW
+        step.history = [*step.history, second]
+
+    assert db.steps_finish_initial(strategy_id, "aborted", states.NOT_STARTED_ABORTED) == 1
+
+    step = _steps(strategy_id)["sc0"]
+    assert (step.state, step.details, step.attempt) == ("failed", second["details"], 2)
+    assert [entry["attempt"] for entry in step.history] == [1]
+    assert step.retry_at is None

@@ -146,5 +146,5 @@ def test_without_a_recorded_handle_the_operation_is_cancelled_by_its_key(conf, s
 
     outcome = prestage.abort(_context("http://sc1:8129", state), env)
 
-    assert cancelled == [{"kind": kind, "id": f"7:1:{kind}"}]
+    assert cancelled == [{"kind": kind, "id": f"7:{kind}"}]
     assert outcome.state == StepState.ABORTED

@@ -43,6 +43,15 @@ def test_a_longer_first_wait_than_the_default_longest_does_not_grow():
         ({"attempts": 2.5}, "Invalid retry attempts '2.5': must be an integer from 1 to 100"),
         ({"attempts": True}, "Invalid retry attempts 'True': must be an integer from 1 to 100"),
         ({"attempts": "3"}, "Invalid retry attempts '3': must be an integer from 1 to 100"),
+        ({"attempts": 2.0}, "Invalid retry attempts '2.0': must be an integer from 1 to 100"),
+        (
+            {"attempts": 10**400},
+            f"Invalid retry attempts '{10**400}': must be an integer from 1 to 100",
+        ),
+        (
+            {"backoff": 10**400},
+            f"Invalid retry backoff '{10**400}': must be a number from 1 to 10",
+        ),
         ({"backoff": 0.5}, "Invalid retry backoff '0.5': must be a number from 1 to 10"),
         (
             {"initial-interval": -1},

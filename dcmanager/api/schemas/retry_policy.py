@@ -29,7 +29,7 @@ def _number(where: str, field: str, value: Any) -> float:
     _, low, high = _NUMBERS[field]
     ok = isinstance(value, (int, float)) and not isinstance(value, bool)
     if field == "attempts":
-        ok = ok and float(value).is_integer()
+        ok = isinstance(value, int) and not isinstance(value, bool)
     if not ok or not low <= value <= high:
         kind = "an integer" if field == "attempts" else "a number"
         raise exception.Invalid(
