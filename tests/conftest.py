@@ -33,35 +33,6 @@ def pytest_xdist_auto_num_workers(config) -> int:
     return min((os.cpu_count() or 1) + 1, MAX_TEST_PROCESSES)
 
 
-def pytest_collection_modifyitems(config, items):
-    """Each xdist worker starts with its share of the end-to-end tests, the long ones
-    (process starts), and ends with short ones.
-
-    The work-stealing scheduler hands each worker a contiguous share of the collection
-    and lets idle workers take from the ends of the others' shares: with the end-to-end
-    tests all in the first share, the run ended with one worker busy on long tests while
-    the others had nothing left to take. Every worker collects the same order.
-    """
-    count = getattr(config, "workerinput", {}).get("workercount", 1)
-    if count < 2:
-        return
-    heavy = [item for item in items if "/tests/e2e/" in str(item.fspath)]
-    taken = set(map(id, heavy))
-    light = [item for item in items if id(item) not in taken]
-    # The shares the scheduler cuts: each the rest divided by the workers left.
-    sizes, left = [], len(items)
-    for remaining in range(count, 0, -1):
-        sizes.append(left // remaining)
-        left -= sizes[-1]
-    ordered = []
-    for number, size in enumerate(sizes):
-        share = heavy[number::count]
-        rest = max(0, size - len(share))
-        ordered += share + light[:rest]
-        light = light[rest:]
-    items[:] = ordered + light
-
-
 @pytest.fixture
 def conf(tmp_path):
     """The global configuration, parsed with no files, state under ``tmp_path``; noauth
