@@ -127,6 +127,26 @@ def parse_int(value: Any) -> int | None:
     return None
 
 
+def parse_page(query: Any, max_limit: int, what: str) -> tuple[int | None, int | None]:
+    """``limit`` (1 to ``max_limit``) and ``marker`` (the id of the last ``what`` of the
+    page before) of a paged list's query string; None where not given.
+
+    :raises Invalid: either is not what it must be.
+    """
+    limit = marker = None
+    if "limit" in query:
+        limit = parse_int(query["limit"])
+        if limit is None or not 1 <= limit <= max_limit:
+            raise exception.Invalid(
+                f"Invalid limit '{query['limit']}': must be an integer from 1 to {max_limit}"
+            )
+    if "marker" in query:
+        marker = parse_int(query["marker"])
+        if marker is None:
+            raise exception.Invalid(f"Invalid marker '{query['marker']}': must be {what} id")
+    return limit, marker
+
+
 def parse_ref(ref: str) -> int | str:
     """A path reference: all ASCII digits is an id, anything else a name.
 

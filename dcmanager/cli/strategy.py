@@ -1,5 +1,6 @@
-"""``dcmanager prestage-strategy ...`` and ``dcmanager strategy-step ...`` commands, and
-the show / watch / apply / abort / delete commands every strategy type shares.
+"""``dcmanager prestage-strategy ...`` commands, the show / watch / apply / abort /
+delete commands every strategy type shares, and how strategies and their steps are
+shown (``dcmanager strategy-step ...`` is :mod:`dcmanager.cli.strategy_step`).
 
 ``prestage-strategy watch`` and ``show --watch`` follow the strategy with the live view
 of :mod:`dcmanager.cli.live`, told what a prestage strategy is by :data:`PRESTAGE`
@@ -17,7 +18,6 @@ from typing import Any
 from typing import TextIO
 
 from cliff import command
-from cliff import lister
 from cliff import show
 
 from dcmanager.cli import live
@@ -25,7 +25,6 @@ from dcmanager.cli import retry
 from dcmanager.cli.client import Client
 from dcmanager.cli.client import CommandError
 from dcmanager.cli.client import add_yes_option
-from dcmanager.cli.client import quote
 from dcmanager.common.states import PRESTAGE_PHASES
 from dcmanager.common.states import STEP_ACTIVE
 from dcmanager.common.states import STEP_FINISHED
@@ -544,40 +543,3 @@ class RetryFailedPrestageStrategy(StrategyAction):
 
 class DeletePrestageStrategy(DeleteStrategy):
     """Delete the prestage strategy (unless it is running)."""
-
-
-# --- strategy-step -------------------------------------------------------------------
-
-
-class ListSteps(lister.Lister):
-    """List the steps of the current strategy, one per subcloud, in order."""
-
-    def get_parser(self, prog_name: str) -> argparse.ArgumentParser:
-        parser = super().get_parser(prog_name)
-        parser.add_argument("--state", help="Only the steps in this state.")
-        parser.add_argument("--limit", type=int, metavar="N", help="At most N steps.")
-        parser.add_argument(
-            "--marker", type=int, metavar="ID", help="Only the steps after the step with this id."
-        )
-        return parser
-
-    def take_action(self, parsed_args: argparse.Namespace) -> tuple[tuple[str, ...], list[tuple]]:
-        query = {
-            key: getattr(parsed_args, key)
-            for key in ("state", "limit", "marker")
-            if getattr(parsed_args, key) is not None
-        }
-        path = STEPS_PATH + (f"?{urllib.parse.urlencode(query)}" if query else "")
-        return step_rows(self.app.client.get(path)["strategy-steps"])
-
-
-class ShowStep(show.ShowOne):
-    """Show the step of one subcloud in the current strategy."""
-
-    def get_parser(self, prog_name: str) -> argparse.ArgumentParser:
-        parser = super().get_parser(prog_name)
-        parser.add_argument("cloud_name", help="Name of the subcloud.")
-        return parser
-
-    def take_action(self, parsed_args: argparse.Namespace) -> tuple[tuple[str, ...], tuple]:
-        return step_detail(self.app.client.get(f"{STEPS_PATH}/{quote(parsed_args.cloud_name)}"))

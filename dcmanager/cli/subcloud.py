@@ -101,7 +101,22 @@ class ListSubclouds(lister.Lister):
         return parser
 
     def take_action(self, parsed_args):
-        return list_rows(self.app.client.get("/subclouds")["subclouds"], parsed_args.detail)
+        return list_rows(list_all(self.app.client), parsed_args.detail)
+
+
+# Subclouds per request of `subcloud list` (the API pages up to 10000).
+PAGE = 1000
+
+
+def list_all(client) -> list[dict]:
+    """Every subcloud, a page at a time (the API answers a long list in pages)."""
+    subclouds: list[dict] = []
+    while True:
+        marker = f"&marker={subclouds[-1]['id']}" if subclouds else ""
+        page = client.get(f"/subclouds?limit={PAGE}{marker}")["subclouds"]
+        subclouds += page
+        if len(page) < PAGE:
+            return subclouds
 
 
 class _OneSubcloud(show.ShowOne):

@@ -167,10 +167,17 @@ def lock_subcloud(db, subcloud_id: int) -> models.Subcloud:
     return subcloud
 
 
-def subcloud_get_all() -> Sequence[models.Subcloud]:
-    """Every subcloud, ordered by id."""
+def subcloud_get_all(
+    limit: int | None = None, marker: int | None = None
+) -> Sequence[models.Subcloud]:
+    """Every subcloud, ordered by id; or the first ``limit`` after the id ``marker``."""
+    query = select(models.Subcloud).order_by(models.Subcloud.id)
+    if marker is not None:
+        query = query.where(models.Subcloud.id > marker)
+    if limit is not None:
+        query = query.limit(limit)
     with session.reader() as db:
-        return db.scalars(select(models.Subcloud).order_by(models.Subcloud.id)).all()
+        return db.scalars(query).all()
 
 
 def _raise_subcloud_duplicate(exc: db_exc.DBDuplicateEntry, values: dict[str, Any]) -> None:

@@ -164,3 +164,40 @@ def test_bulk_is_no_subclouds_name(api):
     for method in ("get", "patch_json", "delete"):
         answer = getattr(api, method)(BULK, status=405)
         assert answer.headers["Allow"] == "POST"
+
+
+def test_the_list_pages_by_id(api):
+    api.post_json(BULK, {"subclouds": _fleet(5)})
+
+    first = api.get("/v1.0/subclouds?limit=2").json["subclouds"]
+    rest = api.get(f"/v1.0/subclouds?limit=10&marker={first[-1]['id']}").json["subclouds"]
+
+    assert [sc["name"] for sc in first + rest] == [f"sc{i}" for i in range(5)]
+    assert api.get("/v1.0/subclouds?limit=10001", status=400).json["message"] == (
+        "Invalid limit '10001': must be an integer from 1 to 10000"
+    )
+
+
+def test_the_cli_lists_every_subcloud_a_page_at_a_time(cli, api, monkeypatch):
+    from dcmanager.cli import subcloud
+
+    monkeypatch.setattr(subcloud, "PAGE", 2)
+    api.post_json(BULK, {"subclouds": _fleet(5)})
+
+    rows = cli.json("subcloud", "list")
+
+    assert [row["name"] for row in rows] == [f"sc{i}" for i in range(5)]
+
+
+def test_the_cli_lists_every_step_a_page_at_a_time(cli, api, conf, monkeypatch):
+    from dcmanager.cli import strategy_step
+
+    monkeypatch.setattr(strategy_step, "STEPS_PAGE", 2)
+    for name in ("a", "b", "c", "d", "e"):
+        sh.register(api, name)
+    sh.audit_once(conf)
+    sh.create(api)
+
+    rows = cli.json("strategy-step", "list")
+
+    assert [row["cloud"] for row in rows] == ["a", "b", "c", "d", "e"]

@@ -22,6 +22,8 @@ PRESTAGE = "prestage"
 DETAIL = "detail"
 # POST /subclouds/bulk registers many.
 BULK = "bulk"
+# The longest page of GET /subclouds.
+MAX_LIMIT = 10000
 
 
 def _authorize(action: str) -> None:
@@ -51,8 +53,11 @@ class SubcloudsController(base.ResourceController):
 
     @pecan.expose("json")
     def get_all(self) -> dict:
+        """Every subcloud by id, or a page (``?limit=N&marker=ID``: the N after ID)."""
         _authorize("get")
-        return {"subclouds": [views.subcloud(sc) for sc in db_api.subcloud_get_all()]}
+        limit, marker = validation.parse_page(pecan.request.GET, MAX_LIMIT, "a subcloud")
+        subclouds = db_api.subcloud_get_all(limit=limit, marker=marker)
+        return {"subclouds": [views.subcloud(sc) for sc in subclouds]}
 
     @pecan.expose("json")
     def get_one(self, *path: str) -> dict:

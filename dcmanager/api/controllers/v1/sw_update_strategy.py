@@ -89,17 +89,7 @@ def _dry_run() -> bool:
 
 def _steps_query() -> tuple[int | None, int | None, str | None]:
     query = pecan.request.GET
-    limit = marker = None
-    if "limit" in query:
-        limit = validation.parse_int(query["limit"])
-        if limit is None or not 1 <= limit <= MAX_STEPS_LIMIT:
-            raise exception.Invalid(
-                f"Invalid limit '{query['limit']}': must be an integer from 1 to {MAX_STEPS_LIMIT}"
-            )
-    if "marker" in query:
-        marker = validation.parse_int(query["marker"])
-        if marker is None:
-            raise exception.Invalid(f"Invalid marker '{query['marker']}': must be a step id")
+    limit, marker = validation.parse_page(query, MAX_STEPS_LIMIT, "a step")
     state = query.get("state")
     if state is not None and state not in states.STRATEGY_STEP_STATES:
         raise exception.Invalid(
