@@ -60,7 +60,8 @@ FAST_ENGINE = {
         "heartbeat_interval": 0.3,
         "scan_interval": 0.3,
         "poll_interval": 0.05,
-        "eta_interval": 0.1,
+        # Each refresh reads the steps: often only where a test watches the estimate.
+        "eta_interval": 2.0,
     },
     "scheduler": {"subcloud_audit_interval": 0.2},
 }

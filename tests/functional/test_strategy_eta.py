@@ -2,6 +2,7 @@
 
 import datetime
 
+import pytest
 from sqlalchemy import orm
 from sqlalchemy import select
 
@@ -9,7 +10,13 @@ from dcmanager.db.sqlalchemy import models
 from tests.functional import strategy_helpers as sh
 
 
-def test_an_applying_strategy_shows_its_estimated_end(api, roles, db):
+@pytest.fixture
+def often(fast_engine):
+    """The estimate refreshed ten times a second (before the roles start)."""
+    fast_engine.set_override("eta_interval", 0.1, group="orchestrator")
+
+
+def test_an_applying_strategy_shows_its_estimated_end(often, api, roles, db):
     sh.add_subclouds(api, ["sc1", "sc2", "sc3", "sc4"], options="delay=0.15")
     sh.create(api, **{"max-parallel-subclouds": 2})
     sh.apply(api)
