@@ -6,6 +6,7 @@ from typing import Any
 from dcmanager.apps import site
 from dcmanager.apps import versions
 from dcmanager.common import redaction
+from dcmanager.common import states
 from dcmanager.common.app_states import AppStatus
 from dcmanager.db import apps as db_apps
 from dcmanager.db import releases as db_releases
@@ -99,7 +100,7 @@ def strategy(item: models.Strategy) -> dict[str, Any]:
         "updated-at": timestamp(item.updated_at),
         "extra-args": item.extra_args or {},
         # The estimated end, while it applies and once its steps measured enough.
-        "eta": timestamp(item.eta) if item.state == "applying" else None,
+        "eta": timestamp(item.eta) if item.state == states.StrategyState.APPLYING else None,
     }
 
 

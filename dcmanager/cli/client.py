@@ -194,6 +194,19 @@ class Client:
     def get(self, path: str) -> Any:
         return self.request("GET", path)
 
+    def get_all(self, path: str, key: str, page: int, query: dict | None = None) -> list[dict]:
+        """Every item of a paged list (``limit`` and ``marker``, the last item's id):
+        ``page`` per request, until a shorter page."""
+        items: list[dict] = []
+        while True:
+            page_query = {**(query or {}), "limit": page}
+            if items:
+                page_query["marker"] = items[-1]["id"]
+            answer = self.get(f"{path}?{urllib.parse.urlencode(page_query)}")[key]
+            items += answer
+            if len(answer) < page:
+                return items
+
     def post(self, path: str, body: dict) -> Any:
         return self.request("POST", path, body)
 

@@ -35,17 +35,8 @@ class ListSteps(lister.Lister):
         if parsed_args.limit is not None:
             path = f"{strategy.STEPS_PATH}?{urllib.parse.urlencode(query)}"
             return strategy.step_rows(self.app.client.get(path)["strategy-steps"])
-        # Every step, a page at a time.
-        steps: list[dict] = []
-        while True:
-            page_query = {**query, "limit": STEPS_PAGE}
-            if steps:
-                page_query["marker"] = steps[-1]["id"]
-            path = f"{strategy.STEPS_PATH}?{urllib.parse.urlencode(page_query)}"
-            page = self.app.client.get(path)["strategy-steps"]
-            steps += page
-            if len(page) < STEPS_PAGE:
-                return strategy.step_rows(steps)
+        steps = self.app.client.get_all(strategy.STEPS_PATH, "strategy-steps", STEPS_PAGE, query)
+        return strategy.step_rows(steps)
 
 
 class ShowStep(show.ShowOne):

@@ -101,22 +101,12 @@ class ListSubclouds(lister.Lister):
         return parser
 
     def take_action(self, parsed_args):
-        return list_rows(list_all(self.app.client), parsed_args.detail)
+        subclouds = self.app.client.get_all("/subclouds", "subclouds", PAGE)
+        return list_rows(subclouds, parsed_args.detail)
 
 
 # Subclouds per request of `subcloud list` (the API pages up to 10000).
 PAGE = 1000
-
-
-def list_all(client) -> list[dict]:
-    """Every subcloud, a page at a time (the API answers a long list in pages)."""
-    subclouds: list[dict] = []
-    while True:
-        marker = f"&marker={subclouds[-1]['id']}" if subclouds else ""
-        page = client.get(f"/subclouds?limit={PAGE}{marker}")["subclouds"]
-        subclouds += page
-        if len(page) < PAGE:
-            return subclouds
 
 
 class _OneSubcloud(show.ShowOne):

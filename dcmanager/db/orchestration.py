@@ -16,6 +16,7 @@ from typing import Any
 from oslo_db import api as oslo_db_api
 from oslo_db import exception as db_exc
 from sqlalchemy import and_
+from sqlalchemy import bindparam
 from sqlalchemy import delete
 from sqlalchemy import func
 from sqlalchemy import insert
@@ -467,20 +468,29 @@ def steps_finish_initial(strategy_id: int, state: str, details: str) -> int:
             .where(Step.retry_at.is_not(None))
             .with_for_update()
         ).all()
-        for step_id, attempt, history in waiting:
-            last = (history or [{}])[-1]
+        if waiting:
+            steps = Step.__table__
             db.execute(
-                update(Step)
-                .where(Step.id == step_id)
+                update(steps)
+                .where(steps.c.id == bindparam("match_id"))
                 .values(
                     state=str(states.StepState.FAILED),
-                    details=last.get("details"),
-                    attempt=max(1, attempt - 1),
-                    history=(history or [])[:-1] or None,
+                    details=bindparam("details"),
+                    attempt=bindparam("attempt"),
+                    history=bindparam("history"),
                     finished_at=now,
                     retry_at=None,
                     updated_at=now,
-                )
+                ),
+                [
+                    {
+                        "match_id": step_id,
+                        "details": (history or [{}])[-1].get("details"),
+                        "attempt": max(1, attempt - 1),
+                        "history": (history or [])[:-1] or None,
+                    }
+                    for step_id, attempt, history in waiting
+                ],
             )
         result = db.execute(
             update(Step)

@@ -410,12 +410,12 @@ class StepEngine:
         recorded = worker_steps.steps_record(self.owner, changes)
         finished: list[FinishedStep] = []
         with self._lock:
-            for ctx, outcome, ok in zip(batch, outcomes, recorded, strict=True):
+            for ctx, outcome, change, ok in zip(batch, outcomes, changes, recorded, strict=True):
                 if not ok:
                     prestage.log_for(ctx, LOG).warning("no longer ours: another worker holds it")
                     self._steps.pop(ctx.step_id, None)
                     continue
-                self._advance(ctx, outcome, finished, now)
+                self._advance(ctx, outcome, change, finished)
             self._in_batch = set()
             parked = [sid for sid, ids in self._waiting_preparation.items() if ids]
             standalone = list(self._waiting_preparation.get(None, ()))
@@ -489,11 +489,11 @@ class StepEngine:
         self,
         ctx: prestage.StepContext,
         outcome: prestage.Outcome,
+        change: worker_steps.StepChange,
         finished: list[FinishedStep],
-        now: datetime.datetime,
     ) -> None:
-        """Apply a recorded outcome (recorded at ``now``) to the held step (called with
-        the lock held)."""
+        """Apply a recorded outcome (and what ``change`` recorded of it) to the held step
+        (called with the lock held)."""
         if outcome.state is None:
             ctx.operation = outcome.operation
             if outcome.wait is prestage.Wait.PREPARATION:
@@ -501,8 +501,8 @@ class StepEngine:
             else:
                 self._waiting_operation.add(ctx.step_id)
             return
-        ctx.timings = eta.phase_timings(ctx, outcome, now)
-        ctx.phase_started_at = now
+        ctx.timings = change.values["timings"]
+        ctx.phase_started_at = change.values["phase_started_at"]
         ctx.state = outcome.state
         ctx.operation = None
         if outcome.details is not None:
