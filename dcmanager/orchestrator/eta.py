@@ -164,10 +164,10 @@ def _path(
 
 
 def _remaining(
-    step: Running, path: tuple[str, ...], phases: dict[str, _Phase], now: datetime.datetime
+    step: Running, path: tuple[str, ...], usual: dict[str, float | None], now: datetime.datetime
 ) -> float | None:
-    """Seconds until the running step ends, or None if not known yet."""
-    phase = phases.get(step.state) or _Phase()
+    """Seconds until the running step ends, or None if not known yet (``usual``: each
+    phase's usual duration)."""
     elapsed = _elapsed(step, now)
     progress = step.progress or {}
     total, done = progress.get("bytes_total") or 0, progress.get("bytes_done") or 0
@@ -176,12 +176,12 @@ def _remaining(
         # The bytes left at its own pace, less the time since that progress.
         left = max(0.0, (total - done) * pace - (now - step.progress_at).total_seconds())
     else:
-        usual = phase.usual()
-        if usual is None:
+        here = usual.get(step.state)
+        if here is None:
             return None
-        left = max(0.0, usual - elapsed)
+        left = max(0.0, here - elapsed)
     after = path[path.index(step.state) + 1 :] if step.state in path else ()
-    usual_after = [(phases.get(name) or _Phase()).usual() for name in after]
+    usual_after = [usual.get(name) for name in after]
     if any(seconds is None for seconds in usual_after):
         return None
     return left + sum(usual_after)
@@ -211,20 +211,22 @@ def estimate(
     phases = _measures([*finished, *(step.timings for step in running)])
     for step in running:
         _observe(phases, step, now)
-    left = [_remaining(step, path, phases, now) for step in running]
+    # Once per phase: a strategy may have thousands of steps under way.
+    usual = {name: phase.usual() for name, phase in phases.items()}
+    left = [_remaining(step, path, usual, now) for step in running]
     if any(seconds is None for seconds in left):
         return None
-    whole = [(phases.get(name) or _Phase()).usual() for name in path] if waiting else []
+    whole = [usual.get(name) for name in path] if waiting else []
     if any(seconds is None for seconds in whole):
         return None
     start = max(0.0, (not_before - now).total_seconds()) if not_before else 0.0
     slots = sorted(left) + [start] * max(0, window - len(left))
     heapq.heapify(slots)
-    usual = sum(seconds for seconds in whole if seconds is not None)
+    typical = sum(seconds for seconds in whole if seconds is not None)
     spread = _spread(finished, path)
     for number in range(waiting):
         # The steps are not all alike: the last to end is likely a slow one.
-        seconds = usual * spread[int((number * GOLDEN) % 1 * len(spread))]
+        seconds = typical * spread[int((number * GOLDEN) % 1 * len(spread))]
         heapq.heappush(slots, max(heapq.heappop(slots), start) + seconds)
     if not slots:
         return now
