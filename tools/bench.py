@@ -1,18 +1,21 @@
 """Benchmark of a strategy (prestage or app-update), on the embedded default or on the
 service topology.
 
-For each run: a fresh database with N managed, online, simulated subclouds (zero
-delay), real dcmanager processes, then through the API: create a strategy with
-max-parallel M, apply it, and poll until it ends. ``--type prestage`` (default)
+For each run: a fresh database and real dcmanager processes; through the API, N
+simulated subclouds (zero delay) registered managed in bulk requests of 5000, and once
+the audit found them all online, create a strategy with max-parallel M, apply it, and
+poll until it ends; then SIGTERM to every process. ``--type prestage`` (default)
 prestages a one-file release; ``--type app-update`` updates an application from 1.0.0
 (applied at every site) to 2.0.0, both uploaded to the catalog. Printed per run and as
 the median:
 
+- register: time of the bulk registration requests (before the audit's first round);
 - create: time of the create request (all N steps written);
 - wall: time from apply to the final state;
 - transitions/s: step state changes (5 per completed step: prestage's four phases, or
   an update's precheck, upload, apply, cleanup) per second of wall time;
 - peak RSS of the largest dcmanager process;
+- stop: from SIGTERM until the last process exited;
 - ETA error: how far the strategy's estimated end was from its real end at 25 %, 50 %
   and 75 % of the run (``tools/eta_error.py``; give the sites ``--delays`` so that the
   run lasts long enough to tell);
@@ -173,31 +176,57 @@ def database(topology: str, server: str, state: str) -> Iterator[str]:
         admin.dispose()
 
 
-def populate(url: str, count: int, delays: list[float]) -> None:
-    """N managed, online, simulated subclouds, written straight to the DB, each phase
-    of subcloud i taking ``delays[i % len(delays)]`` seconds."""
-    engine = sqlalchemy.create_engine(url)
-    now = time.strftime("%Y-%m-%d %H:%M:%S")
-    with engine.begin() as conn:
-        conn.execute(
-            sqlalchemy.text(
-                "INSERT INTO subclouds (name, management_state, availability_status, "
-                "deploy_status, region_name, endpoint, group_id, audit_fail_count, "
-                "created_at) VALUES (:name, 'managed', 'online', 'complete', :region, "
-                ":endpoint, 1, 0, :now)"
-            ),
-            [
+BULK = 5000  # the most one bulk registration request takes
+
+
+def register(api: str, count: int, delays: list[float]) -> float:
+    """Register N managed simulated subclouds through the bulk API, each phase of
+    subcloud i taking ``delays[i % len(delays)]`` seconds; the seconds it took."""
+    started = time.perf_counter()
+    for first in range(1, count + 1, BULK):
+        entries = []
+        for i in range(first, min(first + BULK, count + 1)):
+            delay = delays[i % len(delays)]
+            entries.append(
                 {
                     "name": f"sc{i:05d}",
-                    "region": uuid.uuid4().hex,
-                    "endpoint": f"simulated://sc{i:05d}"
-                    + (f"?delay={delays[i % len(delays)]}" if delays[i % len(delays)] else ""),
-                    "now": now,
+                    "endpoint": f"simulated://sc{i:05d}" + (f"?delay={delay}" if delay else ""),
                 }
-                for i in range(1, count + 1)
-            ],
-        )
-    engine.dispose()
+            )
+        request("POST", f"{api}/subclouds/bulk", {"subclouds": entries, "manage": True})
+    return time.perf_counter() - started
+
+
+def wait_online(api: str, count: int, timeout: float) -> None:
+    """Until the audit found every subcloud online (the paged list, 5000 at a time)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        online, marker = 0, 0
+        while True:
+            page = request("GET", f"{api}/subclouds?limit={BULK}&marker={marker}")["subclouds"]
+            online += sum(sc["availability-status"] == "online" for sc in page)
+            if len(page) < BULK:
+                break
+            marker = page[-1]["id"]
+        if online == count:
+            return
+        time.sleep(1)
+    raise SystemExit(f"the audit did not find the {count} subclouds online in {timeout:.0f}s")
+
+
+def stop(processes: list[subprocess.Popen]) -> float:
+    """SIGTERM to every process; the seconds until the last one exited."""
+    started = time.perf_counter()
+    for process in processes:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+    for process in processes:
+        try:
+            process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            raise SystemExit(f"{process.args[0]} did not stop within 60 s of SIGTERM") from None
+    return time.perf_counter() - started
 
 
 def floor_seconds(url: str, updates: int) -> float:
@@ -253,6 +282,49 @@ def start(name: str, config: str, state: str, number: int = 0) -> subprocess.Pop
     )
 
 
+def wait_for_api(api: str, processes: list[subprocess.Popen], state: str) -> None:
+    deadline = time.monotonic() + STARTUP_TIMEOUT
+    while True:
+        try:
+            request("GET", f"{api}/subcloud-groups")
+            return
+        except (urllib.error.URLError, ConnectionError):
+            exited = any(p.poll() is not None for p in processes)
+            if exited or time.monotonic() > deadline:
+                raise SystemExit(f"dcmanager did not start; see logs in {state}") from None
+            time.sleep(0.1)
+
+
+def apply_strategy(api: str, args) -> dict:
+    """Create and apply the strategy, poll it to its end; its figures."""
+    started = time.perf_counter()
+    request("POST", f"{api}/sw-update-strategy", create_body(args))
+    create = time.perf_counter() - started
+
+    started = time.perf_counter()
+    applied_at, samples = time.time(), []
+    request("POST", f"{api}/sw-update-strategy/actions", {"action": "apply"})
+    while True:
+        strategy = request("GET", f"{api}/sw-update-strategy")
+        if strategy["state"] in ("complete", "failed", "aborted"):
+            break
+        if strategy.get("eta"):
+            samples.append((time.time(), eta_error.epoch(strategy["eta"])))
+        time.sleep(0.05)
+    wall = time.perf_counter() - started
+
+    steps = request("GET", f"{api}/sw-update-strategy/steps")["strategy-steps"]
+    ended = eta_error.last_finished(steps) or time.time()
+    return {
+        "state": strategy["state"],
+        "completed": sum(step["state"] == "complete" for step in steps),
+        "create_s": create,
+        "wall_s": wall,
+        "eta": eta_error.describe(samples, applied_at, ended),
+        "eta_errors": eta_error.errors(samples, applied_at, ended),
+    }
+
+
 def one_run(args, keep: bool) -> dict:
     state = tempfile.mkdtemp(prefix="dcmanager-bench-")
     port = free_port()
@@ -264,7 +336,6 @@ def one_run(args, keep: bool) -> dict:
             check=True,
             capture_output=True,
         )
-        populate(url, args.subclouds, args.delays)
         if args.topology == "embedded":
             processes = [start("dcmanager-all", config, state)]
         else:
@@ -272,62 +343,29 @@ def one_run(args, keep: bool) -> dict:
             roles += ["dcmanager-audit"] + ["dcmanager-orchestrator-worker"] * args.workers
             processes = [start(role, config, state, n) for n, role in enumerate(roles)]
         try:
-            deadline = time.monotonic() + STARTUP_TIMEOUT
-            while True:
-                try:
-                    request("GET", f"{api}/subcloud-groups")
-                    break
-                except (urllib.error.URLError, ConnectionError):
-                    exited = any(p.poll() is not None for p in processes)
-                    if exited or time.monotonic() > deadline:
-                        raise SystemExit(f"dcmanager did not start; see logs in {state}") from None
-                    time.sleep(0.1)
+            wait_for_api(api, processes, state)
             time.sleep(1 if args.topology == "services" else 0)  # RPC servers connecting
+            registered = register(api, args.subclouds, args.delays)
+            wait_online(api, args.subclouds, timeout=300)
             if args.type == "app-update":
                 upload_app(api, state)
                 populate_app(url)
             else:
                 upload_release(api)
-
-            started = time.perf_counter()
-            request("POST", f"{api}/sw-update-strategy", create_body(args))
-            create = time.perf_counter() - started
-
-            started = time.perf_counter()
-            applied_at, samples = time.time(), []
-            request("POST", f"{api}/sw-update-strategy/actions", {"action": "apply"})
-            while True:
-                strategy = request("GET", f"{api}/sw-update-strategy")
-                if strategy["state"] in ("complete", "failed", "aborted"):
-                    break
-                if strategy.get("eta"):
-                    samples.append((time.time(), eta_error.epoch(strategy["eta"])))
-                time.sleep(0.05)
-            wall = time.perf_counter() - started
-
-            steps = request("GET", f"{api}/sw-update-strategy/steps")["strategy-steps"]
-            ended = eta_error.last_finished(steps) or time.time()
-            completed = sum(step["state"] == "complete" for step in steps)
+            result = apply_strategy(api, args)
             rss = max(peak_rss_mb(p.pid) for p in processes)
         finally:
-            for process in processes:
-                process.send_signal(signal.SIGINT)
-            for process in processes:
-                process.wait(timeout=60)
-        transitions = completed * TRANSITIONS_PER_STEP
+            stopped = stop(processes)
+        transitions = result["completed"] * TRANSITIONS_PER_STEP
         floor = floor_seconds(url, transitions)
     if not keep:
         shutil.rmtree(state, ignore_errors=True)
-    return {
-        "state": strategy["state"],
-        "completed": completed,
-        "create_s": create,
-        "wall_s": wall,
-        "transitions_per_s": transitions / wall,
+    return result | {
+        "register_s": registered,
+        "transitions_per_s": transitions / result["wall_s"],
         "peak_rss_mb": rss,
+        "stop_s": stopped,
         "floor_s": floor,
-        "eta": eta_error.describe(samples, applied_at, ended),
-        "eta_errors": eta_error.errors(samples, applied_at, ended),
     }
 
 
@@ -370,9 +408,10 @@ def main() -> int:
         runs.append(result)
         print(
             f"run {number}: {result['state']} ({result['completed']} complete), "
+            f"register {result['register_s']:.1f}s, "
             f"create {result['create_s']:.2f}s, wall {result['wall_s']:.2f}s, "
             f"{result['transitions_per_s']:.0f} transitions/s, "
-            f"peak RSS {result['peak_rss_mb']:.0f} MB, "
+            f"peak RSS {result['peak_rss_mb']:.0f} MB, stop {result['stop_s']:.1f}s, "
             f"floor (same number of single-row commits) {result['floor_s']:.2f}s",
             flush=True,
         )
@@ -380,9 +419,10 @@ def main() -> int:
     numbers = [key for key in runs[0] if key not in ("state", "eta", "eta_errors")]
     median = {key: statistics.median(r[key] for r in runs) for key in numbers}
     print(
-        f"median: create {median['create_s']:.2f}s, wall {median['wall_s']:.2f}s, "
-        f"{median['transitions_per_s']:.0f} transitions/s, "
-        f"peak RSS {median['peak_rss_mb']:.0f} MB, floor {median['floor_s']:.2f}s"
+        f"median: register {median['register_s']:.1f}s, create {median['create_s']:.2f}s, "
+        f"wall {median['wall_s']:.2f}s, {median['transitions_per_s']:.0f} transitions/s, "
+        f"peak RSS {median['peak_rss_mb']:.0f} MB, stop {median['stop_s']:.1f}s, "
+        f"floor {median['floor_s']:.2f}s"
     )
     errors = []
     for fraction in eta_error.FRACTIONS:

@@ -17,6 +17,7 @@ from typing import Any
 
 from oslo_db import api as oslo_db_api
 from oslo_db import exception as db_exc
+from sqlalchemy import Row
 from sqlalchemy import delete
 from sqlalchemy import exists
 from sqlalchemy import false
@@ -125,18 +126,21 @@ def subcloud_group_destroy(group_id: int) -> None:
     raise exception.SubcloudGroupNotEmpty()
 
 
-def subcloud_group_subclouds(group_id: int) -> Sequence[models.Subcloud]:
-    """The group's subclouds, ordered by id.
+# Many subclouds are read as rows of the table, whose attributes are the model's:
+# at 50,000 subclouds an ORM instance each costs a second.
+_SUBCLOUDS = models.Subcloud.__table__
+
+
+def subcloud_group_subclouds(group_id: int) -> Sequence[Row]:
+    """The group's subclouds (read-only rows), ordered by id.
 
     :raises SubcloudGroupNotFound: no such group.
     """
     with session.reader() as db:
         if db.get(models.SubcloudGroup, group_id) is None:
             raise exception.SubcloudGroupNotFound()
-        return db.scalars(
-            select(models.Subcloud)
-            .where(models.Subcloud.group_id == group_id)
-            .order_by(models.Subcloud.id)
+        return db.execute(
+            select(_SUBCLOUDS).where(_SUBCLOUDS.c.group_id == group_id).order_by(_SUBCLOUDS.c.id)
         ).all()
 
 
@@ -167,17 +171,16 @@ def lock_subcloud(db, subcloud_id: int) -> models.Subcloud:
     return subcloud
 
 
-def subcloud_get_all(
-    limit: int | None = None, marker: int | None = None
-) -> Sequence[models.Subcloud]:
-    """Every subcloud, ordered by id; or the first ``limit`` after the id ``marker``."""
-    query = select(models.Subcloud).order_by(models.Subcloud.id)
+def subcloud_get_all(limit: int | None = None, marker: int | None = None) -> Sequence[Row]:
+    """Every subcloud (read-only rows), ordered by id; or the first ``limit`` after the
+    id ``marker``."""
+    query = select(_SUBCLOUDS).order_by(_SUBCLOUDS.c.id)
     if marker is not None:
-        query = query.where(models.Subcloud.id > marker)
+        query = query.where(_SUBCLOUDS.c.id > marker)
     if limit is not None:
         query = query.limit(limit)
     with session.reader() as db:
-        return db.scalars(query).all()
+        return db.execute(query).all()
 
 
 def _raise_subcloud_duplicate(exc: db_exc.DBDuplicateEntry, values: dict[str, Any]) -> None:
