@@ -31,6 +31,7 @@ import tempfile
 from types import SimpleNamespace
 
 import bench
+import sqlalchemy
 
 PATHS = (
     "/v1.0/subclouds/sc00001",
@@ -79,6 +80,11 @@ def one_run(args) -> dict[str, dict]:
             bench.wait_for_api(api, processes, state)
             bench.register(api, args.subclouds, [0.0])
             if args.topology == "embedded":
+                # Online at once (not after the audit's first round), for the strategy.
+                engine = sqlalchemy.create_engine(url)
+                with engine.begin() as conn:
+                    conn.exec_driver_sql("UPDATE subclouds SET availability_status = 'online'")
+                engine.dispose()
                 bench.upload_release(api)
                 body = bench.create_body(SimpleNamespace(type="prestage", max_parallel=10))
                 bench.request("POST", f"{api}/sw-update-strategy", body)

@@ -4,6 +4,7 @@ import pecan
 from oslo_config import cfg
 from oslo_middleware import request_id
 
+from dcmanager.api import argspecs
 from dcmanager.api import body
 from dcmanager.api import errors
 from dcmanager.api import hooks
@@ -17,6 +18,7 @@ def setup_app(conf: cfg.ConfigOpts = cfg.CONF):
 
     :raises ConfigInvalid: keystone authentication is not configured.
     """
+    argspecs.keep_signatures()
     app = pecan.make_app(
         "dcmanager.api.controllers.root.RootController",
         hooks=[
