@@ -8,6 +8,7 @@ from typing import Any
 from cliff import show
 
 from dcmanager.cli import live
+from dcmanager.cli import retry
 from dcmanager.cli import strategy
 from dcmanager.common.states import APP_UPDATE_PHASES
 from dcmanager.common.states import STEP_ACTIVE
@@ -62,6 +63,7 @@ class CreateAppUpdateStrategy(show.ShowOne):
             "(prestage-strategy create --app NAME@VERSION); skip the others.",
         )
         strategy.add_scope_options(parser, "update")
+        retry.add_retry_options(parser)
         return parser
 
     def take_action(self, parsed_args: argparse.Namespace) -> tuple[tuple[str, ...], tuple]:
@@ -73,6 +75,8 @@ class CreateAppUpdateStrategy(show.ShowOne):
         if parsed_args.require_prestaged:
             body["require-prestaged"] = True
         body.update(strategy.scope_body(parsed_args))
+        if policy := retry.retry_body(parsed_args):
+            body["retry"] = policy
         return strategy.create_or_preview(self.app.client, body, parsed_args.dry_run)
 
 

@@ -172,6 +172,9 @@ class FailureKind(enum.StrEnum):
     """The site went offline or stopped answering."""
     OPERATION = "operation"
     """The operation failed at the site (a transfer, an application phase)."""
+    RECOVERY = "recovery"
+    """An application update failed and so did the recovery of the site's earlier
+    version (never retried: the site's application needs an operator)."""
     PREPARATION = "preparation"
     """The strategy's one preparation of the release's packages failed (never retried:
     it is not prepared again)."""
@@ -316,8 +319,16 @@ STEP_TRANSITIONS: Mapping[StepState, frozenset[StepState]] = {
     # An app-update strategy's step: skipped when the site runs the target already
     # (or lacks the application); refused by the site's records, it fails.
     # Aborted when the strategy was aborted before the update began at the site.
+    # Its retry policy may take it back to initial from the states it fails in (the
+    # site's records put back first).
     StepState.APP_UPDATE_PRECHECK: frozenset(
-        {StepState.APP_UPLOADING, StepState.SKIPPED, StepState.FAILED, StepState.ABORTED}
+        {
+            StepState.APP_UPLOADING,
+            StepState.SKIPPED,
+            StepState.FAILED,
+            StepState.ABORTED,
+            StepState.INITIAL,
+        }
     ),
     # Seed 000: upload, then apply (never applied at the site, or a simplex site) or
     # roll back (an inactive record of the version), then clean up; a failure after
@@ -337,6 +348,7 @@ STEP_TRANSITIONS: Mapping[StepState, frozenset[StepState]] = {
             StepState.APP_ROLLING_BACK,
             StepState.APP_RECOVERING,
             StepState.FAILED,
+            StepState.INITIAL,
         }
     ),
     StepState.APP_APPLYING: frozenset(
@@ -346,7 +358,7 @@ STEP_TRANSITIONS: Mapping[StepState, frozenset[StepState]] = {
         {StepState.APP_CLEANUP, StepState.APP_RECOVERING, StepState.FAILED}
     ),
     StepState.APP_CLEANUP: frozenset({StepState.COMPLETE, StepState.FAILED}),
-    StepState.APP_RECOVERING: frozenset({StepState.FAILED}),
+    StepState.APP_RECOVERING: frozenset({StepState.FAILED, StepState.INITIAL}),
     StepState.APP_REMOVING: frozenset({StepState.COMPLETE, StepState.FAILED}),
     StepState.COMPLETE: frozenset(),
     # Only an operator's retry-failed moves a failed step again (a new attempt).

@@ -20,6 +20,7 @@ from dcmanager.common import app_states
 from dcmanager.common import exception
 from dcmanager.common.app_states import AppStatus
 from dcmanager.common.states import MAX_DETAILS
+from dcmanager.common.states import FailureKind
 from dcmanager.common.states import StepState
 from dcmanager.common.subcloud_states import AvailabilityStatus
 from dcmanager.common.subcloud_states import ManagementState
@@ -44,14 +45,23 @@ def _move(record_id: int, source: str, target: str, **values: Any) -> tuple[int,
     return record_id, {"status": str(target), **values}
 
 
-def _finish(ctx: StepContext, state: StepState, reason: str | None, records: list) -> Outcome:
-    """The step ends in ``state``; a failure's details end with what the site's
-    application is left at."""
+def _finish(
+    ctx: StepContext,
+    state: StepState,
+    reason: str | None,
+    records: list,
+    kind: FailureKind = FailureKind.OPERATION,
+) -> Outcome:
+    """The step ends in ``state``; a failure (of ``kind``) has details that end with
+    what the site's application is left at."""
     details = None
+    failed = state == StepState.FAILED
     if reason:
-        left = _left_at(ctx, records) if state == StepState.FAILED else None
+        left = _left_at(ctx, records) if failed else None
         details = f"{ctx.state}: {reason}{f' ({left})' if left else ''}"[:MAX_DETAILS]
-    return Outcome(state=state, details=details, app_records=records)
+    return Outcome(
+        state=state, details=details, app_records=records, failure=kind if failed else None
+    )
 
 
 def _left_at(ctx: StepContext, records: list) -> str | None:
@@ -153,17 +163,21 @@ def precheck(ctx: StepContext, env: prestage.Environment) -> Outcome:
     choice between apply and rollback depends on it)."""
     subcloud = env.subcloud(ctx)
     if subcloud is None:
-        return _finish(ctx, StepState.FAILED, f"Subcloud {ctx.subcloud_name} no longer exists.", [])
+        gone = f"Subcloud {ctx.subcloud_name} no longer exists."
+        return _finish(ctx, StepState.FAILED, gone, [], FailureKind.INELIGIBLE)
     if subcloud.management_state != ManagementState.MANAGED:
-        return precheck_failed(ctx, f"Subcloud {ctx.subcloud_name} is unmanaged.", {})
+        unmanaged = f"Subcloud {ctx.subcloud_name} is unmanaged."
+        return precheck_failed(ctx, unmanaged, {}, FailureKind.INELIGIBLE)
     if subcloud.availability_status != AvailabilityStatus.ONLINE:
-        return precheck_failed(ctx, f"Subcloud {ctx.subcloud_name} is offline.", {})
+        offline = f"Subcloud {ctx.subcloud_name} is offline."
+        return precheck_failed(ctx, offline, {}, FailureKind.UNREACHABLE)
     try:
         info = env.driver(ctx).get_system_info()
     except driver_base.SubcloudUnreachable as exc:
-        return precheck_failed(ctx, exc.message, {})
+        return precheck_failed(ctx, exc.message, {}, FailureKind.UNREACHABLE)
     if info.health_problem:
-        return precheck_failed(ctx, f"Subcloud health check failed: {info.health_problem}", {})
+        unhealthy = f"Subcloud health check failed: {info.health_problem}"
+        return precheck_failed(ctx, unhealthy, {}, FailureKind.HEALTH)
     action = ctx.app["action"]
     following = (
         StepState.APP_REMOVING
@@ -214,12 +228,14 @@ def update_precheck(ctx: StepContext, env: prestage.Environment) -> Outcome:
         ends = StepState(args["ends"])
         if ends == StepState.ABORTED:
             return Outcome(state=ends, details=args["refused"])
-        return _finish(ctx, ends, args["refused"], [])
+        return _finish(ctx, ends, args["refused"], [], FailureKind.INELIGIBLE)
     return precheck(ctx, env)
 
 
-def precheck_failed(ctx: StepContext, reason: str, result: dict) -> Outcome:
-    return _finish(ctx, StepState.FAILED, reason, _undo(ctx))
+def precheck_failed(
+    ctx: StepContext, reason: str, result: dict, kind: FailureKind = FailureKind.OPERATION
+) -> Outcome:
+    return _finish(ctx, StepState.FAILED, reason, _undo(ctx), kind)
 
 
 def upload(ctx: StepContext, env: prestage.Environment) -> Outcome:
@@ -443,7 +459,13 @@ def recover_failed(ctx: StepContext, reason: str, result: dict) -> Outcome:
             releases=old["releases"] + added,
         )
     ]
-    return _finish(ctx, StepState.FAILED, f"{_why(ctx)}; recovery failed: {reason}", records)
+    return _finish(
+        ctx,
+        StepState.FAILED,
+        f"{_why(ctx)}; recovery failed: {reason}",
+        records,
+        FailureKind.RECOVERY,
+    )
 
 
 def remove(ctx: StepContext, env: prestage.Environment) -> Outcome:
@@ -512,4 +534,7 @@ def act(ctx: StepContext, env: prestage.Environment) -> Outcome:
         return failed(ctx, exc.message, {})
     except Exception:
         prestage.log_for(ctx).exception("failed in %s", ctx.state)
-        return failed(ctx, "internal error (see the dcmanager log)", {})
+        outcome = failed(ctx, "internal error (see the dcmanager log)", {})
+        if outcome.failure is not None and outcome.failure != FailureKind.RECOVERY:
+            outcome.failure = FailureKind.INTERNAL
+        return outcome

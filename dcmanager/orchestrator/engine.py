@@ -133,6 +133,9 @@ def _retry(ctx: prestage.StepContext, outcome: prestage.Outcome, now: datetime.d
         "progress": None,
         "progress_at": None,
     }
+    if ctx.app is not None:
+        # An application update begins at its site anew (its records were put back).
+        outcome.retry_values["extra_args"] = None
 
 
 # The prestage states a step leaves at once when its strategy is aborted.

@@ -12,7 +12,8 @@ it)::
 waits ``initial-interval * backoff ** (n - 1)`` seconds, at most ``max-interval``.
 ``phases`` overrides any of those four per phase (the phase the attempt failed in).
 A failure of a kind in ``never`` (:class:`dcmanager.common.states.FailureKind`) is not
-retried, nor ever one of the preparation (the strategy prepares its packages once).
+retried, nor ever one of the preparation (the strategy prepares its packages once) or
+an application's failed recovery (the site needs an operator).
 
 A step waiting for its next attempt is back in ``initial`` with ``retry_at`` set: it
 holds no place in the window and no thread; the orchestrator starts it again once
@@ -26,7 +27,7 @@ from typing import Any
 from dcmanager.common.states import FailureKind
 
 # Kinds no policy retries.
-NEVER_RETRIED = frozenset({FailureKind.PREPARATION})
+NEVER_RETRIED = frozenset({FailureKind.PREPARATION, FailureKind.RECOVERY})
 
 
 @dataclasses.dataclass(frozen=True)

@@ -115,6 +115,31 @@ def test_retry_failed_begins_the_update_again_at_the_failed_site(cli, fleet):
     assert engine_json(cli, "app-update-strategy", "show")["state"] == "complete"
 
 
+def test_retry_options_give_the_update_a_policy(cli, fleet):
+    created = engine_json(
+        cli,
+        "app-update-strategy",
+        "create",
+        "--app",
+        "demo",
+        "--retry-attempts=2",
+        "--retry-interval=0",
+        "--retry-phase=app-recovering=3",
+    )
+
+    assert created["retry"] == (
+        "2 attempts, waits 0 s x2 up to 600 s; app-recovering: attempts 3; "
+        "never: disk, ineligible, password, system-mode"
+    )
+    # sc3 fails its apply and recovers, twice more; the strategy ends failed at attempt 3.
+    engine_json(cli, "app-update-strategy", "apply")
+    result = run_beside_engine(cli, "app-update-strategy", "watch", "--interval", "0.05")
+    assert result.rc == 1, result
+    step = engine_json(cli, "strategy-step", "show", "sc3")
+    assert step["attempt"] == 3
+    assert step["history"].count("[operation] app-recovering: simulated failure") == 2
+
+
 def test_a_dry_run_lists_the_steps_and_creates_nothing(cli, fleet):
     plan = engine_json(cli, "app-update-strategy", "create", "--app", "demo", "--dry-run")
 

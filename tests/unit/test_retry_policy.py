@@ -148,13 +148,20 @@ class _Catalog:
         return "1.0"
 
 
-def test_an_app_update_takes_no_retry_policy():
-    body = {"type": "app-update", "app": "demo", "retry": {}}
+def test_an_app_update_takes_a_policy_over_its_own_phases():
+    body = {
+        "type": "app-update",
+        "app": "demo",
+        "retry": {"phases": {"app-recovering": {"attempts": 1}}},
+    }
 
+    request = sw_update_strategy.validate_create(body, _Catalog())
+
+    assert request.values["extra_args"]["retry"]["phases"] == {"app-recovering": {"attempts": 1}}
+    body["retry"] = {"phases": {"prestaging-images": {"attempts": 1}}}
     with pytest.raises(exception.Invalid) as raised:
         sw_update_strategy.validate_create(body, _Catalog())
-
-    assert raised.value.message.startswith("retry applies to prestage strategies")
+    assert raised.value.message.startswith("Invalid retry phases")
 
 
 def test_a_prestage_stores_its_policy_filled_in():

@@ -95,13 +95,15 @@ def test_every_step_state_is_reachable_and_every_path_ends():
     assert states.STEP_TRANSITIONS[StepState.FAILED] == {StepState.INITIAL}
 
 
-def test_a_prestage_phase_that_fails_may_wait_for_its_next_attempt():
-    # A retried failure returns the step to initial (no place in the window); an
-    # application's phases are never retried that way.
+def test_a_strategy_phase_that_fails_may_wait_for_its_next_attempt():
+    # A retried failure returns the step to initial (no place in the window): from a
+    # prestage phase, or from the states an app-update step fails in; a standalone
+    # application operation is never retried that way.
     for state in states.PRESTAGE_PHASES:
         assert StepState.INITIAL in states.STEP_TRANSITIONS[state]
+    retried = {StepState.APP_UPDATE_PRECHECK, StepState.APP_UPLOADING, StepState.APP_RECOVERING}
     for state in states.APP_PHASES:
-        assert StepState.INITIAL not in states.STEP_TRANSITIONS[state]
+        assert (StepState.INITIAL in states.STEP_TRANSITIONS[state]) == (state in retried)
 
 
 def test_every_active_step_state_can_fail():

@@ -256,13 +256,8 @@ def _max_failures(body: dict[str, Any], stop_on_failure: bool) -> int | str | No
 
 
 def _retry(value: Any, strategy_type: str) -> dict[str, Any]:
-    """The retry policy, defaults filled in."""
-    if strategy_type != StrategyType.PRESTAGE:
-        raise exception.Invalid(
-            "retry applies to prestage strategies: an application update recovers the "
-            "site's version when it fails (retry-failed runs failed steps again)"
-        )
-    return retry_policy.validate(value, states.PRESTAGE_PHASES)
+    """The retry policy, defaults filled in; its phases are the strategy type's."""
+    return retry_policy.validate(value, states.STRATEGY_PHASES[StrategyType(strategy_type)])
 
 
 def _cloud_name(body: dict[str, Any]) -> str | None:
