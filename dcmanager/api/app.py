@@ -7,14 +7,16 @@ from oslo_middleware import request_id
 from dcmanager.api import argspecs
 from dcmanager.api import body
 from dcmanager.api import errors
+from dcmanager.api import etags
 from dcmanager.api import hooks
+from dcmanager.api import ui
 from dcmanager.common import exception
 from dcmanager.common import wsgi
 from dcmanager.conf import default as default_conf
 
 
 def setup_app(conf: cfg.ConfigOpts = cfg.CONF):
-    """The WSGI application serving ``/`` and ``/v1.0``.
+    """The WSGI application serving ``/``, ``/v1.0`` and the dashboard under ``/ui/``.
 
     :raises ConfigInvalid: keystone authentication is not configured.
     """
@@ -44,6 +46,9 @@ def setup_app(conf: cfg.ConfigOpts = cfg.CONF):
                 "www_authenticate_uri (and the service credentials auth_token uses)"
             )
         app = wsgi.PublicRootDispatcher(app, protected)
+    # The dashboard's files and login, never through authentication.
+    app = ui.UiDispatcher(app, conf)
     app = body.BodyGate(app, conf)
     app = request_id.RequestId(app)
+    app = etags.ETags(app)
     return errors.JsonErrorMiddleware(app)

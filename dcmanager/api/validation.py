@@ -1,6 +1,7 @@
 """Input normalisation at the edge: the API turns request values into clean typed
 values once, so nothing behind it parses strings again."""
 
+import datetime
 import io
 import json
 import re
@@ -145,6 +146,24 @@ def parse_page(query: Any, max_limit: int, what: str) -> tuple[int | None, int |
         if marker is None:
             raise exception.Invalid(f"Invalid marker '{query['marker']}': must be {what} id")
     return limit, marker
+
+
+def parse_time(field: str, value: Any, example: str = "2026-12-24T22:00:00Z") -> datetime.datetime:
+    """An ISO 8601 time, in UTC (without an offset it is UTC).
+
+    :raises Invalid: it is not one.
+    """
+    try:
+        if not isinstance(value, str):
+            raise ValueError
+        parsed = datetime.datetime.fromisoformat(value)
+    except ValueError:
+        raise exception.Invalid(
+            f"Invalid {field} '{value}': must be an ISO 8601 time (e.g. {example})"
+        ) from None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=datetime.UTC)
+    return parsed.astimezone(datetime.UTC)
 
 
 def parse_ref(ref: str) -> int | str:

@@ -11,6 +11,7 @@ A *ref* is an ``int`` (the id) or a ``str`` (the name); names are never all digi
 so the API can tell them apart from the path alone.
 """
 
+import datetime
 import uuid
 from collections.abc import Sequence
 from typing import Any
@@ -22,6 +23,7 @@ from sqlalchemy import delete
 from sqlalchemy import exists
 from sqlalchemy import false
 from sqlalchemy import insert
+from sqlalchemy import or_
 from sqlalchemy import select
 
 from dcmanager.common import exception
@@ -171,10 +173,19 @@ def lock_subcloud(db, subcloud_id: int) -> models.Subcloud:
     return subcloud
 
 
-def subcloud_get_all(limit: int | None = None, marker: int | None = None) -> Sequence[Row]:
+def subcloud_get_all(
+    limit: int | None = None,
+    marker: int | None = None,
+    changed_since: datetime.datetime | None = None,
+) -> Sequence[Row]:
     """Every subcloud (read-only rows), ordered by id; or the first ``limit`` after the
-    id ``marker``."""
+    id ``marker``; only those registered or changed at or after ``changed_since``
+    (naive UTC; both times are indexed)."""
     query = select(_SUBCLOUDS).order_by(_SUBCLOUDS.c.id)
+    if changed_since is not None:
+        query = query.where(
+            or_(_SUBCLOUDS.c.updated_at >= changed_since, _SUBCLOUDS.c.created_at >= changed_since)
+        )
     if marker is not None:
         query = query.where(_SUBCLOUDS.c.id > marker)
     if limit is not None:

@@ -331,6 +331,22 @@ def step_counts(strategy_id: int) -> dict[str, int]:
     return {state: count for state, count in rows}
 
 
+def transfers_in_flight(strategy_id: int) -> tuple[int, int]:
+    """Bytes moved and bytes to move of the strategy's running transfers (the steps
+    that reported progress; at most a window's worth)."""
+    with session.reader() as db:
+        rows = db.scalars(
+            select(Step.progress).where(
+                Step.strategy_id == strategy_id,
+                Step.progress.is_not(None),
+                Step.state.in_([str(state) for state in states.STEP_ACTIVE]),
+            )
+        ).all()
+    done = sum((progress or {}).get("bytes_done") or 0 for progress in rows)
+    total = sum((progress or {}).get("bytes_total") or 0 for progress in rows)
+    return done, total
+
+
 def steps_get(
     strategy_id: int,
     limit: int | None = None,

@@ -76,6 +76,7 @@ ST = "/v1.0/sw-update-strategy"
 SA = "/v1.0/sw-update-strategy/actions"
 SS = "/v1.0/sw-update-strategy/steps"
 SS1 = "/v1.0/sw-update-strategy/steps/{cloud_name}"
+SSUM = "/v1.0/sw-update-strategy/summary"
 R = "/v1.0/releases"
 R1 = "/v1.0/releases/{version}"
 A = "/v1.0/apps"
@@ -649,6 +650,21 @@ SCENARIOS: dict[tuple[str, str], list[Call]] = {
         Call("GET", S, query="?limit=1", expect={"subclouds": [{"name": "sc-b"}]}),
         Call("GET", S, query="?limit=1&marker=1", expect={"subclouds": [{"name": "sc-a"}]}),
         Call("GET", S, query="?marker=2", expect={"subclouds": []}),
+        Call(
+            "GET",
+            S,
+            query="?changed-since=1970-01-01T00:00:00Z&limit=1",
+            expect={"subclouds": [{"name": "sc-b"}]},
+        ),
+        Call("GET", S, query="?changed-since=2999-01-01T00:00:00Z", expect={"subclouds": []}),
+        Call(
+            "GET",
+            S,
+            query="?changed-since=yesterday",
+            status=400,
+            message="Invalid changed-since 'yesterday': must be an ISO 8601 time "
+            "(e.g. 2026-12-24T22:00:00Z)",
+        ),
         Call(
             "GET",
             S,
@@ -2801,6 +2817,25 @@ SCENARIOS: dict[tuple[str, str], list[Call]] = {
             },
         ),
     ],
+    ("GET", SSUM): [
+        Call("GET", SSUM, status=404, message=STRATEGY_NOT_FOUND),
+        *managed_subcloud("sc1"),
+        set_online("sc1"),
+        Call("POST", ST, body=prestage()),
+        Call(
+            "GET",
+            SSUM,
+            expect={
+                "strategy": {"state": "initial"},
+                "step-counts": {"initial": 1},
+                "transfers": {"bytes-done": 0, "bytes-total": 0},
+            },
+        ),
+        Call(
+            "GET", SSUM, query="?type=app-update", status=404, message=type_not_found("app-update")
+        ),
+        not_acceptable("GET", SSUM),
+    ],
     ("GET", SS1): [
         Call("GET", SS1, {"cloud_name": "sc1"}, status=404, message=STRATEGY_NOT_FOUND),
         *managed_subcloud("sc1"),
@@ -3726,6 +3761,7 @@ OPTIONAL_RESPONSE_FIELDS: dict[str, set[str]] = {
         "no-new-steps-after",
     },
     "StepAttempt": {"failure"},
+    "SubcloudList": {"next-changed-since"},
     "AppUpdateExtraArgs": {
         "require-prestaged",
         "max-failures",
@@ -3758,6 +3794,7 @@ def test_response_objects_forbid_undocumented_fields(document):
         "StepAttempt",
         "StepProgress",
         "StrategyStepList",
+        "StrategySummary",
         "SiteApp",
         "SiteAppList",
         "SiteAppRelease",

@@ -6,25 +6,11 @@ then end aborted), ISO 8601 times stored in UTC
 import datetime
 from typing import Any
 
+from dcmanager.api import validation
 from dcmanager.common import exception
 
 FIELDS = ("start-after", "no-new-steps-after")
 EXAMPLE = "2026-12-24T22:00:00Z"
-
-
-def _time(field: str, value: Any) -> datetime.datetime:
-    """An ISO 8601 time; without an offset it is UTC."""
-    try:
-        if not isinstance(value, str):
-            raise ValueError
-        parsed = datetime.datetime.fromisoformat(value)
-    except ValueError:
-        raise exception.Invalid(
-            f"Invalid {field} '{value}': must be an ISO 8601 time (e.g. {EXAMPLE})"
-        ) from None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=datetime.UTC)
-    return parsed.astimezone(datetime.UTC)
 
 
 def validate(body: dict[str, Any], now: datetime.datetime) -> dict[str, str]:
@@ -34,7 +20,11 @@ def validate(body: dict[str, Any], now: datetime.datetime) -> dict[str, str]:
     :raises Invalid: a bound is not a time, the window ends before it opens, or it has
         closed already.
     """
-    times = {field: _time(field, body[field]) for field in FIELDS if body.get(field) is not None}
+    times = {
+        field: validation.parse_time(field, body[field], EXAMPLE)
+        for field in FIELDS
+        if body.get(field) is not None
+    }
     start, end = times.get("start-after"), times.get("no-new-steps-after")
     if start is not None and end is not None and end <= start:
         raise exception.Invalid(

@@ -56,7 +56,12 @@ class Subcloud(TimestampMixin, Base):
     """A remote edge site managed by this system controller."""
 
     __tablename__ = "subclouds"
-    __table_args__ = db_types.TABLE_OPTIONS
+    __table_args__ = (
+        # What changed since a time (a dashboard's update): registered, or changed.
+        Index("ix_subclouds_created_at", "created_at"),
+        Index("ix_subclouds_updated_at", "updated_at"),
+        db_types.TABLE_OPTIONS,
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(255), unique=True)

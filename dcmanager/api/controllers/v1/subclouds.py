@@ -1,6 +1,9 @@
 """``/v1.0/subclouds``: the subcloud inventory."""
 
+import datetime
+
 import pecan
+from oslo_utils import timeutils
 
 from dcmanager.api import validation
 from dcmanager.api import views
@@ -24,6 +27,8 @@ DETAIL = "detail"
 BULK = "bulk"
 # The longest page of GET /subclouds.
 MAX_LIMIT = 10000
+# How far back ``next-changed-since`` reaches before the time it was answered.
+CHANGES_OVERLAP = datetime.timedelta(seconds=5)
 
 
 def _authorize(action: str) -> None:
@@ -53,11 +58,26 @@ class SubcloudsController(base.ResourceController):
 
     @pecan.expose("json")
     def get_all(self) -> dict:
-        """Every subcloud by id, or a page (``?limit=N&marker=ID``: the N after ID)."""
+        """Every subcloud by id, or a page (``?limit=N&marker=ID``: the N after ID), or
+        those registered or changed since a time (``?changed-since=TIME``; the answer
+        says which time to ask with next)."""
         _authorize("get")
-        limit, marker = validation.parse_page(pecan.request.GET, MAX_LIMIT, "a subcloud")
-        subclouds = db_api.subcloud_get_all(limit=limit, marker=marker)
-        return {"subclouds": [views.subcloud(sc) for sc in subclouds]}
+        query = pecan.request.GET
+        limit, marker = validation.parse_page(query, MAX_LIMIT, "a subcloud")
+        since = None
+        if "changed-since" in query:
+            since = validation.parse_time("changed-since", query["changed-since"])
+        # Taken before the read: what changes meanwhile is in the next answer.
+        now = timeutils.utcnow()
+        subclouds = db_api.subcloud_get_all(
+            limit=limit, marker=marker, changed_since=since and since.replace(tzinfo=None)
+        )
+        found: dict = {"subclouds": [views.subcloud(sc) for sc in subclouds]}
+        if since is not None:
+            # A change stamped before it committed may commit after this read: the
+            # next question reaches back over it (a subcloud may come twice).
+            found["next-changed-since"] = views.timestamp(now - CHANGES_OVERLAP)
+        return found
 
     @pecan.expose("json")
     def get_one(self, *path: str) -> dict:

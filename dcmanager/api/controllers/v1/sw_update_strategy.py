@@ -143,11 +143,35 @@ class StepsController:
         return self.index, args[1:]
 
 
+class SummaryController:
+    """``GET /sw-update-strategy/summary``: the strategy with its steps counted by
+    state and its running transfers' bytes, without listing the steps (what a live
+    view polls: its size does not grow with the fleet)."""
+
+    @pecan.expose(generic=True, template="json")
+    def index(self, *path: str, **query: str) -> None:
+        _no_deeper(path)
+        base.method_not_allowed("GET")
+
+    @index.when(method="GET", template="json")
+    def index_get(self, *path: str, **query: str) -> dict:
+        _no_deeper(path)
+        _authorize("get")
+        strategy = _current_strategy()
+        done, total = db.transfers_in_flight(strategy.id)
+        return {
+            "strategy": views.strategy(strategy),
+            "step-counts": db.step_counts(strategy.id),
+            "transfers": {"bytes-done": done, "bytes-total": total},
+        }
+
+
 class StrategyController:
     """``/sw-update-strategy``: show, create, delete."""
 
     actions = ActionsController()
     steps = StepsController()
+    summary = SummaryController()
 
     @pecan.expose(generic=True, template="json")
     def index(self, *path: str, **query: str) -> None:

@@ -1,0 +1,167 @@
+"""The web dashboard under ``/ui/``: static files shipped in the package, and the two
+calls the page makes before it has a token.
+
+The page is plain HTML, CSS and JavaScript modules (``static/``), served as they are:
+nothing is built at install time and nothing is fetched from elsewhere. It talks to
+the REST API under ``/v1.0`` with a Keystone token (``X-Auth-Token``), as any client
+does, so the API's authentication and policies decide what it may read and do.
+
+- ``GET /ui/config``: how to log in (``{"auth": "noauth" | "keystone"}``).
+- ``POST /ui/login``: ``{"username", "password", "project"}`` (keystone: a token from
+  Keystone's ``/v3/auth/tokens`` at ``[keystone_authtoken] www_authenticate_uri``;
+  noauth: no body needed) answers the token, the user's roles and which of the
+  dashboard's actions the policies allow them, so a reader gets no action buttons.
+
+These paths never pass through authentication: the files hold no data, and the login
+is how a token is had.
+"""
+
+import json
+import logging
+import os
+
+import webob
+import webob.static
+from oslo_config import cfg
+
+from dcmanager.api import body as api_body
+from dcmanager.api import errors
+from dcmanager.common import context as dc_context
+from dcmanager.common import policy
+from dcmanager.conf import default as default_conf
+
+LOG = logging.getLogger(__name__)
+
+PREFIX = "/ui"
+STATIC = os.path.join(os.path.dirname(__file__), "static")
+# The dashboard's buttons, each with the policy rule that allows it.
+ACTIONS = {
+    "create": "dc_api:sw_update_strategy:create",
+    "apply": "dc_api:sw_update_strategy:apply",
+    "pause": "dc_api:sw_update_strategy:pause",
+    "resume": "dc_api:sw_update_strategy:resume",
+    "abort": "dc_api:sw_update_strategy:abort",
+    "retry-failed": "dc_api:sw_update_strategy:retry-failed",
+    "delete": "dc_api:sw_update_strategy:delete",
+}
+LOGIN_TIMEOUT = 30
+
+
+def allowed_actions(ctx: dc_context.RequestContext) -> dict[str, bool]:
+    """Which of the dashboard's actions the policies allow ``ctx``."""
+    enforcer = policy.get_enforcer()
+    return {
+        action: bool(enforcer.authorize(rule, {}, ctx, do_raise=False))
+        for action, rule in ACTIONS.items()
+    }
+
+
+class UiDispatcher:
+    """WSGI: ``/ui`` and below to the dashboard, everything else to ``api``."""
+
+    def __init__(self, api, conf: cfg.ConfigOpts) -> None:
+        self.api = api
+        self.conf = conf
+        self.files = webob.static.DirectoryApp(STATIC)
+
+    def __call__(self, environ, start_response):
+        path = environ.get("PATH_INFO", "")
+        if path != PREFIX and not path.startswith(PREFIX + "/"):
+            return self.api(environ, start_response)
+        request = webob.Request(environ)
+        if path == PREFIX:
+            response = webob.Response(status=301, location=request.application_url + "/ui/")
+        elif path == PREFIX + "/config":
+            response = self._config(request)
+        elif path == PREFIX + "/login":
+            response = self._login(request)
+        else:
+            request.path_info_pop()
+            response = request.get_response(self.files)
+            # The page asks again on every load: a new release's files are used at once.
+            response.cache_control = "no-cache"
+        return response(environ, start_response)
+
+    def _keystone(self) -> bool:
+        return self.conf.auth_strategy == default_conf.AUTH_KEYSTONE
+
+    def _config(self, request: webob.Request) -> webob.Response:
+        if request.method != "GET":
+            return errors.error_response(405, f"Method {request.method} is not allowed")
+        return webob.Response(json_body={"auth": self.conf.auth_strategy})
+
+    def _login(self, request: webob.Request) -> webob.Response:
+        if request.method != "POST":
+            return errors.error_response(405, f"Method {request.method} is not allowed")
+        if not self._keystone():
+            ctx = dc_context.get_admin_context()
+            return webob.Response(
+                json_body={
+                    "token": "noauth",
+                    "user": "admin",
+                    "project": ctx.project_name,
+                    "roles": ctx.roles,
+                    "allowed": allowed_actions(ctx),
+                    "expires": None,
+                }
+            )
+        try:
+            body = json.loads(api_body.pending(request.environ).read() or b"null")
+        except api_body.BodyTooLarge as exc:
+            return errors.error_response(413, exc.message)
+        except ValueError:
+            body = None
+        fields = ("username", "password", "project")
+        if not isinstance(body, dict) or not all(
+            isinstance(body.get(name), str) and body[name] for name in fields
+        ):
+            return errors.error_response(400, "username, password and project are required")
+        return _keystone_login(
+            self.conf.keystone_authtoken.www_authenticate_uri,
+            body["username"],
+            body["password"],
+            body["project"],
+            body.get("domain") or "Default",
+        )
+
+
+def _keystone_login(
+    auth_url: str, username: str, password: str, project: str, domain: str
+) -> webob.Response:
+    """A project-scoped token from Keystone, with the user's roles and actions."""
+    # Imported here: keystoneauth1 is only needed in keystone mode.
+    from keystoneauth1 import exceptions as ks_exc
+    from keystoneauth1 import session as ks_session
+    from keystoneauth1.identity import generic
+
+    auth = generic.Password(
+        auth_url=auth_url,
+        username=username,
+        password=password,
+        project_name=project,
+        user_domain_name=domain,
+        project_domain_name=domain,
+    )
+    try:
+        access = auth.get_access(ks_session.Session(auth=auth, timeout=LOGIN_TIMEOUT))
+    except ks_exc.Unauthorized:
+        return errors.error_response(401, "The username, password or project is wrong")
+    except ks_exc.ClientException as exc:
+        LOG.warning("Dashboard login: Keystone at %s did not answer: %s", auth_url, exc)
+        return errors.error_response(503, f"Keystone could not be reached ({auth_url})")
+    ctx = dc_context.RequestContext(
+        user_id=access.user_id,
+        project_id=access.project_id,
+        project_name=access.project_name,
+        roles=access.role_names,
+    )
+    return webob.Response(
+        json_body={
+            "token": access.auth_token,
+            "user": access.username,
+            "project": access.project_name,
+            "roles": access.role_names,
+            "allowed": allowed_actions(ctx),
+            "expires": access.expires.isoformat() if access.expires else None,
+        }
+    )

@@ -1,0 +1,87 @@
+// The dashboard's shell: the session, the header and the views behind #/fleet,
+// #/strategy and #/site/NAME.
+
+import { forget, get, post, remember, session } from "./api.js";
+import { clear, el } from "./dom.js";
+import { showFleet } from "./fleet.js";
+import { showSite } from "./site.js";
+import { showStrategy } from "./strategy.js";
+
+const main = document.getElementById("main");
+let stopView = () => {};
+
+// A session as the server's login gives it: a token, the user, the allowed actions.
+async function ensureSession() {
+  if (session()) return true;
+  const config = (await get("/ui/config")).data;
+  if (config.auth !== "keystone") {
+    remember((await post("/ui/login", {})).data);
+    return true;
+  }
+  return false;
+}
+
+function showHeader() {
+  const current = session();
+  document.getElementById("who").textContent = current
+    ? `${current.user} (${current.roles.join(", ")})`
+    : "";
+  const logout = document.getElementById("logout");
+  logout.hidden = !current || current.token === "noauth";
+}
+
+function showLogin() {
+  const message = el("p", { class: "error", role: "alert", id: "login-error" });
+  const form = el(
+    "form",
+    { id: "login", class: "panel" },
+    el("h2", { text: "Log in" }),
+    el("label", {}, "User ", el("input", { name: "username", autocomplete: "username", required: true })),
+    el(
+      "label",
+      {},
+      "Password ",
+      el("input", { name: "password", type: "password", autocomplete: "current-password", required: true }),
+    ),
+    el("label", {}, "Project ", el("input", { name: "project", value: "admin", required: true })),
+    el("button", { type: "submit", text: "Log in" }),
+    message,
+  );
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const fields = Object.fromEntries(new FormData(form));
+    try {
+      remember((await post("/ui/login", fields)).data);
+      location.hash = "#/fleet";
+    } catch (error) {
+      message.textContent = error.message;
+    }
+  });
+  main.append(form);
+  return () => {};
+}
+
+async function route() {
+  stopView();
+  clear(main);
+  const hash = location.hash || "#/fleet";
+  if (hash !== "#/login" && !(await ensureSession())) {
+    location.hash = "#/login";
+    return;
+  }
+  showHeader();
+  for (const link of document.querySelectorAll("nav a")) {
+    link.classList.toggle("current", hash.startsWith(link.getAttribute("href")));
+  }
+  if (hash === "#/login") stopView = showLogin();
+  else if (hash.startsWith("#/strategy")) stopView = showStrategy(main);
+  else if (hash.startsWith("#/site/")) stopView = showSite(main, decodeURIComponent(hash.slice(7)));
+  else stopView = showFleet(main);
+}
+
+document.getElementById("logout").addEventListener("click", () => {
+  forget();
+  location.hash = "#/login";
+});
+window.addEventListener("hashchange", route);
+route();
