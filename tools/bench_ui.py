@@ -10,9 +10,10 @@ script):
 - first render: until the grid drew the first page of subclouds (5000);
 - loaded: until every page was in and drawn;
 - render: the last full redraw of the grid (filter, group, lay out, draw);
-- update: one live update after ``--changes`` subclouds changed (the changed-since
-  question, the answer merged, the grid drawn again), and its server time from the
-  API's access log.
+- update: one live update after ``--changes`` subclouds changed, once the audit found
+  the fleet online (the changed-since question, the answer merged, the grid drawn
+  again), how many subclouds it brought, and its server time from the API's access
+  log.
 
 Chromium and ChromeDriver come from Debian's packages (see ``tests/browser.py``).
 
@@ -94,7 +95,8 @@ def server_ms(log: str) -> float | None:
     return float(found[-1]) * 1000 if found else None
 
 
-def measure(driver, api: str, url: str, log_path: str, changes: int) -> dict:
+def measure(driver, api: str, url: str, log_path: str, count: int, changes: int) -> dict:
+    wait_audited(api, count)  # else the audit's own changes come with the update
     driver.get(url + "/ui/#/fleet")
     wait(driver, "return window.dcmanagerTimings && window.dcmanagerTimings.loaded", "the grid")
     loaded = timings(driver)
@@ -113,6 +115,7 @@ def measure(driver, api: str, url: str, log_path: str, changes: int) -> dict:
         "loaded_ms": loaded["loaded"],
         "render_ms": updated["render"],
         "update_ms": updated["lastUpdate"]["ms"],
+        "update_changed": updated["lastUpdate"]["changed"],
         "update_server_ms": server or float("nan"),
     }
 
@@ -125,7 +128,7 @@ def wait_audited(api: str, count: int) -> None:
         listed = bench.request("GET", f"{api}/subclouds")["subclouds"]
         if sum(sc["availability-status"] == "online" for sc in listed) >= wanted:
             return
-        time.sleep(0.5)
+        time.sleep(2)
     raise SystemExit("the audit did not bring the subclouds online")
 
 
@@ -169,7 +172,7 @@ def one_run(args, driver) -> dict | None:
             screenshots(driver, url + "/v1.0", url, pathlib.Path(args.screenshots), args.subclouds)
             return None
         log_path = os.path.join(state, "dcmanager-all-0.log")
-        return measure(driver, url + "/v1.0", url, log_path, args.changes)
+        return measure(driver, url + "/v1.0", url, log_path, args.subclouds, args.changes)
     finally:
         bench.stop(processes)
         shutil.rmtree(state, ignore_errors=True)
