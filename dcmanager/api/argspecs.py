@@ -19,9 +19,20 @@ _KEPT = 1024
 
 
 def keep_signatures() -> None:
-    """Make pecan's per-request signature reads look up what was read once (idempotent)."""
+    """Make pecan's per-request signature reads look up what was read once (idempotent).
+
+    A method is kept by its function: some controllers are made per request (one per
+    step's cloud name), and their bound methods would each miss. pecan reads the same
+    signature from either (``self`` first).
+    """
     if hasattr(pecan.util.getargspec, "cache_info"):
         return
-    kept = functools.lru_cache(maxsize=_KEPT)(pecan.util.getargspec)
+    read = functools.lru_cache(maxsize=_KEPT)(pecan.util.getargspec)
+
+    @functools.wraps(pecan.util.getargspec)
+    def kept(method):
+        return read(getattr(method, "__func__", method))
+
+    kept.cache_info = read.cache_info
     for module in _CALLERS:
         module.getargspec = kept

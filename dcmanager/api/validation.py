@@ -157,13 +157,13 @@ def parse_time(field: str, value: Any, example: str = "2026-12-24T22:00:00Z") ->
         if not isinstance(value, str):
             raise ValueError
         parsed = datetime.datetime.fromisoformat(value)
-    except ValueError:
+        if parsed.tzinfo is None:
+            parsed = parsed.replace(tzinfo=datetime.UTC)
+        return parsed.astimezone(datetime.UTC)
+    except (ValueError, OverflowError):  # the latter: out of range once in UTC
         raise exception.Invalid(
             f"Invalid {field} '{value}': must be an ISO 8601 time (e.g. {example})"
         ) from None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=datetime.UTC)
-    return parsed.astimezone(datetime.UTC)
 
 
 def parse_ref(ref: str) -> int | str:

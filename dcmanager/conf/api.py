@@ -34,6 +34,18 @@ opts = [
         help="Largest body of POST /v1.0/subclouds/bulk (up to 5000 subclouds in one "
         "request); other requests keep [oslo_middleware] max_request_body_size.",
     ),
+    cfg.FloatOpt(
+        "changes_overlap",
+        default=10.0,
+        min=0.0,
+        max=3600.0,
+        help="Seconds that next-changed-since (GET /v1.0/subclouds?changed-since=) "
+        "reaches back before the answer was read. A change is stamped with its writer's "
+        "clock before it commits: one that commits later than this after its stamp, or "
+        "whose writer's clock is behind by more, is missed until the client reloads "
+        "the whole list (the dashboard does every 5 minutes). Larger is safer; smaller "
+        "answers fewer subclouds twice.",
+    ),
 ]
 
 

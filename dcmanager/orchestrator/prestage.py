@@ -29,6 +29,7 @@ from dcmanager.common.subcloud_states import ManagementState
 from dcmanager.common.subcloud_states import PrestageStatus
 from dcmanager.db.sqlalchemy import models
 from dcmanager.drivers import base as driver_base
+from dcmanager.orchestrator import retries
 
 LOG = logging.getLogger(__name__)
 
@@ -252,8 +253,10 @@ def run_operation(
 
 
 def _unreachable(outcome: Outcome) -> Outcome:
-    """A failure for want of an answer is of that kind, whatever phase it ended."""
-    if outcome.failure is not None:
+    """A failure for want of an answer is of that kind, whatever phase it ended; but a
+    kind never retried stays (a recovery that failed because the site went away left
+    its application for an operator all the same)."""
+    if outcome.failure is not None and outcome.failure not in retries.NEVER_RETRIED:
         outcome.failure = FailureKind.UNREACHABLE
     return outcome
 

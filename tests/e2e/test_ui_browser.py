@@ -1,7 +1,8 @@
 """The dashboard in a real browser (headless Chromium under Selenium) against a real
 ``dcmanager-all`` with simulated subclouds: an admin sees the fleet, creates and applies
-a strategy from the page, watches it finish and aborts another; with Keystone, a
-reader logs in and gets no action buttons, an admin gets them."""
+a strategy from the page, watches it finish and aborts another, and sees a site with
+its application and its own overrides; with Keystone, a reader logs in and gets no
+action buttons, an admin gets them."""
 
 import base64
 import hashlib
@@ -15,6 +16,7 @@ from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select
 
+from tests import apps as test_apps
 from tests import browser as test_browser
 from tests import releases as test_releases
 from tests.e2e.conftest import Service
@@ -100,8 +102,16 @@ def _wait_text(driver, selector: str, wanted, what: str) -> str:
 
 
 def _click(driver, selector: str) -> None:
-    wait_for(lambda: driver.find_elements(By.CSS_SELECTOR, selector), WAIT, selector)
-    driver.find_element(By.CSS_SELECTOR, selector).click()
+    """Click it, found again if the view was drawn anew meanwhile (it is, every poll)."""
+
+    def clicked() -> bool:
+        try:
+            driver.find_element(By.CSS_SELECTOR, selector).click()
+            return True
+        except (NoSuchElementException, StaleElementReferenceException):
+            return False
+
+    wait_for(clicked, WAIT, selector)
 
 
 def _confirm(driver) -> None:
@@ -142,6 +152,17 @@ def test_an_admin_sees_the_fleet_and_runs_strategies_from_the_page(tmp_path, ser
     browser.find_element(By.ID, "filter").send_keys("sc1")
     _wait_text(browser, "#fleet-count", f"2 of {SUBCLOUDS} subclouds", "the filter")
 
+    # An application at sc03, with an override of its own.
+    dcmanager.call("POST", "/v1.0/apps", data=test_apps.app_tarball())
+    dcmanager.call(
+        "POST", "/v1.0/subclouds/sc03/apps/demo", {"action": "apply", "version": "1.0.0"}
+    )
+    dcmanager.call(
+        "PATCH",
+        "/v1.0/helm_charts/demo-api?app=demo&subcloud=sc03",
+        {"flag": "reuse", "values": {"set": ["replicas=3"]}},
+    )
+
     # Create, apply, watch it end, delete it.
     browser.get(dcmanager.url + "/ui/#/strategy")
     _create_prestage(browser, max_parallel=4)
@@ -168,6 +189,9 @@ def test_an_admin_sees_the_fleet_and_runs_strategies_from_the_page(tmp_path, ser
     browser.get(dcmanager.url + "/ui/#/site/sc03")
     _wait_text(browser, "dd[data-field=availability-status]", "online", "the site view")
     assert _text(browser, "#site-step [data-field=state]").endswith("(attempt 1)")
+    _wait_text(browser, "#site-apps tr[data-app=demo] td:nth-child(3)", "applied", "its app")
+    assert "demo-api demo-api-0.1.0 rev 1" in _text(browser, "#site-apps .ledger")
+    assert _text(browser, "#site-overrides pre") == "replicas: 3"
     assert "Traceback" not in dcmanager.service.log
 
 

@@ -28,7 +28,8 @@ def _create(api, retry: dict) -> dict:
 
 def test_an_update_that_recovered_is_begun_again_and_completes(fleet):
     sh.set_options(fleet, "sc2", "fail=app-apply")
-    created = _create(fleet, {"attempts": 3, "initial-interval": 1})
+    # Time enough to mend the site before attempt 2, on a loaded machine too.
+    created = _create(fleet, {"attempts": 3, "initial-interval": 3})
     assert created["extra-args"]["retry"]["attempts"] == 3
     sh.apply(fleet)
 

@@ -5,9 +5,13 @@ and conditional GETs. (Keystone login: ``tests/e2e/test_ui_browser.py``.)"""
 import datetime
 
 import pytest
+from oslo_utils import timeutils
+from sqlalchemy import update
 
 from dcmanager.api import ui
 from dcmanager.db import api as db_api
+from dcmanager.db import session
+from dcmanager.db.sqlalchemy import models
 from tests.functional import strategy_helpers as sh
 
 SUMMARY = f"{sh.STRATEGY}/summary"
@@ -82,33 +86,49 @@ def _add(api, name: str) -> None:
     api.post_json("/v1.0/subclouds", {"name": name, "endpoint": f"simulated://{name}"})
 
 
-def test_changed_since_answers_only_what_changed_and_when_to_ask_next(api):
+def _changed_since(api, since: str) -> list[str]:
+    return [
+        sc["name"]
+        for sc in api.get("/v1.0/subclouds", params={"changed-since": since}).json["subclouds"]
+    ]
+
+
+def test_changed_since_answers_only_what_changed_and_when_to_ask_next(api, conf):
     _add(api, "old")
+    _add(api, "other")
+    # Registered a day ago and never changed since.
+    day_ago = timeutils.utcnow() - datetime.timedelta(days=1)
+    with session.writer() as db:
+        db.execute(update(models.Subcloud).values(created_at=day_ago, updated_at=None))
+    hour_ago = (datetime.datetime.now(datetime.UTC) - datetime.timedelta(hours=1)).isoformat()
+    assert _changed_since(api, hour_ago) == []
+
     everything = api.get("/v1.0/subclouds?changed-since=1970-01-01T00:00:00Z").json
-    since = everything["next-changed-since"]
-    assert [sc["name"] for sc in everything["subclouds"]] == ["old"]
-    # The next question reaches back a little before the answer.
-    answered = datetime.datetime.fromisoformat(since)
-    assert datetime.datetime.now(datetime.UTC) - answered >= datetime.timedelta(seconds=5)
+    assert [sc["name"] for sc in everything["subclouds"]] == ["old", "other"]
+    # The next question reaches back [api] changes_overlap before the answer.
+    since = datetime.datetime.fromisoformat(everything["next-changed-since"])
+    behind = datetime.datetime.now(datetime.UTC) - since
+    assert behind >= datetime.timedelta(seconds=conf.api.changes_overlap)
 
-    later = datetime.datetime.now(datetime.UTC) + datetime.timedelta(seconds=1)
-    assert (
-        api.get(f"/v1.0/subclouds?changed-since={later.isoformat()}".replace("+", "%2B")).json[
-            "subclouds"
-        ]
-        == []
-    )
-    _add(api, "new")
     db_api.subcloud_update(db_api.subcloud_get("old").id, {"description": "changed"})
-
-    changed = api.get("/v1.0/subclouds", params={"changed-since": since}).json
-    assert [sc["name"] for sc in changed["subclouds"]] == ["old", "new"]
+    assert _changed_since(api, hour_ago) == ["old"]  # changed
+    _add(api, "new")
+    assert _changed_since(api, hour_ago) == ["old", "new"]  # and registered
     # Without changed-since the list is as StarlingX's client expects it.
     assert list(api.get("/v1.0/subclouds").json) == ["subclouds"]
 
 
-def test_a_bad_changed_since_is_a_400(api):
-    refused = api.get("/v1.0/subclouds?changed-since=yesterday", status=400).json
+@pytest.mark.parametrize("value", ["yesterday", "0001-01-01T00:00:00+01:00"])
+def test_a_bad_changed_since_is_a_400(api, value):
+    refused = api.get("/v1.0/subclouds", params={"changed-since": value}, status=400).json
     assert refused["message"] == (
-        "Invalid changed-since 'yesterday': must be an ISO 8601 time (e.g. 2026-12-24T22:00:00Z)"
+        f"Invalid changed-since '{value}': must be an ISO 8601 time (e.g. 2026-12-24T22:00:00Z)"
     )
+
+
+def test_the_page_may_run_only_its_own_scripts(api):
+    page = api.get("/ui/")
+    assert "script-src" not in page.headers["Content-Security-Policy"]  # default-src 'self'
+    assert "default-src 'self'" in page.headers["Content-Security-Policy"]
+    assert "frame-ancestors 'none'" in page.headers["Content-Security-Policy"]
+    assert page.headers["X-Content-Type-Options"] == "nosniff"

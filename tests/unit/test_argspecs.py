@@ -21,7 +21,9 @@ def test_setting_up_the_api_keeps_what_pecan_reads_of_signatures(conf):
     assert pecan.core.getargspec is pecan.rest.getargspec is pecan.routing.getargspec
     assert pecan.util.getargspec is pecan.rest.getargspec
     assert pecan.rest.getargspec(controller.get_one) is first
-    assert pecan.util.getargspec.cache_info().hits >= 1
+    # Another instance's method is the same function: read once.
+    assert pecan.rest.getargspec(subclouds.SubcloudsController().get_one) is first
+    assert pecan.util.getargspec.cache_info().hits >= 2
     # And it reads what pecan's own would.
     assert first.args == ["self"]
     assert first.varargs == "path"

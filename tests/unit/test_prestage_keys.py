@@ -3,9 +3,12 @@ step replayed after a crash (its start sent, its outcome never recorded) finds i
 operation started, and its next attempt starts a new one."""
 
 import dataclasses
+import types
 
+from dcmanager.common.states import FailureKind
 from dcmanager.common.states import StepState
 from dcmanager.drivers import simulator
+from dcmanager.drivers.base import OperationKind as Kind
 from dcmanager.orchestrator import prestage
 from tests import clock as test_clock
 from tests.unit.test_prestage_abort import _context
@@ -51,3 +54,27 @@ def test_an_abort_without_a_recorded_handle_cancels_the_attempts_operation(
 
     assert outcome.state == StepState.ABORTED
     assert "1536.0 MiB of 3072.0 MiB transferred" in outcome.details
+
+
+def test_a_kind_never_retried_stays_when_the_site_stops_answering(conf):
+    """A recovery that fails because its site went offline is still a failed recovery:
+    no retry policy may begin the update at that site again."""
+    clock = test_clock.FakeClock()
+    env = dataclasses.replace(
+        _environment(conf, clock),
+        subcloud=lambda ctx: types.SimpleNamespace(availability_status="offline"),
+    )
+    ctx = _context("simulated://sc1?offline=true", StepState.APP_RECOVERING)
+
+    def failed(kind):
+        return lambda reason, result: prestage.Outcome(state=StepState.FAILED, failure=kind)
+
+    recovery = prestage.run_operation(
+        ctx, env, Kind.APP_RECOVER, lambda op: None, None, failed(FailureKind.RECOVERY)
+    )
+    operation = prestage.run_operation(
+        ctx, env, Kind.APP_RECOVER, lambda op: None, None, failed(FailureKind.OPERATION)
+    )
+
+    assert recovery.failure == FailureKind.RECOVERY
+    assert operation.failure == FailureKind.UNREACHABLE

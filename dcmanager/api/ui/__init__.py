@@ -45,6 +45,14 @@ ACTIONS = {
     "delete": "dc_api:sw_update_strategy:delete",
 }
 LOGIN_TIMEOUT = 30
+# The page runs only its own scripts, is never framed, and its files are taken for
+# what they are said to be.
+SECURITY_HEADERS = {
+    "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; "
+    "style-src 'self' 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'; "
+    "form-action 'self'",
+    "X-Content-Type-Options": "nosniff",
+}
 
 
 def allowed_actions(ctx: dc_context.RequestContext) -> dict[str, bool]:
@@ -80,6 +88,7 @@ class UiDispatcher:
             response = request.get_response(self.files)
             # The page asks again on every load: a new release's files are used at once.
             response.cache_control = "no-cache"
+        response.headers.update(SECURITY_HEADERS)
         return response(environ, start_response)
 
     def _keystone(self) -> bool:
@@ -116,6 +125,8 @@ class UiDispatcher:
             isinstance(body.get(name), str) and body[name] for name in fields
         ):
             return errors.error_response(400, "username, password and project are required")
+        if not isinstance(body.get("domain") or "Default", str):
+            return errors.error_response(400, "domain must be a string")
         return _keystone_login(
             self.conf.keystone_authtoken.www_authenticate_uri,
             body["username"],
@@ -146,6 +157,9 @@ def _keystone_login(
         access = auth.get_access(ks_session.Session(auth=auth, timeout=LOGIN_TIMEOUT))
     except ks_exc.Unauthorized:
         return errors.error_response(401, "The username, password or project is wrong")
+    except ks_exc.HttpError as exc:
+        LOG.warning("Dashboard login: Keystone at %s refused: %s", auth_url, exc)
+        return errors.error_response(502, f"Keystone refused the login: {exc.message}")
     except ks_exc.ClientException as exc:
         LOG.warning("Dashboard login: Keystone at %s did not answer: %s", auth_url, exc)
         return errors.error_response(503, f"Keystone could not be reached ({auth_url})")
@@ -154,6 +168,7 @@ def _keystone_login(
         project_id=access.project_id,
         project_name=access.project_name,
         roles=access.role_names,
+        overwrite=False,  # not the context of the request being served
     )
     return webob.Response(
         json_body={

@@ -27,8 +27,6 @@ DETAIL = "detail"
 BULK = "bulk"
 # The longest page of GET /subclouds.
 MAX_LIMIT = 10000
-# How far back ``next-changed-since`` reaches before the time it was answered.
-CHANGES_OVERLAP = datetime.timedelta(seconds=5)
 
 
 def _authorize(action: str) -> None:
@@ -67,7 +65,7 @@ class SubcloudsController(base.ResourceController):
         since = None
         if "changed-since" in query:
             since = validation.parse_time("changed-since", query["changed-since"])
-        # Taken before the read: what changes meanwhile is in the next answer.
+        # Taken before the read: what commits meanwhile is in the next answer.
         now = timeutils.utcnow()
         subclouds = db_api.subcloud_get_all(
             limit=limit, marker=marker, changed_since=since and since.replace(tzinfo=None)
@@ -76,7 +74,8 @@ class SubcloudsController(base.ResourceController):
         if since is not None:
             # A change stamped before it committed may commit after this read: the
             # next question reaches back over it (a subcloud may come twice).
-            found["next-changed-since"] = views.timestamp(now - CHANGES_OVERLAP)
+            overlap = datetime.timedelta(seconds=pecan.request.conf.api.changes_overlap)
+            found["next-changed-since"] = views.timestamp(now - overlap)
         return found
 
     @pecan.expose("json")

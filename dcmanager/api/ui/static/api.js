@@ -2,6 +2,7 @@
 // and If-None-Match for the answers it polls. A 401 ends the session.
 
 const KEY = "dcmanager.session";
+const TIMEOUT_MS = 60000;
 
 export function session() {
   try {
@@ -37,6 +38,7 @@ export async function call(method, path, body, etag) {
     method,
     headers,
     body: body === undefined ? undefined : JSON.stringify(body),
+    signal: AbortSignal.timeout(TIMEOUT_MS), // a hung request must not stop a poll
   });
   if (response.status === 304) return { notModified: true, etag };
   const text = await response.text();

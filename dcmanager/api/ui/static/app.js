@@ -61,11 +61,25 @@ function showLogin() {
   return () => {};
 }
 
+let routed = 0; // the latest route: an earlier one still waiting gives way
+
+function siteName(encoded) {
+  try {
+    return decodeURIComponent(encoded);
+  } catch {
+    return encoded; // not percent-encoded: taken as it is
+  }
+}
+
 async function route() {
   stopView();
+  stopView = () => {};
   clear(main);
+  const current = ++routed;
   const hash = location.hash || "#/fleet";
-  if (hash !== "#/login" && !(await ensureSession())) {
+  const known = hash === "#/login" || (await ensureSession());
+  if (current !== routed) return;
+  if (!known) {
     location.hash = "#/login";
     return;
   }
@@ -75,7 +89,7 @@ async function route() {
   }
   if (hash === "#/login") stopView = showLogin();
   else if (hash.startsWith("#/strategy")) stopView = showStrategy(main);
-  else if (hash.startsWith("#/site/")) stopView = showSite(main, decodeURIComponent(hash.slice(7)));
+  else if (hash.startsWith("#/site/")) stopView = showSite(main, siteName(hash.slice(7)));
   else stopView = showFleet(main);
 }
 

@@ -145,9 +145,9 @@ class Grid {
     const width = this.scroller.clientWidth;
     const height = this.scroller.clientHeight;
     const ratio = window.devicePixelRatio || 1;
-    if (this.canvas.width !== width * ratio || this.canvas.height !== height * ratio) {
-      this.canvas.width = width * ratio;
-      this.canvas.height = height * ratio;
+    const pixels = [Math.round(width * ratio), Math.round(height * ratio)];
+    if (this.canvas.width !== pixels[0] || this.canvas.height !== pixels[1]) {
+      [this.canvas.width, this.canvas.height] = pixels;
       this.canvas.style.width = `${width}px`;
       this.canvas.style.height = `${height}px`;
     }
@@ -262,8 +262,15 @@ export function showFleet(main) {
 
   colorBy.addEventListener("change", render);
   filter.addEventListener("input", render);
-  const resize = () => render();
-  window.addEventListener("resize", resize);
+  // The columns follow the grid's width (a window resized, a scrollbar come or gone).
+  let width = 0;
+  const resized = new ResizeObserver(() => {
+    if (scroller.clientWidth !== width) {
+      width = scroller.clientWidth;
+      render();
+    }
+  });
+  resized.observe(scroller);
   let reloaded = 0;
   const stop = every(UPDATE_SECONDS, async () => {
     const started = performance.now();
@@ -281,6 +288,6 @@ export function showFleet(main) {
   });
   return () => {
     stop();
-    window.removeEventListener("resize", resize);
+    resized.disconnect();
   };
 }

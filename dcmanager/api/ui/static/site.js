@@ -1,5 +1,6 @@
 // One subcloud: its details, its step in the strategy (with the earlier attempts),
-// and its applications with their release ledgers. Refreshed every few seconds.
+// its applications with their release ledgers, and its own overrides of their charts.
+// Refreshed every few seconds.
 
 import { ApiError, get } from "./api.js";
 import { clear, el, every } from "./dom.js";
@@ -99,6 +100,41 @@ function appsView(apps) {
   );
 }
 
+// The subcloud's own overrides of its applications' charts (those it has), as YAML.
+async function ownOverrides(name, apps) {
+  const found = [];
+  for (const app of apps) {
+    const query = `app=${encodeURIComponent(app.name)}`;
+    const charts = (await get(`/v1.0/helm_charts?${query}`)).data.charts;
+    for (const chart of charts) {
+      for (const namespace of chart.namespaces) {
+        const path =
+          `/v1.0/helm_charts/${encodeURIComponent(chart.name)}?${query}` +
+          `&namespace=${encodeURIComponent(namespace)}&subcloud=${encodeURIComponent(name)}`;
+        const values = (await get(path)).data.subcloud_overrides;
+        if (values) found.push({ app: app.name, chart: chart.name, namespace, values });
+      }
+    }
+  }
+  return found;
+}
+
+function overridesView(overrides) {
+  if (!overrides.length) return el("p", { id: "site-overrides", text: "No overrides of its own." });
+  return el(
+    "div",
+    { id: "site-overrides" },
+    overrides.map((entry) =>
+      el(
+        "div",
+        { class: "override", "data-chart": entry.chart },
+        el("p", { text: `${entry.app}: ${entry.chart} (${entry.namespace})` }),
+        el("pre", { text: entry.values }),
+      ),
+    ),
+  );
+}
+
 export function showSite(main, name) {
   const view = el("section", { id: "site" });
   const message = el("p", { role: "alert", class: "error" });
@@ -115,11 +151,14 @@ export function showSite(main, name) {
       optional(`/v1.0/sw-update-strategy/steps/${quoted}`),
       get(`/v1.0/subclouds/${quoted}/apps`).then((answer) => answer.data.apps),
     ]);
+    const overrides = await ownOverrides(name, apps);
     clear(view).append(
       details(subcloud),
       stepView(step),
       el("h3", { text: "Applications" }),
       appsView(apps),
+      el("h3", { text: "Its own overrides" }),
+      overridesView(overrides),
     );
   });
 }

@@ -185,7 +185,7 @@ export function showStrategy(main) {
   const view = el("section", { id: "strategy" });
   main.append(el("h2", { text: "Strategy" }), message, view);
   let etag = null;
-  let failedCount = -1;
+  let failedCount = null;
   let failures = [];
   let summary = null;
 
@@ -254,10 +254,11 @@ export function showStrategy(main) {
     if (answer.notModified) return;
     etag = answer.etag;
     summary = answer.data;
-    const failed = summary["step-counts"].failed || 0;
+    // The failures are asked for again when their number or the strategy changed.
+    const failed = `${summary.strategy.id}:${summary["step-counts"].failed || 0}`;
     if (failed !== failedCount) {
       const path = `/v1.0/sw-update-strategy/steps?state=failed&limit=${FAILURES_SHOWN}`;
-      failures = failed ? (await get(path)).data["strategy-steps"] : [];
+      failures = summary["step-counts"].failed ? (await get(path)).data["strategy-steps"] : [];
       failedCount = failed;
     }
     render();
