@@ -369,14 +369,9 @@ def one_run(args, keep: bool) -> dict:
     }
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--subclouds", type=int, default=5000, help="N (default 5000)")
-    parser.add_argument("--max-parallel", type=int, default=250, help="M (default 250)")
-    parser.add_argument("--runs", type=int, default=3, help="runs; the median is reported")
-    parser.add_argument("--type", choices=("prestage", "app-update"), default="prestage")
+def add_topology_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--topology`` and, for the services topology, the broker and database server."""
     parser.add_argument("--topology", choices=("embedded", "services"), default="embedded")
-    parser.add_argument("--workers", type=int, default=1, help="workers (services topology)")
     parser.add_argument(
         "--transport-url", default="rabbit://guest:guest@127.0.0.1:5672/", help="services"
     )
@@ -385,6 +380,16 @@ def main() -> int:
         default="postgresql+psycopg2://postgres@127.0.0.1:5432/postgres",
         help="services: a database server URL (PostgreSQL or MySQL)",
     )
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--subclouds", type=int, default=5000, help="N (default 5000)")
+    parser.add_argument("--max-parallel", type=int, default=250, help="M (default 250)")
+    parser.add_argument("--runs", type=int, default=3, help="runs; the median is reported")
+    parser.add_argument("--type", choices=("prestage", "app-update"), default="prestage")
+    add_topology_arguments(parser)
+    parser.add_argument("--workers", type=int, default=1, help="workers (services topology)")
     parser.add_argument(
         "--delays",
         type=lambda text: [float(value) for value in text.split(",")],

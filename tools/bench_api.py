@@ -105,15 +105,7 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=3, help="runs; the median is reported")
     parser.add_argument("--seconds", type=int, default=10, help="seconds of load per path")
     parser.add_argument("--connections", type=int, default=8, help="keep-alive connections")
-    parser.add_argument("--topology", choices=("embedded", "services"), default="embedded")
-    parser.add_argument(
-        "--transport-url", default="rabbit://guest:guest@127.0.0.1:5672/", help="services"
-    )
-    parser.add_argument(
-        "--database-server",
-        default="postgresql+psycopg2://postgres@127.0.0.1:5432/postgres",
-        help="services: a database server URL (PostgreSQL or MySQL)",
-    )
+    bench.add_topology_arguments(parser)
     args = parser.parse_args()
     if not shutil.which("wrk"):
         print("bench_api needs wrk (Debian: apt-get install wrk)", file=sys.stderr)
