@@ -148,7 +148,11 @@ def parse_page(query: Any, max_limit: int, what: str) -> tuple[int | None, int |
     return limit, marker
 
 
-def parse_time(field: str, value: Any, example: str = "2026-12-24T22:00:00Z") -> datetime.datetime:
+# What an ISO 8601 time looks like, in messages.
+TIME_EXAMPLE = "2026-12-24T22:00:00Z"
+
+
+def parse_time(field: str, value: Any) -> datetime.datetime:
     """An ISO 8601 time, in UTC (without an offset it is UTC).
 
     :raises Invalid: it is not one.
@@ -162,7 +166,7 @@ def parse_time(field: str, value: Any, example: str = "2026-12-24T22:00:00Z") ->
         return parsed.astimezone(datetime.UTC)
     except (ValueError, OverflowError):  # the latter: out of range once in UTC
         raise exception.Invalid(
-            f"Invalid {field} '{value}': must be an ISO 8601 time (e.g. {example})"
+            f"Invalid {field} '{value}': must be an ISO 8601 time (e.g. {TIME_EXAMPLE})"
         ) from None
 
 

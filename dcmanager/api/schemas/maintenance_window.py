@@ -10,7 +10,6 @@ from dcmanager.api import validation
 from dcmanager.common import exception
 
 FIELDS = ("start-after", "no-new-steps-after")
-EXAMPLE = "2026-12-24T22:00:00Z"
 
 
 def validate(body: dict[str, Any], now: datetime.datetime) -> dict[str, str]:
@@ -21,7 +20,7 @@ def validate(body: dict[str, Any], now: datetime.datetime) -> dict[str, str]:
         closed already.
     """
     times = {
-        field: validation.parse_time(field, body[field], EXAMPLE)
+        field: validation.parse_time(field, body[field])
         for field in FIELDS
         if body.get(field) is not None
     }

@@ -29,6 +29,7 @@ from dcmanager.api import errors
 from dcmanager.common import context as dc_context
 from dcmanager.common import policy
 from dcmanager.conf import default as default_conf
+from dcmanager.policies import sw_update_strategy as strategy_policies
 
 LOG = logging.getLogger(__name__)
 
@@ -36,13 +37,8 @@ PREFIX = "/ui"
 STATIC = os.path.join(os.path.dirname(__file__), "static")
 # The dashboard's buttons, each with the policy rule that allows it.
 ACTIONS = {
-    "create": "dc_api:sw_update_strategy:create",
-    "apply": "dc_api:sw_update_strategy:apply",
-    "pause": "dc_api:sw_update_strategy:pause",
-    "resume": "dc_api:sw_update_strategy:resume",
-    "abort": "dc_api:sw_update_strategy:abort",
-    "retry-failed": "dc_api:sw_update_strategy:retry-failed",
-    "delete": "dc_api:sw_update_strategy:delete",
+    action: strategy_policies.PREFIX % action
+    for action in ("create", *strategy_policies.ACTIONS, "delete")
 }
 LOGIN_TIMEOUT = 30
 # The page runs only its own scripts, is never framed, and its files are taken for

@@ -58,11 +58,11 @@ class Fleet {
       const page = (await get(`/v1.0/subclouds?${query}`)).data;
       since = since || page["next-changed-since"];
       for (const subcloud of page.subclouds) byId.set(subcloud.id, subcloud);
-      if (first) this.show(groups, byId, onPage);
-      if (page.subclouds.length < PAGE) break;
+      const last = page.subclouds.length < PAGE;
+      if (first || last) this.show(groups, byId, onPage);
+      if (last) break;
       marker = page.subclouds[page.subclouds.length - 1].id;
     }
-    this.show(groups, byId, onPage);
     this.since = since;
   }
 
