@@ -23,6 +23,7 @@ from dcmanager.orchestrator import service as orchestrator_service
 from dcmanager.orchestrator import worker
 from tests import databases
 from tests import releases as test_releases
+from tests import tallies as test_tallies
 
 # Test processes (pytest-xdist, ``--numprocesses auto``): one more than the cores, since
 # many tests wait on processes, brokers and databases rather than compute.
@@ -125,6 +126,7 @@ def _migrated_engine(db_templates, backend, tmp_path, monkeypatch, variant="migr
         monkeypatch.setattr(session, "main_context_manager", context_manager)
         try:
             yield session.get_engine()
+            test_tallies.check()
         finally:
             context_manager.dispose_pool()
 

@@ -30,6 +30,7 @@ from dcmanager.common.app_states import AppStatus
 from dcmanager.common.subcloud_states import PrestageStatus
 from dcmanager.db import apps as db_apps
 from dcmanager.db import session
+from dcmanager.db import tallies
 from dcmanager.db.sqlalchemy import models
 
 ACTIVE = [str(state) for state in states.STEP_ACTIVE]
@@ -202,6 +203,7 @@ def strategy_create(
                         for step in steps
                     ],
                 )
+            tallies.seed(db, strategy.id, [step["state"] for step in steps])
     except db_exc.DBDuplicateEntry as exc:
         existing = strategy_get()
         raise StrategyExists(type=existing.type) from exc
@@ -333,13 +335,15 @@ def step_counts(strategy_id: int) -> dict[str, int]:
 
 def transfers_in_flight(strategy_id: int) -> tuple[int, int]:
     """Bytes moved and bytes to move of the strategy's running transfers (the steps
-    that reported progress; at most a window's worth)."""
+    that reported progress in the phase they are in; at most a window's worth)."""
     with session.reader() as db:
         rows = db.scalars(
             select(Step.progress).where(
                 Step.strategy_id == strategy_id,
                 Step.progress.is_not(None),
                 Step.state.in_([str(state) for state in states.STEP_ACTIVE]),
+                # The progress a step moved on with is its last phase's.
+                Step.progress_at > Step.phase_started_at,
             )
         ).all()
     done = sum((progress or {}).get("bytes_done") or 0 for progress in rows)
@@ -450,6 +454,7 @@ def steps_dispatch(
             )
         )
         session.check_rowcount(db, result.rowcount, len(ids), "steps_dispatch")
+        tallies.record_move(db, strategy_id, initial, first, len(ids))
     return list(ids)
 
 
@@ -515,6 +520,11 @@ def steps_finish_initial(strategy_id: int, state: str, details: str) -> int:
             .where(Step.state == str(states.StepState.INITIAL))
             .values(state=state, details=details, finished_at=now, updated_at=now)
         )
+        moves = tallies.Moves()
+        initial = str(states.StepState.INITIAL)
+        tallies.moved(moves, strategy_id, initial, str(states.StepState.FAILED), len(waiting))
+        tallies.moved(moves, strategy_id, initial, state, result.rowcount)
+        tallies.record(db, moves)
     return result.rowcount + len(waiting)
 
 
@@ -537,6 +547,7 @@ def steps_reclaim_expired(
     scope = Step.strategy_id.is_(None) if strategy_id is None else Step.strategy_id == strategy_id
     expired = and_(scope, Step.state.in_(ACTIVE), Step.lease_expires_at < now)
     released, failed = [], []
+    moves = tallies.Moves()
     with session.writer() as db:
         # Locked as they are read: a worker may still be storing a step's arguments (an
         # app-update's begin), which the failure of a step must see to undo.
@@ -568,7 +579,9 @@ def steps_reclaim_expired(
                 continue  # renewed meanwhile: its worker is alive after all
             if exhausted:
                 _exhausted(db, state, subcloud_id, args, exhausted_reason, now)
+                tallies.moved(moves, strategy_id, state, str(states.StepState.FAILED))
                 failed.append(step_id)
             else:
                 released.append(step_id)
+        tallies.record(db, moves)
     return released, failed

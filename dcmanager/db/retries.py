@@ -12,6 +12,7 @@ from dcmanager.common import attempt_history
 from dcmanager.common import exception
 from dcmanager.common import states
 from dcmanager.db import session
+from dcmanager.db import tallies
 from dcmanager.db.orchestration import StrategyNotFound
 from dcmanager.db.orchestration import StrategyStateConflict
 from dcmanager.db.sqlalchemy import models
@@ -53,36 +54,41 @@ def strategy_retry_failed(strategy_id: int, now: datetime.datetime) -> models.St
                 reason="The strategy's maintenance window closed at "
                 f"{strategy.extra_args['no-new-steps-after']}: create a new strategy"
             )
-        _retry_failed_steps(db, strategy_id, now)
-        _unstop_steps(db, strategy)
+        moves = tallies.Moves()
+        _retry_failed_steps(db, strategy_id, now, moves)
+        _unstop_steps(db, strategy, moves)
         db.execute(
             delete(models.PrestagePreparation)
             .where(models.PrestagePreparation.strategy_id == strategy_id)
             .where(models.PrestagePreparation.state == str(states.PreparationState.FAILED))
         )
+        tallies.record(db, moves)
         strategy.state = str(states.StrategyState.APPLYING)
         strategy.finished_at = None
         strategy.updated_at = now
     return strategy
 
 
-def _unstop_steps(db, strategy: models.Strategy) -> None:
+def _unstop_steps(db, strategy: models.Strategy, moves: tallies.Moves) -> None:
     """The steps that never started because of the failures (stop-on-failure, the
     failure budget) back in initial: they run too."""
     budget = states.failure_budget(strategy.stop_on_failure, strategy.extra_args)
     stopped = [states.NOT_STARTED_STOPPED]
     if budget is not None:
         stopped.append(states.NOT_STARTED_BUDGET.format(budget))
-    db.execute(
+    result = db.execute(
         update(Step)
         .where(Step.strategy_id == strategy.id)
         .where(Step.state == str(states.StepState.ABORTED))
         .where(Step.details.in_(stopped))
         .values(state=str(states.StepState.INITIAL), details=None, finished_at=None)
     )
+    tallies.moved(
+        moves, strategy.id, states.StepState.ABORTED, states.StepState.INITIAL, result.rowcount
+    )
 
 
-def _retry_failed_steps(db, strategy_id: int, now: datetime.datetime) -> None:
+def _retry_failed_steps(db, strategy_id: int, now: datetime.datetime, moves: tallies.Moves) -> None:
     """The strategy's failed steps back in initial, one attempt further."""
     failed = db.execute(
         select(Step.id, Step.attempt, Step.history, Step.details, Step.finished_at)
@@ -91,6 +97,9 @@ def _retry_failed_steps(db, strategy_id: int, now: datetime.datetime) -> None:
     ).all()
     if not failed:
         return
+    tallies.moved(
+        moves, strategy_id, states.StepState.FAILED, states.StepState.INITIAL, len(failed)
+    )
     steps = Step.__table__
     db.execute(
         update(steps)

@@ -20,6 +20,7 @@ from sqlalchemy import update
 from dcmanager.common import states
 from dcmanager.db import orchestration
 from dcmanager.db import session
+from dcmanager.db import tallies
 from dcmanager.db.sqlalchemy import models
 
 Step = models.StrategyStep
@@ -122,6 +123,8 @@ class StepChange:
     app_records: Sequence[tuple[int, dict[str, Any] | None]] = ()
     """Changes to the site's application records in the same transaction: (record
     id, columns to set), or (record id, None) to delete the record."""
+    moved_bytes: int = 0
+    """The bytes of the transfer the move finishes (added to its strategy's tally)."""
 
 
 @oslo_db_api.retry_on_deadlock
@@ -132,24 +135,27 @@ def steps_record(owner: str, changes: Sequence[StepChange]) -> list[bool]:
 
     The steps are locked as they are read, so the changes that match are exactly those
     the UPDATEs then make (their row count is checked); changes that set the same
-    columns run as one executemany.
+    columns run as one executemany. The strategies' tallies count the moves last.
     """
     if not changes:
         return []
     now = models.utcnow()
     steps, subclouds = Step.__table__, models.Subcloud.__table__
     with session.writer() as db:
-        current = dict(
-            db.execute(
-                select(steps.c.id, steps.c.state)
+        current = {
+            step_id: (state, strategy_id)
+            for step_id, state, strategy_id in db.execute(
+                select(steps.c.id, steps.c.state, steps.c.strategy_id)
                 .where(steps.c.id.in_([change.step_id for change in changes]))
                 .where(steps.c.owner == owner)
                 .order_by(steps.c.id)
                 .with_for_update()
-            ).all()
-        )
+            )
+        }
         matched = [
-            change for change in changes if current.get(change.step_id) == change.expected_state
+            change
+            for change in changes
+            if current.get(change.step_id, (None,))[0] == change.expected_state
         ]
         for columns, group in _by_columns(matched, lambda change: change.values):
             result = db.execute(
@@ -178,8 +184,21 @@ def steps_record(owner: str, changes: Sequence[StepChange]) -> list[bool]:
                 [{"match_id": change.subcloud_id, **change.subcloud_values} for change in group],
             )
         _record_apps(db, [record for change in matched for record in change.app_records], now)
+        _tally(db, matched, {step_id: strategy for step_id, (_, strategy) in current.items()})
     happened = {change.step_id for change in matched}
     return [change.step_id in happened for change in changes]
+
+
+def _tally(db, matched: Sequence[StepChange], strategies: dict[int, int | None]) -> None:
+    """Count the recorded moves in their strategies' tallies."""
+    moves, moved_bytes = tallies.Moves(), tallies.Moves()
+    for change in matched:
+        strategy_id, new = strategies[change.step_id], change.values.get("state")
+        if strategy_id is None or new is None or new == change.expected_state:
+            continue
+        tallies.moved(moves, strategy_id, change.expected_state, new)
+        moved_bytes[strategy_id, new] += change.moved_bytes
+    tallies.record(db, moves, moved_bytes)
 
 
 def _record_apps(db, records: list[tuple[int, dict[str, Any] | None]], now) -> None:

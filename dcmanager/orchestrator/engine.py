@@ -477,8 +477,11 @@ class StepEngine:
             values["details"] = outcome.details
         if outcome.retry_values:
             values.update(outcome.retry_values)
+        moved_bytes = 0
         if outcome.state is not None:
-            values.update(phase_started_at=now, timings=eta.phase_timings(ctx, outcome, now))
+            passed = eta.phase_passed(ctx, outcome, now)
+            values.update(phase_started_at=now, timings={**(ctx.timings or {}), **passed})
+            moved_bytes = int(sum(entry.get("b", 0) for entry in passed.values()))
         return worker_steps.StepChange(
             step_id=ctx.step_id,
             expected_state=str(ctx.state),
@@ -486,6 +489,7 @@ class StepEngine:
             subcloud_id=ctx.subcloud_id,
             subcloud_values=outcome.subcloud,
             app_records=outcome.app_records,
+            moved_bytes=moved_bytes,
         )
 
     def _advance(

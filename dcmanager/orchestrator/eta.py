@@ -1,7 +1,7 @@
 """A strategy's estimated end, from what its own steps measured.
 
 Each step records, as it leaves a phase for the next one, how long the phase took and,
-for a transfer, how many bytes it moved (:func:`phase_timings`; failed phases are left
+for a transfer, how many bytes it moved (:func:`phase_passed`; failed phases are left
 out: they say nothing of a normal pass). From the most recent steps' records, and
 the steps under way (each site counted once, so that the fast sites that end first do
 not make the estimate early), the estimate takes per phase how long a step usually
@@ -29,24 +29,23 @@ from typing import Any
 from dcmanager.common import states
 
 
-def phase_timings(ctx: Any, outcome: Any, now: datetime.datetime) -> dict[str, dict[str, float]]:
-    """The step's timings once ``outcome`` (recorded at ``now``) moved it on: the phase
-    it leaves added when it passed it (``{"s": seconds, "b": bytes}``)."""
-    timings = dict(ctx.timings or {})
+def phase_passed(ctx: Any, outcome: Any, now: datetime.datetime) -> dict[str, dict[str, float]]:
+    """The phase the step leaves once ``outcome`` (recorded at ``now``) moved it on,
+    with what it took (``{phase: {"s": seconds, "b": bytes}}``); empty unless the step
+    passed it (a failed phase is left out)."""
     passed = outcome.state is not None and outcome.state not in (
         states.StepState.FAILED,
         states.StepState.ABORTED,
         states.StepState.INITIAL,  # a failure to be retried
     )
     if not passed or ctx.phase_started_at is None or outcome.state == ctx.state:
-        return timings
+        return {}
     entry: dict[str, float] = {
         "s": round(max(0.0, (now - ctx.phase_started_at).total_seconds()), 3)
     }
     if outcome.progress and outcome.progress.get("bytes_done"):
         entry["b"] = outcome.progress["bytes_done"]
-    timings[str(ctx.state)] = entry
-    return timings
+    return {str(ctx.state): entry}
 
 
 @dataclasses.dataclass(frozen=True)

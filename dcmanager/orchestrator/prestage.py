@@ -95,7 +95,7 @@ class StepContext:
     phase_started_at: datetime.datetime | None = None
     """When the step entered its state (None for a step older than the measure)."""
     timings: dict[str, dict[str, float]] | None = None
-    """What each phase it left took (see :func:`dcmanager.orchestrator.eta.phase_timings`)."""
+    """What each phase it left took (see :func:`dcmanager.orchestrator.eta.phase_passed`)."""
 
 
 def log_for(ctx: StepContext, logger: logging.Logger = LOG) -> logging.LoggerAdapter:

@@ -172,6 +172,8 @@ def test_an_admin_sees_the_fleet_and_runs_strategies_from_the_page(tmp_path, ser
     _wait_text(browser, "dd[data-field=state]", "complete", "the strategy to complete")
     assert _text(browser, "#step-counts") == f"complete {SUBCLOUDS}"
     assert "12/12 past it" in _text(browser, ".phase[data-phase=prestaging-images]")
+    # Every site received a simulated release: 5 GiB each.
+    assert _text(browser, "#transfers") == f"Moved: {5 * SUBCLOUDS}.0 GiB"
     _click(browser, "button[data-action=delete]")
     _confirm(browser)
 

@@ -16,6 +16,7 @@ from sqlalchemy import orm
 from dcmanager.api import app as api_app
 from dcmanager.db import api as db_api
 from dcmanager.db.sqlalchemy import models
+from tests import tallies as test_tallies
 
 SUBCLOUDS = "/v1.0/subclouds"
 GROUPS = "/v1.0/subcloud-groups"
@@ -190,6 +191,7 @@ def add_strategy_step(engine, subcloud_id: int, state: str = "initial") -> None:
                 strategy_id=strategy.id, subcloud_id=subcloud_id, stage=1, state="initial"
             )
         )
+    test_tallies.recount()
 
 
 @pytest.fixture

@@ -20,6 +20,7 @@ from sqlalchemy import orm
 from dcmanager.cli import shell
 from dcmanager.db import api as db_api
 from dcmanager.db.sqlalchemy import models
+from tests import tallies as test_tallies
 
 # The environment variables the CLI reads; the tests start with none of them set.
 CLI_ENV = (
@@ -805,6 +806,7 @@ class TestSubcloudDelete:
             session.add(
                 models.StrategyStep(strategy_id=strategy.id, subcloud_id=1, state="initial")
             )
+        test_tallies.recount()
         cli.fail(
             "subcloud",
             "delete",

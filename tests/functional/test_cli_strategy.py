@@ -23,6 +23,7 @@ from dcmanager.common import crypt
 from dcmanager.db import api as db_api
 from dcmanager.db import orchestration as db_orchestration
 from dcmanager.db.sqlalchemy import models
+from tests import tallies as test_tallies
 from tests.functional import strategy_helpers as sh
 from tests.functional.test_cli import CLI
 from tests.functional.test_cli import SUBCLOUD_FIELDS
@@ -804,6 +805,7 @@ class TestSteps:
                 .where(models.StrategyStep.id == sh.steps(api)["site2"]["id"])
                 .values(state="prestaging-packages", progress=progress)
             )
+        test_tallies.recount()
         rows = {row["cloud"]: row for row in cli.json("strategy-step", "list")}
         assert rows["site2"]["progress"] == "1.2/2.0 GiB, 100/400"
         assert rows["site2"]["state"] == "prestaging-packages"
@@ -818,6 +820,7 @@ class TestSteps:
                 .where(models.StrategyStep.id == sh.steps(api)["site2"]["id"])
                 .values(state="prestaging-packages", progress=progress)
             )
+        test_tallies.recount()
         shown = cli.json("strategy-step", "show", "site2")
         assert shown["progress"] == "0.0/1.0 GiB, 0/9"
 

@@ -12,6 +12,7 @@ from dcmanager.api import ui
 from dcmanager.db import api as db_api
 from dcmanager.db import session
 from dcmanager.db.sqlalchemy import models
+from dcmanager.drivers import simulator
 from tests.functional import strategy_helpers as sh
 
 SUMMARY = f"{sh.STRATEGY}/summary"
@@ -61,12 +62,38 @@ def test_the_summary_counts_the_steps_without_listing_them(api, roles):
 
     assert summary["strategy"]["state"] == "initial"
     assert summary["step-counts"] == {"initial": 3}
-    assert summary["transfers"] == {"bytes-done": 0, "bytes-total": 0}
+    assert summary["transfers"] == {"bytes-done": 0, "bytes-total": 0, "bytes-moved": 0}
     sh.apply(api)
     sh.wait_final(api)
     summary = api.get(SUMMARY).json
     assert summary["strategy"]["state"] == "failed"
     assert summary["step-counts"] == {"complete": 2, "failed": 1}
+    # Both completed sites received a whole release; the failed one nothing.
+    assert summary["transfers"] == {
+        "bytes-done": 0,
+        "bytes-total": 0,
+        "bytes-moved": 2 * simulator.RELEASE_BYTES,
+    }
+
+
+def test_the_summary_adds_the_running_transfers_to_the_bytes_moved(api, roles):
+    sh.add_subclouds(api, ["sc1"], "delay=1")
+    sh.create(api)
+    sh.apply(api)
+
+    # Half-way through its images, sc1 has moved all of its packages and part of them.
+    summary = sh.wait_for(
+        lambda: (
+            (found := api.get(SUMMARY).json)["step-counts"] == {"prestaging-images": 1}
+            and found["transfers"]["bytes-done"] > 0
+            and found
+        ),
+        what="images under way",
+    )
+    transfers = summary["transfers"]
+    assert transfers["bytes-total"] == simulator.IMAGES_BYTES
+    assert transfers["bytes-moved"] == simulator.PACKAGES_BYTES + transfers["bytes-done"]
+    sh.wait_final(api)
 
 
 def test_a_json_get_answers_304_while_its_answer_is_the_same(api):

@@ -6,6 +6,7 @@ from sqlalchemy.orm import Session
 from dcmanager.common import exception
 from dcmanager.db import api as db_api
 from dcmanager.db.sqlalchemy import models
+from tests import tallies as test_tallies
 
 
 def _subcloud(name: str = "sc1", **values) -> models.Subcloud:
@@ -36,6 +37,7 @@ def _add_strategy_step(engine, subcloud_id: int) -> None:
         session.add(
             models.StrategyStep(strategy_id=strategy.id, subcloud_id=subcloud_id, state="initial")
         )
+    test_tallies.recount()
 
 
 def test_default_group_exists(any_db):

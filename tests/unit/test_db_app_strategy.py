@@ -16,6 +16,7 @@ from dcmanager.db import worker_steps
 from dcmanager.db.sqlalchemy import models
 from dcmanager.orchestrator import planning
 from tests import apps
+from tests import tallies as test_tallies
 from tests.interleave import interleave
 
 NOW = datetime.datetime(2026, 1, 1)
@@ -249,6 +250,7 @@ def test_a_step_not_begun_when_a_stop_on_failure_strategy_failed_is_aborted(any_
             )
         )
         db.execute(update(models.Strategy).values(stop_on_failure=True))
+    test_tallies.recount()
 
     args = _begin("A", step_id, site.id)()[step_id]
 

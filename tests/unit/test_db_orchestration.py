@@ -15,6 +15,7 @@ from dcmanager.db import orchestration as db
 from dcmanager.db import prestage as db_prestage
 from dcmanager.db import worker_steps
 from dcmanager.db.sqlalchemy import models
+from tests import tallies as test_tallies
 from tests.interleave import interleave
 
 Step = models.StrategyStep
@@ -54,6 +55,7 @@ def _strategy(count: int) -> tuple[int, list[int]]:
 def _set(engine, step_ids, **values) -> None:
     with Session(engine) as session, session.begin():
         session.execute(update(Step).where(Step.id.in_(step_ids)).values(**values))
+    test_tallies.recount()
 
 
 def _row(engine, step_id: int) -> Step:

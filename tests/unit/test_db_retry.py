@@ -13,6 +13,7 @@ from dcmanager.db import api as db_api
 from dcmanager.db import orchestration as db
 from dcmanager.db import retries as db_retries
 from dcmanager.db.sqlalchemy import models
+from tests import tallies as test_tallies
 from tests.interleave import interleave
 
 NOW = datetime.datetime(2026, 12, 7, 12, 0, 0)
@@ -50,6 +51,7 @@ def _failed_strategy(engine, secret: bytes | None = b"sealed") -> int:
                 .where(steps.subcloud_id == subcloud_id)
                 .values(state=state, details=details, finished_at=ENDED)
             )
+    test_tallies.recount()
     return strategy.id
 
 

@@ -190,6 +190,26 @@ class StrategyStep(TimestampMixin, Base):
     secret: Mapped[bytes | None] = mapped_column(LargeBinary)
 
 
+class StrategyTally(Base):
+    """A strategy's steps counted by state as they move (a share of the count: the
+    rows of one state add up to it), and the bytes of the transfers its steps finished.
+    See :mod:`dcmanager.db.tallies`."""
+
+    __tablename__ = "strategy_tallies"
+    __table_args__ = db_types.TABLE_OPTIONS
+
+    strategy_id: Mapped[int] = mapped_column(
+        Integer,
+        ForeignKey("strategies.id", name="fk_strategy_tallies_strategy_id", ondelete="CASCADE"),
+        primary_key=True,
+        autoincrement=False,
+    )
+    shard: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    state: Mapped[str] = mapped_column(String(64), primary_key=True)
+    steps: Mapped[int] = mapped_column(Integer, server_default="0")
+    bytes_moved: Mapped[int] = mapped_column(BigInteger, server_default="0")
+
+
 class PrestagePreparation(TimestampMixin, Base):
     """Preparing a release's packages for a strategy: the lock and the marker.
 

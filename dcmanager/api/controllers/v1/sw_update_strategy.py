@@ -17,6 +17,7 @@ from dcmanager.common import policy
 from dcmanager.common import states
 from dcmanager.db import orchestration as db
 from dcmanager.db import retries as db_retries
+from dcmanager.db import tallies
 from dcmanager.orchestrator import planning
 
 POLICY = "dc_api:sw_update_strategy:%s"
@@ -145,8 +146,9 @@ class StepsController:
 
 class SummaryController:
     """``GET /sw-update-strategy/summary``: the strategy with its steps counted by
-    state and its running transfers' bytes, without listing the steps (what a live
-    view polls: its size does not grow with the fleet)."""
+    state, its running transfers' bytes and the bytes its steps moved, without listing
+    the steps (what a live view polls: its size and its cost do not grow with the
+    fleet; the counts are kept as the steps move, see :mod:`dcmanager.db.tallies`)."""
 
     @pecan.expose(generic=True, template="json")
     def index(self, *path: str, **query: str) -> None:
@@ -158,11 +160,12 @@ class SummaryController:
         _no_deeper(path)
         _authorize("get")
         strategy = _current_strategy()
+        counts, finished = tallies.counts(strategy.id)
         done, total = db.transfers_in_flight(strategy.id)
         return {
             "strategy": views.strategy(strategy),
-            "step-counts": db.step_counts(strategy.id),
-            "transfers": {"bytes-done": done, "bytes-total": total},
+            "step-counts": counts,
+            "transfers": {"bytes-done": done, "bytes-total": total, "bytes-moved": finished + done},
         }
 
 

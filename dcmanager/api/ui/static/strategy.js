@@ -1,5 +1,5 @@
 // The strategy: its settings and window, a bar per phase, the steps counted by state,
-// the running transfers' bytes, the estimated end, the failures with their reasons,
+// the bytes moved and those of the transfers under way, the estimated end, the failures with their reasons,
 // and the actions the user may take. It polls the strategy's summary (an answer whose
 // size does not grow with the fleet), with If-None-Match.
 
@@ -85,6 +85,19 @@ function windowText(extra) {
   const end = extra["no-new-steps-after"];
   if (!start && !end) return null;
   return `${start ? `from ${start}` : "now"} ${end ? `until ${end}` : ""}`.trim();
+}
+
+// The bytes the steps moved (finished transfers and those under way), and how far the
+// transfers under way are; nothing before any byte moved.
+function transfersLine(transfers) {
+  if (!transfers["bytes-moved"] && !transfers["bytes-total"]) {
+    return null;
+  }
+  let text = `Moved: ${formatBytes(transfers["bytes-moved"])}`;
+  if (transfers["bytes-total"]) {
+    text += ` · under way: ${formatBytes(transfers["bytes-done"])} of ${formatBytes(transfers["bytes-total"])}`;
+  }
+  return el("p", { id: "transfers", text });
 }
 
 function countsList(counts) {
@@ -227,12 +240,7 @@ export function showStrategy(main) {
       actionButtons(strategy, act),
       el("div", { id: "phases" }, phaseBars(strategy.type, counts, total)),
       countsList(counts),
-      transfers["bytes-total"]
-        ? el("p", {
-            id: "transfers",
-            text: `Transfers under way: ${formatBytes(transfers["bytes-done"])} of ${formatBytes(transfers["bytes-total"])}`,
-          })
-        : null,
+      transfersLine(transfers),
       failuresList(failures),
     ];
     view.append(...parts.filter(Boolean));
