@@ -13,7 +13,10 @@ script):
 - update: one live update after ``--changes`` subclouds changed, once the audit found
   the fleet online (the changed-since question, the answer merged, the grid drawn
   again), how many subclouds it brought, and its server time from the API's access
-  log.
+  log;
+- summary: then, with a prestage strategy created over the whole fleet, one answer of
+  ``GET /v1.0/sw-update-strategy/summary`` (what the strategy view polls every second),
+  median of 20, timed by the client.
 
 Chromium and ChromeDriver come from Debian's packages (see ``tests/browser.py``).
 
@@ -110,6 +113,7 @@ def measure(driver, api: str, url: str, log_path: str, count: int, changes: int)
     updated = wait(driver, script, "the update")
     with open(log_path) as log:
         server = server_ms(log.read())
+    summary = summary_ms(api)
     return {
         "first_render_ms": loaded["firstRender"],
         "loaded_ms": loaded["loaded"],
@@ -117,7 +121,21 @@ def measure(driver, api: str, url: str, log_path: str, count: int, changes: int)
         "update_ms": updated["lastUpdate"]["ms"],
         "update_changed": updated["lastUpdate"]["changed"],
         "update_server_ms": server or float("nan"),
+        "summary_ms": summary,
     }
+
+
+def summary_ms(api: str, times: int = 20) -> float:
+    """A prestage of every subcloud created; its summary's answer time, median."""
+    bench.upload_release(api)
+    body = bench.create_body(argparse.Namespace(type="prestage", max_parallel=5000))
+    bench.request("POST", f"{api}/sw-update-strategy", body)
+    spent = []
+    for _ in range(times):
+        start = time.perf_counter()
+        bench.request("GET", f"{api}/sw-update-strategy/summary")
+        spent.append((time.perf_counter() - start) * 1000)
+    return statistics.median(spent)
 
 
 def wait_audited(api: str, count: int) -> None:
