@@ -1,7 +1,8 @@
 """Two database actors interleaved at a chosen statement, for the races the DB API closes.
 
 :func:`interleave` runs ``first`` on a thread until it is about to send a statement that
-begins with a given word (``SELECT``, ``UPDATE``, ``INSERT``), holds it there, runs
+begins with a given word (``SELECT``, ``UPDATE``, ``INSERT``), or to commit
+(``COMMIT``: every statement sent, its locks held), holds it there, runs
 ``second`` meanwhile, then lets ``first`` go on. ``second`` either ends while ``first``
 waits or blocks on a lock ``first`` holds (SQLite's write lock, a row lock of PostgreSQL
 or MariaDB) and ends after it: both orders are real interleavings, and tests assert what
@@ -63,7 +64,7 @@ def interleave(
     release = threading.Event()
     seen = 0
 
-    def hold(conn, cursor, statement, parameters, context, executemany) -> None:
+    def hold_before(statement: str) -> None:
         nonlocal seen
         if threading.current_thread() is not actor or held.is_set():
             return
@@ -73,8 +74,15 @@ def interleave(
                 held.set()
                 release.wait(TIMEOUT)
 
+    def hold(conn, cursor, statement, parameters, context, executemany) -> None:
+        hold_before(statement)
+
+    def hold_commit(conn) -> None:
+        hold_before("COMMIT")
+
     actor = _Actor("first", first)
     event.listen(engine, "before_cursor_execute", hold)
+    event.listen(engine, "commit", hold_commit)
     try:
         actor.start()
         if not held.wait(TIMEOUT):
@@ -89,3 +97,4 @@ def interleave(
     finally:
         release.set()
         event.remove(engine, "before_cursor_execute", hold)
+        event.remove(engine, "commit", hold_commit)

@@ -135,6 +135,18 @@ class Keystone:
         )
         response.raise_for_status()
 
+    def valid(self, token: str) -> bool:
+        """Whether Keystone still takes the token (False once revoked)."""
+        response = requests.head(
+            f"{self.url}/auth/tokens",
+            headers={"X-Auth-Token": self.token(self.admin), "X-Subject-Token": token},
+            timeout=30,
+        )
+        if response.status_code == 404:
+            return False
+        response.raise_for_status()
+        return True
+
     def authtoken_options(self) -> str:
         """The ``[keystone_authtoken]`` section of a dcmanager-api using this Keystone."""
         return (

@@ -36,8 +36,11 @@ def recount() -> None:
 
 def check() -> None:
     """The strategy's tallies count its steps as they are (so every way a test moved
-    them is checked)."""
+    them is checked), and no deleted strategy left any behind."""
     strategy = orchestration.strategy_find()
+    with session.reader() as db:
+        kept = set(db.scalars(select(Tally.strategy_id).distinct()))
+    assert kept <= ({strategy.id} if strategy else set()), f"tallies of strategies {kept}"
     if strategy is not None:
         counted, steps = tallies.counts(strategy.id)[0], orchestration.step_counts(strategy.id)
         assert counted == steps, f"the strategy's tallies say {counted}, its steps {steps}"

@@ -10,7 +10,9 @@ answers were not 200.
 - ``/v1.0/subclouds/sc00001``: one subcloud by name;
 - ``/v1.0/subcloud-groups``: the groups (one, the default);
 - ``/v1.0/sw-update-strategy/steps?limit=100``: a page of a strategy's steps (a strategy
-  of N steps is created, not applied).
+  of N steps is created, not applied);
+- ``/v1.0/sw-update-strategy/summary``: that strategy's steps counted by state, what
+  the dashboard's strategy view polls.
 
 The load tool takes one of the machine's cores; the server is one process (one
 core), as it runs.
@@ -37,6 +39,7 @@ PATHS = (
     "/v1.0/subclouds/sc00001",
     "/v1.0/subcloud-groups",
     "/v1.0/sw-update-strategy/steps?limit=100",
+    "/v1.0/sw-update-strategy/summary",
 )
 _UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3}
 

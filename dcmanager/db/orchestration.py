@@ -310,13 +310,16 @@ def strategy_release(owner: str) -> None:
 
 @oslo_db_api.retry_on_deadlock
 def strategy_destroy(strategy_id: int) -> None:
-    """Delete a strategy in ``deleting`` with its steps, preparation and secret."""
+    """Delete a strategy in ``deleting`` with its steps, preparation, secret and
+    tallies."""
     with session.writer() as db:
-        db.execute(
+        result = db.execute(
             delete(models.Strategy)
             .where(models.Strategy.id == strategy_id)
             .where(models.Strategy.state == str(states.StrategyState.DELETING))
         )
+        if result.rowcount:
+            tallies.forget(db, strategy_id)
 
 
 # Steps, as the API shows them.

@@ -62,10 +62,11 @@ def strategy_retry_failed(strategy_id: int, now: datetime.datetime) -> models.St
             .where(models.PrestagePreparation.strategy_id == strategy_id)
             .where(models.PrestagePreparation.state == str(states.PreparationState.FAILED))
         )
-        tallies.record(db, moves)
         strategy.state = str(states.StrategyState.APPLYING)
         strategy.finished_at = None
         strategy.updated_at = now
+        db.flush()
+        tallies.record(db, moves)
     return strategy
 
 

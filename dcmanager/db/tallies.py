@@ -10,13 +10,15 @@ adds last (after its own steps' rows), in (strategy, state) order, so two of the
 never wait for each other in opposite orders. A share may go below zero (a step
 counted into one share and out of another); only the sum means anything.
 
-Rows are made on first use (an upsert), so a new step state needs no migration.
+Rows are made on first use (an upsert), so a new step state needs no migration, and
+deleted with their strategy.
 """
 
 import collections
 import random
 from collections.abc import Iterable
 
+from sqlalchemy import delete
 from sqlalchemy import func
 from sqlalchemy import select
 from sqlalchemy.dialects import mysql
@@ -82,6 +84,11 @@ def seed(db, strategy_id: int, states: Iterable[str]) -> None:
     for state in states:
         moves[strategy_id, state] += 1
     record(db, moves)
+
+
+def forget(db, strategy_id: int) -> None:
+    """Delete the tallies of a strategy being deleted, in ``db``'s transaction."""
+    db.execute(delete(Tally).where(Tally.strategy_id == strategy_id))
 
 
 def _add(dialect: str):

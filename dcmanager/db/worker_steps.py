@@ -139,19 +139,13 @@ def steps_record(owner: str, changes: Sequence[StepChange]) -> list[bool]:
     """
     if not changes:
         return []
+    if len({change.step_id for change in changes}) != len(changes):
+        # A step's second change could not match, but would be counted.
+        raise ValueError("steps_record: a step may move once per call")
     now = models.utcnow()
     steps, subclouds = Step.__table__, models.Subcloud.__table__
     with session.writer() as db:
-        current = {
-            step_id: (state, strategy_id)
-            for step_id, state, strategy_id in db.execute(
-                select(steps.c.id, steps.c.state, steps.c.strategy_id)
-                .where(steps.c.id.in_([change.step_id for change in changes]))
-                .where(steps.c.owner == owner)
-                .order_by(steps.c.id)
-                .with_for_update()
-            )
-        }
+        current = _lock_held(db, owner, [change.step_id for change in changes])
         matched = [
             change
             for change in changes
@@ -187,6 +181,20 @@ def steps_record(owner: str, changes: Sequence[StepChange]) -> list[bool]:
         _tally(db, matched, {step_id: strategy for step_id, (_, strategy) in current.items()})
     happened = {change.step_id for change in matched}
     return [change.step_id in happened for change in changes]
+
+
+def _lock_held(db, owner: str, step_ids: list[int]) -> dict[int, tuple[str, int | None]]:
+    """Lock the steps ``owner`` holds among these (in id order): each one's state and
+    strategy."""
+    steps = Step.__table__
+    rows = db.execute(
+        select(steps.c.id, steps.c.state, steps.c.strategy_id)
+        .where(steps.c.id.in_(step_ids))
+        .where(steps.c.owner == owner)
+        .order_by(steps.c.id)
+        .with_for_update()
+    )
+    return {step_id: (state, strategy_id) for step_id, state, strategy_id in rows}
 
 
 def _tally(db, matched: Sequence[StepChange], strategies: dict[int, int | None]) -> None:

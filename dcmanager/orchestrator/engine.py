@@ -481,7 +481,12 @@ class StepEngine:
         if outcome.state is not None:
             passed = eta.phase_passed(ctx, outcome, now)
             values.update(phase_started_at=now, timings={**(ctx.timings or {}), **passed})
-            moved_bytes = int(sum(entry.get("b", 0) for entry in passed.values()))
+            # A phase an earlier attempt passed put its content in place then.
+            moved_bytes = sum(
+                int(entry.get("b", 0))
+                for phase, entry in passed.items()
+                if phase not in (ctx.timings or {})
+            )
         return worker_steps.StepChange(
             step_id=ctx.step_id,
             expected_state=str(ctx.state),

@@ -11,6 +11,7 @@ import time
 import urllib.request
 
 import pytest
+import requests
 from selenium.common.exceptions import NoSuchElementException
 from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.common.by import By
@@ -243,3 +244,14 @@ def test_with_keystone_a_reader_gets_no_buttons_and_an_admin_does(
     assert browser.find_elements(By.CSS_SELECTOR, "button[data-action=apply]")
     password = base64.b64encode(b"Li69nux*").decode()
     assert password not in dcmanager.service.log
+
+    # Logging out revokes the token at Keystone.
+    assert keystone.valid(admin["token"])
+    _click(browser, "#logout")
+    assert wait_for(lambda: "#/login" in browser.current_url, WAIT, "the login page")
+    assert wait_for(lambda: not keystone.valid(admin["token"]), WAIT, "the token revoked")
+    # A token already revoked is as good as logged out.
+    again = requests.delete(
+        dcmanager.url + "/ui/login", headers={"X-Auth-Token": admin["token"]}, timeout=30
+    )
+    assert again.status_code == 204

@@ -5,15 +5,18 @@ and conditional GETs. (Keystone login: ``tests/e2e/test_ui_browser.py``.)"""
 import datetime
 
 import pytest
+import webtest
 from oslo_utils import timeutils
 from sqlalchemy import update
 
+from dcmanager.api import body as api_body
 from dcmanager.api import ui
 from dcmanager.db import api as db_api
 from dcmanager.db import session
 from dcmanager.db.sqlalchemy import models
 from dcmanager.drivers import simulator
 from tests.functional import strategy_helpers as sh
+from tests.functional.test_cli import closed_port
 
 SUMMARY = f"{sh.STRATEGY}/summary"
 
@@ -39,6 +42,10 @@ def test_nothing_outside_the_files_is_served(api, path):
 def test_the_files_are_read_only(api):
     refused = api.post("/ui/app.js", b"x", status=405)
     assert refused.json["code"] == 405
+
+
+def test_noauth_logout_has_nothing_to_revoke(api):
+    assert api.delete("/ui/login", status=204).body == b""
 
 
 def test_noauth_login_gives_an_admin_every_action(api):
@@ -94,6 +101,20 @@ def test_the_summary_adds_the_running_transfers_to_the_bytes_moved(api, roles):
     assert transfers["bytes-total"] == simulator.IMAGES_BYTES
     assert transfers["bytes-moved"] == simulator.PACKAGES_BYTES + transfers["bytes-done"]
     sh.wait_final(api)
+
+
+def test_a_retried_step_counts_the_content_it_put_in_place_once(api, roles):
+    # Attempt 1 passes its packages, then fails in its images; attempt 2 passes both.
+    sh.add_subclouds(api, ["sc1"], options="fail=images")
+    sh.create(api, retry={"attempts": 2, "initial-interval": 0.1})
+    sh.apply(api)
+    sh.wait_step(api, "sc1", lambda s: s["attempt"] == 2, "the second attempt")
+    sh.set_options(api, "sc1")
+
+    assert sh.wait_final(api)["state"] == "complete"
+    summary = api.get(SUMMARY).json
+    assert sh.steps(api)["sc1"]["history"][0]["details"].startswith("prestaging-images")
+    assert summary["transfers"]["bytes-moved"] == simulator.RELEASE_BYTES
 
 
 def test_a_json_get_answers_304_while_its_answer_is_the_same(api):
@@ -159,3 +180,47 @@ def test_the_page_may_run_only_its_own_scripts(api):
     assert "default-src 'self'" in page.headers["Content-Security-Policy"]
     assert "frame-ancestors 'none'" in page.headers["Content-Security-Policy"]
     assert page.headers["X-Content-Type-Options"] == "nosniff"
+
+
+@pytest.fixture
+def keystone_down(conf):
+    """The dashboard's own calls in keystone mode, with Keystone not answering."""
+    from keystonemiddleware import auth_token  # noqa: F401 - registers [keystone_authtoken]
+
+    conf.set_override("auth_strategy", "keystone")
+    conf.set_override(
+        "www_authenticate_uri", f"http://127.0.0.1:{closed_port()}/v3", "keystone_authtoken"
+    )
+    yield webtest.TestApp(api_body.BodyGate(ui.UiDispatcher(_no_api, conf), conf))
+    conf.clear_override("www_authenticate_uri", "keystone_authtoken")
+    conf.clear_override("auth_strategy")
+
+
+def _no_api(environ, start_response):
+    raise AssertionError("the dashboard's own calls never reach the API")
+
+
+def test_a_login_without_its_fields_is_a_400(keystone_down):
+    for body in ({}, {"username": "u", "password": "p"}, {"username": 1, "password": "p"}):
+        refused = keystone_down.post_json("/ui/login", body, status=400)
+        assert refused.json["message"] == "username, password and project are required"
+    bad = {"username": "u", "password": "p", "project": "x", "domain": 3}
+    assert keystone_down.post_json("/ui/login", bad, status=400).json["message"] == (
+        "domain must be a string"
+    )
+
+
+def test_a_login_or_logout_with_keystone_unreachable_is_a_503(keystone_down):
+    login = {"username": "u", "password": "p", "project": "x"}
+
+    refused = keystone_down.post_json("/ui/login", login, status=503)
+    logout = keystone_down.delete("/ui/login", headers={"X-Auth-Token": "t"}, status=503)
+
+    assert refused.json["message"].startswith("Keystone could not be reached (http://127.0.0.1")
+    assert logout.json["message"] == refused.json["message"]
+
+
+def test_a_logout_names_the_token_it_needs(keystone_down):
+    refused = keystone_down.delete("/ui/login", status=400)
+
+    assert refused.json["message"] == "X-Auth-Token (the token to revoke) is required"

@@ -58,10 +58,10 @@ def test_every_way_steps_move_keeps_the_count(any_db):
             _move(started[1], PRECHECK, "failed"),
             # Not a move of state: nothing to count.
             worker_steps.StepChange(started[2], PRECHECK, {"details": "still checking"}),
-            # Expected in another state: not recorded, not counted.
-            _move(started[2], PREPARING, PACKAGES),
         ],
     )
+    # Expected in another state: not recorded, not counted.
+    assert worker_steps.steps_record("w1", [_move(started[2], PREPARING, PACKAGES)]) == [False]
     assert _counted(strategy_id) == {"initial": 1, PRECHECK: 1, PREPARING: 1, "failed": 1}
 
     # The worker of the last one stopped and it was taken too often: it fails.
@@ -77,6 +77,17 @@ def test_every_way_steps_move_keeps_the_count(any_db):
     # retry-failed: the failed steps, and the one their failures stopped, start again.
     db_retries.strategy_retry_failed(strategy_id, LATER)
     assert _counted(strategy_id) == {"complete": 1, "initial": 3}
+
+
+def test_a_step_moves_once_per_record(db):
+    strategy_id, started = _dispatched(count=1, window=1)
+    _held(started, "w1")
+    twice = [_move(started[0], PRECHECK, PREPARING), _move(started[0], PRECHECK, "failed")]
+
+    with pytest.raises(ValueError, match="a step may move once per call"):
+        worker_steps.steps_record("w1", twice)
+
+    assert _counted(strategy_id) == {PRECHECK: 1}
 
 
 def test_the_bytes_of_finished_transfers_add_up(any_db):
@@ -97,7 +108,8 @@ def test_the_bytes_of_finished_transfers_add_up(any_db):
 
 
 @pytest.mark.parametrize("shards", ["the same share", "two shares"])
-def test_two_workers_recording_at_once_are_both_counted(any_db, monkeypatch, shards):
+@pytest.mark.parametrize("held", ["INSERT", "COMMIT"])
+def test_two_workers_recording_at_once_are_both_counted(any_db, monkeypatch, shards, held):
     strategy_id, started = _dispatched(count=4, window=4)
     _held(started[:2], "w1")
     _held(started[2:], "w2")
@@ -114,8 +126,9 @@ def test_two_workers_recording_at_once_are_both_counted(any_db, monkeypatch, sha
             "w2", [_move(started[2], PRECHECK, PREPARING), _move(started[3], PRECHECK, "complete")]
         )
 
-    # The first held just before it adds to the tallies, its steps' rows locked.
-    run = interleave(any_db, first, second, before="INSERT")
+    # The first held with its steps' rows locked, just before it adds to the tallies,
+    # or once it added to them (new rows, not committed yet).
+    run = interleave(any_db, first, second, before=held)
 
     assert (run.first, run.second) == ([True, True], [True, True])
     assert _counted(strategy_id) == {PREPARING: 2, "failed": 1, "complete": 1}

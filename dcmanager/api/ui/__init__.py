@@ -11,6 +11,8 @@ does, so the API's authentication and policies decide what it may read and do.
   Keystone's ``/v3/auth/tokens`` at ``[keystone_authtoken] www_authenticate_uri``;
   noauth: no body needed) answers the token, the user's roles and which of the
   dashboard's actions the policies allow them, so a reader gets no action buttons.
+- ``DELETE /ui/login``: log out: the token in ``X-Auth-Token`` is revoked at Keystone
+  (noauth: nothing to revoke), so a token copied from the page stops working too.
 
 These paths never pass through authentication: the files hold no data, and the login
 is how a token is had.
@@ -96,6 +98,8 @@ class UiDispatcher:
         return webob.Response(json_body={"auth": self.conf.auth_strategy})
 
     def _login(self, request: webob.Request) -> webob.Response:
+        if request.method == "DELETE":
+            return self._logout(request)
         if request.method != "POST":
             return errors.error_response(405, f"Method {request.method} is not allowed")
         if not self._keystone():
@@ -130,6 +134,42 @@ class UiDispatcher:
             body["project"],
             body.get("domain") or "Default",
         )
+
+    def _logout(self, request: webob.Request) -> webob.Response:
+        if not self._keystone():
+            return webob.Response(status=204)
+        token = request.headers.get("X-Auth-Token")
+        if not token:
+            return errors.error_response(400, "X-Auth-Token (the token to revoke) is required")
+        return _keystone_logout(self.conf.keystone_authtoken.www_authenticate_uri, token)
+
+
+def _keystone_logout(auth_url: str, token: str) -> webob.Response:
+    """Revoke ``token`` at Keystone with itself (a user may revoke their own token). The
+    identity v3 root is found by discovery, as the login finds it; a 401 means the
+    token is no longer valid, as good as revoked."""
+    from keystoneauth1 import discover
+    from keystoneauth1 import exceptions as ks_exc
+    from keystoneauth1 import session as ks_session
+
+    keystone = ks_session.Session(timeout=LOGIN_TIMEOUT)
+    try:
+        root = discover.get_discovery(keystone, auth_url).url_for((3, 0))
+        if root is None:
+            return errors.error_response(502, f"Keystone at {auth_url} offers no identity v3")
+        keystone.delete(
+            root.rstrip("/") + "/auth/tokens",
+            headers={"X-Auth-Token": token, "X-Subject-Token": token},
+        )
+    except ks_exc.Unauthorized:
+        pass
+    except ks_exc.HttpError as exc:
+        LOG.warning("Dashboard logout: Keystone at %s refused: %s", auth_url, exc)
+        return errors.error_response(502, f"Keystone refused the logout: {exc.message}")
+    except ks_exc.ClientException as exc:
+        LOG.warning("Dashboard logout: Keystone at %s did not answer: %s", auth_url, exc)
+        return errors.error_response(503, f"Keystone could not be reached ({auth_url})")
+    return webob.Response(status=204)
 
 
 def _keystone_login(

@@ -193,17 +193,17 @@ class StrategyStep(TimestampMixin, Base):
 class StrategyTally(Base):
     """A strategy's steps counted by state as they move (a share of the count: the
     rows of one state add up to it), and the bytes of the transfers its steps finished.
-    See :mod:`dcmanager.db.tallies`."""
+    See :mod:`dcmanager.db.tallies`.
+
+    No foreign key to the strategy: on MySQL its check would take a shared lock on the
+    strategy's row for every move, queueing the workers behind each dispatch (which
+    locks that row); the rows go with the strategy in ``strategy_destroy``.
+    """
 
     __tablename__ = "strategy_tallies"
     __table_args__ = db_types.TABLE_OPTIONS
 
-    strategy_id: Mapped[int] = mapped_column(
-        Integer,
-        ForeignKey("strategies.id", name="fk_strategy_tallies_strategy_id", ondelete="CASCADE"),
-        primary_key=True,
-        autoincrement=False,
-    )
+    strategy_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     shard: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     state: Mapped[str] = mapped_column(String(64), primary_key=True)
     steps: Mapped[int] = mapped_column(Integer, server_default="0")

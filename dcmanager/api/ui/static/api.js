@@ -58,6 +58,15 @@ export async function call(method, path, body, etag) {
   return { data, etag: response.headers.get("ETag") };
 }
 
+// Revoke a token the page no longer keeps (logging out); the answer does not matter.
+export function revoke(token) {
+  fetch("/ui/login", {
+    method: "DELETE",
+    headers: { "X-Auth-Token": token },
+    signal: AbortSignal.timeout(TIMEOUT_MS),
+  }).catch(() => {});
+}
+
 export const get = (path, etag) => call("GET", path, undefined, etag);
 export const post = (path, body) => call("POST", path, body);
 export const del = (path) => call("DELETE", path);

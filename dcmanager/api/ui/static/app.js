@@ -1,7 +1,7 @@
 // The dashboard's shell: the session, the header and the views behind #/fleet,
 // #/strategy and #/site/NAME.
 
-import { forget, get, post, remember, session } from "./api.js";
+import { forget, get, post, remember, revoke, session } from "./api.js";
 import { clear, el } from "./dom.js";
 import { showFleet } from "./fleet.js";
 import { showSite } from "./site.js";
@@ -93,9 +93,13 @@ async function route() {
   else stopView = showFleet(main);
 }
 
+// Logging out: the page forgets the token at once, then asks for it to be revoked at
+// Keystone (should that fail, the token lives on until it expires).
 document.getElementById("logout").addEventListener("click", () => {
+  const current = session();
   forget();
   location.hash = "#/login";
+  if (current && current.token) revoke(current.token);
 });
 window.addEventListener("hashchange", route);
 route();

@@ -22,15 +22,8 @@ depends_on = None
 def upgrade() -> None:
     tallies = op.create_table(
         "strategy_tallies",
-        sa.Column(
-            "strategy_id",
-            sa.Integer(),
-            sa.ForeignKey(
-                "strategies.id", name="fk_strategy_tallies_strategy_id", ondelete="CASCADE"
-            ),
-            primary_key=True,
-            autoincrement=False,
-        ),
+        # No foreign key: see dcmanager.db.sqlalchemy.models.StrategyTally.
+        sa.Column("strategy_id", sa.Integer(), primary_key=True, autoincrement=False),
         sa.Column("shard", sa.Integer(), primary_key=True, autoincrement=False),
         sa.Column("state", sa.String(64), primary_key=True),
         sa.Column("steps", sa.Integer(), nullable=False, server_default="0"),
