@@ -26,6 +26,7 @@ Usage:
 """
 
 import argparse
+import datetime
 import os
 import pathlib
 import re
@@ -35,6 +36,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.parse
 
 import bench
 
@@ -139,15 +141,28 @@ def summary_ms(api: str, times: int = 20) -> float:
 
 
 def wait_audited(api: str, count: int) -> None:
-    """Until the audit found every subcloud but the offline ones online."""
+    """Until the audit found every subcloud but the offline ones online, and then
+    changed nothing for a while (what it records after bringing a site online would
+    otherwise come with the measured update)."""
     wanted = count - count // 23
     deadline = time.monotonic() + WAIT
     while time.monotonic() < deadline:
-        listed = bench.request("GET", f"{api}/subclouds")["subclouds"]
-        if sum(sc["availability-status"] == "online" for sc in listed) >= wanted:
-            return
+        listed = bench.request("GET", f"{api}/subclouds")
+        if sum(sc["availability-status"] == "online" for sc in listed["subclouds"]) >= wanted:
+            break
         time.sleep(2)
-    raise SystemExit("the audit did not bring the subclouds online")
+    else:
+        raise SystemExit("the audit did not bring the subclouds online")
+    since = (datetime.datetime.now(datetime.UTC) - datetime.timedelta(seconds=15)).isoformat()
+    while time.monotonic() < deadline:
+        time.sleep(2)
+        # Empty: nothing changed since the overlap before the last answer.
+        query = urllib.parse.urlencode({"changed-since": since})
+        changed = bench.request("GET", f"{api}/subclouds?{query}")
+        if not changed["subclouds"]:
+            return
+        since = changed["next-changed-since"]
+    raise SystemExit("the audit kept changing the subclouds")
 
 
 def screenshots(driver, api: str, url: str, directory: pathlib.Path, count: int) -> None:

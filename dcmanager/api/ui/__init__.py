@@ -163,13 +163,20 @@ def _keystone_logout(auth_url: str, token: str) -> webob.Response:
         )
     except ks_exc.Unauthorized:
         pass
-    except ks_exc.HttpError as exc:
-        LOG.warning("Dashboard logout: Keystone at %s refused: %s", auth_url, exc)
-        return errors.error_response(502, f"Keystone refused the logout: {exc.message}")
     except ks_exc.ClientException as exc:
-        LOG.warning("Dashboard logout: Keystone at %s did not answer: %s", auth_url, exc)
-        return errors.error_response(503, f"Keystone could not be reached ({auth_url})")
+        return _keystone_failed("logout", auth_url, exc)
     return webob.Response(status=204)
+
+
+def _keystone_failed(action: str, auth_url: str, exc: Exception) -> webob.Response:
+    """The answer when Keystone refused (502) or did not answer (503)."""
+    from keystoneauth1 import exceptions as ks_exc
+
+    if isinstance(exc, ks_exc.HttpError):
+        LOG.warning("Dashboard %s: Keystone at %s refused: %s", action, auth_url, exc)
+        return errors.error_response(502, f"Keystone refused the {action}: {exc.message}")
+    LOG.warning("Dashboard %s: Keystone at %s did not answer: %s", action, auth_url, exc)
+    return errors.error_response(503, f"Keystone could not be reached ({auth_url})")
 
 
 def _keystone_login(
@@ -193,12 +200,8 @@ def _keystone_login(
         access = auth.get_access(ks_session.Session(auth=auth, timeout=LOGIN_TIMEOUT))
     except ks_exc.Unauthorized:
         return errors.error_response(401, "The username, password or project is wrong")
-    except ks_exc.HttpError as exc:
-        LOG.warning("Dashboard login: Keystone at %s refused: %s", auth_url, exc)
-        return errors.error_response(502, f"Keystone refused the login: {exc.message}")
     except ks_exc.ClientException as exc:
-        LOG.warning("Dashboard login: Keystone at %s did not answer: %s", auth_url, exc)
-        return errors.error_response(503, f"Keystone could not be reached ({auth_url})")
+        return _keystone_failed("login", auth_url, exc)
     ctx = dc_context.RequestContext(
         user_id=access.user_id,
         project_id=access.project_id,

@@ -1,7 +1,8 @@
 """Each strategy's steps counted by state as they move, and the bytes its finished
 transfers moved, so that a live view of the strategy reads a few rows instead of
 counting its steps. The counts of a strategy that exists already are taken from its
-steps (in share 0).
+steps (in share 0). And an index that reads a page of a strategy's steps in id order
+without sorting them all.
 
 Revision ID: 0017
 Revises: 0016
@@ -30,6 +31,7 @@ def upgrade() -> None:
         sa.Column("bytes_moved", sa.BigInteger(), nullable=False, server_default="0"),
         **db_types.TABLE_OPTIONS,
     )
+    op.create_index("ix_strategy_steps_strategy_id", "strategy_steps", ["strategy_id", "id"])
     steps = sa.table(
         "strategy_steps", sa.column("strategy_id", sa.Integer), sa.column("state", sa.String)
     )
