@@ -886,6 +886,7 @@ class TestDelete:
         add_strategy_step(db, sc1["id"])
         with orm.Session(db) as session, session.begin():
             session.execute(delete(models.Strategy))
+        test_tallies.recount()
 
         assert api.delete(f"{SUBCLOUDS}/sc1").status_int == 200
 

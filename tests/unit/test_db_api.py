@@ -175,6 +175,7 @@ def test_deleting_a_strategy_deletes_its_steps(any_db):
 
     with Session(any_db) as session, session.begin():
         session.delete(session.query(models.Strategy).one())
+    test_tallies.recount()
     with Session(any_db) as session:
         assert session.query(models.StrategyStep).count() == 0
 
