@@ -150,6 +150,17 @@ def any_db(request, conf, tmp_path, monkeypatch, db_templates):
     yield from _migrated_engine(db_templates, request.param, tmp_path, monkeypatch)
 
 
+@pytest.fixture(params=databases.BACKENDS)
+def empty_engine(request, tmp_path):
+    """An engine on an empty database of each backend in turn (for the migrations)."""
+    with databases.temporary_database(request.param, tmp_path) as url:
+        engine = databases.create_engine(url)
+        try:
+            yield engine
+        finally:
+            engine.dispose()
+
+
 @pytest.fixture
 def api(db):
     """The real WSGI application (noauth) over the migrated SQLite database."""

@@ -13,7 +13,6 @@ from dcmanager.db import retries as db_retries
 from dcmanager.db import tallies
 from dcmanager.db import worker_steps
 from dcmanager.db.sqlalchemy import migration
-from tests import databases
 from tests.interleave import interleave
 from tests.unit import test_db_orchestration as orchestration_tests
 
@@ -134,48 +133,40 @@ def test_two_workers_recording_at_once_are_both_counted(any_db, monkeypatch, sha
     assert _counted(strategy_id) == {PREPARING: 2, "failed": 1, "complete": 1}
 
 
-@pytest.mark.parametrize("backend", databases.BACKENDS)
-def test_the_migration_counts_the_steps_of_a_strategy_that_exists(tmp_path, backend):
-    with databases.temporary_database(backend, tmp_path) as url:
-        engine = databases.create_engine(url)
-        try:
-            migration.upgrade("0016", engine=engine)
-            with engine.begin() as conn:
-                conn.execute(
-                    sqlalchemy.text(
-                        "INSERT INTO subclouds (id, name, region_name, endpoint, group_id, "
-                        "management_state, availability_status, deploy_status, created_at) VALUES "
-                        "(1, 'a', 'a', 'x', 1, 'managed', 'online', 'complete', :now),"
-                        "(2, 'b', 'b', 'x', 1, 'managed', 'online', 'complete', :now),"
-                        "(3, 'c', 'c', 'x', 1, 'managed', 'online', 'complete', :now)"
-                    ),
-                    {"now": datetime.datetime(2026, 12, 7)},
-                )
-                conn.execute(
-                    sqlalchemy.text(
-                        "INSERT INTO strategies (id, slot, type, subcloud_apply_type, "
-                        "max_parallel_subclouds, stop_on_failure, state, created_at) VALUES "
-                        "(7, 1, 'prestage', 'parallel', 2, false, 'applying', :now)"
-                    ),
-                    {"now": datetime.datetime(2026, 12, 7)},
-                )
-                conn.execute(
-                    sqlalchemy.text(
-                        "INSERT INTO strategy_steps (strategy_id, subcloud_id, stage, state, "
-                        "attempts, created_at) VALUES (7, 1, 1, 'complete', 0, :now), "
-                        "(7, 2, 1, 'complete', 0, :now), (NULL, 3, 1, 'prestage-precheck', 0, :now)"
-                    ),
-                    {"now": datetime.datetime(2026, 12, 7)},
-                )
+def test_the_migration_counts_the_steps_of_a_strategy_that_exists(empty_engine):
+    migration.upgrade("0016", engine=empty_engine)
+    with empty_engine.begin() as conn:
+        conn.execute(
+            sqlalchemy.text(
+                "INSERT INTO subclouds (id, name, region_name, endpoint, group_id, "
+                "management_state, availability_status, deploy_status, created_at) VALUES "
+                "(1, 'a', 'a', 'x', 1, 'managed', 'online', 'complete', :now),"
+                "(2, 'b', 'b', 'x', 1, 'managed', 'online', 'complete', :now),"
+                "(3, 'c', 'c', 'x', 1, 'managed', 'online', 'complete', :now)"
+            ),
+            {"now": datetime.datetime(2026, 12, 7)},
+        )
+        conn.execute(
+            sqlalchemy.text(
+                "INSERT INTO strategies (id, slot, type, subcloud_apply_type, "
+                "max_parallel_subclouds, stop_on_failure, state, created_at) VALUES "
+                "(7, 1, 'prestage', 'parallel', 2, false, 'applying', :now)"
+            ),
+            {"now": datetime.datetime(2026, 12, 7)},
+        )
+        conn.execute(
+            sqlalchemy.text(
+                "INSERT INTO strategy_steps (strategy_id, subcloud_id, stage, state, "
+                "attempts, created_at) VALUES (7, 1, 1, 'complete', 0, :now), "
+                "(7, 2, 1, 'complete', 0, :now), (NULL, 3, 1, 'prestage-precheck', 0, :now)"
+            ),
+            {"now": datetime.datetime(2026, 12, 7)},
+        )
 
-            migration.upgrade("head", engine=engine)
+    migration.upgrade("head", engine=empty_engine)
 
-            with engine.connect() as conn:
-                rows = conn.execute(
-                    sqlalchemy.text(
-                        "SELECT strategy_id, state, steps, bytes_moved FROM strategy_tallies"
-                    )
-                ).all()
-            assert [tuple(row) for row in rows] == [(7, "complete", 2, 0)]
-        finally:
-            engine.dispose()
+    with empty_engine.connect() as conn:
+        rows = conn.execute(
+            sqlalchemy.text("SELECT strategy_id, state, steps, bytes_moved FROM strategy_tallies")
+        ).all()
+    assert [tuple(row) for row in rows] == [(7, "complete", 2, 0)]

@@ -8,17 +8,6 @@ from alembic import migration as alembic_migration
 from dcmanager.common import exception
 from dcmanager.db.sqlalchemy import migration
 from dcmanager.db.sqlalchemy import models
-from tests import databases
-
-
-@pytest.fixture(params=databases.BACKENDS)
-def empty_engine(request, tmp_path):
-    with databases.temporary_database(request.param, tmp_path) as url:
-        engine = databases.create_engine(url)
-        try:
-            yield engine
-        finally:
-            engine.dispose()
 
 
 def test_upgrade_empty_database_to_head_matches_models(empty_engine):
