@@ -2,8 +2,6 @@
 test that used a database, and counted again by a test that wrote step rows itself."""
 
 from sqlalchemy import delete
-from sqlalchemy import func
-from sqlalchemy import insert
 from sqlalchemy import select
 
 from dcmanager.db import orchestration
@@ -11,27 +9,18 @@ from dcmanager.db import session
 from dcmanager.db import tallies
 from dcmanager.db.sqlalchemy import models
 
-Step, Tally = models.StrategyStep, models.StrategyTally
+Tally = models.StrategyTally
 
 
 def recount() -> None:
-    """Count the steps into their strategies' tallies again: a test that writes step rows
+    """Count the strategy's steps into its tallies again: a test that writes step rows
     itself (as no code of the project does) calls this after."""
+    strategy = orchestration.strategy_find()
+    counted = orchestration.step_counts(strategy.id) if strategy else {}
     with session.writer() as db:
         db.execute(delete(Tally))
-        counted = db.execute(
-            select(Step.strategy_id, Step.state, func.count())
-            .where(Step.strategy_id.is_not(None))
-            .group_by(Step.strategy_id, Step.state)
-        ).all()
-        if counted:
-            db.execute(
-                insert(Tally),
-                [
-                    {"strategy_id": strategy_id, "shard": 0, "state": state, "steps": count}
-                    for strategy_id, state, count in counted
-                ],
-            )
+        moves = tallies.Moves({(strategy.id, state): n for state, n in counted.items()})
+        tallies.record(db, moves)
 
 
 def check() -> None:
